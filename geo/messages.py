@@ -1,0 +1,37 @@
+"""Message catalogue for :class:`geo.problems.Problem` codes, zh (default) and en.
+
+Add a code to the ``msg_*`` module of its family when you add a check; ``tests/geo/test_messages.py`` fails on a code used
+in the source but missing here. Placeholders use ``str.format`` names.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from geo import msg_crs, msg_gaps, msg_readers, msg_validate
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "unknown": {"zh": "未知问题：{value}", "en": "Unknown problem: {value}"},
+}
+for _module in (msg_crs, msg_readers, msg_validate, msg_gaps):
+    MESSAGES.update(_module.MESSAGES)
+
+
+def register(code: str, zh: str, en: str) -> None:
+    """Add (or replace) the texts of one problem code."""
+    MESSAGES[code] = {"zh": zh, "en": en}
+
+
+def render(code: str, lang: str = "zh", **params: Any) -> str:
+    """The text of ``code`` in ``lang`` with ``params`` filled in.
+
+    Unknown codes and missing parameters never raise: a message is always produced.
+    """
+    texts = MESSAGES.get(code) or MESSAGES["unknown"]
+    template = texts.get(lang) or texts["zh"]
+    safe = {k: ("" if v is None else v) for k, v in params.items()}
+    safe.setdefault("value", code)
+    try:
+        return template.format(**safe)
+    except (KeyError, IndexError, ValueError):
+        return template
