@@ -6,7 +6,8 @@ so every layer of the app can show the same problem in the user's language.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from typing import Any
 
 
@@ -23,7 +24,7 @@ class Problem:
     row: int | None = None
     field: str | None = None
     value: str | None = None
-    params: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = dc_field(default_factory=dict)
     severity: str = "error"
 
     def message(self, lang: str = "zh") -> str:
