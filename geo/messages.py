@@ -30,6 +30,9 @@ def render(code: str, lang: str = "zh", **params: Any) -> str:
     texts = MESSAGES.get(code) or MESSAGES["unknown"]
     template = texts.get(lang) or texts["zh"]
     safe = {k: ("" if v is None else v) for k, v in params.items()}
+    suffix = f"_{lang}"
+    for key in [k for k in safe if k.endswith(suffix) and safe[k]]:
+        safe[key[: -len(suffix)]] = safe[key]
     safe.setdefault("value", code)
     try:
         return template.format(**safe)

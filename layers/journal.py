@@ -1,0 +1,174 @@
+"""Durable files: an append-only journal (RFC 8142 GeoJSON text sequences), atomic
+replacement of whole files, and an inter-process lock.
+
+Why a journal: a change is acknowledged once its record is appended and fsynced, which
+costs one small write however large the layer is; the layer file is rewritten (atomically)
+from memory at once for small layers and by compaction for large ones. A crash at any
+point leaves the previous layer file intact and every acknowledged record in the journal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+RS = b"\x1e"
+LF = b"\n"
+
+
+def fsync_dir(path: Path) -> None:
+    """fsync a directory so a rename or a new file in it survives a power cut."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data``: temp file in the same folder, fsync, rename, fsync dir.
+
+    Readers see either the old file or the new one, never a mix or a truncation.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def remove_stale_temp_files(folder: Path) -> int:
+    """Delete ``.*.tmp`` files left by a writer that crashed mid-write; returns how many."""
+    count = 0
+    for tmp in folder.glob(".*.tmp"):
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+            count += 1
+    return count
+
+
+class InterProcessLock:
+    """An exclusive ``flock`` on a lock file, also serialising threads of this process.
+
+    ``flock`` locks belong to an open file description, so each acquisition opens the
+    file anew; the thread lock keeps two threads of one process from sharing one.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._thread_lock = threading.RLock()
+        self._depth = 0
+        self._fd: int | None = None
+
+    def __enter__(self) -> InterProcessLock:
+        self._thread_lock.acquire()
+        if self._depth == 0:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except BaseException:
+                os.close(fd)
+                self._thread_lock.release()
+                raise
+            self._fd = fd
+        self._depth += 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._depth -= 1
+        if self._depth == 0 and self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+        self._thread_lock.release()
+
+
+def encode_record(record: dict[str, Any]) -> bytes:
+    """One RFC 8142 text: RS, compact JSON, LF (NaN becomes null, never bare NaN)."""
+    return RS + orjson.dumps(record) + LF
+
+
+def read_records(path: Path, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """Complete, valid records of the journal from byte ``offset`` on.
+
+    Returns the records and the offset just past the last one read. Reading stops at the
+    first incomplete or unparsable record: a writer may be appending it right now, or
+    crashed before acknowledging it (the next writer truncates such a tail).
+    """
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            data = fh.read()
+    except FileNotFoundError:
+        return [], offset
+    records: list[dict[str, Any]] = []
+    pos = 0
+    while pos < len(data):
+        end = data.find(LF, pos)
+        if end < 0 or data[pos : pos + 1] != RS:
+            break
+        try:
+            record = orjson.loads(data[pos + 1 : end])
+        except orjson.JSONDecodeError:
+            break
+        if not isinstance(record, dict) or "seq" not in record:
+            break
+        records.append(record)
+        pos = end + 1
+    return records, offset + pos
+
+
+def iter_all_records(path: Path) -> Iterator[dict[str, Any]]:
+    """Every valid record of a journal from its start (for history and audits)."""
+    records, _ = read_records(path, 0)
+    yield from records
+
+
+class Journal:
+    """The append-only change log of one layer. Callers hold the layer's lock to append."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def size(self) -> int:
+        """Current size in bytes (0 when the journal does not exist yet)."""
+        try:
+            return self.path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def repair_tail(self, good_offset: int) -> None:
+        """Cut a torn record a crashed writer left after ``good_offset`` (lock held)."""
+        if self.size() > good_offset:
+            with open(self.path, "r+b") as fh:
+                fh.truncate(good_offset)
+                fh.flush()
+                os.fsync(fh.fileno())
+
+    def append(self, record: dict[str, Any]) -> int:
+        """Append one record durably; returns the offset just past it (lock held)."""
+        data = encode_record(record)
+        created = not self.path.exists()
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+            end = os.lseek(fd, 0, os.SEEK_END)
+        finally:
+            os.close(fd)
+        if created:
+            fsync_dir(self.path.parent)
+        return end

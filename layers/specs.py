@@ -1,0 +1,476 @@
+"""Layer specs: every layer declared once, as data, in a TOML file.
+
+Built-in layers live in ``layers/specs/*.toml``. A county adds a layer, or fields to a
+built-in one, by dropping a TOML file into ``<data dir>/specs/``: a file whose ``name`` is
+new declares a layer; a file whose ``name`` is a built-in layer adds (or replaces, by
+name) fields. No code changes.
+
+``validate_properties`` checks and converts one feature's properties against its spec and
+reports problems as :class:`geo.problems.Problem` records (row, field, value, code).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from geo.messages import register
+from geo.problems import Problem, short_value
+
+BUILTIN_DIR = Path(__file__).with_name("specs")
+FIELD_TYPES = {"string", "text", "integer", "number", "boolean", "date", "enum", "ref"}
+GEOMETRY_TYPES = {
+    "Point",
+    "MultiPoint",
+    "LineString",
+    "MultiLineString",
+    "Polygon",
+    "MultiPolygon",
+}
+LAYER_KINDS = {"work", "reference", "ledger"}
+#: Properties every feature carries, maintained by the store, never typed by users.
+SYSTEM_FIELDS = (
+    "created_at",
+    "updated_at",
+    "created_by",
+    "updated_by",
+    "source",
+    "version",
+    "demo",
+)
+_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+for _code, _zh, _en in (
+    ("spec_invalid", "图层定义文件 {file} 有误：{value}", "Layer declaration {file} is invalid: {value}"),
+    ("required", "第 {row} 行：缺少必填字段“{label}”", "Row {row}: required field '{label}' is missing"),
+    ("not_a_number", "第 {row} 行：“{label}”应为数字，实际为“{value}”", "Row {row}: '{label}' must be a number, got '{value}'"),
+    ("not_an_integer", "第 {row} 行：“{label}”应为整数，实际为“{value}”", "Row {row}: '{label}' must be a whole number, got '{value}'"),
+    ("below_min", "第 {row} 行：“{label}”为 {value}，不能小于 {min}", "Row {row}: '{label}' is {value}, below the minimum {min}"),
+    ("above_max", "第 {row} 行：“{label}”为 {value}，不能大于 {max}", "Row {row}: '{label}' is {value}, above the maximum {max}"),
+    ("not_allowed", "第 {row} 行：“{label}”的值“{value}”不在允许范围内（{allowed}）", "Row {row}: '{label}' value '{value}' is not one of: {allowed}"),
+    ("not_a_date", "第 {row} 行：“{label}”应为日期（如 2021-08-15），实际为“{value}”", "Row {row}: '{label}' must be a date such as 2021-08-15, got '{value}'"),
+    ("not_a_boolean", "第 {row} 行：“{label}”应为是/否，实际为“{value}”", "Row {row}: '{label}' must be yes or no, got '{value}'"),
+    ("too_long", "第 {row} 行：“{label}”超过 {max_length} 个字符", "Row {row}: '{label}' is longer than {max_length} characters"),
+    ("bad_pattern", "第 {row} 行：“{label}”格式不对：“{value}”", "Row {row}: '{label}' has the wrong format: '{value}'"),
+    ("computed_field", "第 {row} 行：“{label}”由几何图形自动计算，不能填写", "Row {row}: '{label}' is computed from the geometry and cannot be set"),
+    ("unknown_field", "第 {row} 行：图层没有字段“{field}”，已忽略", "Row {row}: the layer has no field '{field}'; ignored"),
+    ("not_text", "第 {row} 行：“{label}”应为文字", "Row {row}: '{label}' must be text"),
+):
+    register(_code, _zh, _en)
+
+
+class SpecError(ValueError):
+    """A declaration file that cannot be used; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One field of a layer: type, unit, allowed values, labels."""
+
+    name: str
+    type: str
+    label: Mapping[str, str]
+    unit: str = ""
+    required: bool = False
+    values: tuple[str, ...] = ()
+    value_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    extensible: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+    max_length: int | None = None
+    pattern: str | None = None
+    default: Any = None
+    computed: str | None = None
+    ref_layer: str | None = None
+
+    def label_in(self, lang: str) -> str:
+        """The field's label in ``lang`` (falls back to Chinese, then the name)."""
+        return self.label.get(lang) or self.label.get("zh") or self.name
+
+    def value_label(self, value: Any, lang: str) -> str:
+        """How ``value`` reads in ``lang`` (an enum's label, else the value as text)."""
+        if value is None:
+            return ""
+        labels = self.value_labels.get(str(value))
+        if labels:
+            return labels.get(lang) or labels.get("zh") or str(value)
+        return str(value)
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """A layer as declared: name, kind, geometry types, fields, style and checks."""
+
+    name: str
+    kind: str
+    geometry: tuple[str, ...]
+    label: Mapping[str, str]
+    fields: tuple[FieldSpec, ...]
+    id_prefix: str
+    description: Mapping[str, str] = field(default_factory=dict)
+    style: Mapping[str, Any] = field(default_factory=dict)
+    status_field: str | None = None
+    date_field: str | None = None
+    title_field: str | None = None
+    duplicate_distance_m: float = 0.0
+    accuracy_limit_m: float | None = None
+    cluster: bool = False
+    source_file: str = ""
+
+    def label_in(self, lang: str) -> str:
+        """The layer's label in ``lang``."""
+        return self.label.get(lang) or self.label.get("zh") or self.name
+
+    def field(self, name: str) -> FieldSpec | None:
+        """The field called ``name``, or None."""
+        for spec in self.fields:
+            if spec.name == name:
+                return spec
+        return None
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        """Names of the declared fields, in declaration order."""
+        return tuple(f.name for f in self.fields)
+
+    @property
+    def spatial(self) -> bool:
+        """Whether features of this layer have a geometry."""
+        return bool(self.geometry)
+
+
+def _labels(raw: Any, where: str) -> dict[str, str]:
+    if isinstance(raw, str):
+        return {"zh": raw, "en": raw}
+    if not isinstance(raw, Mapping) or not all(isinstance(v, str) for v in raw.values()):
+        raise SpecError(f"{where}: label must be a string or a table like {{ zh = ..., en = ... }}")
+    return dict(raw)
+
+
+def _field_from(raw: Mapping[str, Any], where: str) -> FieldSpec:
+    name = raw.get("name")
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise SpecError(f"{where}: field name {name!r} must be lower_snake_case ASCII")
+    where = f"{where} field {name!r}"
+    ftype = raw.get("type", "string")
+    if ftype not in FIELD_TYPES:
+        raise SpecError(f"{where}: type {ftype!r} is not one of {sorted(FIELD_TYPES)}")
+    if name in SYSTEM_FIELDS:
+        raise SpecError(f"{where}: {name!r} is a system field maintained by the store")
+    values = tuple(str(v) for v in raw.get("values", ()))
+    if ftype == "enum" and not values:
+        raise SpecError(f"{where}: an enum needs a list of values")
+    if ftype == "ref" and not raw.get("ref_layer"):
+        raise SpecError(f"{where}: a ref needs ref_layer")
+    value_labels = {str(k): _labels(v, where) for k, v in raw.get("value_labels", {}).items()}
+    return FieldSpec(
+        name=name,
+        type=ftype,
+        label=_labels(raw.get("label", name), where),
+        unit=str(raw.get("unit", "")),
+        required=bool(raw.get("required", False)),
+        values=values,
+        value_labels=value_labels,
+        extensible=bool(raw.get("extensible", False)),
+        minimum=raw.get("min"),
+        maximum=raw.get("max"),
+        max_length=raw.get("max_length"),
+        pattern=raw.get("pattern"),
+        default=raw.get("default"),
+        computed=raw.get("computed"),
+        ref_layer=raw.get("ref_layer"),
+    )
+
+
+def spec_from_mapping(raw: Mapping[str, Any], source_file: str = "") -> LayerSpec:
+    """Build a :class:`LayerSpec` from a parsed declaration, checking every key."""
+    where = source_file or "<spec>"
+    name = raw.get("name")
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise SpecError(f"{where}: layer name {name!r} must be lower_snake_case ASCII")
+    kind = raw.get("kind", "work")
+    if kind not in LAYER_KINDS:
+        raise SpecError(f"{where}: kind {kind!r} is not one of {sorted(LAYER_KINDS)}")
+    geometry = tuple(raw.get("geometry", ("Point",)))
+    bad = [g for g in geometry if g not in GEOMETRY_TYPES]
+    if bad:
+        raise SpecError(f"{where}: geometry types {bad} are not GeoJSON geometry types")
+    fields = tuple(_field_from(f, where) for f in raw.get("fields", ()))
+    names = [f.name for f in fields]
+    dupes = {n for n in names if names.count(n) > 1}
+    if dupes:
+        raise SpecError(f"{where}: fields declared twice: {sorted(dupes)}")
+    spec = LayerSpec(
+        name=name,
+        kind=kind,
+        geometry=geometry,
+        label=_labels(raw.get("label", name), where),
+        fields=fields,
+        id_prefix=str(raw.get("id_prefix") or name[:2].upper()),
+        description=_labels(raw.get("description", ""), where),
+        style=dict(raw.get("style", {})),
+        status_field=raw.get("status_field"),
+        date_field=raw.get("date_field"),
+        title_field=raw.get("title_field"),
+        duplicate_distance_m=float(raw.get("duplicate_distance_m", 0.0)),
+        accuracy_limit_m=raw.get("accuracy_limit_m"),
+        cluster=bool(raw.get("cluster", False)),
+        source_file=source_file,
+    )
+    for key in ("status_field", "date_field", "title_field"):
+        ref = getattr(spec, key)
+        if ref is not None and spec.field(ref) is None:
+            raise SpecError(f"{where}: {key} {ref!r} is not a declared field")
+    return spec
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{path}: not valid TOML: {exc}") from exc
+
+
+def extend_spec(base: LayerSpec, raw: Mapping[str, Any], source_file: str) -> LayerSpec:
+    """``base`` with the fields of ``raw`` added, or replacing fields of the same name."""
+    extra = [_field_from(f, source_file) for f in raw.get("fields", ())]
+    replaced = {f.name: f for f in extra}
+    fields = [replaced.pop(f.name, f) for f in base.fields] + list(replaced.values())
+    label = _labels(raw["label"], source_file) if "label" in raw else base.label
+    style = {**base.style, **raw.get("style", {})}
+    return replace(base, fields=tuple(fields), label=label, style=style)
+
+
+class SpecRegistry:
+    """All layer specs of one data directory: the built-ins plus the county's own."""
+
+    def __init__(self, specs: Iterable[LayerSpec]):
+        self._specs = {s.name: s for s in specs}
+
+    @classmethod
+    def load(cls, extra_dir: Path | None = None) -> SpecRegistry:
+        """Built-in specs, extended or added to by ``extra_dir/*.toml`` if it exists."""
+        specs: dict[str, LayerSpec] = {}
+        for path in sorted(BUILTIN_DIR.glob("*.toml")):
+            spec = spec_from_mapping(_read_toml(path), f"layers/specs/{path.name}")
+            specs[spec.name] = spec
+        if extra_dir is not None and extra_dir.is_dir():
+            for path in sorted(extra_dir.glob("*.toml")):
+                raw = _read_toml(path)
+                name = raw.get("name")
+                if isinstance(name, str) and name in specs:
+                    specs[name] = extend_spec(specs[name], raw, str(path))
+                else:
+                    spec = spec_from_mapping(raw, str(path))
+                    specs[spec.name] = spec
+        return cls(specs.values())
+
+    def __getitem__(self, name: str) -> LayerSpec:
+        return self._specs[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._specs
+
+    def __iter__(self) -> Any:
+        return iter(self._specs.values())
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def names(self, kind: str | None = None) -> list[str]:
+        """Layer names, optionally only those of ``kind`` (work, reference, ledger)."""
+        return [s.name for s in self._specs.values() if kind is None or s.kind == kind]
+
+    def get(self, name: str) -> LayerSpec | None:
+        """The spec called ``name``, or None."""
+        return self._specs.get(name)
+
+
+_TRUE = {"true", "1", "yes", "y", "是", "有", "t", "√"}
+_FALSE = {"false", "0", "no", "n", "否", "无", "f", "×"}
+_DATE_PATTERNS = (
+    re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T].*)?$"),
+    re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日?$"),
+    re.compile(r"^(\d{4})(\d{2})(\d{2})$"),
+)
+_MONTH_PATTERNS = (re.compile(r"^(\d{4})[-/.](\d{1,2})$"), re.compile(r"^(\d{4})年(\d{1,2})月$"))
+
+
+def parse_date(value: Any) -> dt.date | None:
+    """A date from ISO text, ``2021/8/15``, ``2021年8月15日``, ``20210815`` or ``2021-08``.
+
+    A month alone means its first day. Returns None when ``value`` is not a date.
+    """
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    for pattern in _DATE_PATTERNS:
+        m = pattern.match(text)
+        if m:
+            try:
+                return dt.date(int(m[1]), int(m[2]), int(m[3]))
+            except ValueError:
+                return None
+    for pattern in _MONTH_PATTERNS:
+        m = pattern.match(text)
+        if m:
+            try:
+                return dt.date(int(m[1]), int(m[2]), 1)
+            except ValueError:
+                return None
+    return None
+
+
+def _to_number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip().replace(",", "").replace("，", "")
+        text = text.translate(str.maketrans("０１２３４５６７８９．－", "0123456789.-"))
+        try:
+            return float(text)
+        except ValueError:
+            return None
+    return None
+
+
+def _is_blank(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return isinstance(value, str) and not value.strip()
+
+
+def _enum_value(spec: FieldSpec, value: Any) -> str | None:
+    text = str(value).strip()
+    if text in spec.values:
+        return text
+    lowered = text.lower()
+    for code, labels in spec.value_labels.items():
+        if lowered == code.lower() or any(lowered == lab.lower() for lab in labels.values()):
+            return code
+    return None
+
+
+def coerce_value(spec: FieldSpec, value: Any, row: int | None) -> tuple[Any, Problem | None]:
+    """``value`` converted to the type of ``spec``, or a problem naming row/field/value."""
+    params = {"row": row, "label": spec.label_in("zh"), "label_en": spec.label_in("en")}
+
+    def problem(code: str, **extra: Any) -> tuple[Any, Problem]:
+        return None, Problem(
+            code, row=row, field=spec.name, value=short_value(value), params={**params, **extra}
+        )
+
+    if spec.type in ("number", "integer"):
+        number = _to_number(value)
+        if number is None or not math.isfinite(number):
+            return problem("not_a_number")
+        if spec.type == "integer":
+            if number != int(number):
+                return problem("not_an_integer")
+            number = int(number)
+        if spec.minimum is not None and number < spec.minimum:
+            return problem("below_min", min=spec.minimum)
+        if spec.maximum is not None and number > spec.maximum:
+            return problem("above_max", max=spec.maximum)
+        return number, None
+    if spec.type == "boolean":
+        if isinstance(value, bool):
+            return value, None
+        text = str(value).strip().lower()
+        if text in _TRUE:
+            return True, None
+        if text in _FALSE:
+            return False, None
+        return problem("not_a_boolean")
+    if spec.type == "date":
+        day = parse_date(value)
+        if day is None:
+            return problem("not_a_date")
+        return day.isoformat(), None
+    if spec.type == "enum":
+        code = _enum_value(spec, value)
+        if code is None:
+            if spec.extensible and isinstance(value, str) and value.strip():
+                return value.strip(), None
+            return problem("not_allowed", allowed=", ".join(spec.values))
+        return code, None
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        return problem("not_text")
+    text = str(value).strip() if spec.type != "text" else str(value)
+    if spec.max_length is not None and len(text) > spec.max_length:
+        return problem("too_long", max_length=spec.max_length)
+    if spec.pattern and not re.fullmatch(spec.pattern, text):
+        return problem("bad_pattern")
+    return text, None
+
+
+def validate_properties(
+    spec: LayerSpec,
+    properties: Mapping[str, Any],
+    row: int | None = None,
+    *,
+    partial: bool = False,
+    allow_computed: bool = False,
+) -> tuple[dict[str, Any], list[Problem]]:
+    """Check and convert ``properties`` against ``spec``.
+
+    Returns the clean properties (declared fields only, converted, defaults filled) and
+    the problems found. Unknown keys give a warning and are dropped; computed fields
+    (length, area) are refused unless ``allow_computed`` (the store fills them itself).
+    With ``partial`` (an update), missing required fields are not reported.
+
+    >>> spec = SpecRegistry.load()["streetlights"]
+    >>> clean, problems = validate_properties(spec, {"power_source": "太阳能", "status": "working"})
+    >>> clean["power_source"], problems
+    ('solar', [])
+    """
+    clean: dict[str, Any] = {}
+    problems: list[Problem] = []
+    for key in properties:
+        if spec.field(key) is None and key not in SYSTEM_FIELDS:
+            problems.append(
+                Problem("unknown_field", row=row, field=str(key), severity="warning",
+                        params={"row": row})
+            )
+    for fspec in spec.fields:
+        present = fspec.name in properties and not _is_blank(properties[fspec.name])
+        if fspec.computed:
+            if present and not allow_computed:
+                problems.append(
+                    Problem("computed_field", row=row, field=fspec.name, severity="warning",
+                            params={"row": row, "label": fspec.label_in("zh")})
+                )
+            continue
+        if not present:
+            if fspec.default is not None and not partial:
+                clean[fspec.name] = fspec.default
+            elif fspec.required and not partial:
+                problems.append(
+                    Problem("required", row=row, field=fspec.name,
+                            params={"row": row, "label": fspec.label_in("zh"),
+                                    "label_en": fspec.label_in("en")})
+                )
+            elif partial and fspec.name in properties:
+                clean[fspec.name] = None
+            continue
+        value, problem = coerce_value(fspec, properties[fspec.name], row)
+        if problem is not None:
+            problems.append(problem)
+        else:
+            clean[fspec.name] = value
+    return clean, problems
