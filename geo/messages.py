@@ -1,7 +1,8 @@
 """Message catalogue for :class:`geo.problems.Problem` codes, zh (default) and en.
 
-Add a code to the ``msg_*`` module of its family when you add a check; ``tests/geo/test_messages.py`` fails on a code used
-in the source but missing here. Placeholders use ``str.format`` names.
+Add a code to the ``msg_*`` module of its family when you add a check;
+``tests/geo/test_messages.py`` fails on a code used in the source but missing here.
+Placeholders use ``str.format`` names.
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ import math
 
 import geopandas as gpd
 import pyproj
-import shapely
 from pyproj import Geod
+from shapely.geometry.base import BaseGeometry
 
 WGS84 = "EPSG:4326"
 _GEOD = Geod(ellps="WGS84")
@@ -40,21 +40,21 @@ def metric_crs_for(bounds: tuple[float, float, float, float] | gpd.GeoDataFrame)
     if isinstance(bounds, gpd.GeoDataFrame | gpd.GeoSeries):
         if len(bounds) == 0 or bounds.geometry.is_empty.all():
             return pyproj.CRS.from_epsg(32649)
-        bounds = tuple(bounds.to_crs(WGS84).total_bounds) if bounds.crs else tuple(
-            bounds.total_bounds
+        bounds = (
+            tuple(bounds.to_crs(WGS84).total_bounds) if bounds.crs else tuple(bounds.total_bounds)
         )
     minx, miny, maxx, maxy = bounds
     return pyproj.CRS.from_epsg(utm_epsg((minx + maxx) / 2.0, (miny + maxy) / 2.0))
 
 
-def geodesic_length_m(geom: shapely.Geometry) -> float:
+def geodesic_length_m(geom: BaseGeometry) -> float:
     """Length in metres of a lon/lat (WGS84) line geometry, on the ellipsoid."""
     if geom is None or geom.is_empty:
         return 0.0
     return float(_GEOD.geometry_length(geom))
 
 
-def geodesic_area_m2(geom: shapely.Geometry) -> float:
+def geodesic_area_m2(geom: BaseGeometry) -> float:
     """Area in square metres of a lon/lat (WGS84) polygon geometry, on the ellipsoid."""
     if geom is None or geom.is_empty:
         return 0.0

@@ -15,11 +15,17 @@ from geo.problems import Problem
 for _code, _zh, _en in (
     ("not_found", "找不到{what}：{value}", "Not found: {what} {value}"),
     ("unknown_layer", "没有名为“{value}”的图层", "There is no layer called '{value}'"),
-    ("conflict", "数据已被他人修改（当前版本 {current}，您提交的版本 {expected}），请刷新后重试",
-     "The feature was changed by someone else (now version {current}, you sent {expected}); "
-     "reload and try again"),
-    ("validation_failed", "数据有 {count} 处问题，未保存任何内容",
-     "The data has {count} problem(s); nothing was saved"),
+    (
+        "conflict",
+        "数据已被他人修改（当前版本 {current}，您提交的版本 {expected}），请刷新后重试",
+        "The feature was changed by someone else (now version {current}, you sent {expected}); "
+        "reload and try again",
+    ),
+    (
+        "validation_failed",
+        "数据有 {count} 处问题，未保存任何内容",
+        "The data has {count} problem(s); nothing was saved",
+    ),
     ("forbidden", "您的账号没有权限执行此操作", "Your account may not do this"),
     ("unauthorized", "请先登录", "Please log in first"),
     ("bad_request", "请求有误：{value}", "Bad request: {value}"),
@@ -27,12 +33,26 @@ for _code, _zh, _en in (
     ("already_deleted", "该要素已删除", "This feature has already been deleted"),
     ("not_deleted", "该要素未被删除，无需恢复", "This feature is not deleted"),
     ("bad_geometry", "第 {row} 行：几何图形无效：{value}", "Row {row}: invalid geometry: {value}"),
-    ("geometry_type", "第 {row} 行：图层“{layer}”只接受 {allowed}，这里是 {value}",
-     "Row {row}: layer '{layer}' accepts {allowed}, not {value}"),
-    ("geometry_missing", "第 {row} 行：缺少位置（几何图形）", "Row {row}: the location (geometry) is missing"),
-    ("not_finite", "第 {row} 行：坐标不是有限数值：{value}", "Row {row}: coordinates are not finite numbers: {value}"),
-    ("ref_missing", "第 {row} 行：“{label}”指向不存在的{layer}：{value}",
-     "Row {row}: '{label}' points to a {layer} that does not exist: {value}"),
+    (
+        "geometry_type",
+        "第 {row} 行：图层“{layer}”只接受 {allowed}，这里是 {value}",
+        "Row {row}: layer '{layer}' accepts {allowed}, not {value}",
+    ),
+    (
+        "geometry_missing",
+        "第 {row} 行：缺少位置（几何图形）",
+        "Row {row}: the location (geometry) is missing",
+    ),
+    (
+        "not_finite",
+        "第 {row} 行：坐标不是有限数值：{value}",
+        "Row {row}: coordinates are not finite numbers: {value}",
+    ),
+    (
+        "ref_missing",
+        "第 {row} 行：“{label}”指向不存在的{layer}：{value}",
+        "Row {row}: '{label}' points to a {layer} that does not exist: {value}",
+    ),
     ("id_taken", "编号 {value} 已存在", "The id {value} is already taken"),
 ):
     register(_code, _zh, _en)
@@ -55,8 +75,9 @@ class VillageWorksError(Exception):
 
     def as_dict(self, lang: str = "zh") -> dict[str, Any]:
         """The JSON error body shared by every API route."""
-        return {"error": {"status": self.status, "code": self.code,
-                          "message": self.user_message(lang)}}
+        return {
+            "error": {"status": self.status, "code": self.code, "message": self.user_message(lang)}
+        }
 
 
 class BadRequest(VillageWorksError):

@@ -22,6 +22,23 @@ import orjson
 RS = b"\x1e"
 LF = b"\n"
 
+# Fault injection for the crash tests: VILLAGEWORKS_CRASH_AT=<point>:<n> makes the process
+# die (like kill -9, no clean-up) the n-th time it reaches <point>. Unset in normal use.
+_CRASH_SPEC = os.environ.get("VILLAGEWORKS_CRASH_AT", "")
+_crash_hits: dict[str, int] = {}
+
+
+def crashpoint(name: str) -> None:
+    """Die here if the crash tests asked for it (see ``VILLAGEWORKS_CRASH_AT``)."""
+    if not _CRASH_SPEC:
+        return
+    point, _, nth = _CRASH_SPEC.partition(":")
+    if point != name:
+        return
+    _crash_hits[name] = _crash_hits.get(name, 0) + 1
+    if _crash_hits[name] >= int(nth or 1):
+        os._exit(86)
+
 
 def fsync_dir(path: Path) -> None:
     """fsync a directory so a rename or a new file in it survives a power cut."""
@@ -39,10 +56,15 @@ def atomic_write(path: Path, data: bytes) -> None:
     """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     with open(tmp, "wb") as fh:
-        fh.write(data)
+        half = len(data) // 2
+        fh.write(data[:half])
+        crashpoint("file_half_written")
+        fh.write(data[half:])
         fh.flush()
         os.fsync(fh.fileno())
+    crashpoint("file_before_replace")
     os.replace(tmp, path)
+    crashpoint("file_after_replace")
     fsync_dir(path.parent)
 
 
@@ -161,14 +183,28 @@ class Journal:
         created = not self.path.exists()
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
+            if _CRASH_SPEC:
+                _torn_write(fd, data)
             view = memoryview(data)
             while view:
                 written = os.write(fd, view)
                 view = view[written:]
+            crashpoint("journal_before_fsync")
             os.fsync(fd)
+            crashpoint("journal_after_fsync")
             end = os.lseek(fd, 0, os.SEEK_END)
         finally:
             os.close(fd)
         if created:
             fsync_dir(self.path.parent)
         return end
+
+
+def _torn_write(fd: int, data: bytes) -> None:
+    """For the crash tests: write half a record, then die if asked to."""
+    if _CRASH_SPEC.partition(":")[0] == "journal_torn":
+        _crash_hits["journal_torn_seen"] = _crash_hits.get("journal_torn_seen", 0) + 1
+        if _crash_hits["journal_torn_seen"] >= int(_CRASH_SPEC.partition(":")[2] or 1):
+            os.write(fd, data[: len(data) // 2])
+            os.fsync(fd)
+            os._exit(86)

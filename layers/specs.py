@@ -47,19 +47,71 @@ SYSTEM_FIELDS = (
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 for _code, _zh, _en in (
-    ("spec_invalid", "图层定义文件 {file} 有误：{value}", "Layer declaration {file} is invalid: {value}"),
-    ("required", "第 {row} 行：缺少必填字段“{label}”", "Row {row}: required field '{label}' is missing"),
-    ("not_a_number", "第 {row} 行：“{label}”应为数字，实际为“{value}”", "Row {row}: '{label}' must be a number, got '{value}'"),
-    ("not_an_integer", "第 {row} 行：“{label}”应为整数，实际为“{value}”", "Row {row}: '{label}' must be a whole number, got '{value}'"),
-    ("below_min", "第 {row} 行：“{label}”为 {value}，不能小于 {min}", "Row {row}: '{label}' is {value}, below the minimum {min}"),
-    ("above_max", "第 {row} 行：“{label}”为 {value}，不能大于 {max}", "Row {row}: '{label}' is {value}, above the maximum {max}"),
-    ("not_allowed", "第 {row} 行：“{label}”的值“{value}”不在允许范围内（{allowed}）", "Row {row}: '{label}' value '{value}' is not one of: {allowed}"),
-    ("not_a_date", "第 {row} 行：“{label}”应为日期（如 2021-08-15），实际为“{value}”", "Row {row}: '{label}' must be a date such as 2021-08-15, got '{value}'"),
-    ("not_a_boolean", "第 {row} 行：“{label}”应为是/否，实际为“{value}”", "Row {row}: '{label}' must be yes or no, got '{value}'"),
-    ("too_long", "第 {row} 行：“{label}”超过 {max_length} 个字符", "Row {row}: '{label}' is longer than {max_length} characters"),
-    ("bad_pattern", "第 {row} 行：“{label}”格式不对：“{value}”", "Row {row}: '{label}' has the wrong format: '{value}'"),
-    ("computed_field", "第 {row} 行：“{label}”由几何图形自动计算，不能填写", "Row {row}: '{label}' is computed from the geometry and cannot be set"),
-    ("unknown_field", "第 {row} 行：图层没有字段“{field}”，已忽略", "Row {row}: the layer has no field '{field}'; ignored"),
+    (
+        "spec_invalid",
+        "图层定义文件 {file} 有误：{value}",
+        "Layer declaration {file} is invalid: {value}",
+    ),
+    (
+        "required",
+        "第 {row} 行：缺少必填字段“{label}”",
+        "Row {row}: required field '{label}' is missing",
+    ),
+    (
+        "not_a_number",
+        "第 {row} 行：“{label}”应为数字，实际为“{value}”",
+        "Row {row}: '{label}' must be a number, got '{value}'",
+    ),
+    (
+        "not_an_integer",
+        "第 {row} 行：“{label}”应为整数，实际为“{value}”",
+        "Row {row}: '{label}' must be a whole number, got '{value}'",
+    ),
+    (
+        "below_min",
+        "第 {row} 行：“{label}”为 {value}，不能小于 {min}",
+        "Row {row}: '{label}' is {value}, below the minimum {min}",
+    ),
+    (
+        "above_max",
+        "第 {row} 行：“{label}”为 {value}，不能大于 {max}",
+        "Row {row}: '{label}' is {value}, above the maximum {max}",
+    ),
+    (
+        "not_allowed",
+        "第 {row} 行：“{label}”的值“{value}”不在允许范围内（{allowed}）",
+        "Row {row}: '{label}' value '{value}' is not one of: {allowed}",
+    ),
+    (
+        "not_a_date",
+        "第 {row} 行：“{label}”应为日期（如 2021-08-15），实际为“{value}”",
+        "Row {row}: '{label}' must be a date such as 2021-08-15, got '{value}'",
+    ),
+    (
+        "not_a_boolean",
+        "第 {row} 行：“{label}”应为是/否，实际为“{value}”",
+        "Row {row}: '{label}' must be yes or no, got '{value}'",
+    ),
+    (
+        "too_long",
+        "第 {row} 行：“{label}”超过 {max_length} 个字符",
+        "Row {row}: '{label}' is longer than {max_length} characters",
+    ),
+    (
+        "bad_pattern",
+        "第 {row} 行：“{label}”格式不对：“{value}”",
+        "Row {row}: '{label}' has the wrong format: '{value}'",
+    ),
+    (
+        "computed_field",
+        "第 {row} 行：“{label}”由几何图形自动计算，不能填写",
+        "Row {row}: '{label}' is computed from the geometry and cannot be set",
+    ),
+    (
+        "unknown_field",
+        "第 {row} 行：图层没有字段“{field}”，已忽略",
+        "Row {row}: the layer has no field '{field}'; ignored",
+    ),
     ("not_text", "第 {row} 行：“{label}”应为文字", "Row {row}: '{label}' must be text"),
 ):
     register(_code, _zh, _en)
@@ -444,16 +496,26 @@ def validate_properties(
     for key in properties:
         if spec.field(key) is None and key not in SYSTEM_FIELDS:
             problems.append(
-                Problem("unknown_field", row=row, field=str(key), severity="warning",
-                        params={"row": row})
+                Problem(
+                    "unknown_field",
+                    row=row,
+                    field=str(key),
+                    severity="warning",
+                    params={"row": row},
+                )
             )
     for fspec in spec.fields:
         present = fspec.name in properties and not _is_blank(properties[fspec.name])
         if fspec.computed:
             if present and not allow_computed:
                 problems.append(
-                    Problem("computed_field", row=row, field=fspec.name, severity="warning",
-                            params={"row": row, "label": fspec.label_in("zh")})
+                    Problem(
+                        "computed_field",
+                        row=row,
+                        field=fspec.name,
+                        severity="warning",
+                        params={"row": row, "label": fspec.label_in("zh")},
+                    )
                 )
             continue
         if not present:
@@ -461,9 +523,16 @@ def validate_properties(
                 clean[fspec.name] = fspec.default
             elif fspec.required and not partial:
                 problems.append(
-                    Problem("required", row=row, field=fspec.name,
-                            params={"row": row, "label": fspec.label_in("zh"),
-                                    "label_en": fspec.label_in("en")})
+                    Problem(
+                        "required",
+                        row=row,
+                        field=fspec.name,
+                        params={
+                            "row": row,
+                            "label": fspec.label_in("zh"),
+                            "label_en": fspec.label_in("en"),
+                        },
+                    )
                 )
             elif partial and fspec.name in properties:
                 clean[fspec.name] = None

@@ -29,7 +29,7 @@ import math
 import re
 import threading
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ import numpy as np
 import orjson
 import shapely
 from shapely import STRtree
+from shapely.geometry.base import BaseGeometry
 
 from geo.metric import geodesic_area_m2, geodesic_length_m
 from geo.problems import Problem, short_value
@@ -47,6 +48,7 @@ from layers.journal import (
     InterProcessLock,
     Journal,
     atomic_write,
+    crashpoint,
     iter_all_records,
     read_records,
     remove_stale_temp_files,
@@ -154,8 +156,15 @@ class GeoJSONStore:
 
     backend = "geojson"
 
-    def __init__(self, data_dir: Path | str, specs: SpecRegistry | None = None):
+    def __init__(
+        self,
+        data_dir: Path | str,
+        specs: SpecRegistry | None = None,
+        *,
+        clock: Callable[[], str] = utc_now,
+    ):
         self.data_dir = Path(data_dir)
+        self.clock = clock
         self.layers_dir = self.data_dir / "layers"
         self.journal_dir = self.data_dir / "journal"
         self.locks_dir = self.data_dir / "locks"
@@ -210,10 +219,18 @@ class GeoJSONStore:
         """The layer's in-memory state, caught up with the journal."""
         state = self._states.get(layer)
         if state is None:
-            with self._guard:
+            with self._lock(layer), self._guard:
                 state = self._states.get(layer)
                 if state is None:
+                    # Start-up: load the file, replay the journal, cut a torn tail a
+                    # crashed writer left (we hold the lock, so nobody is appending).
                     state = self._load(layer)
+                    records, end = read_records(self.journal(layer).path, state.offset)
+                    for record in records:
+                        if int(record["seq"]) > state.seq:
+                            self._apply(state, record)
+                    state.offset = end
+                    self.journal(layer).repair_tail(end)
                     self._states[layer] = state
         with state.lock:
             size = self.journal(layer).size()
@@ -301,8 +318,9 @@ class GeoJSONStore:
         state = self._cache(layer)
         with state.lock:
             if state.cache_frame is None:
-                state.cache_frame = _frame(state.spec, list(state.features.values()),
-                                           state.cache_geoms)
+                state.cache_frame = _frame(
+                    state.spec, list(state.features.values()), state.cache_geoms
+                )
             return state.cache_frame
 
     def _tree(self, state: _LayerState) -> STRtree:
@@ -341,8 +359,9 @@ class GeoJSONStore:
         """
         state = self._state(layer)
         if bbox is not None:
-            candidates = [state.features[i] for i in self.bbox_ids(layer, bbox)
-                          if i in state.features]
+            candidates = [
+                state.features[i] for i in self.bbox_ids(layer, bbox) if i in state.features
+            ]
         else:
             candidates = list(state.features.values())
         date_field = state.spec.date_field
@@ -364,8 +383,9 @@ class GeoJSONStore:
                     return False
             return True
 
-        matched = [f for f in candidates if keep(f)] if (wanted or date_from or date_to) \
-            else candidates
+        matched = (
+            [f for f in candidates if keep(f)] if (wanted or date_from or date_to) else candidates
+        )
         end = None if limit is None else offset + limit
         return QueryResult(matched[offset:end], len(matched))
 
@@ -387,20 +407,29 @@ class GeoJSONStore:
         for record in iter_all_records(self.journal(layer).path):
             for change in record.get("changes", []):
                 if str(change["id"]) == str(fid):
-                    entries.append({
-                        "seq": record["seq"],
-                        "op": change.get("action", change["op"]),
-                        "at": record.get("at"),
-                        "by": record.get("by"),
-                        "source": record.get("source"),
-                        "feature": change.get("feature"),
-                    })
+                    entries.append(
+                        {
+                            "seq": record["seq"],
+                            "op": change.get("action", change["op"]),
+                            "at": record.get("at"),
+                            "by": record.get("by"),
+                            "source": record.get("source"),
+                            "feature": change.get("feature"),
+                        }
+                    )
         current = self.get(layer, fid)
         if not entries and current is not None:
             props = current.get("properties", {})
-            entries.append({"seq": 0, "op": "create", "at": props.get("created_at"),
-                            "by": props.get("created_by"), "source": props.get("source"),
-                            "feature": current})
+            entries.append(
+                {
+                    "seq": 0,
+                    "op": "create",
+                    "at": props.get("created_at"),
+                    "by": props.get("created_by"),
+                    "source": props.get("source"),
+                    "feature": current,
+                }
+            )
         return entries
 
     def records(self, layer: str) -> list[dict[str, Any]]:
@@ -409,26 +438,52 @@ class GeoJSONStore:
         return list(iter_all_records(self.journal(layer).path))
 
     # ------------------------------------------------------------------------ writes
-    def create(self, layer: str, geometry: Any, properties: Mapping[str, Any], *, user: str,
-               source: str = "form", idempotency_key: str | None = None) -> CommitResult:
+    def create(
+        self,
+        layer: str,
+        geometry: Any,
+        properties: Mapping[str, Any],
+        *,
+        user: str,
+        source: str = "form",
+        idempotency_key: str | None = None,
+    ) -> CommitResult:
         """Add one feature."""
         change = Change("create", geometry=geometry, properties=properties)
-        return self.commit(layer, [change], user=user, source=source,
-                           idempotency_key=idempotency_key)
+        return self.commit(
+            layer, [change], user=user, source=source, idempotency_key=idempotency_key
+        )
 
-    def update(self, layer: str, fid: str, *, user: str, properties: Mapping[str, Any] | None
-               = None, geometry: Any = None, if_version: int | None = None,
-               source: str = "form") -> CommitResult:
+    def update(
+        self,
+        layer: str,
+        fid: str,
+        *,
+        user: str,
+        properties: Mapping[str, Any] | None = None,
+        geometry: Any = None,
+        if_version: int | None = None,
+        source: str = "form",
+    ) -> CommitResult:
         """Change some properties (and/or the geometry) of one feature."""
-        change = Change("update", id=fid, geometry=geometry, properties=properties or {},
-                        if_version=if_version)
+        change = Change(
+            "update", id=fid, geometry=geometry, properties=properties or {}, if_version=if_version
+        )
         return self.commit(layer, [change], user=user, source=source)
 
-    def delete(self, layer: str, fid: str, *, user: str, if_version: int | None = None,
-               source: str = "form") -> CommitResult:
+    def delete(
+        self,
+        layer: str,
+        fid: str,
+        *,
+        user: str,
+        if_version: int | None = None,
+        source: str = "form",
+    ) -> CommitResult:
         """Soft-delete one feature (its history stays in the journal)."""
-        return self.commit(layer, [Change("delete", id=fid, if_version=if_version)],
-                           user=user, source=source)
+        return self.commit(
+            layer, [Change("delete", id=fid, if_version=if_version)], user=user, source=source
+        )
 
     def restore(self, layer: str, fid: str, *, user: str, source: str = "form") -> CommitResult:
         """Bring back a deleted feature as it was before its deletion."""
@@ -437,8 +492,11 @@ class GeoJSONStore:
     def undo_source(self, layer: str, source: str, *, user: str) -> CommitResult | None:
         """Soft-delete every live feature created by ``source`` (e.g. ``upload:U-...``)."""
         with self._lock(layer):
-            ids = [fid for fid, f in self._state(layer).features.items()
-                   if (f.get("properties") or {}).get("source") == source]
+            ids = [
+                fid
+                for fid, f in self._state(layer).features.items()
+                if (f.get("properties") or {}).get("source") == source
+            ]
             if not ids:
                 return None
             changes = [Change("delete", id=fid) for fid in ids]
@@ -463,7 +521,7 @@ class GeoJSONStore:
         ``idempotency_key`` a second call writes nothing and returns the first result.
         ``extra_properties`` sets system properties such as ``demo`` on created features.
         """
-        spec = self.spec(layer)
+        self.spec(layer)
         changes = list(changes)
         with self._lock(layer):
             journal = self.journal(layer)
@@ -472,11 +530,13 @@ class GeoJSONStore:
             if idempotency_key and idempotency_key in state.idempotency:
                 ids = state.idempotency[idempotency_key]["ids"]
                 feats = [state.features[i] for i in ids if i in state.features]
-                return CommitResult(layer, int(state.idempotency[idempotency_key]["seq"]),
-                                    "", feats, replayed=True)
-            now = utc_now()
-            entries, warnings = self._prepare(state, changes, user=user, source=source,
-                                              now=now, extra=extra_properties or {})
+                return CommitResult(
+                    layer, int(state.idempotency[idempotency_key]["seq"]), "", feats, replayed=True
+                )
+            now = self.clock()
+            entries, warnings = self._prepare(
+                state, changes, user=user, source=source, now=now, extra=extra_properties or {}
+            )
             txn = uuid.uuid4().hex
             record: dict[str, Any] = {
                 "seq": state.seq + 1,
@@ -494,17 +554,33 @@ class GeoJSONStore:
             if dry_run:
                 return CommitResult(layer, state.seq, "", feats, warnings=warnings)
             with state.lock:
+                crashpoint("commit_before_append")
                 state.offset = journal.append(record)
+                crashpoint("commit_after_append")
                 self._apply(state, record)
                 self._trim_idempotency(state)
                 if self._should_compact(state):
                     self._write_layer_file(layer, state)
-            log.info("commit %s seq=%s changes=%d by=%s source=%s", layer, record["seq"],
-                     len(entries), user, source)
+            log.info(
+                "commit %s seq=%s changes=%d by=%s source=%s",
+                layer,
+                record["seq"],
+                len(entries),
+                user,
+                source,
+            )
             return CommitResult(layer, record["seq"], txn, feats, warnings=warnings)
 
-    def _prepare(self, state: _LayerState, changes: list[Change], *, user: str, source: str,
-                 now: str, extra: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[Problem]]:
+    def _prepare(
+        self,
+        state: _LayerState,
+        changes: list[Change],
+        *,
+        user: str,
+        source: str,
+        now: str,
+        extra: Mapping[str, Any],
+    ) -> tuple[list[dict[str, Any]], list[Problem]]:
         spec = state.spec
         problems: list[Problem] = []
         entries: list[dict[str, Any]] = []
@@ -520,27 +596,41 @@ class GeoJSONStore:
                 if change.if_version is not None and change.if_version != version:
                     raise Conflict(current=version, expected=change.if_version)
             if change.op == "delete":
-                entries.append({"op": "delete", "id": current["id"],  # type: ignore[index]
-                                "feature": current, "action": "delete"})
+                entries.append(
+                    {
+                        "op": "delete",
+                        "id": current["id"],  # type: ignore[index]
+                        "feature": current,
+                        "action": "delete",
+                    }
+                )
                 continue
             if change.op == "restore":
                 body = self._last_body(spec.name, str(change.id)) if current is None else None
                 if body is None:
-                    raise NotFound("not_deleted") if current is not None else NotFound(
-                        what=spec.label_in("zh"), value=change.id)
+                    raise (
+                        NotFound("not_deleted")
+                        if current is not None
+                        else NotFound(what=spec.label_in("zh"), value=change.id)
+                    )
                 props = dict(body["properties"])
-                props.update(updated_at=now, updated_by=user,
-                             version=int(props.get("version", 1)) + 1)
-                feature = {"type": "Feature", "id": body["id"], "geometry": body["geometry"],
-                           "properties": props}
-                entries.append({"op": "put", "id": body["id"], "feature": feature,
-                                "action": "restore"})
+                props.update(
+                    updated_at=now, updated_by=user, version=int(props.get("version", 1)) + 1
+                )
+                feature = {
+                    "type": "Feature",
+                    "id": body["id"],
+                    "geometry": body["geometry"],
+                    "properties": props,
+                }
+                entries.append(
+                    {"op": "put", "id": body["id"], "feature": feature, "action": "restore"}
+                )
                 continue
             if change.op not in ("create", "update", "replace"):
                 raise VillageWorksError("bad_request", value=f"unknown op {change.op!r}")
             partial = change.op == "update"
-            props, found = validate_properties(spec, change.properties or {}, row,
-                                               partial=partial)
+            props, found = validate_properties(spec, change.properties or {}, row, partial=partial)
             problems.extend(found)
             geometry = change.geometry
             if geometry is None and change.op == "update" and current is not None:
@@ -554,8 +644,12 @@ class GeoJSONStore:
                     next_id += 1
                 if fid in state.features or fid in seen:
                     problems.append(Problem("id_taken", row=row, field="id", value=fid))
-                base: dict[str, Any] = {"created_at": now, "created_by": user, "version": 1,
-                                        "source": source}
+                base: dict[str, Any] = {
+                    "created_at": now,
+                    "created_by": user,
+                    "version": 1,
+                    "source": source,
+                }
                 base.update({k: v for k, v in extra.items() if k in SYSTEM_FIELDS})
             else:
                 assert current is not None
@@ -574,36 +668,45 @@ class GeoJSONStore:
             props = self._computed(spec, props, geom_json)
             ordered = {f.name: props[f.name] for f in spec.fields if f.name in props}
             ordered.update({k: base[k] for k in SYSTEM_FIELDS if k in base})
-            feature = {"type": "Feature", "id": fid, "geometry": geom_json,
-                       "properties": ordered}
+            feature = {"type": "Feature", "id": fid, "geometry": geom_json, "properties": ordered}
             entries.append({"op": "put", "id": fid, "feature": feature, "action": change.op})
         errors = [p for p in problems if p.severity == "error"]
         if errors:
             raise ValidationFailed(problems)
         return entries, [p for p in problems if p.severity != "error"]
 
-    def _check_geometry(self, spec: LayerSpec, geometry: Any, row: int
-                        ) -> tuple[dict[str, Any] | None, list[Problem]]:
+    def _check_geometry(
+        self, spec: LayerSpec, geometry: Any, row: int
+    ) -> tuple[dict[str, Any] | None, list[Problem]]:
         if not spec.spatial:
             return None, []
         if geometry is None:
             return None, [Problem("geometry_missing", row=row, params={"row": row})]
         try:
-            geom = geometry if isinstance(geometry, shapely.Geometry) else shapely.from_geojson(
-                orjson.dumps(geometry))
+            geom = (
+                geometry
+                if isinstance(geometry, BaseGeometry)
+                else shapely.from_geojson(orjson.dumps(geometry))
+            )
         except (shapely.errors.GEOSException, TypeError, ValueError, orjson.JSONEncodeError) as exc:
-            return None, [Problem("bad_geometry", row=row, value=short_value(str(exc)),
-                                  params={"row": row})]
-        params = {"row": row, "layer": spec.label_in("zh"), "layer_en": spec.label_in("en"),
-                  "allowed": "/".join(spec.geometry)}
+            return None, [
+                Problem("bad_geometry", row=row, value=short_value(str(exc)), params={"row": row})
+            ]
+        params = {
+            "row": row,
+            "layer": spec.label_in("zh"),
+            "layer_en": spec.label_in("en"),
+            "allowed": "/".join(spec.geometry),
+        }
         if geom is None or geom.is_empty:
             return None, [Problem("geometry_missing", row=row, params={"row": row})]
         if geom.geom_type not in spec.geometry:
             return None, [Problem("geometry_type", row=row, value=geom.geom_type, params=params)]
         coords = shapely.get_coordinates(geom)
         if not np.all(np.isfinite(coords)):
-            return None, [Problem("not_finite", row=row, value=short_value(geom.wkt),
-                                  params={"row": row})]
+            return None, [
+                Problem("not_finite", row=row, value=short_value(geom.wkt), params={"row": row})
+            ]
         if geom.geom_type in ("Polygon", "MultiPolygon") and not geom.is_valid:
             reason = shapely.is_valid_reason(geom)
             return None, [Problem("bad_geometry", row=row, value=reason, params={"row": row})]
@@ -621,14 +724,21 @@ class GeoJSONStore:
                 continue
             assert fspec.ref_layer is not None
             if self.get(fspec.ref_layer, str(value)) is None:
-                problems.append(Problem("ref_missing", row=row, field=fspec.name,
-                                        value=short_value(value),
-                                        params={"row": row, "label": fspec.label_in("zh"),
-                                                "label_en": fspec.label_in("en"),
-                                                "layer": self.spec(fspec.ref_layer).label_in(
-                                                    "zh"),
-                                                "layer_en": self.spec(fspec.ref_layer).label_in(
-                                                    "en")}))
+                problems.append(
+                    Problem(
+                        "ref_missing",
+                        row=row,
+                        field=fspec.name,
+                        value=short_value(value),
+                        params={
+                            "row": row,
+                            "label": fspec.label_in("zh"),
+                            "label_en": fspec.label_in("en"),
+                            "layer": self.spec(fspec.ref_layer).label_in("zh"),
+                            "layer_en": self.spec(fspec.ref_layer).label_in("en"),
+                        },
+                    )
+                )
         return problems
 
     @staticmethod
@@ -638,8 +748,7 @@ class GeoJSONStore:
             if not fspec.computed or geom_json is None:
                 continue
             geom = shapely.geometry.shape(geom_json)
-            if fspec.computed == "length_m" and geom.geom_type in ("LineString",
-                                                                    "MultiLineString"):
+            if fspec.computed == "length_m" and geom.geom_type in ("LineString", "MultiLineString"):
                 props[fspec.name] = round(geodesic_length_m(geom), 2)
             elif fspec.computed == "area_m2" and geom.geom_type in ("Polygon", "MultiPolygon"):
                 props[fspec.name] = round(geodesic_area_m2(geom), 2)
@@ -721,10 +830,11 @@ def _geometries(features: list[dict[str, Any]]) -> np.ndarray:
         return np.array([], dtype=object)
     geoms = [f.get("geometry") for f in features]
     if all(g is not None and g.get("type") == "Point" for g in geoms):
-        coords = np.array([g["coordinates"][:2] for g in geoms], dtype=float)  # type: ignore[index]
-        return shapely.points(coords)
-    texts = np.array([orjson.dumps(g).decode() if g is not None else None for g in geoms],
-                     dtype=object)
+        coords = np.array([g["coordinates"][:2] for g in geoms], dtype=np.float64)  # type: ignore[index]
+        return np.asarray(shapely.points(coords), dtype=object)
+    texts = np.array(
+        [orjson.dumps(g).decode() if g is not None else None for g in geoms], dtype=object
+    )
     out = np.full(len(texts), None, dtype=object)
     mask = np.array([t is not None for t in texts])
     if mask.any():
@@ -732,15 +842,23 @@ def _geometries(features: list[dict[str, Any]]) -> np.ndarray:
     return out
 
 
-def _frame(spec: LayerSpec, features: list[dict[str, Any]],
-           geoms: np.ndarray | None) -> gpd.GeoDataFrame:
+def _frame(
+    spec: LayerSpec, features: list[dict[str, Any]], geoms: np.ndarray | None
+) -> gpd.GeoDataFrame:
     columns = ["id", *spec.field_names, *SYSTEM_FIELDS]
     rows = [{"id": f["id"], **(f.get("properties") or {})} for f in features]
-    frame = gpd.GeoDataFrame(rows, columns=columns,
-                             geometry=gpd.GeoSeries(geoms if geoms is not None else [],
-                                                    crs="EPSG:4326"),
-                             crs="EPSG:4326") if rows else gpd.GeoDataFrame(
-        {c: [] for c in columns}, geometry=gpd.GeoSeries([], crs="EPSG:4326"), crs="EPSG:4326")
+    frame = (
+        gpd.GeoDataFrame(
+            rows,
+            columns=columns,
+            geometry=gpd.GeoSeries(geoms if geoms is not None else [], crs="EPSG:4326"),
+            crs="EPSG:4326",
+        )
+        if rows
+        else gpd.GeoDataFrame(
+            {c: [] for c in columns}, geometry=gpd.GeoSeries([], crs="EPSG:4326"), crs="EPSG:4326"
+        )
+    )
     for fspec in spec.fields:
         if fspec.type in ("number",) and fspec.name in frame:
             frame[fspec.name] = frame[fspec.name].astype(float)

@@ -1,0 +1,901 @@
+"""Coordinate reference systems: Chinese offset systems, CRS choice, guessing and conversion.
+
+Everything the app stores is WGS84 lon/lat (EPSG:4326, x=lon, y=lat). This module turns what
+users bring into that:
+
+* GCJ-02 (Amap/Gaode, Tencent) and BD-09 (Baidu) offset lon/lat, with vectorised forward
+  formulas and iterative inverses (round trip well under 0.05 m);
+* ``parse_crs`` for what a user types or a ``.prj`` file says;
+* ``guess_crs`` for bare numbers of unknown origin, ranked by how many land in the area;
+* ``to_wgs84`` / ``transform_xy`` to convert, ``round_coords`` to write RFC 7946 output.
+
+CGCS2000 and WGS84 agree to well under a metre, so they are treated as the same for this work.
+Metric work (distances, areas) uses :func:`geo.metric.metric_crs_for`, re-exported here.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar, overload
+
+import geopandas as gpd
+import numpy as np
+import pyproj
+import shapely
+from numpy.typing import ArrayLike, NDArray
+from pyproj.exceptions import CRSError
+
+from geo.messages import render
+from geo.metric import WGS84, metric_crs_for
+from geo.problems import InputError, Problem, short_value
+
+__all__ = [
+    "CrsChoice",
+    "CrsGuess",
+    "WGS84_CHOICE",
+    "bd09_to_gcj02",
+    "bd09_to_wgs84",
+    "gauss_kruger_epsg",
+    "gcj02_to_bd09",
+    "gcj02_to_wgs84",
+    "guess_crs",
+    "metric_crs_for",
+    "parse_crs",
+    "round_coords",
+    "to_wgs84",
+    "transform_xy",
+    "wgs84_to_bd09",
+    "wgs84_to_gcj02",
+]
+
+FloatArray = NDArray[np.float64]
+
+# Krasovsky ellipsoid constants of the GCJ-02 algorithm, as published with it.
+_GCJ_A = 6378245.0
+_GCJ_EE = 0.00669342162296594323
+_BD_X_PI = math.pi * 3000.0 / 180.0
+# Iterative inverses stop when the forward image matches the input to this many degrees
+# (1e-9 deg is about 0.1 mm).
+_INVERSE_TOL_DEG = 1e-9
+_INVERSE_MAX_ITER = 30
+
+
+# ---------------------------------------------------------------------------------------------
+# GCJ-02 and BD-09
+# ---------------------------------------------------------------------------------------------
+
+
+def _as_lonlat(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArray, bool]:
+    """Float arrays (writable copies, broadcast together) and whether both were scalars."""
+    x = np.asarray(lon, dtype=np.float64)
+    y = np.asarray(lat, dtype=np.float64)
+    scalar = x.ndim == 0 and y.ndim == 0
+    bx, by = np.broadcast_arrays(x, y)
+    return np.array(bx, dtype=np.float64), np.array(by, dtype=np.float64), scalar
+
+
+def _finish(x: FloatArray, y: FloatArray, scalar: bool) -> tuple[Any, Any]:
+    if scalar:
+        return float(x), float(y)
+    return x, y
+
+
+def _max_abs(*arrays: FloatArray) -> float:
+    """Largest finite absolute value in ``arrays`` (0.0 when there is none)."""
+    worst = 0.0
+    for a in arrays:
+        finite = np.abs(a[np.isfinite(a)])
+        if finite.size:
+            worst = max(worst, float(finite.max()))
+    return worst
+
+
+def _out_of_china(lon: FloatArray, lat: FloatArray) -> NDArray[np.bool_]:
+    """The rectangle outside which GCJ-02 is defined as WGS84 (original algorithm's box)."""
+    return (lon < 72.004) | (lon > 137.8347) | (lat < 0.8293) | (lat > 55.8271)
+
+
+def _gcj_offset(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """GCJ-02 minus WGS84, in degrees, at WGS84 (lon, lat); zero outside China."""
+    x = lon - 105.0
+    y = lat - 35.0
+    sqrt_abs_x = np.sqrt(np.abs(x))
+    common = (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
+    dlat = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * sqrt_abs_x + common
+    dlat += (20.0 * np.sin(y * np.pi) + 40.0 * np.sin(y / 3.0 * np.pi)) * 2.0 / 3.0
+    dlat += (160.0 * np.sin(y / 12.0 * np.pi) + 320.0 * np.sin(y * np.pi / 30.0)) * 2.0 / 3.0
+    dlon = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * sqrt_abs_x + common
+    dlon += (20.0 * np.sin(x * np.pi) + 40.0 * np.sin(x / 3.0 * np.pi)) * 2.0 / 3.0
+    dlon += (150.0 * np.sin(x / 12.0 * np.pi) + 300.0 * np.sin(x / 30.0 * np.pi)) * 2.0 / 3.0
+    rad_lat = lat / 180.0 * np.pi
+    magic = 1.0 - _GCJ_EE * np.sin(rad_lat) ** 2
+    sqrt_magic = np.sqrt(magic)
+    dlat = (dlat * 180.0) / ((_GCJ_A * (1.0 - _GCJ_EE)) / (magic * sqrt_magic) * np.pi)
+    dlon = (dlon * 180.0) / (_GCJ_A / sqrt_magic * np.cos(rad_lat) * np.pi)
+    outside = _out_of_china(lon, lat)
+    return np.where(outside, 0.0, dlon), np.where(outside, 0.0, dlat)
+
+
+def _wgs_to_gcj(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
+    dlon, dlat = _gcj_offset(lon, lat)
+    return lon + dlon, lat + dlat
+
+
+def _gcj_to_wgs(glon: FloatArray, glat: FloatArray) -> tuple[FloatArray, FloatArray]:
+    # Fixed-point iteration w <- w - (gcj(w) - g); the offset changes slowly, so it converges
+    # in a few steps. The one-step start (g - offset(g)) is the textbook approximation.
+    dlon, dlat = _gcj_offset(glon, glat)
+    wlon, wlat = glon - dlon, glat - dlat
+    for _ in range(_INVERSE_MAX_ITER):
+        flon, flat = _wgs_to_gcj(wlon, wlat)
+        err_lon, err_lat = flon - glon, flat - glat
+        wlon, wlat = wlon - err_lon, wlat - err_lat
+        if _max_abs(err_lon, err_lat) < _INVERSE_TOL_DEG:
+            break
+    return wlon, wlat
+
+
+def _gcj_to_bd(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
+    z = np.sqrt(lon * lon + lat * lat) + 0.00002 * np.sin(lat * _BD_X_PI)
+    theta = np.arctan2(lat, lon) + 0.000003 * np.cos(lon * _BD_X_PI)
+    return z * np.cos(theta) + 0.0065, z * np.sin(theta) + 0.006
+
+
+def _bd_to_gcj(blon: FloatArray, blat: FloatArray) -> tuple[FloatArray, FloatArray]:
+    # The published inverse is approximate (errors of a few centimetres); refine it against
+    # the exact forward formula.
+    x, y = blon - 0.0065, blat - 0.006
+    z = np.sqrt(x * x + y * y) - 0.00002 * np.sin(y * _BD_X_PI)
+    theta = np.arctan2(y, x) - 0.000003 * np.cos(x * _BD_X_PI)
+    glon, glat = z * np.cos(theta), z * np.sin(theta)
+    for _ in range(_INVERSE_MAX_ITER):
+        flon, flat = _gcj_to_bd(glon, glat)
+        err_lon, err_lat = flon - blon, flat - blat
+        glon, glat = glon - err_lon, glat - err_lat
+        if _max_abs(err_lon, err_lat) < _INVERSE_TOL_DEG:
+            break
+    return glon, glat
+
+
+def _bd_to_wgs(blon: FloatArray, blat: FloatArray) -> tuple[FloatArray, FloatArray]:
+    return _gcj_to_wgs(*_bd_to_gcj(blon, blat))
+
+
+def _wgs_to_bd(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
+    return _gcj_to_bd(*_wgs_to_gcj(lon, lat))
+
+
+def _apply(
+    func: Callable[[FloatArray, FloatArray], tuple[FloatArray, FloatArray]],
+    lon: ArrayLike,
+    lat: ArrayLike,
+) -> tuple[Any, Any]:
+    x, y, scalar = _as_lonlat(lon, lat)
+    # NaN and infinite inputs give NaN outputs; numpy's warnings about them are noise here.
+    with np.errstate(invalid="ignore", over="ignore"):
+        rx, ry = func(x, y)
+    return _finish(rx, ry, scalar)
+
+
+@overload
+def wgs84_to_gcj02(lon: float, lat: float) -> tuple[float, float]: ...
+@overload
+def wgs84_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArray]: ...
+def wgs84_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[Any, Any]:
+    """WGS84 lon/lat to GCJ-02 (Amap/Gaode, Tencent), element-wise.
+
+    Points outside the GCJ-02 rectangle around China are returned unchanged.
+
+    Parameters
+    ----------
+    lon, lat : float or array_like
+        WGS84 degrees; arrays broadcast together.
+
+    Returns
+    -------
+    tuple
+        ``(lon, lat)`` in GCJ-02: floats for scalar input, float64 arrays otherwise.
+
+    Examples
+    --------
+    >>> lon, lat = wgs84_to_gcj02(116.404, 39.915)
+    >>> round(lon, 6), round(lat, 6)
+    (116.410244, 39.916404)
+    >>> wgs84_to_gcj02([2.35], [48.85])[0].tolist()
+    [2.35]
+    """
+    return _apply(_wgs_to_gcj, lon, lat)
+
+
+@overload
+def gcj02_to_wgs84(lon: float, lat: float) -> tuple[float, float]: ...
+@overload
+def gcj02_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArray]: ...
+def gcj02_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[Any, Any]:
+    """GCJ-02 lon/lat to WGS84, element-wise, by iterating the forward formula.
+
+    Iterates until the forward image of the result matches the input to 1e-9 degrees, so a
+    round trip WGS84 -> GCJ-02 -> WGS84 is exact to about a millimetre.
+
+    Parameters
+    ----------
+    lon, lat : float or array_like
+        GCJ-02 degrees; arrays broadcast together.
+
+    Returns
+    -------
+    tuple
+        ``(lon, lat)`` in WGS84: floats for scalar input, float64 arrays otherwise.
+
+    Examples
+    --------
+    >>> lon, lat = gcj02_to_wgs84(*wgs84_to_gcj02(112.75, 39.5))
+    >>> abs(lon - 112.75) < 1e-8 and abs(lat - 39.5) < 1e-8
+    True
+    """
+    return _apply(_gcj_to_wgs, lon, lat)
+
+
+@overload
+def gcj02_to_bd09(lon: float, lat: float) -> tuple[float, float]: ...
+@overload
+def gcj02_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArray]: ...
+def gcj02_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[Any, Any]:
+    """GCJ-02 lon/lat to BD-09 (Baidu), element-wise, by the published formula.
+
+    Parameters
+    ----------
+    lon, lat : float or array_like
+        GCJ-02 degrees; arrays broadcast together.
+
+    Returns
+    -------
+    tuple
+        ``(lon, lat)`` in BD-09: floats for scalar input, float64 arrays otherwise.
+
+    Examples
+    --------
+    >>> lon, lat = gcj02_to_bd09(116.404, 39.915)
+    >>> round(lon, 6), round(lat, 6)
+    (116.410369, 39.921337)
+    """
+    return _apply(_gcj_to_bd, lon, lat)
+
+
+@overload
+def bd09_to_gcj02(lon: float, lat: float) -> tuple[float, float]: ...
+@overload
+def bd09_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArray]: ...
+def bd09_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[Any, Any]:
+    """BD-09 lon/lat to GCJ-02, element-wise: published inverse, refined iteratively.
+
+    Parameters
+    ----------
+    lon, lat : float or array_like
+        BD-09 degrees; arrays broadcast together.
+
+    Returns
+    -------
+    tuple
+        ``(lon, lat)`` in GCJ-02: floats for scalar input, float64 arrays otherwise.
+
+    Examples
+    --------
+    >>> lon, lat = bd09_to_gcj02(*gcj02_to_bd09(112.75, 39.5))
+    >>> abs(lon - 112.75) < 1e-8 and abs(lat - 39.5) < 1e-8
+    True
+    """
+    return _apply(_bd_to_gcj, lon, lat)
+
+
+@overload
+def wgs84_to_bd09(lon: float, lat: float) -> tuple[float, float]: ...
+@overload
+def wgs84_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArray]: ...
+def wgs84_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[Any, Any]:
+    """WGS84 lon/lat to BD-09 (through GCJ-02), element-wise.
+
+    Parameters
+    ----------
+    lon, lat : float or array_like
+        WGS84 degrees; arrays broadcast together.
+
+    Returns
+    -------
+    tuple
+        ``(lon, lat)`` in BD-09: floats for scalar input, float64 arrays otherwise.
+
+    Examples
+    --------
+    >>> lon, lat = wgs84_to_bd09([112.75, 112.8], [39.5, 39.6])
+    >>> lon.shape
+    (2,)
+    """
+    return _apply(_wgs_to_bd, lon, lat)
+
+
+@overload
+def bd09_to_wgs84(lon: float, lat: float) -> tuple[float, float]: ...
+@overload
+def bd09_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArray]: ...
+def bd09_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[Any, Any]:
+    """BD-09 lon/lat to WGS84 (through GCJ-02), element-wise, both inverses iterated.
+
+    Parameters
+    ----------
+    lon, lat : float or array_like
+        BD-09 degrees; arrays broadcast together.
+
+    Returns
+    -------
+    tuple
+        ``(lon, lat)`` in WGS84: floats for scalar input, float64 arrays otherwise.
+
+    Examples
+    --------
+    >>> lon, lat = bd09_to_wgs84(*wgs84_to_bd09(112.75, 39.5))
+    >>> abs(lon - 112.75) < 1e-8 and abs(lat - 39.5) < 1e-8
+    True
+    """
+    return _apply(_bd_to_wgs, lon, lat)
+
+
+# ---------------------------------------------------------------------------------------------
+# CRS choice
+# ---------------------------------------------------------------------------------------------
+
+CrsKind = Literal["epsg", "gcj02", "bd09", "auto"]
+
+
+@dataclass(frozen=True)
+class CrsChoice:
+    """The CRS that a set of coordinates is in, as chosen by the user or guessed.
+
+    ``kind`` is ``"epsg"`` (then ``epsg`` holds the code), ``"gcj02"`` or ``"bd09"`` (offset
+    lon/lat of Chinese map apps), or ``"auto"`` (take the CRS the data declare).
+    ``label`` is a short human-readable name.
+    """
+
+    kind: CrsKind
+    epsg: int | None
+    label: str
+
+
+WGS84_CHOICE = CrsChoice("epsg", 4326, "WGS 84 (EPSG:4326)")
+_GCJ02_CHOICE = CrsChoice("gcj02", None, "GCJ-02 (Amap/Gaode, Tencent)")
+_BD09_CHOICE = CrsChoice("bd09", None, "BD-09 (Baidu)")
+_AUTO_CHOICE = CrsChoice("auto", None, "auto")
+
+# Keys are lower-cased with spaces, '-', '_' and '/' removed.
+_KEYWORDS: dict[str, CrsChoice | int] = {
+    "wgs84": 4326,
+    "wgs1984": 4326,
+    "gps": 4326,
+    "cgcs2000": 4490,
+    "cgcs": 4490,
+    "国家2000": 4490,
+    "gcj02": _GCJ02_CHOICE,
+    "gcj": _GCJ02_CHOICE,
+    "mars": _GCJ02_CHOICE,
+    "amap": _GCJ02_CHOICE,
+    "gaode": _GCJ02_CHOICE,
+    "tencent": _GCJ02_CHOICE,
+    "高德": _GCJ02_CHOICE,
+    "腾讯": _GCJ02_CHOICE,
+    "火星": _GCJ02_CHOICE,
+    "火星坐标": _GCJ02_CHOICE,
+    "bd09": _BD09_CHOICE,
+    "bd09ll": _BD09_CHOICE,
+    "baidu": _BD09_CHOICE,
+    "百度": _BD09_CHOICE,
+    "auto": _AUTO_CHOICE,
+    "自动": _AUTO_CHOICE,
+}
+_MAX_CRS_TEXT = 20_000
+
+
+@functools.lru_cache(maxsize=256)
+def _epsg_choice(code: int) -> CrsChoice:
+    """The CrsChoice of a known-good EPSG code, labelled with its official name."""
+    return CrsChoice("epsg", code, f"{pyproj.CRS.from_epsg(code).name} (EPSG:{code})")
+
+
+def _choice_from_crs(crs: pyproj.CRS, text: str) -> CrsChoice:
+    """The CrsChoice for a parsed CRS; raises InputError when it cannot be used."""
+    if not (crs.is_geographic or crs.is_projected):
+        raise InputError(
+            [Problem("crs_unsupported", value=short_value(text), params={"name": crs.name})]
+        )
+    code = crs.to_epsg()
+    if code is None and crs.equals(pyproj.CRS.from_epsg(4326), ignore_axis_order=True):
+        code = 4326  # OGC:CRS84 and friends: WGS84 with lon/lat order
+    if code is None:
+        raise InputError(
+            [Problem("crs_no_epsg", value=short_value(text), params={"name": crs.name})]
+        )
+    return _epsg_choice(code)
+
+
+def parse_crs(text: str) -> CrsChoice:
+    """The CRS named by ``text``: a keyword, an EPSG code, or WKT / ``.prj`` / PROJ text.
+
+    Keywords (case, spaces and dashes ignored): ``wgs84``, ``cgcs2000``, ``gcj02`` (also
+    ``amap``, ``gaode``, ``tencent``, 高德, 腾讯), ``bd09`` (``baidu``, 百度), ``auto``.
+    Codes: ``EPSG:4526``, ``epsg:32649``, ``4526``. Any other text is read by pyproj and must
+    match an EPSG code (ESRI ``.prj`` files of the standard Chinese systems do).
+
+    Parameters
+    ----------
+    text : str
+        What the user typed or the contents of a ``.prj`` file.
+
+    Returns
+    -------
+    CrsChoice
+
+    Raises
+    ------
+    geo.problems.InputError
+        With problem ``crs_unknown`` (not a CRS), ``crs_unsupported`` (not a 2D geographic
+        or projected CRS) or ``crs_no_epsg`` (valid, but no EPSG code matches).
+
+    Examples
+    --------
+    >>> parse_crs("EPSG:4526").epsg
+    4526
+    >>> parse_crs("Gaode").kind
+    'gcj02'
+    >>> parse_crs(" wgs-84 ") == WGS84_CHOICE
+    True
+    """
+    if not isinstance(text, str) or not text.strip() or len(text) > _MAX_CRS_TEXT:
+        raise InputError([Problem("crs_unknown", value=short_value(text))])
+    stripped = text.strip()
+    key = re.sub(r"[\s\-_/]+", "", stripped).lower()
+    known = _KEYWORDS.get(key)
+    if isinstance(known, CrsChoice):
+        return known
+    if isinstance(known, int):
+        return _epsg_choice(known)
+    match = re.fullmatch(r"(?:epsg:?)?(\d{4,6})", key)
+    try:
+        if match:
+            crs = pyproj.CRS.from_epsg(int(match.group(1)))
+        else:
+            crs = pyproj.CRS.from_user_input(stripped)
+    except CRSError:
+        raise InputError([Problem("crs_unknown", value=short_value(text))]) from None
+    return _choice_from_crs(crs, stripped)
+
+
+# ---------------------------------------------------------------------------------------------
+# Gauss-Kruger and UTM tables
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _GkFamily:
+    """A run of consecutive EPSG codes of one Gauss-Kruger family, one code per zone.
+
+    Zones are numbered as in China: 3-degree zone n has central meridian 3n (zones 25-45),
+    6-degree zone n has central meridian 6n - 3 (zones 13-23). With ``zone_prefix`` the
+    false easting is ``n * 1e6 + 500000`` (the zone number leads the easting).
+    """
+
+    datum: str
+    width_deg: int
+    zone_prefix: bool
+    first_code: int
+    first_zone: int
+    last_zone: int
+
+    def code(self, zone: int) -> int | None:
+        if self.first_zone <= zone <= self.last_zone:
+            return self.first_code + zone - self.first_zone
+        return None
+
+    def central_meridian(self, zone: int) -> int:
+        return 3 * zone if self.width_deg == 3 else 6 * zone - 3
+
+
+# Checked against the EPSG database shipped with pyproj (names and parameters, every code)
+# by tests/geo/test_crs.py. Order is the ranking of equally good guesses: CGCS2000 is the
+# current national system, Xian 1980 and Beijing 1954 are legacy; 3-degree zones are the
+# usual choice at county scale.
+_GK_FAMILIES: tuple[_GkFamily, ...] = (
+    _GkFamily("CGCS2000", 3, True, 4513, 25, 45),
+    _GkFamily("CGCS2000", 3, False, 4534, 25, 45),
+    _GkFamily("CGCS2000", 6, True, 4491, 13, 23),
+    _GkFamily("CGCS2000", 6, False, 4502, 13, 23),
+    _GkFamily("Xian 1980", 3, True, 2349, 25, 45),
+    _GkFamily("Xian 1980", 3, False, 2370, 25, 45),
+    _GkFamily("Xian 1980", 6, True, 2327, 13, 23),
+    _GkFamily("Xian 1980", 6, False, 2338, 13, 23),
+    _GkFamily("Beijing 1954", 3, True, 2401, 25, 45),
+    _GkFamily("Beijing 1954", 3, False, 2422, 25, 45),
+    _GkFamily("Beijing 1954", 6, True, 21413, 13, 23),
+    _GkFamily("Beijing 1954", 6, False, 21453, 13, 23),
+)
+
+
+def _gk_zone(lon: float, width_deg: int) -> int:
+    """Zone number (Chinese numbering) of the Gauss-Kruger zone holding ``lon``."""
+    if width_deg == 3:
+        return int(math.floor(lon / 3.0 + 0.5))
+    return int(math.floor(lon / 6.0)) + 1
+
+
+def gauss_kruger_epsg(
+    lon: float, *, width_deg: int = 3, zone_prefix: bool = True, datum: str = "CGCS2000"
+) -> int:
+    """EPSG code of the Gauss-Kruger zone holding longitude ``lon``.
+
+    Parameters
+    ----------
+    lon : float
+        Longitude in degrees east (73.5-136.5 for the Chinese zones).
+    width_deg : {3, 6}
+        Zone width.
+    zone_prefix : bool
+        True for the CRS whose easting starts with the zone number (e.g. ``38500000``),
+        False for the one with false easting 500 000 m.
+    datum : {"CGCS2000", "Xian 1980", "Beijing 1954"}
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    ValueError
+        If no such zone is defined.
+
+    Examples
+    --------
+    >>> gauss_kruger_epsg(112.6), gauss_kruger_epsg(112.4)
+    (4526, 4525)
+    >>> gauss_kruger_epsg(112.4, zone_prefix=False)
+    4546
+    >>> gauss_kruger_epsg(112.6, width_deg=6)
+    4497
+    """
+    for family in _GK_FAMILIES:
+        if (family.datum, family.width_deg, family.zone_prefix) == (datum, width_deg, zone_prefix):
+            code = family.code(_gk_zone(lon, width_deg))
+            if code is not None:
+                return code
+            raise ValueError(f"no {width_deg}-degree Gauss-Kruger zone at longitude {lon}")
+    raise ValueError(f"unknown Gauss-Kruger family: {datum}, {width_deg} degrees")
+
+
+# ---------------------------------------------------------------------------------------------
+# Guessing
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CrsGuess:
+    """One candidate CRS for coordinates of unknown origin.
+
+    ``reason`` is a message code (``crs_guess_*`` in :mod:`geo.msg_crs`);
+    ``fraction_in_area`` the share of finite points that land in (or near) the area when
+    read this way; ``swapped`` says the two columns must be exchanged first (x is latitude,
+    or x is the northing as in Chinese survey tables).
+    """
+
+    choice: CrsChoice
+    reason: str
+    fraction_in_area: float
+    swapped: bool = False
+
+    def message(self, lang: str = "zh") -> str:
+        """Why this guess, in ``lang`` (``"zh"`` or ``"en"``)."""
+        return render(
+            self.reason,
+            lang,
+            label=self.choice.label,
+            percent=round(100.0 * self.fraction_in_area),
+        )
+
+
+_GUESS_SAMPLE = 2000
+_GUESS_TOLERANCE_DEG = 0.1  # about 10 km: datum shifts and sloppy projections still count
+_GOOD_ENOUGH = 0.95  # guesses within 95 % of the best fraction are ranked by family only
+
+
+@functools.lru_cache(maxsize=128)
+def _transformer_to_wgs84(epsg: int) -> pyproj.Transformer:
+    return pyproj.Transformer.from_crs(epsg, 4326, always_xy=True)
+
+
+def _epsg_to_wgs84(epsg: int, x: FloatArray, y: FloatArray) -> tuple[FloatArray, FloatArray]:
+    if epsg == 4326:
+        return x.copy(), y.copy()
+    with np.errstate(invalid="ignore", over="ignore"):
+        lon, lat = _transformer_to_wgs84(epsg).transform(x, y)
+    return np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
+
+
+def _fraction_inside(
+    lon: FloatArray, lat: FloatArray, bounds: tuple[float, float, float, float]
+) -> float:
+    minx, miny, maxx, maxy = bounds
+    t = _GUESS_TOLERANCE_DEG
+    inside = (lon >= minx - t) & (lon <= maxx + t) & (lat >= miny - t) & (lat <= maxy + t)
+    return float(np.count_nonzero(inside)) / max(lon.size, 1)
+
+
+def _zones_for(
+    bounds: tuple[float, float, float, float], width_deg: int, x: FloatArray, y: FloatArray
+) -> list[int]:
+    """Zone numbers worth trying: those the area touches plus any the eastings name."""
+    minx, _miny, maxx, _maxy = bounds
+    pad = width_deg / 2.0 + _GUESS_TOLERANCE_DEG
+    zones = set(range(_gk_zone(minx - pad, width_deg), _gk_zone(maxx + pad, width_deg) + 1))
+    for values in (x, y):
+        prefixes = np.floor(np.abs(values) / 1e6)
+        if prefixes.size:
+            zones.add(int(np.median(prefixes)))
+    return sorted(zones)
+
+
+def _projected_candidates(
+    bounds: tuple[float, float, float, float], x: FloatArray, y: FloatArray
+) -> list[tuple[int, str]]:
+    """(EPSG code, reason code) of the projected CRSs worth trying, best family first."""
+    candidates: list[tuple[int, str]] = []
+    for family in _GK_FAMILIES:
+        reason = "crs_guess_gk_zone_prefix" if family.zone_prefix else "crs_guess_gk_cm"
+        for zone in _zones_for(bounds, family.width_deg, x, y):
+            code = family.code(zone)
+            if code is not None:
+                candidates.append((code, reason))
+    minx, _miny, maxx, _maxy = bounds
+    first = int((minx - 3.0 + 180.0) // 6.0) + 1
+    last = int((maxx + 3.0 + 180.0) // 6.0) + 1
+    north = (bounds[1] + bounds[3]) >= 0
+    for zone in range(max(first, 1), min(last, 60) + 1):
+        code = (32600 if north else 32700) + zone
+        candidates.append((code, "crs_guess_utm"))
+    return candidates
+
+
+def _sample(values: FloatArray) -> FloatArray:
+    if values.size <= _GUESS_SAMPLE:
+        return values
+    picks = np.linspace(0, values.size - 1, _GUESS_SAMPLE).astype(np.int64)
+    return values[picks]
+
+
+def guess_crs(
+    xs: ArrayLike, ys: ArrayLike, area_bounds: tuple[float, float, float, float]
+) -> list[CrsGuess]:
+    """Candidate CRSs for bare coordinates, best first, judged by where they would land.
+
+    Each candidate (lon/lat; lat/lon swapped; GCJ-02/BD-09 lon/lat; CGCS2000, Xian 1980 and
+    Beijing 1954 Gauss-Kruger zones with and without zone prefix, 3 and 6 degrees, near the
+    area; WGS84 UTM) is applied with pyproj, in both column orders for projected systems, and
+    kept if some points land within about 0.1 degree of ``area_bounds``. Candidates landing
+    within 95 % of the best share are ranked by family: WGS84/CGCS2000 lon/lat, swapped
+    lon/lat, GCJ-02, BD-09, then CGCS2000, Xian 1980, Beijing 1954 Gauss-Kruger, UTM.
+
+    Parameters
+    ----------
+    xs, ys : array_like
+        The first and second coordinate columns as found in the file. NaN/inf are ignored;
+        at most 2000 evenly spaced points are tried.
+    area_bounds : tuple of float
+        ``(minx, miny, maxx, maxy)`` of the area (county) in WGS84 degrees.
+
+    Returns
+    -------
+    list of CrsGuess
+        Empty when no point is finite or no candidate puts any point near the area.
+
+    Examples
+    --------
+    >>> shanyin = (112.425, 39.172, 113.069, 39.776)
+    >>> guess_crs([112.8], [39.5], shanyin)[0].choice.epsg
+    4326
+    >>> guess_crs([39.5], [112.8], shanyin)[0].swapped
+    True
+    >>> guess_crs([38_388_000.0], [4_374_800.0], shanyin)[0].choice.epsg
+    4526
+    >>> guess_crs([], [], shanyin)
+    []
+    """
+    x, y, _scalar = _as_lonlat(xs, ys)
+    x, y = x.ravel(), y.ravel()
+    finite = np.isfinite(x) & np.isfinite(y)
+    x, y = _sample(x[finite]), _sample(y[finite])
+    if x.size == 0:
+        return []
+    minx, miny, maxx, maxy = (float(v) for v in area_bounds)
+    area = (minx, miny, maxx, maxy)
+
+    scored: list[tuple[CrsGuess, int]] = []
+
+    def consider(guess: CrsGuess) -> None:
+        if guess.fraction_in_area > 0.0:
+            scored.append((guess, len(scored)))
+
+    lonlat = CrsGuess(WGS84_CHOICE, "crs_guess_lonlat", _fraction_inside(x, y, area))
+    consider(lonlat)
+    consider(CrsGuess(WGS84_CHOICE, "crs_guess_latlon_swapped", _fraction_inside(y, x, area), True))
+    if lonlat.fraction_in_area > 0.0:
+        for choice, func in ((_GCJ02_CHOICE, _gcj_to_wgs), (_BD09_CHOICE, _bd_to_wgs)):
+            with np.errstate(invalid="ignore", over="ignore"):
+                lon, lat = func(x, y)
+            consider(CrsGuess(choice, "crs_guess_app_offset", _fraction_inside(lon, lat, area)))
+    for code, reason in _projected_candidates(area, x, y):
+        choice = _epsg_choice(code)
+        lon, lat = _epsg_to_wgs84(code, x, y)
+        consider(CrsGuess(choice, reason, _fraction_inside(lon, lat, area)))
+        lon, lat = _epsg_to_wgs84(code, y, x)
+        fraction = _fraction_inside(lon, lat, area)
+        consider(CrsGuess(choice, "crs_guess_northing_first", fraction, True))
+
+    if not scored:
+        return []
+    best = max(g.fraction_in_area for g, _ in scored)
+
+    def rank(item: tuple[CrsGuess, int]) -> tuple[bool, float, int]:
+        guess, order = item
+        good = guess.fraction_in_area >= _GOOD_ENOUGH * best
+        return (not good, 0.0 if good else -guess.fraction_in_area, order)
+
+    return [guess for guess, _ in sorted(scored, key=rank)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Conversion
+# ---------------------------------------------------------------------------------------------
+
+
+def _offset_func(choice: CrsChoice) -> Callable[[FloatArray, FloatArray], tuple[Any, Any]]:
+    return _gcj_to_wgs if choice.kind == "gcj02" else _bd_to_wgs
+
+
+def transform_xy(xs: ArrayLike, ys: ArrayLike, choice: CrsChoice) -> tuple[FloatArray, FloatArray]:
+    """Coordinates in ``choice`` to WGS84 lon/lat arrays (x=lon, y=lat).
+
+    Parameters
+    ----------
+    xs, ys : array_like
+        Coordinates in the order of the CRS's x (easting, longitude) and y axes.
+    choice : CrsChoice
+        Not ``"auto"``: bare numbers declare no CRS.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(lon, lat)``, float64, same shape as the input (NaN stays NaN).
+
+    Raises
+    ------
+    geo.problems.InputError
+        ``crs_auto_unresolved`` for an ``"auto"`` choice.
+
+    Examples
+    --------
+    >>> lon, lat = transform_xy([38_500_000.0], [4_374_014.113], parse_crs("4526"))
+    >>> round(float(lon[0]), 6), round(float(lat[0]), 6)
+    (114.0, 39.5)
+    """
+    x, y, _scalar = _as_lonlat(xs, ys)
+    if choice.kind == "epsg" and choice.epsg is not None:
+        return _epsg_to_wgs84(choice.epsg, x, y)
+    if choice.kind not in ("gcj02", "bd09"):
+        raise InputError([Problem("crs_auto_unresolved", value=choice.label)])
+    with np.errstate(invalid="ignore", over="ignore"):
+        lon, lat = _offset_func(choice)(x, y)
+    return lon, lat
+
+
+def _transform_geometries(geoms: Any, func: Callable[[FloatArray], FloatArray]) -> Any:
+    """``func`` applied to the coordinates of an array of geometries, keeping Z where present.
+
+    ``func`` gets an (N, 2) or (N, 3) array and must change only the first two columns.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    out = geoms.copy()
+    has_z = shapely.has_z(geoms)
+    with np.errstate(invalid="ignore", over="ignore"):
+        out[~has_z] = shapely.transform(geoms[~has_z], func, include_z=False)
+        out[has_z] = shapely.transform(geoms[has_z], func, include_z=True)
+    return out
+
+
+def to_wgs84(gdf: gpd.GeoDataFrame, choice: CrsChoice) -> gpd.GeoDataFrame:
+    """A copy of ``gdf`` in EPSG:4326, its coordinates read as being in ``choice``.
+
+    ``choice`` is authoritative: a CRS already set on ``gdf`` is overridden, except for
+    ``"auto"``, which uses it. The input frame is never modified.
+
+    Parameters
+    ----------
+    gdf : geopandas.GeoDataFrame
+    choice : CrsChoice
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Same rows, columns and geometry column name, CRS EPSG:4326, x=lon, y=lat.
+
+    Raises
+    ------
+    geo.problems.InputError
+        ``crs_auto_unresolved`` if ``choice`` is ``"auto"`` and ``gdf`` has no CRS.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> empty = gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=None))
+    >>> to_wgs84(empty, parse_crs("gcj02")).crs.to_epsg(), len(to_wgs84(empty, WGS84_CHOICE))
+    (4326, 0)
+    """
+    out = gdf.copy()
+    if choice.kind == "auto":
+        if gdf.crs is None:
+            raise InputError([Problem("crs_auto_unresolved", value=choice.label)])
+        return out.to_crs(WGS84)
+    if choice.kind == "epsg":
+        if choice.epsg is None:
+            raise InputError([Problem("crs_auto_unresolved", value=choice.label)])
+        with np.errstate(invalid="ignore", over="ignore"):
+            return out.set_crs(choice.epsg, allow_override=True).to_crs(WGS84)
+    func = _offset_func(choice)
+
+    def convert(coords: FloatArray) -> FloatArray:
+        result = np.array(coords, dtype=np.float64)
+        result[:, 0], result[:, 1] = func(coords[:, 0], coords[:, 1])
+        return result
+
+    geoms = _transform_geometries(out.geometry.to_numpy(), convert)
+    name = out.geometry.name
+    series = gpd.GeoSeries(geoms, index=out.index, crs=WGS84, name=name)
+    return out.set_geometry(series, crs=WGS84)
+
+
+_Shape = TypeVar("_Shape", shapely.Geometry, gpd.GeoDataFrame, gpd.GeoSeries)
+
+
+def round_coords(geom_or_gdf: _Shape, ndigits: int = 7) -> _Shape:
+    """Coordinates rounded to ``ndigits`` decimals (7 = about 1 cm, RFC 7946's advice).
+
+    Parameters
+    ----------
+    geom_or_gdf : shapely.Geometry, geopandas.GeoSeries or geopandas.GeoDataFrame
+    ndigits : int
+
+    Returns
+    -------
+    Same type as the input; frames and series are copies.
+
+    Examples
+    --------
+    >>> from shapely import Point
+    >>> round_coords(Point(112.123456789, 39.987654321)).wkt
+    'POINT (112.1234568 39.9876543)'
+    """
+
+    def rounded(coords: FloatArray) -> FloatArray:
+        return np.round(coords, ndigits)
+
+    if isinstance(geom_or_gdf, gpd.GeoDataFrame):
+        out = geom_or_gdf.copy()
+        name = out.geometry.name
+        geoms = _transform_geometries(out.geometry.to_numpy(), rounded)
+        out[name] = gpd.GeoSeries(geoms, index=out.index, crs=out.crs)
+        return out
+    if isinstance(geom_or_gdf, gpd.GeoSeries):
+        geoms = _transform_geometries(geom_or_gdf.to_numpy(), rounded)
+        return gpd.GeoSeries(
+            geoms, index=geom_or_gdf.index, crs=geom_or_gdf.crs, name=geom_or_gdf.name
+        )
+    result: _Shape = _transform_geometries([geom_or_gdf], rounded)[0]
+    return result

@@ -1,0 +1,532 @@
+"""Coverage gaps: dark stretches of road, fields far from water, villages not visited.
+
+Every function takes frames in WGS84 lon/lat (EPSG:4326), checks them first, works on
+copies and returns frames in EPSG:4326 with the measured attributes as columns.
+Lateral and nearest-neighbour distances are measured in the UTM zone of the data
+(:func:`geo.metric.metric_crs_for`); lengths along lines on the WGS84 ellipsoid.
+No function loops over the features of a layer in Python: the work is done by shapely's
+vectorised functions, an STRtree and numpy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, TypeVar
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+from numpy.typing import NDArray
+
+from geo.metric import WGS84, metric_crs_for
+from geo.problems import InputError, Problem, short_value
+
+_GEOD = pyproj.Geod(ellps="WGS84")
+# Chainages come from projections and geodesics; a millimetre absorbs their rounding.
+_EPS_M = 1e-3
+# Lateral search boxes are cut along long segments so a box never holds a whole county.
+_BOX_STEP_M = 100.0
+_LINE = 1  # shapely type id of LineString
+_TRUE_TEXT = ("true", "1", "1.0", "yes", "y", "t", "是")
+
+Frame = TypeVar("Frame", gpd.GeoDataFrame, pd.DataFrame)
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def as_wgs84(frame: gpd.GeoDataFrame, layer: str, columns: Iterable[str] = ()) -> gpd.GeoDataFrame:
+    """A copy of ``frame`` in EPSG:4326, after checking its type, CRS and columns.
+
+    An empty frame may lack a CRS and the columns (they are added, empty): there is
+    nothing in it to misplace.
+
+    Parameters
+    ----------
+    frame : GeoDataFrame
+        The layer, in any CRS.
+    layer : str
+        Its name, used in problem reports.
+    columns : iterable of str
+        Columns the caller needs.
+
+    Returns
+    -------
+    GeoDataFrame
+        A copy in EPSG:4326.
+
+    Raises
+    ------
+    TypeError
+        ``frame`` is not a GeoDataFrame.
+    InputError
+        No CRS (``gaps_no_crs``) or a needed column is missing (``gaps_missing_column``).
+
+    Examples
+    --------
+    >>> from shapely import Point
+    >>> as_wgs84(gpd.GeoDataFrame({"id": [1]}, geometry=[Point(112, 39)], crs=4326), "x").crs
+    <Geographic 2D CRS: EPSG:4326>...
+    >>> list(as_wgs84(gpd.GeoDataFrame(geometry=[]), "x", ["id"]).columns)
+    ['geometry', 'id']
+    """
+    if not isinstance(frame, gpd.GeoDataFrame):
+        raise TypeError(f"{layer} must be a GeoDataFrame, not {type(frame).__name__}")
+    missing = [c for c in columns if c not in frame.columns]
+    if len(frame) == 0:
+        out = frame.copy() if frame.crs is not None else frame.set_crs(WGS84)
+        for column in missing:
+            out[column] = pd.Series(dtype=object)
+        return out.to_crs(WGS84)
+    if frame.crs is None:
+        raise InputError([Problem("gaps_no_crs", field=layer)])
+    if missing:
+        raise InputError(
+            [Problem("gaps_missing_column", field=c, params={"layer": layer}) for c in missing]
+        )
+    return frame.to_crs(WGS84) if not frame.crs.equals(WGS84) else frame.copy()
+
+
+def _check_columns(frame: Frame, layer: str, columns: Iterable[str]) -> Frame:
+    """A copy of a plain (or geo) DataFrame after checking it holds ``columns``."""
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"{layer} must be a DataFrame, not {type(frame).__name__}")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing and len(frame):
+        raise InputError(
+            [Problem("gaps_missing_column", field=c, params={"layer": layer}) for c in missing]
+        )
+    out = frame.copy()
+    for column in missing:
+        out[column] = pd.Series(dtype=object)
+    return out
+
+
+def _check_thresholds(**values: float) -> None:
+    """Raise ``gaps_bad_threshold`` for a negative, infinite or non-numeric threshold."""
+    bad = [
+        Problem("gaps_bad_threshold", field=name, value=short_value(value))
+        for name, value in values.items()
+        if isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value < 0
+    ]
+    if bad:
+        raise InputError(bad)
+
+
+def _statuses(counted_status: str | Iterable[str]) -> list[str]:
+    """``counted_status`` as a list; a bare string is one status, not its letters."""
+    return [counted_status] if isinstance(counted_status, str) else list(counted_status)
+
+
+# ------------------------------------------------------------------- shared measures
+
+
+def geodesic_lengths_m(geoms: gpd.GeoSeries | NDArray[np.object_]) -> NDArray[np.float64]:
+    """Length in metres on the WGS84 ellipsoid of each lon/lat line geometry.
+
+    Vectorised: one ``Geod.inv`` call for every vertex pair of every line. Geometries that
+    are not lines (or are missing or empty) measure 0.
+
+    Parameters
+    ----------
+    geoms : GeoSeries or array of shapely geometries
+        LineStrings and MultiLineStrings in lon/lat.
+
+    Returns
+    -------
+    numpy.ndarray
+        One length per geometry, in metres.
+
+    Examples
+    --------
+    >>> from shapely import LineString
+    >>> geodesic_lengths_m(np.array([LineString([(112, 39), (112, 39.01)])])).round(1)
+    array([1110.4])
+    >>> geodesic_lengths_m(np.array([], dtype=object))
+    array([], dtype=float64)
+    """
+    array = np.asarray(geoms, dtype=object)
+    parts, owner = shapely.get_parts(array, return_index=True)
+    lines = shapely.get_type_id(parts) == _LINE
+    coords, part = shapely.get_coordinates(parts[lines], return_index=True)
+    pair = np.flatnonzero(part[1:] == part[:-1])
+    lengths = np.zeros(len(array))
+    if len(pair):
+        _az, _back, dist = _GEOD.inv(
+            coords[pair, 0], coords[pair, 1], coords[pair + 1, 0], coords[pair + 1, 1]
+        )
+        owner_of_pair = owner[lines][part[pair]]
+        lengths = np.bincount(owner_of_pair, weights=np.asarray(dist), minlength=len(array))
+    return lengths
+
+
+def parse_iso_dates(values: pd.Series) -> pd.Series:
+    """Dates from ISO text (``YYYY-MM-DD``, or a timestamp starting with it), NaT if unreadable.
+
+    The first ten characters are read as written, so a local timestamp keeps its local day.
+
+    Examples
+    --------
+    >>> parse_iso_dates(pd.Series(["2024-05-01", "2024-05-02T23:30:00+08:00", "soon"])).tolist()
+    [Timestamp('2024-05-01 00:00:00'), Timestamp('2024-05-02 00:00:00'), NaT]
+    >>> len(parse_iso_dates(pd.Series([], dtype=object)))
+    0
+    """
+    text = pd.Series(values, copy=False).astype(str).str.slice(0, 10)
+    return pd.Series(pd.to_datetime(text, format="%Y-%m-%d", errors="coerce"), index=values.index)
+
+
+def _id_keys(values: pd.Series) -> pd.Series:
+    """Ids as text, so 7, 7.0 and "7" match (readers turn int columns with blanks to float)."""
+    keys = values.astype(str)
+    if pd.api.types.is_float_dtype(values.dtype):
+        whole = values.notna() & np.isfinite(values) & (values % 1 == 0)
+        keys = keys.where(~whole, values.where(whole, 0).astype("int64").astype(str))
+    return keys.where(values.notna(), None)
+
+
+def _truthy(values: pd.Series) -> pd.Series:
+    """Booleans from a column that may hold bools, 0/1 or text such as "true" and "是"."""
+    if pd.api.types.is_bool_dtype(values.dtype):
+        return values.astype(bool)
+    return values.astype(str).str.strip().str.lower().isin(_TRUE_TEXT)
+
+
+def _metric_crs(*frames: gpd.GeoDataFrame) -> pyproj.CRS:
+    """The metric CRS for the union of the bounds of ``frames`` (all in EPSG:4326)."""
+    bounds = np.array([f.total_bounds for f in frames if len(f)], dtype=float).reshape(-1, 4)
+    if not np.isfinite(bounds).any():
+        return metric_crs_for(gpd.GeoDataFrame(geometry=[], crs=WGS84))
+    box = np.nanmin(bounds[:, 0]), np.nanmin(bounds[:, 1])
+    box += np.nanmax(bounds[:, 2]), np.nanmax(bounds[:, 3])
+    return metric_crs_for(tuple(float(v) for v in box))  # type: ignore[arg-type]
+
+
+def _located(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The rows of ``frame`` that have a non-empty geometry."""
+    geoms = frame.geometry
+    return frame[geoms.notna().to_numpy() & ~shapely.is_empty(geoms.to_numpy())]
+
+
+# ------------------------------------------------------------------ nearest distance
+
+
+def _nearest(
+    targets: NDArray[np.object_], sources: NDArray[np.object_], max_distance_m: float
+) -> tuple[NDArray[np.float64], NDArray[np.intp]]:
+    """Distance to, and position of, the nearest source of each target (NaN, -1 if none)."""
+    distance = np.full(len(targets), np.nan)
+    position = np.full(len(targets), -1, dtype=np.intp)
+    usable = np.flatnonzero(~shapely.is_missing(sources) & ~shapely.is_empty(sources))
+    if len(targets) == 0 or len(usable) == 0:
+        return distance, position
+    tree = shapely.STRtree(sources[usable])
+    # query_nearest needs a positive radius; a zero radius is then enforced below.
+    (target_i, source_i), found = tree.query_nearest(
+        targets, max_distance=max(max_distance_m, 1e-9), return_distance=True
+    )
+    within = found <= max_distance_m
+    distance[target_i[within]] = found[within]
+    position[target_i[within]] = usable[source_i[within]]
+    return distance, position
+
+
+def _metric_geoms(frame: gpd.GeoDataFrame, crs: pyproj.CRS) -> NDArray[np.object_]:
+    """The geometries of ``frame`` projected to ``crs``, as a numpy array."""
+    return np.asarray(frame.geometry.to_crs(crs).to_numpy(), dtype=object)
+
+
+def nearest_distance_m(
+    targets: gpd.GeoDataFrame, sources: gpd.GeoDataFrame, *, max_distance_m: float
+) -> NDArray[np.float64]:
+    """Distance in metres from each target to the nearest source, NaN beyond ``max_distance_m``.
+
+    Both layers are projected to one UTM zone and searched with ``STRtree.query_nearest``
+    bounded by ``max_distance_m``, so the search stays local and fast (100,000 targets
+    against 10,000 sources take well under a second). Distances are between the
+    geometries, so a point inside a polygon source is at 0 m.
+
+    Parameters
+    ----------
+    targets, sources : GeoDataFrame
+        Layers with a CRS (EPSG:4326 expected).
+    max_distance_m : float
+        Search radius in metres.
+
+    Returns
+    -------
+    numpy.ndarray
+        One distance per target row, in row order; NaN when no source is within the radius
+        or the target has no geometry.
+
+    Examples
+    --------
+    >>> from shapely import Point
+    >>> t = gpd.GeoDataFrame(geometry=[Point(112, 39), Point(113, 39)], crs=4326)
+    >>> s = gpd.GeoDataFrame(geometry=[Point(112, 39.001)], crs=4326)
+    >>> nearest_distance_m(t, s, max_distance_m=500).round()
+    array([111.,  nan])
+    >>> nearest_distance_m(t.iloc[:0], s, max_distance_m=500)
+    array([], dtype=float64)
+    """
+    targets = as_wgs84(targets, "targets")
+    sources = as_wgs84(sources, "sources")
+    _check_thresholds(max_distance_m=max_distance_m)
+    crs = _metric_crs(targets, sources)
+    found, _position = _nearest(
+        _metric_geoms(targets, crs), _metric_geoms(sources, crs), max_distance_m
+    )
+    return found
+
+
+# ------------------------------------------------------------------- road lighting
+
+
+@dataclass(frozen=True)
+class _Network:
+    """The vertices of every road part, in order, with a chainage running over all roads.
+
+    Chainage is geodesic and continuous: it does not grow between two parts of a road
+    nor between roads, so one sorted array serves every road. ``road_start`` is NaN for
+    roads without a line.
+    """
+
+    lonlat: NDArray[np.float64]
+    xy: NDArray[np.float64]
+    chain: NDArray[np.float64]
+    vertex_part: NDArray[np.intp]
+    part_first: NDArray[np.intp]
+    part_last: NDArray[np.intp]
+    part_road: NDArray[np.intp]
+    road_start: NDArray[np.float64]
+    road_end: NDArray[np.float64]
+
+
+def _network(lines: NDArray[np.object_], crs: pyproj.CRS) -> _Network | None:
+    """The road network of ``lines`` (lon/lat), or None when there is no line in it."""
+    parts, road = shapely.get_parts(lines, return_index=True)
+    keep = (shapely.get_type_id(parts) == _LINE) & ~shapely.is_empty(parts)
+    parts, road = parts[keep], road[keep]
+    if len(parts) == 0:
+        return None
+    lonlat, vertex_part = shapely.get_coordinates(parts, return_index=True)
+    to_metric = pyproj.Transformer.from_crs(WGS84, crs, always_xy=True)
+    xy = np.column_stack(to_metric.transform(lonlat[:, 0], lonlat[:, 1]))
+    step = np.zeros(len(lonlat) - 1)
+    inner = np.flatnonzero(vertex_part[1:] == vertex_part[:-1])
+    _az, _back, dist = _GEOD.inv(*lonlat[inner].T, *lonlat[inner + 1].T)
+    step[inner] = dist
+    chain = np.concatenate([[0.0], np.cumsum(step)])
+    ids = np.arange(len(parts))
+    part_first = np.searchsorted(vertex_part, ids, "left")
+    part_last = np.searchsorted(vertex_part, ids, "right") - 1
+    roads = np.arange(len(lines))
+    first_part = np.searchsorted(road, roads, "left")
+    last_part = np.searchsorted(road, roads, "right") - 1
+    has = last_part >= first_part
+    road_start, road_end = np.full(len(lines), np.nan), np.full(len(lines), np.nan)
+    road_start[has] = chain[part_first[first_part[has]]]
+    road_end[has] = chain[part_last[last_part[has]]]
+    return _Network(
+        lonlat, xy, chain, vertex_part, part_first, part_last, road, road_start, road_end
+    )
+
+
+def _segment_boxes(
+    a: NDArray[np.float64], b: NDArray[np.float64], pad: float
+) -> tuple[NDArray[np.object_], NDArray[np.intp]]:
+    """Boxes around segments a-b widened by ``pad``, long segments cut into several boxes."""
+    length = np.hypot(*(b - a).T)
+    cuts = np.maximum(1, np.ceil(length / max(4 * pad, _BOX_STEP_M))).astype(np.intp)
+    seg = np.repeat(np.arange(len(a)), cuts)
+    j = np.arange(len(seg)) - np.repeat(np.cumsum(cuts) - cuts, cuts)
+    f0, f1 = (j / cuts[seg])[:, None], ((j + 1) / cuts[seg])[:, None]
+    p0, p1 = a[seg] + f0 * (b - a)[seg], a[seg] + f1 * (b - a)[seg]
+    lo, hi = np.minimum(p0, p1) - pad, np.maximum(p0, p1) + pad
+    return shapely.box(lo[:, 0], lo[:, 1], hi[:, 0], hi[:, 1]), seg
+
+
+def _locate_lights(
+    net: _Network, xy: NDArray[np.float64], lateral_m: float
+) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
+    """Road and chainage of every (light, road stretch) pair within ``lateral_m``.
+
+    A light near two roads (a crossroads) counts for both; a light near two stretches of
+    one road (a hairpin) lights both.
+    """
+    seg = np.flatnonzero(net.vertex_part[1:] == net.vertex_part[:-1])
+    if len(xy) == 0 or len(seg) == 0:
+        return np.zeros(0, dtype=np.intp), np.zeros(0)
+    a, b = net.xy[seg], net.xy[seg + 1]
+    boxes, box_seg = _segment_boxes(a, b, lateral_m + _EPS_M)
+    box_i, light_i = shapely.STRtree(shapely.points(xy)).query(boxes)
+    s = box_seg[box_i]
+    ab, ap = b[s] - a[s], xy[light_i] - a[s]
+    den = np.einsum("ij,ij->i", ab, ab)
+    t = np.divide(np.einsum("ij,ij->i", ap, ab), den, out=np.zeros(len(s)), where=den > 0)
+    t = np.clip(t, 0.0, 1.0)
+    near = np.hypot(*(ap - t[:, None] * ab).T) <= lateral_m
+    v = seg[s[near]]
+    chain = net.chain[v] + t[near] * (net.chain[v + 1] - net.chain[v])
+    return net.part_road[net.vertex_part[v]], chain
+
+
+def _dark_stretches(
+    net: _Network, road: NDArray[np.intp], chain: NDArray[np.float64], min_gap_m: float
+) -> tuple[NDArray[np.intp], NDArray[np.float64], NDArray[np.float64]]:
+    """Road, start and end chainage of every stretch between lights longer than min_gap_m."""
+    has = np.flatnonzero(~np.isnan(net.road_start))
+    pos = np.concatenate([chain, net.road_start[has], net.road_end[has]])
+    rid = np.concatenate([road, has, has])
+    order = np.lexsort((pos, rid))
+    pos, rid = pos[order], rid[order]
+    gap = np.flatnonzero((rid[1:] == rid[:-1]) & (np.diff(pos) > min_gap_m + _EPS_M))
+    return rid[gap], pos[gap], pos[gap + 1]
+
+
+def _pieces(
+    net: _Network, start: NDArray[np.float64], end: NDArray[np.float64]
+) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.float64], NDArray[np.float64]]:
+    """Stretches cut at the ends of road parts: stretch index, part, start and end chainage."""
+    part_start, part_end = net.chain[net.part_first], net.chain[net.part_last]
+    first = np.searchsorted(part_end, start, "right")
+    count = np.maximum(np.searchsorted(part_start, end, "left") - first, 0)
+    stretch = np.repeat(np.arange(len(start)), count)
+    part = first[stretch] + np.arange(len(stretch)) - np.repeat(np.cumsum(count) - count, count)
+    a = np.maximum(start[stretch], part_start[part])
+    b = np.minimum(end[stretch], part_end[part])
+    keep = b - a > _EPS_M
+    return stretch[keep], part[keep], a[keep], b[keep]
+
+
+def _along(net: _Network, j: NDArray[np.intp], at: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Lon/lat of chainage ``at`` on the segment starting at vertex ``j``."""
+    den = net.chain[j + 1] - net.chain[j]
+    t = np.divide(at - net.chain[j], den, out=np.zeros(len(j)), where=den > 0)
+    t = np.clip(t, 0.0, 1.0)[:, None]
+    return net.lonlat[j] + t * (net.lonlat[j + 1] - net.lonlat[j])
+
+
+def _substrings(
+    net: _Network, part: NDArray[np.intp], a: NDArray[np.float64], b: NDArray[np.float64]
+) -> NDArray[np.object_]:
+    """LineStrings of road parts between chainages a and b (vectorised substring)."""
+    v0, v1 = net.part_first[part], net.part_last[part]
+    j0 = np.clip(np.searchsorted(net.chain, a, "right") - 1, v0, v1 - 1)
+    j1 = np.maximum(np.clip(np.searchsorted(net.chain, b, "left") - 1, v0, v1 - 1), j0)
+    n = j1 - j0 + 2
+    piece = np.repeat(np.arange(len(part)), n)
+    k = np.arange(len(piece)) - np.repeat(np.cumsum(n) - n, n)
+    coords = net.lonlat[j0[piece] + k]
+    coords[k == 0] = _along(net, j0, a)
+    coords[k == n[piece] - 1] = _along(net, j1, b)
+    return np.asarray(shapely.linestrings(coords, indices=piece), dtype=object)
+
+
+def _grouped(pieces: NDArray[np.object_], owner: NDArray[np.intp]) -> NDArray[np.object_]:
+    """One geometry per owner (0..n-1, all present): the piece, or a MultiLineString."""
+    count = np.bincount(owner)
+    first = np.cumsum(count) - count
+    multi = np.asarray(shapely.multilinestrings(pieces, indices=owner), dtype=object)
+    return np.where(count == 1, pieces[first], multi)
+
+
+_ROAD_GAP_COLUMNS = ["road_id", "road_name", "start_km", "end_km", "length_m"]
+
+
+def road_lighting_gaps(
+    roads: gpd.GeoDataFrame,
+    lights: gpd.GeoDataFrame,
+    *,
+    min_gap_m: float = 100.0,
+    lateral_m: float = 30.0,
+    counted_status: Sequence[str] = ("working",),
+) -> gpd.GeoDataFrame:
+    """Stretches of road longer than ``min_gap_m`` without a counted streetlight.
+
+    Lights whose status is in ``counted_status`` and that lie within ``lateral_m`` of a
+    road (measured in the UTM zone of the roads) are projected onto it. Sorted with the
+    road's start and end, consecutive positions further apart than ``min_gap_m`` bound a
+    gap. A light within reach of two roads counts for both. Chainage is geodesic, from
+    the road's first vertex; the parts of a MultiLineString follow each other in stored
+    order (as in ``shapely.line_locate_point``), and a gap running over two parts is a
+    MultiLineString. A road with no light is one whole gap if it is longer than
+    ``min_gap_m``.
+
+    Parameters
+    ----------
+    roads : GeoDataFrame
+        LineString/MultiLineString roads with ``id`` (and ``name``), EPSG:4326.
+    lights : GeoDataFrame
+        Point streetlights with ``status``, EPSG:4326.
+    min_gap_m, lateral_m : float
+        Longest allowed dark stretch; furthest a light may stand from the road, in metres.
+    counted_status : sequence of str
+        Statuses of lights that count as light.
+
+    Returns
+    -------
+    GeoDataFrame
+        One row per gap, in road order: ``road_id``, ``road_name``, ``start_km`` and
+        ``end_km`` (chainage from the road's start), ``length_m``; EPSG:4326.
+
+    Examples
+    --------
+    >>> from shapely import LineString, Point
+    >>> road = gpd.GeoDataFrame(
+    ...     {"id": ["R1"], "name": ["Main"]},
+    ...     geometry=[LineString([(112, 39), (112, 39.01)])], crs=4326)
+    >>> light = gpd.GeoDataFrame({"status": ["working"]}, geometry=[Point(112, 39.005)], crs=4326)
+    >>> road_lighting_gaps(road, light)[["start_km", "end_km"]].round(3).values.tolist()
+    [[0.0, 0.555], [0.555, 1.11]]
+    >>> len(road_lighting_gaps(road.iloc[:0], light))
+    0
+    """
+    roads = as_wgs84(roads, "roads", ["id"])
+    lights = as_wgs84(lights, "lights", ["status"])
+    _check_thresholds(min_gap_m=min_gap_m, lateral_m=lateral_m)
+    net = _network(np.asarray(roads.geometry.to_numpy(), dtype=object), metric_crs_for(roads))
+    if net is None:
+        return _road_gaps_frame(roads, np.zeros(0, dtype=np.intp), np.zeros(0), np.zeros(0), [])
+    lit = _located(lights[lights["status"].isin(_statuses(counted_status))])
+    points = lit.geometry.centroid if len(lit) else lit.geometry
+    to_metric = pyproj.Transformer.from_crs(WGS84, metric_crs_for(roads), always_xy=True)
+    x, y = to_metric.transform(points.x.to_numpy(), points.y.to_numpy())
+    road, chain = _locate_lights(net, np.column_stack([x, y]).reshape(-1, 2), lateral_m)
+    gap_road, start, end = _dark_stretches(net, road, chain, min_gap_m)
+    stretch, part, a, b = _pieces(net, start, end)
+    kept, owner = np.unique(stretch, return_inverse=True)
+    geoms = _grouped(_substrings(net, part, a, b), owner.astype(np.intp))
+    return _road_gaps_frame(
+        roads, gap_road[kept], start[kept] - net.road_start[gap_road[kept]], end[kept] - start[kept], geoms
+    )
+
+
+def _road_gaps_frame(
+    roads: gpd.GeoDataFrame,
+    road: NDArray[np.intp],
+    start_m: NDArray[np.float64],
+    length_m: NDArray[np.float64],
+    geoms: NDArray[np.object_] | list[Any],
+) -> gpd.GeoDataFrame:
+    """The result frame of :func:`road_lighting_gaps`."""
+    names = roads["name"] if "name" in roads.columns else pd.Series(None, index=roads.index)
+    return gpd.GeoDataFrame(
+        {
+            "road_id": roads["id"].to_numpy()[road],
+            "road_name": names.to_numpy()[road],
+            "start_km": start_m / 1000.0,
+            "end_km": (start_m + length_m) / 1000.0,
+            "length_m": length_m,
+        },
+        geometry=gpd.GeoSeries(list(geoms), crs=WGS84),
+        crs=WGS84,
+    )

@@ -1,0 +1,67 @@
+"""The application factory. Nothing happens at import time."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from layers.seed import is_empty, seed_demo
+from layers.store import GeoJSONStore
+from webmap import errors, i18n
+from webmap.settings import DEMO_DIR, from_environment
+
+log = logging.getLogger(__name__)
+
+
+def _secret_key(data_dir: Path) -> str:
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_hex(32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the Flask app: settings from the environment, then ``test_config`` on top.
+
+    The data directory is created and, when empty, seeded from the demo county
+    (``SEED_DEMO``, default True).
+    """
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.update(from_environment())
+    app.config.update(SEED_DEMO=True)
+    if test_config:
+        app.config.update(test_config)
+    logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
+    data_dir = Path(app.config["DATA_DIR"]).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    app.config["DATA_DIR"] = str(data_dir)
+    if app.config["SEED_DEMO"] and is_empty(data_dir) and (DEMO_DIR / "layers").is_dir():
+        seed_demo(data_dir, DEMO_DIR)
+        log.info("seeded %s from the demo county", data_dir)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _secret_key(data_dir)
+    app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_UPLOAD_MB"]) * 1024 * 1024
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
+    app.extensions["villageworks.store"] = GeoJSONStore(data_dir)
+
+    i18n.init_app(app)
+    errors.init_app(app)
+    from webmap.views import home
+
+    app.register_blueprint(home.bp)
+    return app
+
+
+def get_store(app: Flask | None = None) -> GeoJSONStore:
+    """The store of ``app`` (default: the current app)."""
+    from flask import current_app
+
+    target = app or current_app
+    return target.extensions["villageworks.store"]  # type: ignore[no-any-return]

@@ -1,0 +1,258 @@
+"""The ``villageworks`` command line: serve, demo, layers, check, import, export, compact."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from webmap.settings import DEMO_DIR, from_environment
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    return Path(args.data or from_environment()["DATA_DIR"]).resolve()
+
+
+def _store(args: argparse.Namespace) -> Any:
+    from layers.seed import is_empty, seed_demo
+    from layers.store import GeoJSONStore
+
+    data_dir = _data_dir(args)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if is_empty(data_dir) and (DEMO_DIR / "layers").is_dir() and not getattr(args, "empty", False):
+        seed_demo(data_dir, DEMO_DIR)
+        print(f"seeded {data_dir} from the demo county", file=sys.stderr)
+    return GeoJSONStore(data_dir)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from webmap.app import create_app
+
+    config: dict[str, Any] = {}
+    if args.data:
+        config["DATA_DIR"] = args.data
+    app = create_app(config)
+    print(
+        f"VillageWorks on http://{args.host}:{args.port}  (data: {app.config['DATA_DIR']})",
+        file=sys.stderr,
+    )
+    app.run(host=args.host, port=args.port, threaded=True, debug=False)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from layers.seed import seed_demo
+
+    data_dir = _data_dir(args)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        written = seed_demo(data_dir, DEMO_DIR, force=args.force)
+    except FileExistsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {len(written)} demo layers to {data_dir}")
+    return 0
+
+
+def cmd_layers(args: argparse.Namespace) -> int:
+    store = _store(args)
+    width = max(len(n) for n in store.layer_names())
+    for spec in store.specs:
+        label = spec.label_in(args.lang)
+        print(f"{spec.name:<{width}}  {store.count(spec.name):>8}  {spec.kind:<9}  {label}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from layers.check import check_layer
+
+    store = _store(args)
+    bad = 0
+    names = [args.layer] if args.layer else store.layer_names()
+    for name in names:
+        result = check_layer(store, name)
+        status = "ok" if not result.problems else f"{len(result.problems)} problem(s)"
+        print(
+            f"{name}: {result.features} features, {result.journal_records} journal records, "
+            f"{result.pending} not yet compacted: {status}"
+        )
+        for problem in result.problems[:50]:
+            print(f"  - {problem.message(args.lang)}")
+        bad += bool(result.problems)
+    return 1 if bad else 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from layers.errors import VillageWorksError
+    from layers.uploads import UploadOptions, run_upload
+
+    store = _store(args)
+    path = Path(args.file)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        print(f"error: cannot read {path}: {exc.strerror}", file=sys.stderr)
+        return 2
+    options = UploadOptions(
+        layer=args.layer,
+        crs=args.crs,
+        dry_run=args.dry_run,
+        defaults=dict(kv.split("=", 1) for kv in args.set or []),
+        on_duplicate=args.duplicates,
+    )
+    print(f"reading {path.name} ({len(data) / 1024:.0f} KB) ...", file=sys.stderr)
+    try:
+        report = run_upload(
+            store,
+            data,
+            path.name,
+            options,
+            user=args.user,
+            progress=lambda msg: print(msg, file=sys.stderr),
+        )
+    except VillageWorksError as exc:
+        print(f"error: {exc.user_message(args.lang)}", file=sys.stderr)
+        for problem in getattr(exc, "problems", [])[:100]:
+            print(f"  - {problem.message(args.lang)}", file=sys.stderr)
+        return 1
+    for problem in report.problems[:100]:
+        print(f"  - {problem.message(args.lang)}", file=sys.stderr)
+    verb = "would add" if args.dry_run else "added"
+    print(
+        f"{verb} {report.accepted} feature(s) to {args.layer}; rejected {report.rejected}; "
+        f"CRS {report.crs_label}" + ("" if args.dry_run else f"; upload {report.upload_id}")
+    )
+    return 0 if report.rejected == 0 else 1
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from layers.errors import VillageWorksError
+    from layers.exports import FORMATS, export_layer
+
+    store = _store(args)
+    if args.format not in FORMATS:
+        print(
+            f"error: unknown format {args.format}; choose from {', '.join(FORMATS)}",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        data = export_layer(store, args.layer, args.format)
+    except VillageWorksError as exc:
+        print(f"error: {exc.user_message(args.lang)}", file=sys.stderr)
+        return 1
+    if args.output == "-":
+        sys.stdout.buffer.write(data)
+    else:
+        Path(args.output).write_bytes(data)
+        print(f"wrote {args.output} ({len(data) / 1024:.0f} KB)", file=sys.stderr)
+    return 0
+
+
+def cmd_compact(args: argparse.Namespace) -> int:
+    store = _store(args)
+    for name in store.layer_names():
+        if store.compact(name):
+            print(f"compacted {name}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (also used to document the CLI)."""
+    parser = argparse.ArgumentParser(
+        prog="villageworks",
+        description="VillageWorks: a county's public works on a map, as a ledger people trust.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def data_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--data",
+            metavar="DIR",
+            help="data directory (default: $VILLAGEWORKS_DATA or instance/data)",
+        )
+        p.add_argument(
+            "--lang",
+            choices=("zh", "en"),
+            default=os.environ.get("VILLAGEWORKS_LANG", "zh"),
+            help="language of messages (default: zh)",
+        )
+
+    p = sub.add_parser("serve", help="run the web app")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    p.add_argument("--port", type=int, default=5000, help="port (5000)")
+    data_arg(p)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("demo", help="write the Shanyin demo county into a data directory")
+    data_arg(p)
+    p.add_argument("--force", action="store_true", help="replace data already there")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("layers", help="list layers with their feature counts")
+    data_arg(p)
+    p.set_defaults(func=cmd_layers)
+
+    p = sub.add_parser("check", help="validate every layer file and journal")
+    data_arg(p)
+    p.add_argument("--layer", help="check only this layer")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser(
+        "import",
+        help="import a file (GeoJSON, CSV, GPX, KML/KMZ, zipped "
+        "Shapefile, GeoPackage) into a layer",
+    )
+    p.add_argument("file", help="the file to import")
+    p.add_argument("--layer", required=True, help="target layer, e.g. streetlights")
+    p.add_argument(
+        "--crs",
+        default="auto",
+        help="coordinate system: auto, wgs84, cgcs2000, gcj02, bd09 or EPSG:NNNN",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="FIELD=VALUE",
+        help="value for a field the file lacks, for every row (repeatable)",
+    )
+    p.add_argument(
+        "--duplicates",
+        choices=("skip", "keep"),
+        default="skip",
+        help="what to do with rows that duplicate an existing feature (skip)",
+    )
+    p.add_argument("--dry-run", action="store_true", help="check only; write nothing")
+    p.add_argument(
+        "--user", default=os.environ.get("USER", "cli"), help="name recorded as the author"
+    )
+    data_arg(p)
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("export", help="export a layer to a file")
+    p.add_argument("--layer", required=True, help="layer to export")
+    p.add_argument(
+        "--format", default="geojson", help="geojson, gpkg, shp (zipped), kml, csv or xlsx"
+    )
+    p.add_argument("-o", "--output", required=True, help="output file, or - for stdout")
+    data_arg(p)
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("compact", help="write every layer file from its journal now")
+    data_arg(p)
+    p.set_defaults(func=cmd_compact)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``villageworks`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
