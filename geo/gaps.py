@@ -497,17 +497,17 @@ def road_lighting_gaps(
     if net is None:
         return _road_gaps_frame(roads, np.zeros(0, dtype=np.intp), np.zeros(0), np.zeros(0), [])
     lit = _located(lights[lights["status"].isin(_statuses(counted_status))])
-    points = lit.geometry.centroid if len(lit) else lit.geometry
+    lonlat = shapely.get_coordinates(shapely.centroid(lit.geometry.to_numpy()))
     to_metric = pyproj.Transformer.from_crs(WGS84, metric_crs_for(roads), always_xy=True)
-    x, y = to_metric.transform(points.x.to_numpy(), points.y.to_numpy())
-    road, chain = _locate_lights(net, np.column_stack([x, y]).reshape(-1, 2), lateral_m)
+    xy = np.column_stack(to_metric.transform(lonlat[:, 0], lonlat[:, 1])).reshape(-1, 2)
+    road, chain = _locate_lights(net, xy, lateral_m)
     gap_road, start, end = _dark_stretches(net, road, chain, min_gap_m)
     stretch, part, a, b = _pieces(net, start, end)
     kept, owner = np.unique(stretch, return_inverse=True)
     geoms = _grouped(_substrings(net, part, a, b), owner.astype(np.intp))
-    return _road_gaps_frame(
-        roads, gap_road[kept], start[kept] - net.road_start[gap_road[kept]], end[kept] - start[kept], geoms
-    )
+    gap_road, start, end = gap_road[kept], start[kept], end[kept]
+    from_start = start - net.road_start[gap_road]
+    return _road_gaps_frame(roads, gap_road, from_start, end - start, geoms)
 
 
 def _road_gaps_frame(

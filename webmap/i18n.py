@@ -1,7 +1,7 @@
 """Interface language: Simplified Chinese by default, English on request.
 
-Strings live in ``translations/<lang>.json``; both files have the same keys (a test
-checks). The language comes from ``?lang=``, then the ``lang`` cookie, then the
+Strings live in ``translations/<area>.<lang>.json`` (one file per area of the app, merged);
+each area's zh and en files have the same keys (a test checks). The language comes from ``?lang=``, then the ``lang`` cookie, then the
 ``DEFAULT_LANG`` setting.
 """
 
@@ -21,8 +21,11 @@ _DIR = Path(__file__).with_name("translations")
 
 @cache
 def catalogue(lang: str) -> dict[str, str]:
-    """All strings of ``lang``."""
-    return json.loads((_DIR / f"{lang}.json").read_text(encoding="utf-8"))
+    """All strings of ``lang``, merged from every area's file."""
+    merged: dict[str, str] = {}
+    for path in sorted(_DIR.glob(f"*.{lang}.json")):
+        merged.update(json.loads(path.read_text(encoding="utf-8")))
+    return merged
 
 
 def current_lang() -> str:

@@ -37,8 +37,14 @@ def offline_app(html: str) -> Flask:
     return app
 
 
+def tileless_map(zoom_start: int) -> folium.Map:
+    # folium hands max_zoom only to a tile layer; without one, MarkerCluster throws
+    # "Map has no maxZoom specified" unless the map itself gets the option.
+    return folium.Map(location=[30.0, 120.0], zoom_start=zoom_start, tiles=None, maxZoom=18)
+
+
 def clustered_map() -> folium.Map:
-    m = folium.Map(location=[30.0, 120.0], zoom_start=10, tiles=None)
+    m = tileless_map(zoom_start=10)
     cluster = plugins.MarkerCluster().add_to(m)
     for i in range(20):
         folium.Marker([30.0 + i * 1e-4, 120.0 + i * 1e-4]).add_to(cluster)
@@ -49,7 +55,7 @@ def clustered_map() -> folium.Map:
 
 
 def every_plugin_map() -> folium.Map:
-    m = folium.Map(location=[30.0, 120.0], zoom_start=12, tiles=None)
+    m = tileless_map(zoom_start=12)
     villages = folium.FeatureGroup(name="villages").add_to(m)
     folium.Marker([30.0, 120.0], tooltip="well", icon=folium.Icon(icon="info-sign")).add_to(
         villages
