@@ -54,6 +54,11 @@ for _code, _zh, _en in (
         "Row {row}: '{label}' points to a {layer} that does not exist: {value}",
     ),
     ("id_taken", "编号 {value} 已存在", "The id {value} is already taken"),
+    (
+        "csrf_failed",
+        "表单已过期或来源不明（CSRF 校验失败），请刷新页面后重试",
+        "The form expired or came from elsewhere (CSRF check failed); reload the page and retry",
+    ),
 ):
     register(_code, _zh, _en)
 

@@ -11,7 +11,7 @@ from flask import Flask
 
 from layers.seed import is_empty, seed_demo
 from layers.store import GeoJSONStore
-from webmap import errors, i18n
+from webmap import auth, errors, i18n
 from webmap.settings import DEMO_DIR, from_environment
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     i18n.init_app(app)
     errors.init_app(app)
+    auth.init_app(app)
     from webmap.views import home
 
     app.register_blueprint(home.bp)

@@ -160,6 +160,42 @@ def cmd_compact(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_users(args: argparse.Namespace) -> int:
+    from layers.errors import VillageWorksError
+    from layers.users import UserStore
+
+    data_dir = _data_dir(args)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    users = UserStore(data_dir)
+    try:
+        if args.action == "add":
+            password = sys.stdin.readline().rstrip("\n")
+            user = users.add(args.name, args.role, password)
+            print(f"added {user.name} ({user.role})")
+        elif args.action == "list":
+            for user in users.list():
+                state = "active" if user.active else "disabled"
+                print(f"{user.name}\t{user.role}\t{state}")
+        elif args.action == "disable":
+            users.set_active(args.name, False)
+            revoked = users.revoke_tokens(args.name)
+            print(f"disabled {args.name}; revoked {revoked} token(s)")
+        elif args.action == "enable":
+            users.set_active(args.name, True)
+            print(f"enabled {args.name}")
+        elif args.action == "token":
+            print(users.new_token(args.name, label=args.label or ""))
+        elif args.action == "revoke":
+            print(f"revoked {users.revoke_tokens(args.name)} token(s) of {args.name}")
+        elif args.action == "passwd":
+            users.set_password(args.name, sys.stdin.readline().rstrip("\n"))
+            print(f"changed the password of {args.name}")
+    except VillageWorksError as exc:
+        print(f"error: {exc.user_message(args.lang)}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used to document the CLI)."""
     parser = argparse.ArgumentParser(
@@ -240,6 +276,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="output file, or - for stdout")
     data_arg(p)
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser(
+        "users", help="manage accounts: add, list, disable, enable, token, revoke, passwd"
+    )
+    users = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    u = users.add_parser("add", help="add an account (password read from stdin)")
+    u.add_argument("name")
+    u.add_argument("--role", required=True, choices=("viewer", "field", "planner", "admin"))
+    data_arg(u)
+    u = users.add_parser("list", help="list accounts")
+    data_arg(u)
+    for action, text in (
+        ("disable", "disable an account and revoke its tokens"),
+        ("enable", "enable a disabled account"),
+        ("token", "print a new API token for an account"),
+        ("revoke", "revoke every API token of an account"),
+        ("passwd", "set a new password (read from stdin)"),
+    ):
+        u = users.add_parser(action, help=text)
+        u.add_argument("name")
+        if action == "token":
+            u.add_argument("--label", help="what the token is for, e.g. the phone's name")
+        data_arg(u)
+    p.set_defaults(func=cmd_users)
 
     p = sub.add_parser("compact", help="write every layer file from its journal now")
     data_arg(p)

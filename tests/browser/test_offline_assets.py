@@ -118,9 +118,11 @@ def test_every_plugin_runs_offline(live_server_factory, page_checked):
     ):
         assert page.locator(selector).count() >= 1, selector
     # The icon fonts came from the vendor folder (a 404 would also be a failed load).
+    font_loaded = (
+        "name => [...document.fonts].some(f => f.family.includes(name) && f.status === 'loaded')"
+    )
     for family in ("Glyphicons Halflings", "Font Awesome 6 Free"):
-        loaded = f"[...document.fonts].some(f => f.family.includes('{family}') && f.status === 'loaded')"
-        assert page.evaluate(loaded), family
+        assert page.evaluate(font_loaded, family), family
     page_checked.assert_clean()
 
 

@@ -1,0 +1,195 @@
+"""Who is asking, and may they? Sessions, API tokens, roles, CSRF and login throttling.
+
+- Browsers log in at ``/login``; the session cookie is HttpOnly and SameSite=Lax.
+- Scripts and phone apps send ``Authorization: Bearer <token>`` (``villageworks users
+  token NAME``); such requests carry no cookie, so they need no CSRF token.
+- Every state-changing request authenticated by the session must carry the session's
+  CSRF token (form field ``csrf_token`` or header ``X-CSRF-Token``), else 400.
+- ``require_role("field")`` guards a view: 401 without an account, 403 with a weaker one.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from werkzeug.wrappers import Response
+
+from layers.errors import BadRequest, Forbidden, Unauthorized
+from layers.users import User, UserStore
+from webmap.i18n import translate
+
+bp = Blueprint("auth", __name__)
+F = TypeVar("F", bound=Callable[..., Any])
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+LOGIN_WINDOW_S = 300
+LOGIN_MAX_FAILURES = 5
+
+
+def get_users() -> UserStore:
+    """The account store of the current app."""
+    return current_app.extensions["villageworks.users"]  # type: ignore[no-any-return]
+
+
+def current_user() -> User | None:
+    """The account making this request (session or bearer token), or None."""
+    if "user" in g:
+        return g.user  # type: ignore[no-any-return]
+    user: User | None = None
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        user = get_users().user_for_token(header[7:].strip())
+        g.via_token = True
+    elif session.get("user"):
+        found = get_users().get(session["user"])
+        user = found if found is not None and found.active else None
+    g.user = user
+    return user
+
+
+def csrf_token() -> str:
+    """This session's CSRF token (created on first use)."""
+    token = session.get("csrf")
+    if not token:
+        token = secrets.token_urlsafe(32)
+        session["csrf"] = token
+    return str(token)
+
+
+def check_csrf() -> None:
+    """Refuse a state-changing, cookie-authenticated request without the session's token."""
+    if request.method not in UNSAFE_METHODS or g.get("via_token"):
+        return
+    if request.headers.get("Authorization", "").startswith("Bearer "):
+        return
+    sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""
+    expected = session.get("csrf") or ""
+    if not expected or not hmac.compare_digest(str(sent), str(expected)):
+        raise BadRequest("csrf_failed")
+
+
+def require_role(role: str) -> Callable[[F], F]:
+    """Decorator: the view needs an account with ``role`` or stronger (401/403 otherwise)."""
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            user = current_user()
+            if user is None:
+                raise Unauthorized()
+            if not user.can(role):
+                raise Forbidden()
+            return view(*args, **kwargs)
+
+        wrapped.required_role = role  # type: ignore[attr-defined]
+        return wrapped  # type: ignore[return-value]
+
+    return decorate
+
+
+def user_name() -> str:
+    """Name of the account making this request (for audit fields)."""
+    user = current_user()
+    return user.name if user else "anonymous"
+
+
+class LoginThrottle:
+    """At most LOGIN_MAX_FAILURES failed logins per client address and name per window."""
+
+    def __init__(self) -> None:
+        self._failures: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def _key(self, name: str) -> str:
+        return f"{request.remote_addr}|{name}"
+
+    def blocked(self, name: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            recent = [
+                t for t in self._failures.get(self._key(name), []) if now - t < LOGIN_WINDOW_S
+            ]
+            self._failures[self._key(name)] = recent
+            return len(recent) >= LOGIN_MAX_FAILURES
+
+    def fail(self, name: str) -> None:
+        with self._lock:
+            self._failures.setdefault(self._key(name), []).append(time.monotonic())
+
+    def clear(self, name: str) -> None:
+        with self._lock:
+            self._failures.pop(self._key(name), None)
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("home.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    """The login form; on success back to where the user was going."""
+    error = None
+    status = 200
+    if request.method == "POST":
+        name = request.form.get("name", "").strip()
+        throttle: LoginThrottle = current_app.extensions["villageworks.throttle"]
+        if throttle.blocked(name):
+            error, status = translate("auth.too_many"), 429
+        else:
+            user = get_users().authenticate(name, request.form.get("password", ""))
+            if user is None:
+                throttle.fail(name)
+                error, status = translate("auth.bad_login"), 401
+            else:
+                throttle.clear(name)
+                session.clear()
+                session["user"] = user.name
+                csrf_token()
+                return redirect(_safe_next(request.args.get("next")))
+    return render_template("login.html", error=error), status
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    """End the session."""
+    session.clear()
+    return redirect(url_for("home.index"))
+
+
+def init_app(app: Flask) -> None:
+    """Account store, throttle, CSRF check before every request, template helpers."""
+    app.extensions["villageworks.users"] = UserStore(app.config["DATA_DIR"])
+    app.extensions["villageworks.throttle"] = LoginThrottle()
+
+    @app.before_request
+    def _guard() -> None:
+        current_user()
+        check_csrf()
+        if not app.config.get("ANONYMOUS_READ", True) and current_user() is None:
+            public = {"auth.login", "static"}
+            if request.endpoint not in public:
+                raise Unauthorized()
+
+    @app.context_processor
+    def _inject() -> dict[str, Any]:
+        return {"current_user": current_user(), "csrf_token": csrf_token}
+
+    app.register_blueprint(bp)
