@@ -2,8 +2,8 @@
 
 MESSAGES: dict[str, dict[str, str]] = {
     "geometry_missing": {
-        "zh": "第 {row} 行没有位置（几何为空{value}）。",
-        "en": "Row {row} has no location (missing or empty geometry {value}).",
+        "zh": "第 {row} 行没有位置（几何缺失或为空：{value}）。",
+        "en": "Row {row} has no location (geometry missing or empty: {value}).",
     },
     "coordinates_not_finite": {
         "zh": "第 {row} 行的坐标 {value} 不是有效数字（空值 NaN 或无穷大）。",

@@ -32,7 +32,7 @@ import tempfile
 import unicodedata
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from xml.etree.ElementTree import Element
@@ -112,11 +112,11 @@ class _Table:
 
 
 class _RowError(Exception):
-    """One row cannot be read; carries the problem to report."""
+    """One row cannot be read; carries the problems to report."""
 
-    def __init__(self, problem: Problem):
-        super().__init__(problem.code)
-        self.problem = problem
+    def __init__(self, *problems: Problem):
+        super().__init__(problems[0].code)
+        self.problems = list(problems)
 
 
 def _problem(
@@ -184,7 +184,7 @@ def read_upload(
     geo.problems.InputError: ...
     """
     check_size(data, max_bytes)
-    if not data.strip(b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"):
+    if _is_blank(data):
         raise _fail("empty_file", value=filename)
     try:
         return _read_detected(data, filename, encoding, layer)
@@ -197,7 +197,16 @@ def read_upload(
         raise _fail("read_failed", value=filename, reason=type(exc).__name__) from exc
 
 
-def _read_detected(data: bytes, filename: str, encoding: str | None, layer: str | None) -> ReadResult:
+def _is_blank(data: bytes) -> bool:
+    """True for an empty file, or one holding only a BOM and blanks."""
+    for bom in _BOMS:
+        data = data.removeprefix(bom)
+    return not data.strip(b" \t\r\n\x00")
+
+
+def _read_detected(
+    data: bytes, filename: str, encoding: str | None, layer: str | None
+) -> ReadResult:
     """Dispatch on the sniffed container kind."""
     kind = sniff_kind(data, filename)
     if kind == "zip":
@@ -271,9 +280,9 @@ def sniff_kind(data: bytes, filename: str) -> str:
         return "zip"
     if data.startswith(b"SQLite format 3\x00"):
         return "gpkg"
-    if data.startswith(_SHP_MAGIC) or ext in _SHAPE_PARTS:
+    if data.startswith(_SHP_MAGIC):
         raise _fail("shapefile_needs_zip", value=filename)
-    if data.startswith(_OLE) or ext in (".xls", ".xlsx"):
+    if data.startswith(_OLE):
         raise _fail("excel_not_supported", value=filename)
     if data.startswith(_ARCHIVES):
         raise _fail("archive_not_supported", value=filename)
@@ -282,6 +291,10 @@ def sniff_kind(data: bytes, filename: str) -> str:
         return "xml"
     if first in ("{", "["):
         return "json"
+    if ext in _SHAPE_PARTS:
+        raise _fail("shapefile_needs_zip", value=filename)
+    if ext in (".xls", ".xlsx"):
+        raise _fail("excel_not_supported", value=filename)
     if _looks_binary(data):
         raise _fail("unknown_format", value=filename)
     return {"json": "json", "xml": "xml"}.get(_EXT_KIND.get(ext, ""), "text")
@@ -327,7 +340,8 @@ def _split_z(table: _Table) -> None:
 
 def _drop_non_finite(table: _Table) -> None:
     """Leave out rows with NaN or infinite coordinates, reporting each."""
-    arr = np.array(table.geoms, dtype=object)
+    arr = np.empty(len(table.geoms), dtype=object)
+    arr[:] = table.geoms
     if not len(arr):
         return
     coords, index = shapely.get_coordinates(arr, return_index=True)
@@ -387,31 +401,44 @@ def _read_geojson(data: bytes) -> _Table:
         data = data.decode("utf-16").encode("utf-8")
     obj = load_json(data.removeprefix(codecs.BOM_UTF8))
     if not isinstance(obj, dict):
-        raise _fail("geojson_not_object", value=type(obj).__name__ if obj is not None else "null")
+        raise _fail("geojson_not_object", value=_json_type(obj))
     table = _Table(crs=WGS84, crs_source="format")
     _geojson_crs(obj, table)
     kind = obj.get("type")
     if kind == "FeatureCollection":
         features = obj.get("features")
         if not isinstance(features, list):
-            raise _fail("geojson_no_features", value=type(features).__name__)
+            raise _fail("geojson_no_features", value=_json_type(features))
     elif kind == "Feature":
         features = [obj]
     elif kind in _GEOMETRY_TYPES:
         features = [{"type": "Feature", "geometry": obj, "properties": None}]
     else:
-        raise _fail("geojson_bad_type", value=kind if isinstance(kind, str) else repr(kind))
-    taken = {"source_id", "ele"}
+        raise _fail("geojson_bad_type", value=kind if isinstance(kind, str) else _json_type(kind))
+    taken = {"source_id"}
     names: dict[str, str] = {}
     for row, feature in enumerate(features, 1):
         try:
             record, geom = _geojson_feature(feature, row, table, names, taken)
         except _RowError as exc:
-            table.problems.append(exc.problem)
+            table.problems.extend(exc.problems)
             continue
         table.add(row, record, geom)
     table.columns = list(names)
     return table
+
+
+def _json_type(value: Any) -> str:
+    """The JSON name of a parsed value's type, ``(missing)`` for None."""
+    names = {
+        dict: "object",
+        list: "array",
+        str: "string",
+        bool: "boolean",
+        int: "number",
+        float: "number",
+    }
+    return "(missing)" if value is None else names.get(type(value), type(value).__name__)
 
 
 def _geojson_crs(obj: dict[str, Any], table: _Table) -> None:
@@ -457,7 +484,11 @@ def _geojson_feature(
         raise _RowError(
             _problem("geojson_bad_properties", row=row, field="properties", value=repr(props))
         )
-    geom, z = _geojson_geometry(feature.get("geometry"), row)
+    if "geometry" not in feature:
+        raise _RowError(
+            _problem("geojson_bad_geometry", row=row, field="geometry", value="(missing)")
+        )
+    geom, z = _geojson_geometry(feature["geometry"], row)
     record: dict[str, Any] = {}
     for key, value in (props or {}).items():
         if key not in names:
@@ -480,7 +511,9 @@ def _geojson_geometry(obj: Any, row: int) -> tuple[BaseGeometry | None, float | 
     if obj is None:
         return None, None
     if not isinstance(obj, dict):
-        raise _RowError(_problem("geojson_bad_geometry", row=row, field="geometry", value=repr(obj)))
+        raise _RowError(
+            _problem("geojson_bad_geometry", row=row, field="geometry", value=repr(obj))
+        )
     gtype = obj.get("type")
     if gtype not in _GEOMETRY_TYPES:
         raise _RowError(
@@ -490,17 +523,30 @@ def _geojson_geometry(obj: Any, row: int) -> tuple[BaseGeometry | None, float | 
         parts = obj.get("geometries")
         if not isinstance(parts, list):
             raise _RowError(
-                _problem("geojson_bad_coordinates", row=row, field="geometries", gtype=gtype,
-                         value=repr(parts))
+                _problem(
+                    "geojson_bad_coordinates",
+                    row=row,
+                    field="geometries",
+                    gtype=gtype,
+                    value=repr(parts),
+                )
             )
         geoms = [_geojson_geometry(part, row)[0] for part in parts]
         if any(g is None for g in geoms):
-            raise _RowError(_problem("geojson_bad_geometry", row=row, field="geometries",
-                                     value="null"))
+            raise _RowError(
+                _problem("geojson_bad_geometry", row=row, field="geometries", value="null")
+            )
         return shapely.GeometryCollection(geoms), None
     if "coordinates" not in obj:
-        raise _RowError(_problem("geojson_bad_coordinates", row=row, field="coordinates",
-                                 gtype=gtype, value="(missing)"))
+        raise _RowError(
+            _problem(
+                "geojson_bad_coordinates",
+                row=row,
+                field="coordinates",
+                gtype=gtype,
+                value="(missing)",
+            )
+        )
     return _GeoJSONCoords(row, gtype).build(obj["coordinates"])
 
 
@@ -512,8 +558,14 @@ class _GeoJSONCoords:
 
     def _error(self, code: str, value: Any, **params: Any) -> _RowError:
         return _RowError(
-            _problem(code, row=self.row, field="coordinates", value=repr(value),
-                     gtype=self.gtype, **params)
+            _problem(
+                code,
+                row=self.row,
+                field="coordinates",
+                value=repr(value),
+                gtype=self.gtype,
+                **params,
+            )
         )
 
     def position(self, pos: Any) -> tuple[float, float, float | None]:
@@ -534,7 +586,7 @@ class _GeoJSONCoords:
         points = [self.position(p)[:2] for p in seq]
         if len(points) < minimum:
             raise self._error("geojson_too_few_points", seq, minimum=minimum)
-        return points  # type: ignore[return-value]
+        return points
 
     def ring(self, seq: Any) -> list[tuple[float, float]]:
         """A closed linear ring of at least 4 positions."""
@@ -625,18 +677,20 @@ def _csv_records(text: str) -> Iterator[list[str]]:
     return csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(text))
 
 
-def _find_columns(norm: list[str]) -> tuple[str, list[int]]:
-    """``("wkt", [i])`` or ``("xy", [ix, iy])`` for normalised headers, or InputError."""
-    for names in (_WKT_NAMES,):
-        for i, h in enumerate(norm):
-            if h in names:
-                return "wkt", [i]
+def _find_columns(norm: list[str]) -> tuple[str, list[int]] | None:
+    """``("wkt", [i])`` or ``("xy", [ix, iy])`` for normalised headers, or None.
+
+    A WKT column wins (it can hold lines and polygons); then lon/lat names; then x/y.
+    """
+    for i, h in enumerate(norm):
+        if h in _WKT_NAMES:
+            return "wkt", [i]
     for lon_names, lat_names in ((_LON_NAMES, _LAT_NAMES), (_X_NAMES, _Y_NAMES)):
         ix = next((i for i, h in enumerate(norm) if h in lon_names), None)
         iy = next((i for i, h in enumerate(norm) if h in lat_names), None)
         if ix is not None and iy is not None:
             return "xy", [ix, iy]
-    raise InputError([])
+    return None
 
 
 def _read_csv(data: bytes, encoding: str | None) -> _Table:
@@ -649,17 +703,20 @@ def _read_csv(data: bytes, encoding: str | None) -> _Table:
         headers = next(h for h in records if any(c.strip() for c in h))
     except StopIteration:
         raise _fail("empty_file") from None
-    try:
-        mode, idx = _find_columns([_norm_header(h) for h in headers])
-    except InputError:
-        raise _fail("csv_no_geometry_columns", value=" | ".join(headers)) from None
+    found = _find_columns([_norm_header(h) for h in headers])
+    if found is None:
+        raise _fail("csv_no_geometry_columns", value=" | ".join(headers))
     table = _Table(columns=list(headers), encoding=used)
-    taken: set[str] = {"ele"} if mode == "xy" else set()
-    names = [_unique(h.strip().lstrip("\ufeff"), taken) for h in headers]
-    parse = _CsvRow(headers, names, mode, idx, table)
-    for row, cells in enumerate(records, 1):
-        if any(c.strip() for c in cells):
-            parse.read(row, cells)
+    taken: set[str] = set()
+    names = [_unique(h.strip(), taken) for h in headers]
+    parse = _CsvRow(headers, names, found[0], found[1], table)
+    row = 0
+    try:
+        for row, cells in enumerate(records, 1):
+            if any(c.strip() for c in cells):
+                parse.read(row, cells)
+    except csv.Error as exc:
+        raise _fail("csv_invalid", value=str(exc), row=row + 1) from exc
     parse.set_crs()
     return table
 
@@ -678,16 +735,14 @@ class _CsvRow:
         width = len(self.headers)
         if len(cells) > width and any(c.strip() for c in cells[width:]):
             self.table.problems.append(
-                _problem("csv_extra_cells", row=row, value=" | ".join(cells[width:]),
-                         severity="warning")
+                _problem(
+                    "csv_extra_cells", row=row, value=" | ".join(cells[width:]), severity="warning"
+                )
             )
         cells = cells[:width] + [""] * (width - len(cells))
         try:
             geom = self.wkt(row, cells) if self.mode == "wkt" else self.point(row, cells)
         except _RowError as exc:
-            self.table.problems.append(exc.problem)
-            return
-        except InputError as exc:
             self.table.problems.extend(exc.problems)
             return
         record = {
@@ -713,7 +768,7 @@ class _CsvRow:
                     _problem("csv_bad_coordinate", row=row, field=self.headers[i], value=raw)
                 )
         if problems:
-            raise InputError(problems)
+            raise _RowError(*problems)
         return shapely.Point(values[0], values[1])
 
     def wkt(self, row: int, cells: list[str]) -> BaseGeometry:
@@ -757,9 +812,7 @@ def _paren_depth(text: str) -> int:
     return int(np.cumsum(steps).max()) if len(steps) else 0
 
 
-_DMS = re.compile(
-    r"^(\d+(?:\.\d+)?)°(?:(\d+(?:\.\d+)?)'(?:(\d+(?:\.\d+)?)\")?)?$"
-)
+_DMS = re.compile(r"^(\d+(?:\.\d+)?)°(?:(\d+(?:\.\d+)?)'(?:(\d+(?:\.\d+)?)\")?)?$")
 _HEMISPHERE = re.compile(r"^(东经|西经|北纬|南纬|[NSEW东西南北])?(.*?)([NSEW东西南北])?$")
 
 
@@ -818,7 +871,9 @@ def _dms(body: str) -> float:
 def _decimal(body: str) -> float:
     """A decimal number with an optional decimal comma or thousands separators."""
     if "," in body:
-        body = body.replace(",", "") if "." in body or body.count(",") > 1 else body.replace(",", ".")
+        body = (
+            body.replace(",", "") if "." in body or body.count(",") > 1 else body.replace(",", ".")
+        )
     if not re.fullmatch(r"\d+(?:\.\d*)?(?:E[+-]?\d+)?|\.\d+(?:E[+-]?\d+)?", body):
         raise ValueError(body)
     return float(body)
@@ -842,8 +897,9 @@ def _transcode_xml(data: bytes, codec: str) -> bytes:
         text = data.decode(_CODEC_ALIASES.get(codec.lower(), codec))
     except (UnicodeDecodeError, LookupError) as exc:
         raise _fail("xml_encoding", value=codec) from exc
-    text = re.sub(r"^(\s*<\?xml[^>]*?encoding\s*=\s*)[\"'][^\"']*[\"']", r'\1"UTF-8"', text,
-                  count=1)
+    text = re.sub(
+        r"^(\s*<\?xml[^>]*?encoding\s*=\s*)[\"'][^\"']*[\"']", r'\1"UTF-8"', text, count=1
+    )
     return text.encode("utf-8")
 
 
@@ -856,15 +912,21 @@ def _parse_any_xml(data: bytes) -> tuple[Element, list[Problem]]:
     try:
         return parse_xml(data), []
     except InputError as exc:
-        if exc.problems[0].code != "xml_invalid" or declared not in (None, "utf-8", "utf8"):
+        # Chinese tools sometimes write GBK bytes under a UTF-8 (or no) declaration.
+        invalid = exc.problems[0].code == "xml_invalid"
+        if not invalid or declared not in (None, "utf-8", "utf8") or _is_utf8(data):
             raise
-        try:
-            data.decode("utf-8")
-            raise
-        except UnicodeDecodeError:
-            pass
-        root = parse_xml(_transcode_xml(data, "gb18030"))
-        return root, [_problem("xml_encoding_guessed", value="GB18030", severity="warning")]
+    root = parse_xml(_transcode_xml(data, "gb18030"))
+    return root, [_problem("xml_encoding_guessed", value="GB18030", severity="warning")]
+
+
+def _is_utf8(data: bytes) -> bool:
+    """True if ``data`` decodes as UTF-8."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _read_xml(data: bytes) -> tuple[str, _Table]:
@@ -922,7 +984,7 @@ def _read_gpx(root: Element) -> _Table:
         try:
             record, geom = _gpx_feature(child, kind, row, table)
         except _RowError as exc:
-            table.problems.append(exc.problem)
+            table.problems.extend(exc.problems)
             continue
         if geom is not None:
             table.add(row, record, geom)
@@ -934,10 +996,26 @@ def _gpx_point(el: Element, row: int) -> tuple[float, float]:
     for attr in ("lat", "lon"):
         if _float_or_none(el.get(attr)) is None:
             raise _RowError(
-                _problem("gpx_bad_coordinate", row=row, field=attr, value=el.get(attr) or "",
-                         element=_local(el.tag))
+                _problem(
+                    "gpx_bad_coordinate",
+                    row=row,
+                    field=attr,
+                    value=el.get(attr) or "",
+                    element=_local(el.tag),
+                )
             )
     return float(el.get("lon", "")), float(el.get("lat", ""))
+
+
+def _gpx_points(points: list[Element], row: int, table: _Table) -> list[tuple[float, float]]:
+    """(lon, lat) of route or track points; unreadable ones are left out with a warning."""
+    out = []
+    for point in points:
+        try:
+            out.append(_gpx_point(point, row))
+        except _RowError as exc:
+            table.problems.extend(replace(p, severity="warning") for p in exc.problems)
+    return out
 
 
 def _gpx_feature(
@@ -953,10 +1031,12 @@ def _gpx_feature(
         record["time"] = _text(kids.get("time"))
         record["ele"] = _float_or_none(_text(kids.get("ele")))
         return record, shapely.Point(_gpx_point(el, row))
-    segments = [[c for c in seg if _local(c.tag) == "trkpt"] for seg in el if
-                _local(seg.tag) == "trkseg"] if kind == "trk" else [
-        [c for c in el if _local(c.tag) == "rtept"]]
-    lines = [[_gpx_point(p, row) for p in seg] for seg in segments]
+    segments = (
+        [[c for c in seg if _local(c.tag) == "trkpt"] for seg in el if _local(seg.tag) == "trkseg"]
+        if kind == "trk"
+        else [[c for c in el if _local(c.tag) == "rtept"]]
+    )
+    lines = [_gpx_points(seg, row, table) for seg in segments]
     times = [t for seg in segments for p in seg if (t := _text(_children(p).get("time")))]
     record["start_time"], record["end_time"] = (times[0], times[-1]) if times else (None, None)
     return record, _line_from_parts(lines, row, record["gpx_type"], table)
@@ -981,8 +1061,16 @@ def _line_from_parts(
 
 # --- KML ---
 
-_KML_GEOMETRIES = ("Point", "LineString", "LinearRing", "Polygon", "MultiGeometry", "Track",
-                   "MultiTrack", "Model")
+_KML_GEOMETRIES = (
+    "Point",
+    "LineString",
+    "LinearRing",
+    "Polygon",
+    "MultiGeometry",
+    "Track",
+    "MultiTrack",
+    "Model",
+)
 
 
 def _read_kml(root: Element) -> _Table:
@@ -994,7 +1082,7 @@ def _read_kml(root: Element) -> _Table:
         try:
             record, geom = _kml_placemark(placemark, folder, row, table)
         except _RowError as exc:
-            table.problems.append(exc.problem)
+            table.problems.extend(exc.problems)
             continue
         for key, value in _extended_data(placemark):
             if key not in extended:
@@ -1016,8 +1104,13 @@ def _placemarks(root: Element, table: _Table) -> Iterator[tuple[Element, str]]:
             continue
         if name == "NetworkLink":
             # Never fetched: an upload must not make the server open URLs.
-            table.problems.append(_problem("kml_networklink_ignored", severity="warning",
-                                           value=_text(_children(el).get("name")) or ""))
+            table.problems.append(
+                _problem(
+                    "kml_networklink_ignored",
+                    severity="warning",
+                    value=_text(_children(el).get("name")) or "",
+                )
+            )
             continue
         if name == "Folder":
             path = (*path, _text(_children(el).get("name")) or "")
@@ -1059,7 +1152,7 @@ def _kml_placemark(
     if geom_el is None:
         return record, None
     geom, ele, times = _KmlGeometry(row, table).build(geom_el)
-    if ele:
+    if ele:  # KML writes altitude 0 for "no altitude" (clampToGround): not an elevation.
         record["ele"] = ele
     if times:
         record.setdefault("start_time", times[0])
@@ -1075,25 +1168,30 @@ class _KmlGeometry:
         self.times: list[str] = []
 
     def _error(self, el: Element, value: Any) -> _RowError:
-        return _RowError(_problem("kml_bad_geometry", row=self.row, field=_local(el.tag),
-                                  value=value))
+        return _RowError(
+            _problem("kml_bad_geometry", row=self.row, field=_local(el.tag), value=value)
+        )
 
-    def coords(self, el: Element | None, owner: Element) -> list[tuple[float, ...]]:
-        """Tuples of a ``<coordinates>`` element: ``lon,lat[,alt]`` separated by blanks."""
+    def coords(self, el: Element | None, owner: Element) -> list[tuple[float, float, float]]:
+        """``lon,lat[,alt]`` tuples of a ``<coordinates>`` element (altitude 0 if absent)."""
         text = _text(el) or ""
         out = []
         for token in re.sub(r"\s*,\s*", ",", text).split():
-            values = token.split(",")
-            numbers = [_float_or_none(v) for v in values[:3]]
-            if len(values) < 2 or any(n is None for n in numbers):
+            numbers = [_float_or_none(v) for v in token.split(",")[:3]]
+            if len(numbers) < 2 or any(n is None for n in numbers):
                 raise self._error(owner, token)
-            out.append(tuple(n for n in numbers if n is not None))
+            x, y, *z = (n or 0.0 for n in numbers)
+            out.append((x, y, z[0] if z else 0.0))
         return out
+
+    def points(self, el: Element | None, owner: Element) -> list[tuple[float, float]]:
+        """The 2D points of a ``<coordinates>`` element."""
+        return [(x, y) for x, y, _z in self.coords(el, owner)]
 
     def ring(self, el: Element | None, owner: Element) -> list[tuple[float, float]]:
         """A LinearRing's points, closed if the writer left it open."""
         coords = _children(el).get("coordinates") if el is not None else None
-        points = [c[:2] for c in self.coords(coords, owner)]
+        points = self.points(coords, owner)
         if len(points) >= 3 and points[0] != points[-1]:
             points.append(points[0])
             self.table.problems.append(
@@ -1101,7 +1199,7 @@ class _KmlGeometry:
             )
         if len(points) < 4:
             raise self._error(owner, f"{len(points)} points")
-        return points  # type: ignore[return-value]
+        return points
 
     def polygon(self, el: Element) -> shapely.Polygon:
         """Outer boundary plus any number of inner rings."""
@@ -1111,8 +1209,10 @@ class _KmlGeometry:
             raise self._error(el, "outerBoundaryIs")
         holes = [
             self.ring(r, el)
-            for inner in el if _local(inner.tag) == "innerBoundaryIs"
-            for r in inner if _local(r.tag) == "LinearRing"
+            for inner in el
+            if _local(inner.tag) == "innerBoundaryIs"
+            for r in inner
+            if _local(r.tag) == "LinearRing"
         ]
         return shapely.Polygon(self.ring(rings[0], el), holes)
 
@@ -1138,11 +1238,10 @@ class _KmlGeometry:
             coords = self.coords(coords_el, el)
             if not coords:
                 raise self._error(el, "")
-            z = coords[0][2] if len(coords[0]) > 2 else None
-            return shapely.Point(coords[0][:2]), z
+            return shapely.Point(coords[0][:2]), coords[0][2]
         if kind in ("LineString", "LinearRing"):
-            line = [c[:2] for c in self.coords(coords_el, el)]
-            return _line_from_parts([line], self.row, kind, self.table), None  # type: ignore[list-item]
+            line = self.points(coords_el, el)
+            return _line_from_parts([line], self.row, kind, self.table), None
         if kind == "Polygon":
             return self.polygon(el), None
         if kind == "Track":
@@ -1178,26 +1277,26 @@ def _combine(parts: list[BaseGeometry]) -> BaseGeometry:
     for part in parts:
         flat.extend(getattr(part, "geoms", [part]))
     types = {g.geom_type for g in flat}
-    if types == {"Point"}:
-        return shapely.MultiPoint(flat)
-    if types == {"LineString"}:
-        return shapely.MultiLineString(flat)
-    if types == {"Polygon"}:
-        return shapely.MultiPolygon(flat)
+    multi: dict[str, Callable[[Any], BaseGeometry]] = {
+        "Point": shapely.MultiPoint,
+        "LineString": shapely.MultiLineString,
+        "Polygon": shapely.MultiPolygon,
+    }
+    if len(types) == 1 and (make := multi.get(types.pop())) is not None:
+        return make(flat)
     return shapely.GeometryCollection(parts)
-
-
-def _kml_elevation_fix(table: _Table) -> None:
-    """KML writes altitude 0 for "no altitude" (clampToGround): that is not an elevation."""
-    for record in table.records:
-        if record.get("ele") == 0:
-            del record["ele"]
 
 
 # --- ZIP: KMZ, zipped shapefiles, zipped single files ------------------------------------
 
-_INNER_KINDS = {".gpx": "xml", ".geojson": "json", ".json": "json", ".csv": "text",
-                ".txt": "text", ".gpkg": "gpkg"}
+_INNER_KINDS = {
+    ".gpx": "xml",
+    ".geojson": "json",
+    ".json": "json",
+    ".csv": "text",
+    ".txt": "text",
+    ".gpkg": "gpkg",
+}
 
 
 def _read_zip(data: bytes, filename: str, encoding: str | None, layer: str | None) -> ReadResult:
@@ -1234,10 +1333,15 @@ def _read_with_gdal(path: Path, layer: str | int | None, encoding: str | None) -
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return pyogrio.read_dataframe(path, layer=layer, encoding=encoding, fid_as_index=True)
-    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
-            pyogrio.errors.FieldError, pyogrio.errors.GeometryError,
-            pyogrio.errors.FeatureError, pyogrio.errors.CRSError,
-            shapely.errors.ShapelyError) as exc:
+    except (
+        pyogrio.errors.DataSourceError,
+        pyogrio.errors.DataLayerError,
+        pyogrio.errors.FieldError,
+        pyogrio.errors.GeometryError,
+        pyogrio.errors.FeatureError,
+        pyogrio.errors.CRSError,
+        shapely.errors.ShapelyError,
+    ) as exc:
         raise _fail("gis_read_failed", value=str(exc)[:200]) from exc
 
 
@@ -1245,8 +1349,11 @@ def _table_from_gdf(gdf: gpd.GeoDataFrame, start: int) -> _Table:
     """A GDAL-read frame as a table; rows are FIDs counted from 1."""
     crs = gdf.crs
     attrs = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
-    table = _Table(columns=[str(c) for c in attrs.columns], crs=crs,
-                   crs_source="file" if crs is not None else "none")
+    table = _Table(
+        columns=[str(c) for c in attrs.columns],
+        crs=crs,
+        crs_source="file" if crs is not None else "none",
+    )
     records = attrs.astype(object).where(attrs.notna(), None).to_dict("records")
     for fid, record, geom in zip(gdf.index, records, gdf.geometry, strict=True):
         table.add(int(fid) + start, {str(k): v for k, v in record.items()}, geom)
@@ -1282,8 +1389,11 @@ def _read_shapefile(
             raise _fail("layer_not_found", value=layer, layers=", ".join(stems))
         chosen = stems[matches[0]]
     stem = chosen[:-4]
-    parts = {n[len(stem):].lower(): data for n, data in files.items()
-             if n[:-4] == stem and n[len(stem):].lower() in _SHAPE_PARTS}
+    parts = {
+        n[len(stem) :].lower(): data
+        for n, data in files.items()
+        if n[:-4] == stem and n[len(stem) :].lower() in _SHAPE_PARTS
+    }
     for needed in (".shx", ".dbf"):
         if needed not in parts:
             raise _fail("shapefile_missing_part", value=needed, name=chosen)
@@ -1301,8 +1411,9 @@ def _read_shapefile(
     table = _table_from_gdf(gdf, start=1)
     table.encoding = used or cpg
     if len(shapes) > 1:
-        table.problems.append(_problem("several_layers", value=chosen, severity="warning",
-                                       layers=", ".join(shapes)))
+        table.problems.append(
+            _problem("several_layers", value=chosen, severity="warning", layers=", ".join(shapes))
+        )
     return table
 
 
@@ -1327,6 +1438,7 @@ def _read_gpkg(data: bytes, layer: str | None) -> _Table:
     # GeoPackage FIDs already count from 1, as users see them in QGIS.
     table = _table_from_gdf(gdf, start=0)
     if len(spatial) > 1:
-        table.problems.append(_problem("several_layers", value=chosen, severity="warning",
-                                       layers=", ".join(spatial)))
+        table.problems.append(
+            _problem("several_layers", value=chosen, severity="warning", layers=", ".join(spatial))
+        )
     return table

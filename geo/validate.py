@@ -151,7 +151,7 @@ def _finite(geoms: NDArray[np.object_], rows: IntArray) -> tuple[IntArray, list[
     bad_rows, bad_pos = _first_per_row(index, ~np.isfinite(coords).all(axis=1))
     found: dict[int, Problem] = {}
     for i in np.flatnonzero(missing | empty):
-        value = None if missing[i] else shapely.to_wkt(geoms[i])
+        value = "None" if missing[i] else shapely.to_wkt(geoms[i])
         found[int(i)] = Problem("geometry_missing", int(rows[i]), _FIELD, value)
     for i, pos in zip(bad_rows, bad_pos, strict=True):
         value = f"{coords[pos, 0]}, {coords[pos, 1]}"

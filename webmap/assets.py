@@ -280,7 +280,7 @@ def localise(element: Element, static_url: str = DEFAULT_STATIC_URL) -> None:
     UnvendoredAssetError
         Naming the first asset that would be fetched from another host.
     """
-    for child in []:
+    for child in _walk(element.get_root()):
         if isinstance(child, JSCSSMixin):
             for attr in ("default_js", "default_css"):
                 links = getattr(child, attr)

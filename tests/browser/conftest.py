@@ -152,6 +152,7 @@ class CheckedPage:
 def page_checked(browser: Browser, request: pytest.FixtureRequest) -> Iterator[CheckedPage]:
     """A fresh page; at teardown a screenshot is saved and the page must be clean."""
     context = browser.new_context(viewport={"width": 1024, "height": 768})
+    context.set_default_timeout(10_000)  # local pages only: fail fast, not after 30 s
     checked = CheckedPage(context.new_page())
     try:
         yield checked

@@ -1,0 +1,348 @@
+"""Tests of geo.validate: one small hand-written frame per rule, messages in zh and en."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pyproj
+import pytest
+import shapely
+from shapely.geometry import LineString, MultiPoint, Point, Polygon
+
+from geo.problems import Problem
+from geo.validate import (
+    check_duplicates,
+    check_finite,
+    check_geometry_types,
+    check_in_area,
+    check_not_null_island,
+    check_swapped_axes,
+    validate_geometries,
+)
+
+# A hand-drawn stand-in for Shanyin County (lon/lat); its east edge is the meridian 113.05.
+AREA = Polygon([(112.45, 39.20), (113.05, 39.20), (113.05, 39.75), (112.70, 39.76), (112.45, 39.60)])
+INSIDE = Point(112.80, 39.50)
+_GEOD = pyproj.Geod(ellps="WGS84")
+
+
+def frame(geoms, crs="EPSG:4326", **columns) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(columns or None, geometry=list(geoms), crs=crs)
+
+
+def east_of_edge(metres: float, lat: float = 39.5) -> Point:
+    lon, lat2, _az = _GEOD.fwd(113.05, lat, 90.0, metres)
+    return Point(lon, lat2)
+
+
+def nan_line() -> LineString:
+    with np.errstate(invalid="ignore"):
+        return shapely.linestrings([[112.8, 39.5], [np.nan, 39.6]])
+
+
+def assert_renders(problem: Problem, *fragments: object) -> None:
+    """The message exists in both languages, has every placeholder filled, names the row."""
+    zh, en = problem.message("zh"), problem.message("en")
+    assert zh != en
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in zh)
+    for text in (zh, en):
+        assert "{" not in text and "}" not in text
+        assert str(problem.row) in text
+        for fragment in fragments:
+            assert str(fragment) in text, (fragment, text)
+
+
+def codes(problems: list[Problem]) -> list[tuple[int | None, str]]:
+    return [(p.row, p.code) for p in problems]
+
+
+EMPTY = frame([])
+
+
+# ---------------------------------------------------------------------------------------------
+# check_geometry_types
+# ---------------------------------------------------------------------------------------------
+
+
+def test_geometry_types_rejects_other_types():
+    gdf = frame(
+        [INSIDE, LineString([(112.8, 39.5), (112.9, 39.5)]), MultiPoint([INSIDE]), None, Point()]
+    )
+    problems = check_geometry_types(gdf, {"Point"})
+    assert codes(problems) == [(2, "geometry_type_not_allowed"), (3, "geometry_type_not_allowed")]
+    assert [p.value for p in problems] == ["LineString", "MultiPoint"]
+    assert problems[0].params == {"allowed": "Point"} and problems[0].severity == "error"
+    assert_renders(problems[1], "MultiPoint", "Point")
+
+
+def test_geometry_types_multi_only_when_allowed():
+    gdf = frame([INSIDE, MultiPoint([INSIDE, Point(112.9, 39.6)])])
+    assert check_geometry_types(gdf, {"Point", "MultiPoint"}) == []
+    problems = check_geometry_types(gdf, {"Point"}, rows=[7, 8])
+    assert codes(problems) == [(8, "geometry_type_not_allowed")]
+
+
+def test_geometry_types_empty_frame():
+    assert check_geometry_types(EMPTY, {"Point"}) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# check_finite
+# ---------------------------------------------------------------------------------------------
+
+
+def test_finite_flags_missing_empty_nan_and_inf():
+    gdf = frame(
+        [INSIDE, None, Point(), Point(np.nan, 39.5), Point(112.8, np.inf), nan_line()], crs=None
+    )
+    problems = check_finite(gdf, rows=[11, 12, 13, 14, 15, 16])
+    assert codes(problems) == [
+        (12, "geometry_missing"),
+        (13, "geometry_missing"),
+        (14, "coordinates_not_finite"),
+        (15, "coordinates_not_finite"),
+        (16, "coordinates_not_finite"),
+    ]
+    assert [p.value for p in problems] == [
+        "None",
+        "POINT EMPTY",
+        "nan, 39.5",
+        "112.8, inf",
+        "nan, 39.6",
+    ]
+    assert_renders(problems[0])
+    assert_renders(problems[1], "POINT EMPTY")
+    assert_renders(problems[2], "nan, 39.5")
+
+
+def test_finite_empty_frame_and_clean_frame():
+    assert check_finite(EMPTY) == []
+    assert check_finite(frame([INSIDE, Point(113.0, 39.3)])) == []
+
+
+def test_rows_must_align():
+    with pytest.raises(ValueError, match="rows"):
+        check_finite(frame([INSIDE]), rows=[1, 2])
+
+
+# ---------------------------------------------------------------------------------------------
+# check_not_null_island
+# ---------------------------------------------------------------------------------------------
+
+
+def test_null_island():
+    gdf = frame(
+        [
+            Point(0, 0),
+            Point(5e-7, -5e-7),
+            Point(2e-6, 0),
+            INSIDE,
+            LineString([(112.8, 39.5), (0, 0)]),
+            None,
+            Point(np.nan, 0),
+        ]
+    )
+    problems = check_not_null_island(gdf)
+    assert codes(problems) == [(1, "null_island"), (2, "null_island"), (5, "null_island")]
+    assert problems[0].value == "0.000000, 0.000000"
+    assert_renders(problems[0], "(0, 0)")
+
+
+def test_null_island_empty_frame():
+    assert check_not_null_island(EMPTY) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# check_in_area
+# ---------------------------------------------------------------------------------------------
+
+
+def test_in_area_distance_and_margin():
+    gdf = frame([INSIDE, east_of_edge(300.0), Point(113.15, 39.5)])
+    problems = check_in_area(gdf, AREA, margin_m=100)
+    assert codes(problems) == [(2, "outside_area"), (3, "outside_area")]
+    assert abs(problems[0].params["distance_m"] - 300) <= 3
+    expected_km = _GEOD.inv(113.05, 39.5, 113.15, 39.5)[2] / 1000
+    assert problems[1].params["distance_km"] == pytest.approx(expected_km, abs=0.1)
+    assert problems[1].params["margin_m"] == 100
+    assert problems[1].value == "113.150000, 39.500000"
+    assert_renders(problems[1], problems[1].params["distance_km"], "100", "113.150000, 39.500000")
+    # A 500 m margin accepts the point 300 m out.
+    assert codes(check_in_area(gdf, AREA, margin_m=500)) == [(3, "outside_area")]
+
+
+def test_in_area_far_away_point_uses_geodesic_distance():
+    paris = Point(2.3522, 48.8566)
+    (problem,) = check_in_area(frame([paris]), AREA, margin_m=1000)
+    nearest = shapely.get_coordinates(shapely.shortest_line(paris, AREA))[1]
+    expected = _GEOD.inv(2.3522, 48.8566, *nearest)[2]
+    assert problem.params["distance_m"] == pytest.approx(expected, rel=1e-6)
+    assert problem.params["distance_km"] > 7000
+
+
+def test_in_area_line_with_one_vertex_out_reports_farthest_vertex():
+    line = LineString([(112.8, 39.5), (113.0, 39.5), (113.10, 39.5)])
+    polygon_inside = Polygon([(112.6, 39.3), (112.7, 39.3), (112.7, 39.4)])
+    problems = check_in_area(frame([line, polygon_inside]), AREA, margin_m=0)
+    assert codes(problems) == [(1, "outside_area")]
+    assert problems[0].value == "113.100000, 39.500000"
+    assert problems[0].params["distance_km"] == pytest.approx(4.3, abs=0.1)
+
+
+def test_in_area_skips_unusable_rows_and_accepts_area_frames():
+    gdf = frame([None, Point(np.nan, 39.5), Point(113.2, 39.5)])
+    area_gdf = gpd.GeoDataFrame(geometry=[AREA], crs=4326).to_crs(32649)
+    problems = check_in_area(gdf, area_gdf, margin_m=0)
+    assert codes(problems) == [(3, "outside_area")]
+    assert check_in_area(EMPTY, AREA, margin_m=0) == []
+
+
+def test_in_area_converts_projected_frames():
+    x, y = pyproj.Transformer.from_crs(4326, 4526, always_xy=True).transform(113.2, 39.5)
+    inside_x, inside_y = pyproj.Transformer.from_crs(4326, 4526, always_xy=True).transform(
+        112.8, 39.5
+    )
+    gdf = frame([Point(inside_x, inside_y), Point(x, y)], crs="EPSG:4526")
+    assert codes(check_in_area(gdf, AREA, margin_m=50)) == [(2, "outside_area")]
+
+
+# ---------------------------------------------------------------------------------------------
+# check_swapped_axes
+# ---------------------------------------------------------------------------------------------
+
+
+def test_swapped_axes():
+    gdf = frame([Point(39.5, 112.8), INSIDE, Point(2.35, 48.85), Point(39.3, 113.2)])
+    problems = check_swapped_axes(gdf, AREA, rows=[21, 22, 23, 24])
+    assert codes(problems) == [(21, "swapped_axes")]
+    assert problems[0].value == "39.500000, 112.800000"
+    assert problems[0].params == {"swapped": "112.800000, 39.500000"}
+    assert_renders(problems[0], "39.500000, 112.800000", "112.800000, 39.500000")
+
+
+def test_swapped_axes_empty_frame():
+    assert check_swapped_axes(EMPTY, AREA) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# check_duplicates
+# ---------------------------------------------------------------------------------------------
+
+
+def north_of(point: Point, metres: float) -> Point:
+    lon, lat, _az = _GEOD.fwd(point.x, point.y, 0.0, metres)
+    return Point(lon, lat)
+
+
+EXISTING = frame(
+    [Point(112.70, 39.40), INSIDE, None], id=["L-1", "L-2", "L-3"]
+)  # L-3 has lost its geometry
+
+
+def test_duplicates_against_existing():
+    new = frame([north_of(INSIDE, 5.0), north_of(INSIDE, 50.0), Point(112.9, 39.6)])
+    problems = check_duplicates(new, EXISTING, 10.0, rows=[2, 3, 4])
+    assert codes(problems) == [(2, "duplicate_existing")]
+    (problem,) = problems
+    assert problem.severity == "warning"
+    assert problem.params["existing_id"] == "L-2"
+    assert problem.params["distance_m"] == pytest.approx(5.0, abs=0.1)
+    assert_renders(problem, "L-2", problem.params["distance_m"])
+
+
+def test_duplicates_use_index_without_id_column():
+    existing = gpd.GeoDataFrame(geometry=[INSIDE], index=[417], crs=4326)
+    (problem,) = check_duplicates(frame([north_of(INSIDE, 2.0)]), existing, 10.0)
+    assert problem.params["existing_id"] == 417 and type(problem.params["existing_id"]) is int
+
+
+def test_duplicates_within_batch_name_nearest_earlier_row():
+    a = Point(112.60, 39.30)
+    gdf = frame([a, north_of(a, 8.0), north_of(a, 3.0), Point(112.9, 39.6), Point(np.nan, 1)])
+    problems = check_duplicates(gdf, None, 10.0, rows=[5, 6, 7, 8, 9])
+    assert codes(problems) == [(6, "duplicate_in_batch"), (7, "duplicate_in_batch")]
+    assert problems[0].params["other_row"] == 5
+    # Row 7 is 3 m from row 5 and 5 m from row 6: the nearer earlier row is named.
+    assert problems[1].params == {"other_row": 5, "distance_m": pytest.approx(3.0, abs=0.1)}
+    assert all(p.severity == "warning" for p in problems)
+    assert_renders(problems[1], "5", "3.0")
+
+
+def test_duplicates_empty_frames():
+    assert check_duplicates(EMPTY, EXISTING, 10.0) == []
+    assert check_duplicates(frame([INSIDE]), EMPTY, 10.0) == []
+    assert check_duplicates(frame([INSIDE]), None, 10.0) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# validate_geometries
+# ---------------------------------------------------------------------------------------------
+
+
+def test_validate_geometries_reports_each_row_once_in_order():
+    gdf = frame(
+        [
+            INSIDE,  # 1 fine
+            None,  # 2 missing
+            Point(np.nan, 39.5),  # 3 not finite (not also outside)
+            LineString([(112.8, 39.5), (112.9, 39.5)]),  # 4 wrong type
+            Point(0, 0),  # 5 null island (not also outside or swapped)
+            Point(39.5, 112.8),  # 6 swapped (not also outside)
+            Point(113.2, 39.5),  # 7 outside
+            north_of(INSIDE, 3.0),  # 8 close to row 1
+            north_of(Point(112.70, 39.40), 4.0),  # 9 close to existing L-1
+        ]
+    )
+    problems = validate_geometries(
+        gdf,
+        allowed_types={"Point"},
+        area=AREA,
+        margin_m=200,
+        existing=EXISTING,
+        duplicate_distance_m=10.0,
+    )
+    assert codes(problems) == [
+        (2, "geometry_missing"),
+        (3, "coordinates_not_finite"),
+        (4, "geometry_type_not_allowed"),
+        (5, "null_island"),
+        (6, "swapped_axes"),
+        (7, "outside_area"),
+        (8, "duplicate_existing"),
+        (8, "duplicate_in_batch"),
+        (9, "duplicate_existing"),
+    ]
+    assert problems[6].params["existing_id"] == "L-2"
+    assert problems[8].params["existing_id"] == "L-1"
+    for problem in problems:
+        assert_renders(problem)
+
+
+def test_validate_geometries_rows_and_no_duplicate_check_by_default():
+    gdf = frame([INSIDE, INSIDE, Point(113.2, 39.5)])
+    problems = validate_geometries(
+        gdf, allowed_types={"Point"}, area=AREA, margin_m=0, rows=[101, 102, 103]
+    )
+    assert codes(problems) == [(103, "outside_area")]
+
+
+def test_validate_geometries_skips_duplicates_of_rejected_rows():
+    gdf = frame([Point(113.2, 39.5), Point(113.2, 39.5)])
+    problems = validate_geometries(
+        gdf, allowed_types={"Point"}, area=AREA, margin_m=0, duplicate_distance_m=10.0
+    )
+    assert codes(problems) == [(1, "outside_area"), (2, "outside_area")]
+
+
+def test_validate_geometries_empty_frame():
+    assert (
+        validate_geometries(
+            EMPTY,
+            allowed_types={"Point"},
+            area=AREA,
+            margin_m=0,
+            existing=EXISTING,
+            duplicate_distance_m=5.0,
+        )
+        == []
+    )
