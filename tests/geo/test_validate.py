@@ -21,7 +21,9 @@ from geo.validate import (
 )
 
 # A hand-drawn stand-in for Shanyin County (lon/lat); its east edge is the meridian 113.05.
-AREA = Polygon([(112.45, 39.20), (113.05, 39.20), (113.05, 39.75), (112.70, 39.76), (112.45, 39.60)])
+AREA = Polygon(
+    [(112.45, 39.20), (113.05, 39.20), (113.05, 39.75), (112.70, 39.76), (112.45, 39.60)]
+)
 INSIDE = Point(112.80, 39.50)
 _GEOD = pyproj.Geod(ellps="WGS84")
 
