@@ -401,7 +401,7 @@ def _read_geojson(data: bytes) -> _Table:
         data = data.decode("utf-16").encode("utf-8")
     obj = load_json(data.removeprefix(codecs.BOM_UTF8))
     if not isinstance(obj, dict):
-        raise _fail("geojson_not_object", value=_json_type(obj))
+        raise _fail("geojson_not_object", value="null" if obj is None else _json_type(obj))
     table = _Table(crs=WGS84, crs_source="format")
     _geojson_crs(obj, table)
     kind = obj.get("type")

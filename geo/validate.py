@@ -106,6 +106,18 @@ def _usable(geoms: NDArray[np.object_]) -> BoolArray:
     return usable
 
 
+def _problem(
+    code: str,
+    row: Any,
+    value: str | None = None,
+    params: dict[str, Any] | None = None,
+    severity: str = "error",
+) -> Problem:
+    """A Problem on the geometry of ``row``; ``row`` is also a message parameter."""
+    # Problem.message passes value, field and params to the template, not row.
+    return Problem(code, int(row), _FIELD, value, {"row": int(row), **(params or {})}, severity)
+
+
 def _lonlat_text(x: float, y: float) -> str:
     return f"{x:.6f}, {y:.6f}"
 
@@ -152,10 +164,10 @@ def _finite(geoms: NDArray[np.object_], rows: IntArray) -> tuple[IntArray, list[
     found: dict[int, Problem] = {}
     for i in np.flatnonzero(missing | empty):
         value = "None" if missing[i] else shapely.to_wkt(geoms[i])
-        found[int(i)] = Problem("geometry_missing", int(rows[i]), _FIELD, value)
+        found[int(i)] = _problem("geometry_missing", rows[i], value)
     for i, pos in zip(bad_rows, bad_pos, strict=True):
         value = f"{coords[pos, 0]}, {coords[pos, 1]}"
-        found[int(i)] = Problem("coordinates_not_finite", int(rows[i]), _FIELD, value)
+        found[int(i)] = _problem("coordinates_not_finite", rows[i], value)
     order = sorted(found)
     return np.asarray(order, dtype=np.int64), [found[i] for i in order]
 
@@ -169,10 +181,9 @@ def _types(
     bad = np.flatnonzero(present & ~np.isin(type_ids, allowed_ids))
     allowed_text = ", ".join(sorted(allowed))
     problems = [
-        Problem(
+        _problem(
             "geometry_type_not_allowed",
-            int(rows[i]),
-            _FIELD,
+            rows[i],
             _TYPE_NAMES[type_ids[i]],
             {"allowed": allowed_text},
         )
@@ -186,7 +197,7 @@ def _null_island(geoms: NDArray[np.object_], rows: IntArray) -> tuple[IntArray, 
     near_zero = (np.abs(coords) <= _NULL_ISLAND_TOL_DEG).all(axis=1)
     bad, pos = _first_per_row(index, near_zero)
     problems = [
-        Problem("null_island", int(rows[i]), _FIELD, _lonlat_text(*coords[p]))
+        _problem("null_island", rows[i], _lonlat_text(*coords[p]))
         for i, p in zip(bad, pos, strict=True)
     ]
     return bad.astype(np.int64), problems
@@ -204,13 +215,7 @@ def _swapped(
     for i in bad:
         x, y = shapely.get_coordinates(geoms[i])[0]
         problems.append(
-            Problem(
-                "swapped_axes",
-                int(rows[i]),
-                _FIELD,
-                _lonlat_text(x, y),
-                {"swapped": _lonlat_text(y, x)},
-            )
+            _problem("swapped_axes", rows[i], _lonlat_text(x, y), {"swapped": _lonlat_text(y, x)})
         )
     return bad.astype(np.int64), problems
 
@@ -265,7 +270,7 @@ def _in_area(
             "margin_m": _number(margin_m),
         }
         value = _lonlat_text(*coords[pos])
-        problems.append(Problem("outside_area", int(rows[i]), _FIELD, value, params))
+        problems.append(_problem("outside_area", rows[i], value, params))
     return bad.astype(np.int64), problems
 
 
@@ -302,7 +307,7 @@ def _duplicates(
         for s, d, dist in zip(src, dst, dists, strict=True):
             params = {"existing_id": existing_ids[nearby[d]], "distance_m": round(float(dist), 1)}
             problems.append(
-                Problem("duplicate_existing", int(rows[usable[s]]), _FIELD, None, params, "warning")
+                _problem("duplicate_existing", rows[usable[s]], None, params, "warning")
             )
     tree = shapely.STRtree(new_m)
     src, dst = tree.query(new_m, predicate="dwithin", distance=distance_m)
@@ -318,9 +323,7 @@ def _duplicates(
                 "distance_m": round(float(dists[k]), 1),
             }
             problems.append(
-                Problem(
-                    "duplicate_in_batch", int(rows[usable[src[k]]]), _FIELD, None, params, "warning"
-                )
+                _problem("duplicate_in_batch", rows[usable[src[k]]], None, params, "warning")
             )
     return problems
 

@@ -26,8 +26,14 @@ def copy_demo(target: Path) -> Path:
 @pytest.fixture
 def empty_app(tmp_path):
     """An app over an empty data directory (no demo)."""
-    return create_app({"DATA_DIR": str(tmp_path / "data"), "TESTING": True,
-                       "SEED_DEMO": False, "SECRET_KEY": "test"})
+    return create_app(
+        {
+            "DATA_DIR": str(tmp_path / "data"),
+            "TESTING": True,
+            "SEED_DEMO": False,
+            "SECRET_KEY": "test",
+        }
+    )
 
 
 @pytest.fixture

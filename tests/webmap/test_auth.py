@@ -28,8 +28,7 @@ def app(empty_app, accounts):
 def login(client, name, password=PASSWORD):
     page = client.get("/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    return client.post("/login", data={"name": name, "password": password,
-                                       "csrf_token": token})
+    return client.post("/login", data={"name": name, "password": password, "csrf_token": token})
 
 
 def csrf_of(client):
@@ -46,7 +45,7 @@ def test_passwords_are_hashed_with_scrypt_and_verify():
 
 
 def test_users_file_holds_no_password_or_token_in_clear(app):
-    text = (app.config["DATA_DIR"] + "/users.json")
+    text = app.config["DATA_DIR"] + "/users.json"
     content = open(text, encoding="utf-8").read()
     assert PASSWORD not in content
     assert app.tokens["field"] not in content
@@ -64,8 +63,9 @@ def test_anonymous_gets_401_and_viewer_403(app):
 
 def test_bearer_token_of_field_user_works_without_csrf(app):
     client = app.test_client()
-    response = client.post("/probe/field",
-                           headers={"Authorization": f"Bearer {app.tokens['field']}"})
+    response = client.post(
+        "/probe/field", headers={"Authorization": f"Bearer {app.tokens['field']}"}
+    )
     assert response.status_code == 200
     assert response.json == {"user": "field1"}
 
@@ -116,8 +116,10 @@ def test_revoked_and_disabled_tokens_stop_working(app):
 def test_login_redirect_stays_on_site(app):
     client = app.test_client()
     token = csrf_of(client)
-    response = client.post("/login?next=//evil.example/x",
-                           data={"name": "field1", "password": PASSWORD, "csrf_token": token})
+    response = client.post(
+        "/login?next=//evil.example/x",
+        data={"name": "field1", "password": PASSWORD, "csrf_token": token},
+    )
     assert response.status_code == 302
     assert response.headers["Location"] == "/"
 
@@ -125,8 +127,14 @@ def test_login_redirect_stays_on_site(app):
 def test_anonymous_read_can_be_turned_off(tmp_path):
     from webmap.app import create_app
 
-    app = create_app({"DATA_DIR": str(tmp_path / "d"), "SEED_DEMO": False,
-                      "ANONYMOUS_READ": False, "SECRET_KEY": "t"})
+    app = create_app(
+        {
+            "DATA_DIR": str(tmp_path / "d"),
+            "SEED_DEMO": False,
+            "ANONYMOUS_READ": False,
+            "SECRET_KEY": "t",
+        }
+    )
     client = app.test_client()
     assert client.get("/layers").status_code == 401
     assert client.get("/login").status_code == 200

@@ -16,8 +16,9 @@ def test_every_setting_is_in_the_readme_table_and_nothing_else():
 
 
 def test_settings_parse_types_from_environment():
-    config = from_environment({"VILLAGEWORKS_ANONYMOUS_READ": "false",
-                               "VILLAGEWORKS_MAX_UPLOAD_MB": "7"})
+    config = from_environment(
+        {"VILLAGEWORKS_ANONYMOUS_READ": "false", "VILLAGEWORKS_MAX_UPLOAD_MB": "7"}
+    )
     assert config["ANONYMOUS_READ"] is False
     assert config["MAX_UPLOAD_MB"] == 7
     assert config["DEFAULT_LANG"] == "zh"
