@@ -14,7 +14,7 @@ import pandas as pd
 import shapely
 from numpy.typing import NDArray
 
-from geo.gaps import as_wgs84
+from geo.gaps import as_wgs84, column_or_none
 from geo.metric import WGS84, metric_crs_for
 
 _POINT = 0
@@ -100,7 +100,6 @@ def village_areas(villages: gpd.GeoDataFrame, boundary: gpd.GeoDataFrame) -> gpd
     """
     villages = as_wgs84(villages, "villages", ["id"])
     boundary = as_wgs84(boundary, "boundary")
-    names = villages["name"] if "name" in villages.columns else pd.Series(None, villages.index)
     geoms = np.asarray(villages.geometry.to_numpy(), dtype=object)
     placed = np.flatnonzero(~shapely.is_missing(geoms) & ~shapely.is_empty(geoms))
     crs = metric_crs_for(boundary)
@@ -113,7 +112,7 @@ def village_areas(villages: gpd.GeoDataFrame, boundary: gpd.GeoDataFrame) -> gpd
     out = gpd.GeoDataFrame(
         {
             "village_id": villages["id"].to_numpy(dtype=object)[placed],
-            "name": names.to_numpy(dtype=object)[placed],
+            "name": column_or_none(villages, "name")[placed],
             "method": "approximate",
         },
         geometry=gpd.GeoSeries(cells, crs=crs).to_crs(WGS84),

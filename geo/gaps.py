@@ -124,6 +124,21 @@ def _check_thresholds(**values: float) -> None:
         raise InputError(bad)
 
 
+def column_or_none(frame: pd.DataFrame, name: str) -> NDArray[np.object_]:
+    """The values of column ``name`` as an object array; all None when there is no such column.
+
+    Examples
+    --------
+    >>> column_or_none(pd.DataFrame({"a": [1]}), "b").tolist()
+    [None]
+    >>> column_or_none(pd.DataFrame({"a": []}), "a").tolist()
+    []
+    """
+    if name in frame.columns:
+        return np.asarray(frame[name].to_numpy(dtype=object), dtype=object)
+    return np.full(len(frame), None, dtype=object)
+
+
 def _statuses(counted_status: str | Iterable[str]) -> list[str]:
     """``counted_status`` as a list; a bare string is one status, not its letters."""
     return [counted_status] if isinstance(counted_status, str) else list(counted_status)
@@ -521,11 +536,10 @@ def _road_gaps_frame(
     geoms: NDArray[np.object_] | list[Any],
 ) -> gpd.GeoDataFrame:
     """The result frame of :func:`road_lighting_gaps`."""
-    names = roads["name"] if "name" in roads.columns else pd.Series(None, index=roads.index)
     return gpd.GeoDataFrame(
         {
             "road_id": roads["id"].to_numpy()[road],
-            "road_name": names.to_numpy()[road],
+            "road_name": column_or_none(roads, "name")[road],
             "start_km": start_m / 1000.0,
             "end_km": (start_m + length_m) / 1000.0,
             "length_m": length_m,
@@ -917,11 +931,10 @@ def rest_station_gaps(
     keep = (shapely.get_type_id(parts) == _LINE) & ~shapely.is_empty(parts)
     back = gpd.GeoSeries(parts[keep], crs=crs).to_crs(WGS84)
     length = geodesic_lengths_m(back.to_numpy())
-    names = streets["name"] if "name" in streets.columns else pd.Series(None, index=streets.index)
     out = gpd.GeoDataFrame(
         {
             "street_id": streets["id"].to_numpy()[owner[keep]],
-            "street_name": names.to_numpy()[owner[keep]],
+            "street_name": column_or_none(streets, "name")[owner[keep]],
             "length_m": length,
         },
         geometry=back.to_numpy(),

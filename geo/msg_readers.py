@@ -164,8 +164,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     # --- GeoJSON --------------------------------------------------------------------------
     "geojson_not_object": {
-        "zh": "不是 GeoJSON：文件最外层是 {value}，应为对象 {{...}}。",
-        "en": "Not GeoJSON: the top level is {value}, not an object {{...}}.",
+        "zh": "不是 GeoJSON：文件最外层是 {value}，应为 JSON 对象。",
+        "en": "Not GeoJSON: the top level is {value}, not a JSON object.",
     },
     "geojson_bad_type": {
         "zh": "不是 GeoJSON：type 为“{value}”（区分大小写，应为 FeatureCollection、Feature "

@@ -1,7 +1,7 @@
 """Problem messages of geo.validate (zh, en), merged into geo.messages.MESSAGES."""
 
 MESSAGES: dict[str, dict[str, str]] = {
-    "geometry_missing": {
+    "geometry_empty": {
         "zh": "第 {row} 行没有位置（几何缺失或为空：{value}）。",
         "en": "Row {row} has no location (geometry missing or empty: {value}).",
     },
@@ -11,8 +11,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "geometry_type_not_allowed": {
         "zh": "第 {row} 行的几何类型 {value} 在此图层中不允许（允许：{allowed}）。",
-        "en": "Row {row}: geometry type {value} is not allowed in this layer "
-        "(allowed: {allowed}).",
+        "en": "Row {row}: geometry type {value} is not allowed in this layer (allowed: {allowed}).",
     },
     "null_island": {
         "zh": "第 {row} 行的位置 {value} 在经纬度 (0, 0)，多半是漏填了坐标。",

@@ -656,9 +656,12 @@ def _decode_csv(data: bytes, encoding: str | None) -> tuple[str, str]:
         candidates = ["utf-8-sig", "gb18030"]
     for name in candidates:
         try:
-            return data.decode(name), name
+            text = data.decode(name)
         except UnicodeDecodeError:
             continue
+        if name == "utf-8-sig" and not data.startswith(codecs.BOM_UTF8):
+            name = "utf-8"
+        return text, name
     raise _fail("csv_encoding", value="UTF-8, GB18030")
 
 

@@ -84,7 +84,7 @@ def _trees(plantings: pd.DataFrame) -> dict[str, int]:
     """Trees planted per species (sum of ``count``), species missing as "unknown"."""
     if len(plantings) == 0:
         return {}
-    species = plantings.get("species", pd.Series(None, index=plantings.index))
+    species = plantings.get("species", pd.Series(None, plantings.index, dtype=object))
     table = pd.DataFrame(
         {
             "species": species.astype(object).where(species.notna(), "unknown").astype(str),
@@ -109,7 +109,7 @@ def _wells(wells: pd.DataFrame) -> tuple[int, float]:
     """Wells in service (not planned nor removed) and their total ``yield_m3h``."""
     if len(wells) == 0:
         return 0, 0.0
-    status = wells.get("status", pd.Series(None, index=wells.index))
+    status = wells.get("status", pd.Series(None, wells.index, dtype=object))
     serving = ~status.isin(_NOT_IN_SERVICE).to_numpy()
     return int(serving.sum()), float(_numbers(wells, "yield_m3h").to_numpy()[serving].sum())
 

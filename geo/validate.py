@@ -164,7 +164,7 @@ def _finite(geoms: NDArray[np.object_], rows: IntArray) -> tuple[IntArray, list[
     found: dict[int, Problem] = {}
     for i in np.flatnonzero(missing | empty):
         value = "None" if missing[i] else shapely.to_wkt(geoms[i])
-        found[int(i)] = _problem("geometry_missing", rows[i], value)
+        found[int(i)] = _problem("geometry_empty", rows[i], value)
     for i, pos in zip(bad_rows, bad_pos, strict=True):
         value = f"{coords[pos, 0]}, {coords[pos, 1]}"
         found[int(i)] = _problem("coordinates_not_finite", rows[i], value)
@@ -345,7 +345,7 @@ def check_finite(gdf: Frame, *, rows: Sequence[int] | None = None) -> list[Probl
     Returns
     -------
     list of Problem
-        ``geometry_missing`` or ``coordinates_not_finite`` (errors), at most one per row.
+        ``geometry_empty`` or ``coordinates_not_finite`` (errors), at most one per row.
 
     Examples
     --------
@@ -353,7 +353,7 @@ def check_finite(gdf: Frame, *, rows: Sequence[int] | None = None) -> list[Probl
     >>> from shapely import Point
     >>> gdf = gpd.GeoDataFrame(geometry=[Point(112.8, 39.5), None, Point(float("nan"), 39.5)])
     >>> [(p.code, p.row) for p in check_finite(gdf)]
-    [('geometry_missing', 2), ('coordinates_not_finite', 3)]
+    [('geometry_empty', 2), ('coordinates_not_finite', 3)]
     >>> check_finite(gpd.GeoDataFrame(geometry=[]))
     []
     """

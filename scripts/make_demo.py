@@ -39,13 +39,11 @@ import shapely
 from shapely import affinity, ops
 from shapely.geometry import LineString, MultiPoint, MultiPolygon, Point, Polygon, shape
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
 from geo.metric import metric_crs_for
 from layers.errors import ValidationFailed
 from layers.store import Change, GeoJSONStore
 
+REPO = Path(__file__).resolve().parents[1]
 log = logging.getLogger("make_demo")
 
 COUNTY_FILE = REPO / "data" / "shanyin_county.geojson"
@@ -157,7 +155,15 @@ ENTERPRISE_TRADES = (
 SHOP_PREFIXES = ("兴旺", "顺达", "福源", "鑫盛", "东升", "宏达", "利民", "惠民", "永盛", "金源")
 SHOP_TRADES = ("便利店", "超市", "饭店", "汽修部", "轮胎店", "五金店", "农资店", "粮油店", "面馆")
 CROPS = ("番茄", "黄瓜", "辣椒", "草莓", "西葫芦", "食用菌")
-PROBLEM_TOPICS = ("道路硬化", "饮水管道维修", "路灯报修", "机井灌溉", "医保咨询", "土地流转", "就业信息")
+PROBLEM_TOPICS = (
+    "道路硬化",
+    "饮水管道维修",
+    "路灯报修",
+    "机井灌溉",
+    "医保咨询",
+    "土地流转",
+    "就业信息",
+)
 VISIT_TEAMS = {
     "visit": ("县委组织部驻村工作队", "县农业农村局工作组", "县乡村振兴局工作队"),
     "free_clinic": ("县人民医院义诊队", "县中医医院义诊队"),
@@ -167,55 +173,168 @@ VISIT_TEAMS = {
 VISIT_KIND_WEIGHTS = {"visit": 70, "free_clinic": 12, "legal_aid": 10, "job_fair": 8}
 
 LEDGER_ITEMS: tuple[dict[str, Any], ...] = (
-    {"key": "solar_lights", "title": "薛圐圙乡国道208沿线太阳能路灯", "category": "streetlights",
-     "township": XUEKULUO, "target": SOLAR_LIGHTS, "unit": "盏", "measure": "count",
-     "responsible_unit": "薛圐圙乡人民政府", "start_date": "2021-04-01",
-     "deadline": "2021-09-30", "status": "done", "notes": "环岛及国道208沿线，灯杆高8米"},
-    {"key": "street_lights_2", "title": "县城文化路路灯改造（二期）", "category": "streetlights",
-     "township": DAIYUE, "target": 40, "unit": "盏", "measure": "count",
-     "responsible_unit": "县住房和城乡建设管理局", "start_date": "2026-05-01",
-     "deadline": "2026-12-31", "status": "in_progress", "notes": "已完成12盏，其余为计划点位"},
+    {
+        "key": "solar_lights",
+        "title": "薛圐圙乡国道208沿线太阳能路灯",
+        "category": "streetlights",
+        "township": XUEKULUO,
+        "target": SOLAR_LIGHTS,
+        "unit": "盏",
+        "measure": "count",
+        "responsible_unit": "薛圐圙乡人民政府",
+        "start_date": "2021-04-01",
+        "deadline": "2021-09-30",
+        "status": "done",
+        "notes": "环岛及国道208沿线，灯杆高8米",
+    },
+    {
+        "key": "street_lights_2",
+        "title": "县城文化路路灯改造（二期）",
+        "category": "streetlights",
+        "township": DAIYUE,
+        "target": 40,
+        "unit": "盏",
+        "measure": "count",
+        "responsible_unit": "县住房和城乡建设管理局",
+        "start_date": "2026-05-01",
+        "deadline": "2026-12-31",
+        "status": "in_progress",
+        "notes": "已完成12盏，其余为计划点位",
+    },
     *(
-        {"key": f"trees_{species}", "title": f"薛圐圙乡村庄绿化：{SPECIES_ZH[species]}",
-         "category": "plantings", "township": XUEKULUO, "target": total, "unit": "株",
-         "measure": "trees", "species": species, "responsible_unit": "县林业局",
-         "start_date": "2026-03-20", "deadline": "2026-05-31", "status": "done"}
+        {
+            "key": f"trees_{species}",
+            "title": f"薛圐圙乡村庄绿化：{SPECIES_ZH[species]}",
+            "category": "plantings",
+            "township": XUEKULUO,
+            "target": total,
+            "unit": "株",
+            "measure": "trees",
+            "species": species,
+            "responsible_unit": "县林业局",
+            "start_date": "2026-03-20",
+            "deadline": "2026-05-31",
+            "status": "done",
+        }
         for species, total in SPECIES_TOTALS.items()
     ),
-    {"key": "greenhouses", "title": "薛圐圙乡新建钢架大棚", "category": "greenhouses",
-     "township": XUEKULUO, "target": GREENHOUSES, "unit": "座", "measure": "count",
-     "responsible_unit": "县农业农村局", "start_date": "2026-03-01",
-     "deadline": "2026-07-31", "status": "done"},
-    {"key": "pipes", "title": "合盛堡乡新建泵管配套3套", "category": "pipes",
-     "township": HESHENGBAO, "target": 600, "unit": "米", "measure": "length_m",
-     "responsible_unit": "县水利局", "start_date": "2026-04-01", "deadline": "2026-06-30",
-     "status": "done", "notes": "3眼新井各配套管道200米"},
-    {"key": "wells", "title": "合盛堡乡机井增容提水", "category": "wells",
-     "township": HESHENGBAO, "target": YIELD_WELLS, "unit": "眼", "measure": "count",
-     "responsible_unit": "县水利局", "start_date": "2026-03-15", "deadline": "2026-06-30",
-     "status": "done"},
-    {"key": "visits", "title": "入村入企走访解难题", "category": "visits",
-     "target": PROBLEMS_SOLVED, "unit": "件", "measure": "problems_solved",
-     "responsible_unit": "县委组织部", "start_date": "2026-01-01", "deadline": "2026-12-31",
-     "status": "done", "notes": "走访村和企业350余个"},
-    {"key": "rest_stations", "title": "户外劳动者爱心驿站", "category": "facilities",
-     "township": DAIYUE, "target": len(REST_STATIONS), "unit": "个", "measure": "count",
-     "responsible_unit": "县总工会", "start_date": "2026-02-01", "deadline": "2026-05-31",
-     "status": "done"},
-    {"key": "shops", "title": "国道208沿线商铺配发垃圾桶", "category": "roadside_shops",
-     "township": XUEKULUO, "target": SHOPS, "unit": "家", "measure": "count",
-     "responsible_unit": "薛圐圙乡人民政府", "start_date": "2026-04-15",
-     "deadline": "2026-06-30", "status": "done"},
-    {"key": "culture_square", "title": "白坊村文化广场", "category": "facilities",
-     "township": DAIYUE, "village": "白坊村", "target": 1, "unit": "处", "measure": "count",
-     "responsible_unit": "县文化和旅游局", "start_date": "2026-04-01",
-     "deadline": "2026-08-31", "status": "done"},
-    {"key": "training", "title": "农民工职业技能培训", "category": "training", "target": 1200,
-     "unit": "人次", "measure": "entries", "responsible_unit": "县人力资源和社会保障局",
-     "start_date": "2026-02-01", "deadline": "2026-12-31", "status": "in_progress"},
-    {"key": "ecommerce", "title": "农村电商直播培训班", "category": "training", "target": 10,
-     "unit": "期", "measure": "entries", "responsible_unit": "县商务局",
-     "start_date": "2026-03-01", "deadline": "2026-09-30", "status": "done"},
+    {
+        "key": "greenhouses",
+        "title": "薛圐圙乡新建钢架大棚",
+        "category": "greenhouses",
+        "township": XUEKULUO,
+        "target": GREENHOUSES,
+        "unit": "座",
+        "measure": "count",
+        "responsible_unit": "县农业农村局",
+        "start_date": "2026-03-01",
+        "deadline": "2026-07-31",
+        "status": "done",
+    },
+    {
+        "key": "pipes",
+        "title": "合盛堡乡新建泵管配套3套",
+        "category": "pipes",
+        "township": HESHENGBAO,
+        "target": 600,
+        "unit": "米",
+        "measure": "length_m",
+        "responsible_unit": "县水利局",
+        "start_date": "2026-04-01",
+        "deadline": "2026-06-30",
+        "status": "done",
+        "notes": "3眼新井各配套管道200米",
+    },
+    {
+        "key": "wells",
+        "title": "合盛堡乡机井增容提水",
+        "category": "wells",
+        "township": HESHENGBAO,
+        "target": YIELD_WELLS,
+        "unit": "眼",
+        "measure": "count",
+        "responsible_unit": "县水利局",
+        "start_date": "2026-03-15",
+        "deadline": "2026-06-30",
+        "status": "done",
+    },
+    {
+        "key": "visits",
+        "title": "入村入企走访解难题",
+        "category": "visits",
+        "target": PROBLEMS_SOLVED,
+        "unit": "件",
+        "measure": "problems_solved",
+        "responsible_unit": "县委组织部",
+        "start_date": "2026-01-01",
+        "deadline": "2026-12-31",
+        "status": "done",
+        "notes": "走访村和企业350余个",
+    },
+    {
+        "key": "rest_stations",
+        "title": "户外劳动者爱心驿站",
+        "category": "facilities",
+        "township": DAIYUE,
+        "target": len(REST_STATIONS),
+        "unit": "个",
+        "measure": "count",
+        "responsible_unit": "县总工会",
+        "start_date": "2026-02-01",
+        "deadline": "2026-05-31",
+        "status": "done",
+    },
+    {
+        "key": "shops",
+        "title": "国道208沿线商铺配发垃圾桶",
+        "category": "roadside_shops",
+        "township": XUEKULUO,
+        "target": SHOPS,
+        "unit": "家",
+        "measure": "count",
+        "responsible_unit": "薛圐圙乡人民政府",
+        "start_date": "2026-04-15",
+        "deadline": "2026-06-30",
+        "status": "done",
+    },
+    {
+        "key": "culture_square",
+        "title": "白坊村文化广场",
+        "category": "facilities",
+        "township": DAIYUE,
+        "village": "白坊村",
+        "target": 1,
+        "unit": "处",
+        "measure": "count",
+        "responsible_unit": "县文化和旅游局",
+        "start_date": "2026-04-01",
+        "deadline": "2026-08-31",
+        "status": "done",
+    },
+    {
+        "key": "training",
+        "title": "农民工职业技能培训",
+        "category": "training",
+        "target": 1200,
+        "unit": "人次",
+        "measure": "entries",
+        "responsible_unit": "县人力资源和社会保障局",
+        "start_date": "2026-02-01",
+        "deadline": "2026-12-31",
+        "status": "in_progress",
+    },
+    {
+        "key": "ecommerce",
+        "title": "农村电商直播培训班",
+        "category": "training",
+        "target": 10,
+        "unit": "期",
+        "measure": "entries",
+        "responsible_unit": "县商务局",
+        "start_date": "2026-03-01",
+        "deadline": "2026-09-30",
+        "status": "done",
+    },
 )
 TRAINING_DONE = 860
 STREET_LIGHTS_2_DONE, STREET_LIGHTS_2_PLANNED = 12, 6
@@ -227,7 +346,7 @@ kind = "work"
 geometry = ["Point"]
 id_prefix = "SH"
 label = { zh = "沿路商铺垃圾桶", en = "Roadside shops with bins" }
-description = { zh = "国道沿线商铺配发垃圾桶", en = "Shops along the national road given rubbish bins" }
+description = { zh = "国道沿线商铺配发垃圾桶", en = "Shops along the road given bins" }
 date_field = "handed_over_date"
 title_field = "name"
 duplicate_distance_m = 10
@@ -264,9 +383,12 @@ name = "bin_type"
 type = "enum"
 values = ["wheelie_240l", "wheelie_120l", "sorting_set", "other"]
 label = { zh = "垃圾桶类型", en = "Bin type" }
-value_labels = { wheelie_240l = { zh = "240升垃圾桶", en = "240 L wheelie bin" }, \
-wheelie_120l = { zh = "120升垃圾桶", en = "120 L wheelie bin" }, \
-sorting_set = { zh = "分类垃圾桶组", en = "Sorting set" }, other = { zh = "其他", en = "Other" } }
+
+[fields.value_labels]
+wheelie_240l = { zh = "240升垃圾桶", en = "240 L wheelie bin" }
+wheelie_120l = { zh = "120升垃圾桶", en = "120 L wheelie bin" }
+sorting_set = { zh = "分类垃圾桶组", en = "Sorting set" }
+other = { zh = "其他", en = "Other" }
 
 [[fields]]
 name = "road"
@@ -320,8 +442,9 @@ SPEC_FILES = {"shops.toml": SHOPS_TOML, "facilities_links.toml": FACILITIES_TOML
 # ----------------------------------------------------------------------------- geometry
 def _round_coords(coords: np.ndarray) -> np.ndarray:
     """Coordinates rounded as the store rounds them, so what is checked here is stored."""
-    return np.array([[round(float(x), COORD_DECIMALS), round(float(y), COORD_DECIMALS)]
-                     for x, y in coords]).reshape(-1, 2)
+    return np.array(
+        [[round(float(x), COORD_DECIMALS), round(float(y), COORD_DECIMALS)] for x, y in coords]
+    ).reshape(-1, 2)
 
 
 class Metric:
@@ -426,8 +549,10 @@ def _inside_vertex(county: Any, xy: tuple[float, float], cache: dict[Any, Any]) 
         if found is not None:
             break
         for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (1, -1), (-1, 1), (-1, -1)):
-            cand = (round(xy[0] + dx * k * step, COORD_DECIMALS),
-                    round(xy[1] + dy * k * step, COORD_DECIMALS))
+            cand = (
+                round(xy[0] + dx * k * step, COORD_DECIMALS),
+                round(xy[1] + dy * k * step, COORD_DECIMALS),
+            )
             if county.covers(Point(cand)):
                 found = cand
                 break
@@ -476,8 +601,16 @@ def split_total(rng: random.Random, total: int, parts: int, minimum: int = 1) ->
     return counts
 
 
-def place_near(rng: random.Random, origin: Point, region: Any, taken: list[Point], *,
-               min_r: float, max_r: float, gap: float) -> Point:
+def place_near(
+    rng: random.Random,
+    origin: Point,
+    region: Any,
+    taken: list[Point],
+    *,
+    min_r: float,
+    max_r: float,
+    gap: float,
+) -> Point:
     """A random point ``min_r``-``max_r`` m from ``origin`` in ``region``, ``gap`` m clear."""
     for _ in range(2000):
         azimuth, radius = rng.uniform(0, 2 * math.pi), rng.uniform(min_r, max_r)
@@ -526,12 +659,14 @@ def rectangle(centre: Point, width_m: float, height_m: float, angle_deg: float =
     return affinity.translate(rotated, centre.x, centre.y)
 
 
-def commit(store: GeoJSONStore, layer: str, changes: list[Change], *,
-           demo: bool = True) -> list[str]:
+def commit(
+    store: GeoJSONStore, layer: str, changes: list[Change], *, demo: bool = True
+) -> list[str]:
     """Create ``changes`` in ``layer`` in one commit; the new ids, in order."""
     try:
-        result = store.commit(layer, changes, user=USER, source=SOURCE,
-                              extra_properties={"demo": demo})
+        result = store.commit(
+            layer, changes, user=USER, source=SOURCE, extra_properties={"demo": demo}
+        )
     except ValidationFailed as exc:
         for problem in exc.problems[:20]:
             log.error("%s: %s", layer, problem.message("en"))
@@ -554,8 +689,14 @@ def build_world(rng: random.Random, county: Any) -> World:
         name: Township(name, name_en, code, metric.to_m(Point(seat)))
         for name, name_en, code, seat in TOWNSHIPS
     }
-    world = World(rng, county, metric, townships, townships[DAIYUE].seat_m,
-                  metric.to_m(LineString(G208_LONLAT)))
+    world = World(
+        rng,
+        county,
+        metric,
+        townships,
+        townships[DAIYUE].seat_m,
+        metric.to_m(LineString(G208_LONLAT)),
+    )
     township_areas(world)
     return world
 
@@ -563,16 +704,23 @@ def build_world(rng: random.Random, county: Any) -> World:
 def boundary_changes(world: World) -> list[Change]:
     """Demo township polygons (the county polygon is committed on its own, as real data)."""
     return [
-        create(t.area, level="township", name=t.name, code=f"140621{t.code}",
-               attribution=TOWNSHIP_ATTRIBUTION)
+        create(
+            t.area,
+            level="township",
+            name=t.name,
+            code=f"140621{t.code}",
+            attribution=TOWNSHIP_ATTRIBUTION,
+        )
         for t in world.townships.values()
     ]
 
 
 def ledger_changes() -> list[Change]:
     """One ledger item per work of the report, plus two items without a map layer."""
-    return [Change("create", properties={k: v for k, v in item.items() if k != "key"})
-            for item in LEDGER_ITEMS]
+    return [
+        Change("create", properties={k: v for k, v in item.items() if k != "key"})
+        for item in LEDGER_ITEMS
+    ]
 
 
 def ledger_progress_changes(world: World) -> list[Change]:
@@ -581,15 +729,32 @@ def ledger_progress_changes(world: World) -> list[Change]:
     changes = []
     monthly = split_total(rng, TRAINING_DONE, 9, minimum=40)
     for month, quantity in enumerate(monthly, start=2):
-        changes.append(Change("create", properties={
-            "item_id": world.ledger["training"], "date": f"2026-{month:02d}-25",
-            "quantity": quantity, "notes": f"{month}月培训{quantity}人次"}))
+        changes.append(
+            Change(
+                "create",
+                properties={
+                    "item_id": world.ledger["training"],
+                    "date": f"2026-{month:02d}-25",
+                    "quantity": quantity,
+                    "notes": f"{month}月培训{quantity}人次",
+                },
+            )
+        )
     for number in range(1, 11):
-        day = random_date(rng, f"2026-{2 + (number + 1) // 2:02d}-01",
-                          f"2026-{2 + (number + 1) // 2:02d}-28")
-        changes.append(Change("create", properties={
-            "item_id": world.ledger["ecommerce"], "date": day, "quantity": 1,
-            "notes": f"第{number}期电商直播培训班结业"}))
+        day = random_date(
+            rng, f"2026-{2 + (number + 1) // 2:02d}-01", f"2026-{2 + (number + 1) // 2:02d}-28"
+        )
+        changes.append(
+            Change(
+                "create",
+                properties={
+                    "item_id": world.ledger["ecommerce"],
+                    "date": day,
+                    "quantity": 1,
+                    "notes": f"第{number}期电商直播培训班结业",
+                },
+            )
+        )
     return changes
 
 
@@ -619,25 +784,39 @@ def make_villages(world: World) -> None:
             region = region.difference(world.seat_m.buffer(2300.0))
             fixed = [("白坊村", world.seat_offset(-2000, -1500))]
         else:
-            fixed = [(township.name[:-1] + "村", Point(township.seat_m.x - 400,
-                                                       township.seat_m.y))]
+            fixed = [(township.name[:-1] + "村", Point(township.seat_m.x - 400, township.seat_m.y))]
         taken.extend(p for _, p in fixed)
         names = [n for n, _ in fixed] + _village_names(rng, count - len(fixed), used)
-        points = [p for _, p in fixed] + [sample_in(rng, region, taken, 1500.0)
-                                          for _ in range(count - len(fixed))]
+        points = [p for _, p in fixed] + [
+            sample_in(rng, region, taken, 1500.0) for _ in range(count - len(fixed))
+        ]
         for serial, (name, point) in enumerate(zip(names, points, strict=True), start=201):
             households = rng.randint(150, 900)
-            township.villages.append(Village(
-                name, township.name, point, f"140621{township.code}{serial:03d}",
-                households, int(households * rng.uniform(2.3, 3.1))))
+            township.villages.append(
+                Village(
+                    name,
+                    township.name,
+                    point,
+                    f"140621{township.code}{serial:03d}",
+                    households,
+                    int(households * rng.uniform(2.3, 3.1)),
+                )
+            )
 
 
 def village_changes(world: World) -> list[Change]:
     """The villages as points."""
     return [
-        create(world.lonlat(v.point_m), name=v.name, township=v.township, stat_code=v.stat_code,
-               households=v.households, population=v.population)
-        for t in world.townships.values() for v in t.villages
+        create(
+            world.lonlat(v.point_m),
+            name=v.name,
+            township=v.township,
+            stat_code=v.stat_code,
+            households=v.households,
+            population=v.population,
+        )
+        for t in world.townships.values()
+        for v in t.villages
     ]
 
 
@@ -648,8 +827,9 @@ def _curvy(rng: random.Random, start: Point, end: Point) -> LineString:
     bends = []
     for share in (1 / 3, 2 / 3):
         push = rng.uniform(-0.05, 0.05) * length
-        bends.append((start.x + dx * share - dy / length * push,
-                      start.y + dy * share + dx / length * push))
+        bends.append(
+            (start.x + dx * share - dy / length * push, start.y + dy * share + dx / length * push)
+        )
     return LineString([(start.x, start.y), *bends, (end.x, end.y)])
 
 
@@ -662,17 +842,22 @@ def road_changes(world: World) -> list[Change]:
     """G208, the Xuekuluo roundabout, county roads between seats and county-seat streets."""
     changes = [
         create(world.lonlat(world.g208_m), name="国道208线", road_class="G208"),
-        create(world.lonlat(LineString(xuekuluo_ring(world).coords)), name="薛圐圙环岛",
-               road_class="环岛"),
+        create(
+            world.lonlat(LineString(xuekuluo_ring(world).coords)),
+            name="薛圐圙环岛",
+            road_class="环岛",
+        ),
     ]
     for start, end, code in COUNTY_ROADS:
         line = _curvy(world.rng, world.townships[start].seat_m, world.townships[end].seat_m)
-        changes.append(create(world.lonlat(line), name=f"{start[:-1]}—{end[:-1]}公路",
-                              road_class=code))
+        changes.append(
+            create(world.lonlat(line), name=f"{start[:-1]}—{end[:-1]}公路", road_class=code)
+        )
     for name, ends in STREETS:
         line = LineString([world.seat_offset(*e) for e in ends])
-        changes.append(create(world.lonlat(line), name=name, road_class="城区街道",
-                              main_street=True))
+        changes.append(
+            create(world.lonlat(line), name=name, road_class="城区街道", main_street=True)
+        )
     return changes
 
 
@@ -687,34 +872,61 @@ def make_enterprises(world: World) -> None:
         used.add(name)
         township = rng.choice(townships)
         village = rng.choice(township.villages)
-        point = place_near(rng, village.point_m, township.inner(100.0), taken,
-                           min_r=400, max_r=1200, gap=300)
+        point = place_near(
+            rng, village.point_m, township.inner(100.0), taken, min_r=400, max_r=1200, gap=300
+        )
         world.enterprises.append((name, township.name, point))
 
 
 def facility_changes(world: World, baifang: Village) -> list[Change]:
     """County-seat facilities, rest stations, clinics, enterprises, the culture square."""
     changes = [
-        create(world.lonlat(world.seat_offset(*off)), name=name, kind=kind, township=DAIYUE,
-               opened_date=opened)
+        create(
+            world.lonlat(world.seat_offset(*off)),
+            name=name,
+            kind=kind,
+            township=DAIYUE,
+            opened_date=opened,
+        )
         for name, kind, off, opened in SEAT_FACILITIES
     ]
     changes += [
-        create(world.lonlat(world.seat_offset(*off)), name=name, kind="rest_station",
-               township=DAIYUE, opened_date=opened, ledger_item=world.ledger["rest_stations"])
+        create(
+            world.lonlat(world.seat_offset(*off)),
+            name=name,
+            kind="rest_station",
+            township=DAIYUE,
+            opened_date=opened,
+            ledger_item=world.ledger["rest_stations"],
+        )
         for name, off, opened in REST_STATIONS
     ]
-    changes.append(create(
-        world.lonlat(Point(baifang.point_m.x + 120, baifang.point_m.y + 60)), name="白坊村文化广场",
-        kind="culture_square", township=DAIYUE, opened_date="2026-07-01",
-        village_id=baifang.fid, ledger_item=world.ledger["culture_square"]))
+    changes.append(
+        create(
+            world.lonlat(Point(baifang.point_m.x + 120, baifang.point_m.y + 60)),
+            name="白坊村文化广场",
+            kind="culture_square",
+            township=DAIYUE,
+            opened_date="2026-07-01",
+            village_id=baifang.fid,
+            ledger_item=world.ledger["culture_square"],
+        )
+    )
     for township in world.townships.values():
         if township.name != DAIYUE:
             point = Point(township.seat_m.x + 150, township.seat_m.y + 120)
-            changes.append(create(world.lonlat(point), name=f"{township.name}卫生院",
-                                  kind="clinic", township=township.name))
-    changes += [create(world.lonlat(point), name=name, kind="enterprise", township=township)
-                for name, township, point in world.enterprises]
+            changes.append(
+                create(
+                    world.lonlat(point),
+                    name=f"{township.name}卫生院",
+                    kind="clinic",
+                    township=township.name,
+                )
+            )
+    changes += [
+        create(world.lonlat(point), name=name, kind="enterprise", township=township)
+        for name, township, point in world.enterprises
+    ]
     changes += bus_stop_changes(world)
     return changes
 
@@ -729,9 +941,13 @@ def bus_stop_changes(world: World) -> list[Change]:
     route = free_bus_line(world)
     count = int(route.length // 450) + 1
     return [
-        create(world.lonlat(along(route, min(i * 450.0, route.length - 1), 12.0)),
-               name=f"免费公交1路第{i + 1}站", kind="bus_stop", township=DAIYUE,
-               opened_date="2026-04-01")
+        create(
+            world.lonlat(along(route, min(i * 450.0, route.length - 1), 12.0)),
+            name=f"免费公交1路第{i + 1}站",
+            kind="bus_stop",
+            township=DAIYUE,
+            opened_date="2026-04-01",
+        )
         for i in range(count)
     ]
 
@@ -754,32 +970,51 @@ def streetlight_changes(world: World) -> list[Change]:
     rng, xkl = world.rng, world.townships[XUEKULUO]
     seat_d = world.g208_m.project(xkl.seat_m)
     ring = xuekuluo_ring(world)
-    points = [(along(ring, ring.length * i / SOLAR_RING_LIGHTS, -10.0), "薛圐圙环岛")
-              for i in range(SOLAR_RING_LIGHTS)]
+    points = [
+        (along(ring, ring.length * i / SOLAR_RING_LIGHTS, -10.0), "薛圐圙环岛")
+        for i in range(SOLAR_RING_LIGHTS)
+    ]
     per_side = (SOLAR_LIGHTS - SOLAR_RING_LIGHTS) // 2
     for sign in (1, -1):
-        points += [(along(world.g208_m, seat_d + sign * (60 + 35.0 * i), -12.0), "G208")
-                   for i in range(per_side)]
+        points += [
+            (along(world.g208_m, seat_d + sign * (60 + 35.0 * i), -12.0), "G208")
+            for i in range(per_side)
+        ]
     faulty = set(rng.sample(range(SOLAR_LIGHTS), FAULTY_LIGHTS))
     changes = []
     for index, (point, road) in enumerate(points):
         if not xkl.inner(20.0).contains(point):
             raise RuntimeError("a solar light fell outside Xuekuluo")
-        changes.append(create(
-            world.lonlat(point), power_source="solar", pole_height_m=8, lamp_power_w=60,
-            road=road, status="faulty" if index in faulty else "working",
-            installed_date=random_date(rng, "2021-06-01", "2021-08-31"),
-            ledger_item=world.ledger["solar_lights"], township=XUEKULUO,
-            village_id=nearest_village(xkl.villages, point).fid))
+        changes.append(
+            create(
+                world.lonlat(point),
+                power_source="solar",
+                pole_height_m=8,
+                lamp_power_w=60,
+                road=road,
+                status="faulty" if index in faulty else "working",
+                installed_date=random_date(rng, "2021-06-01", "2021-08-31"),
+                ledger_item=world.ledger["solar_lights"],
+                township=XUEKULUO,
+                village_id=nearest_village(xkl.villages, point).fid,
+            )
+        )
     street = LineString([world.seat_offset(*e) for e in dict(STREETS)["文化路"]])
     for i in range(STREET_LIGHTS_2_DONE + STREET_LIGHTS_2_PLANNED):
         done = i < STREET_LIGHTS_2_DONE
-        changes.append(create(
-            world.lonlat(along(street, 100 + 35.0 * i, -10.0)), power_source="grid",
-            pole_height_m=10, lamp_power_w=120, road="文化路",
-            status=("working" if i % 6 else "installed") if done else "planned",
-            installed_date=random_date(rng, "2026-06-01", "2026-09-30") if done else None,
-            ledger_item=world.ledger["street_lights_2"], township=DAIYUE))
+        changes.append(
+            create(
+                world.lonlat(along(street, 100 + 35.0 * i, -10.0)),
+                power_source="grid",
+                pole_height_m=10,
+                lamp_power_w=120,
+                road="文化路",
+                status=("working" if i % 6 else "installed") if done else "planned",
+                installed_date=random_date(rng, "2026-06-01", "2026-09-30") if done else None,
+                ledger_item=world.ledger["street_lights_2"],
+                township=DAIYUE,
+            )
+        )
     return changes
 
 
@@ -789,8 +1024,12 @@ def _planting_geometry(rng: random.Random, species: str, centre: Point, count: i
         return rectangle(centre, side * 1.5, side / 1.5, rng.uniform(-20, 20))
     if species == "juniper":
         azimuth = rng.uniform(0, math.pi)
-        return MultiPoint([(centre.x + k * 40 * math.cos(azimuth),
-                            centre.y + k * 40 * math.sin(azimuth)) for k in range(-2, 3)])
+        return MultiPoint(
+            [
+                (centre.x + k * 40 * math.cos(azimuth), centre.y + k * 40 * math.sin(azimuth))
+                for k in range(-2, 3)
+            ]
+        )
     return centre
 
 
@@ -804,20 +1043,27 @@ def planting_changes(world: World) -> list[Change]:
         chosen = villages[: SPECIES_VILLAGES[species]]
         for village, count in zip(chosen, split_total(rng, total, len(chosen)), strict=True):
             for _ in range(200):
-                centre = place_near(rng, village.point_m, region, taken, min_r=250, max_r=900,
-                                    gap=150)
+                centre = place_near(
+                    rng, village.point_m, region, taken, min_r=250, max_r=900, gap=150
+                )
                 geom = _planting_geometry(rng, species, centre, count)
                 if region.contains(geom):
                     break
                 taken.remove(centre)
             else:
                 raise RuntimeError(f"no room for {species} near {village.name}")
-            changes.append(create(
-                world.lonlat(geom), species=species, count=count,
-                planted_date=random_date(rng, "2026-03-25", "2026-05-10"),
-                survival_rate_pct=round(rng.uniform(86.0, 98.5), 1),
-                ledger_item=world.ledger[f"trees_{species}"], township=XUEKULUO,
-                village_id=village.fid))
+            changes.append(
+                create(
+                    world.lonlat(geom),
+                    species=species,
+                    count=count,
+                    planted_date=random_date(rng, "2026-03-25", "2026-05-10"),
+                    survival_rate_pct=round(rng.uniform(86.0, 98.5), 1),
+                    ledger_item=world.ledger[f"trees_{species}"],
+                    township=XUEKULUO,
+                    village_id=village.fid,
+                )
+            )
     return changes
 
 
@@ -838,17 +1084,22 @@ def greenhouse_changes(world: World) -> list[Change]:
             geom = rectangle(centre, 60, 8) if footprints else centre
             if not region.contains(geom):
                 raise RuntimeError(f"greenhouse outside Xuekuluo near {village.name}")
-            changes.append(create(
-                world.lonlat(geom), frame_type="steel", crop=crop,
-                operator=f"{village.name[:-1]}蔬菜种植专业合作社",
-                built_date=random_date(rng, "2026-03-01", "2026-06-30"),
-                ledger_item=world.ledger["greenhouses"], township=XUEKULUO,
-                village_id=village.fid))
+            changes.append(
+                create(
+                    world.lonlat(geom),
+                    frame_type="steel",
+                    crop=crop,
+                    operator=f"{village.name[:-1]}蔬菜种植专业合作社",
+                    built_date=random_date(rng, "2026-03-01", "2026-06-30"),
+                    ledger_item=world.ledger["greenhouses"],
+                    township=XUEKULUO,
+                    village_id=village.fid,
+                )
+            )
     return changes
 
 
-def _well(rng: random.Random, point: Any, township: str, village: Village, **extra: Any
-          ) -> Change:
+def _well(rng: random.Random, point: Any, township: str, village: Village, **extra: Any) -> Change:
     props: dict[str, Any] = {
         "name": f"{village.name}{rng.randint(1, 9)}号井",
         "depth_m": rng.randint(80, 220),
@@ -865,24 +1116,47 @@ def _well(rng: random.Random, point: Any, township: str, village: Village, **ext
     return create(point, **props)
 
 
-def well_changes(world: World) -> tuple[list[Change], list[Point]]:
-    """3 new Heshengbao wells (first), 7 with increased yield, and older wells elsewhere."""
+def well_changes(world: World) -> tuple[list[Change], list[Village]]:
+    """3 new Heshengbao wells (first), 7 with increased yield, and older wells elsewhere.
+
+    Returns the changes and the villages of the new wells, in the same order.
+    """
     rng, hsb = world.rng, world.townships[HESHENGBAO]
     taken: list[Point] = []
-    changes, new_points = [], []
-    for village in rng.sample(hsb.villages, NEW_WELLS):
-        point = place_near(rng, village.point_m, hsb.inner(400.0), taken, min_r=500,
-                           max_r=1200, gap=500)
-        new_points.append(point)
-        changes.append(_well(rng, world.lonlat(point), HESHENGBAO, village, status="working",
-                             completed_date=random_date(rng, "2026-04-20", "2026-06-10"),
-                             ledger_item=world.ledger["pipes"]))
+    changes: list[Change] = []
+    new_villages = rng.sample(hsb.villages, NEW_WELLS)
+    for village in new_villages:
+        point = place_near(
+            rng, village.point_m, hsb.inner(400.0), taken, min_r=500, max_r=1200, gap=500
+        )
+        changes.append(
+            _well(
+                rng,
+                world.lonlat(point),
+                HESHENGBAO,
+                village,
+                status="working",
+                completed_date=random_date(rng, "2026-04-20", "2026-06-10"),
+                ledger_item=world.ledger["pipes"],
+            )
+        )
     for village in rng.sample(hsb.villages, YIELD_WELLS):
-        point = place_near(rng, village.point_m, hsb.inner(100.0), taken, min_r=400,
-                           max_r=1200, gap=300)
-        changes.append(_well(rng, world.lonlat(point), HESHENGBAO, village, status="working",
-                             yield_m3h=rng.randint(50, 65), pump_power_kw=37,
-                             yield_increased=True, ledger_item=world.ledger["wells"]))
+        point = place_near(
+            rng, village.point_m, hsb.inner(100.0), taken, min_r=400, max_r=1200, gap=300
+        )
+        changes.append(
+            _well(
+                rng,
+                world.lonlat(point),
+                HESHENGBAO,
+                village,
+                status="working",
+                yield_m3h=rng.randint(50, 65),
+                pump_power_kw=37,
+                yield_increased=True,
+                ledger_item=world.ledger["wells"],
+            )
+        )
     for township in world.townships.values():
         if township.name == DAIYUE:
             continue
@@ -890,10 +1164,17 @@ def well_changes(world: World) -> tuple[list[Change], list[Point]]:
         share = 0.2 if township.name in ("后所乡", "吴马营乡") else 0.5
         for village in township.villages:
             if rng.random() < share:
-                point = place_near(rng, village.point_m, township.inner(100.0), taken,
-                                   min_r=400, max_r=1200, gap=300)
+                point = place_near(
+                    rng,
+                    village.point_m,
+                    township.inner(100.0),
+                    taken,
+                    min_r=400,
+                    max_r=1200,
+                    gap=300,
+                )
                 changes.append(_well(rng, world.lonlat(point), township.name, village))
-    return changes, new_points
+    return changes, new_villages
 
 
 def pipe_line(rng: random.Random, well: Any) -> LineString:
@@ -912,10 +1193,20 @@ def pipe_changes(world: World, wells: list[tuple[str, Any, Village]]) -> list[Ch
         line = pipe_line(world.rng, point)
         if not world.townships[HESHENGBAO].area.covers(line):
             raise RuntimeError("a pipe left Heshengbao")
-        changes.append(create(
-            line, purpose="irrigation", diameter_mm=110, material="PE", buried_depth_m=1.2,
-            well_id=well_id, completed_date=random_date(world.rng, "2026-05-10", "2026-06-25"),
-            ledger_item=world.ledger["pipes"], township=HESHENGBAO, village_id=village.fid))
+        changes.append(
+            create(
+                line,
+                purpose="irrigation",
+                diameter_mm=110,
+                material="PE",
+                buried_depth_m=1.2,
+                well_id=well_id,
+                completed_date=random_date(world.rng, "2026-05-10", "2026-06-25"),
+                ledger_item=world.ledger["pipes"],
+                township=HESHENGBAO,
+                village_id=village.fid,
+            )
+        )
     return changes
 
 
@@ -936,8 +1227,9 @@ def _visit_plan(world: World) -> list[tuple[Village | None, tuple[str, str, Poin
     while len(plan) < VISITS - ENTERPRISE_VISITS:
         plan.append((rng.choice(regular), None, random_date(rng, "2026-01-05", "2026-10-30")))
     for _ in range(ENTERPRISE_VISITS):
-        plan.append((None, rng.choice(world.enterprises),
-                     random_date(rng, "2026-01-05", "2026-10-30")))
+        plan.append(
+            (None, rng.choice(world.enterprises), random_date(rng, "2026-01-05", "2026-10-30"))
+        )
     plan.sort(key=lambda p: p[2])
     return plan
 
@@ -977,15 +1269,25 @@ def visit_changes(world: World) -> list[Change]:
         else:
             assert enterprise is not None
             township, origin = enterprise[1], enterprise[2]
-        point = place_near(rng, origin, world.townships[township].inner(20.0), [], min_r=5,
-                           max_r=60, gap=0)
+        point = place_near(
+            rng, origin, world.townships[township].inner(20.0), [], min_r=5, max_r=60, gap=0
+        )
         topics = "、".join(rng.sample(PROBLEM_TOPICS, min(raised, 3)))
-        changes.append(create(
-            world.lonlat(point), kind=kind, village_id=village.fid if village else None,
-            enterprise=enterprise[0] if enterprise else None, date=day,
-            team=rng.choice(VISIT_TEAMS[kind]), problems_raised=raised, problems_solved=solved,
-            notes=f"反映：{topics}" if topics else None, ledger_item=world.ledger["visits"],
-            township=township))
+        changes.append(
+            create(
+                world.lonlat(point),
+                kind=kind,
+                village_id=village.fid if village else None,
+                enterprise=enterprise[0] if enterprise else None,
+                date=day,
+                team=rng.choice(VISIT_TEAMS[kind]),
+                problems_raised=raised,
+                problems_solved=solved,
+                notes=f"反映：{topics}" if topics else None,
+                ledger_item=world.ledger["visits"],
+                township=township,
+            )
+        )
     return changes
 
 
@@ -999,19 +1301,26 @@ def shop_changes(world: World) -> list[Change]:
         distance = seat_d + rng.choice((-1, 1)) * rng.uniform(80, 3000)
         point = along(world.g208_m, distance, rng.choice((-1, 1)) * rng.uniform(20, 35))
         name = rng.choice(SHOP_PREFIXES) + rng.choice(SHOP_TRADES)
-        if name in used or not region.contains(point) or any(
-            point.distance(q) < 30 for q in taken
-        ):
+        if name in used or not region.contains(point) or any(point.distance(q) < 30 for q in taken):
             continue
         used.add(name)
         taken.append(point)
-        changes.append(create(
-            world.lonlat(point), name=name, owner=f"{rng.choice(SURNAMES)}某某",
-            bins=rng.choice((1, 2, 2, 3)),
-            bin_type=rng.choice(("wheelie_240l", "wheelie_240l", "wheelie_120l", "sorting_set")),
-            road="G208", township=XUEKULUO, village_id=nearest_village(xkl.villages, point).fid,
-            ledger_item=world.ledger["shops"],
-            handed_over_date=random_date(rng, "2026-05-06", "2026-06-20")))
+        changes.append(
+            create(
+                world.lonlat(point),
+                name=name,
+                owner=f"{rng.choice(SURNAMES)}某某",
+                bins=rng.choice((1, 2, 2, 3)),
+                bin_type=rng.choice(
+                    ("wheelie_240l", "wheelie_240l", "wheelie_120l", "sorting_set")
+                ),
+                road="G208",
+                township=XUEKULUO,
+                village_id=nearest_village(xkl.villages, point).fid,
+                ledger_item=world.ledger["shops"],
+                handed_over_date=random_date(rng, "2026-05-06", "2026-06-20"),
+            )
+        )
     return changes
 
 
@@ -1025,8 +1334,9 @@ def write_specs(folder: Path) -> None:
 
 def populate(store: GeoJSONStore, world: World) -> None:
     """Commit every layer: boundaries, ledger and villages first (others refer to them)."""
-    county = create(world.county, level="county", name="山阴县", code="140621",
-                    attribution=COUNTY_ATTRIBUTION)
+    county = create(
+        world.county, level="county", name="山阴县", code="140621", attribution=COUNTY_ATTRIBUTION
+    )
     commit(store, "boundaries", [county], demo=False)
     commit(store, "boundaries", boundary_changes(world))
     ids = commit(store, "ledger", ledger_changes())
@@ -1034,8 +1344,9 @@ def populate(store: GeoJSONStore, world: World) -> None:
     commit(store, "ledger_progress", ledger_progress_changes(world))
     make_villages(world)
     villages = [v for t in world.townships.values() for v in t.villages]
-    for village, fid in zip(villages, commit(store, "villages", village_changes(world)),
-                            strict=True):
+    for village, fid in zip(
+        villages, commit(store, "villages", village_changes(world)), strict=True
+    ):
         village.fid = fid
     commit(store, "roads", road_changes(world))
     make_enterprises(world)
@@ -1045,10 +1356,12 @@ def populate(store: GeoJSONStore, world: World) -> None:
     commit(store, "streetlights", streetlight_changes(world))
     commit(store, "plantings", planting_changes(world))
     commit(store, "greenhouses", greenhouse_changes(world))
-    wells, new_points = well_changes(world)
+    wells, new_villages = well_changes(world)
     well_ids = commit(store, "wells", wells)
-    new_wells = [(fid, change.geometry, nearest_village(world.townships[HESHENGBAO].villages, p))
-                 for fid, change, p in zip(well_ids, wells, new_points, strict=False)]
+    new_wells = [
+        (fid, change.geometry, village)
+        for fid, change, village in zip(well_ids, wells, new_villages, strict=False)
+    ]
     commit(store, "pipes", pipe_changes(world, new_wells))
     commit(store, "visits", visit_changes(world))
     commit(store, "roadside_shops", shop_changes(world))
@@ -1092,18 +1405,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Build the synthetic demo dataset of Shanyin County (山阴县) through the "
         "real store: layer files in <out>/layers, extra layer declarations in <out>/specs."
     )
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                        help="output folder (default: data/demo)")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
-                        help=f"random seed; the same seed gives identical files "
-                        f"(default: {DEFAULT_SEED})")
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help="output folder (default: data/demo)"
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=DEFAULT_SEED,
+        help=f"random seed; the same seed gives identical files (default: {DEFAULT_SEED})",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("layers").setLevel(logging.WARNING)
     started = time.perf_counter()
     counts = build(args.out, args.seed)
-    log.info("wrote %d features in %d layers to %s in %.1f s", sum(counts.values()),
-             len(counts), args.out, time.perf_counter() - started)
+    log.info(
+        "wrote %d features in %d layers to %s in %.1f s",
+        sum(counts.values()),
+        len(counts),
+        args.out,
+        time.perf_counter() - started,
+    )
     return 0
 
 

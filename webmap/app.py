@@ -54,9 +54,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     i18n.init_app(app)
     errors.init_app(app)
     auth.init_app(app)
-    from webmap.views import home
+    from webmap.views import home, uploads_api
 
     app.register_blueprint(home.bp)
+    app.register_blueprint(uploads_api.bp)
     return app
 
 

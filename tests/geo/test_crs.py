@@ -208,6 +208,13 @@ def test_gcj02_is_wgs84_outside_china():
     lon, lat = wgs84_to_gcj02([2.3522, 112.8, -74.0], [48.8566, 39.5, 40.7])
     assert lon[0] == 2.3522 and lon[2] == -74.0 and lat[2] == 40.7
     assert lon[1] != 112.8
+    # Just outside each side of the box (72.004-137.8347 E, 0.8293-55.8271 N), then inside.
+    outside_lon = np.array([71.9, 137.9, 100.0, 100.0])
+    outside_lat = np.array([40.0, 40.0, 0.8, 55.9])
+    lon, lat = wgs84_to_gcj02(outside_lon, outside_lat)
+    assert lon.tolist() == outside_lon.tolist() and lat.tolist() == outside_lat.tolist()
+    lon, lat = wgs84_to_gcj02([72.1, 137.7, 100.0, 100.0], [40.0, 40.0, 0.9, 55.7])
+    assert np.all(lon != [72.1, 137.7, 100.0, 100.0])
 
 
 def test_scalars_give_floats_and_arrays_keep_their_shape():

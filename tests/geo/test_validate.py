@@ -73,7 +73,8 @@ def test_geometry_types_rejects_other_types():
     problems = check_geometry_types(gdf, {"Point"})
     assert codes(problems) == [(2, "geometry_type_not_allowed"), (3, "geometry_type_not_allowed")]
     assert [p.value for p in problems] == ["LineString", "MultiPoint"]
-    assert problems[0].params == {"allowed": "Point"} and problems[0].severity == "error"
+    assert problems[0].params == {"row": 2, "allowed": "Point"}
+    assert problems[0].severity == "error"
     assert_renders(problems[1], "MultiPoint", "Point")
 
 
@@ -99,8 +100,8 @@ def test_finite_flags_missing_empty_nan_and_inf():
     )
     problems = check_finite(gdf, rows=[11, 12, 13, 14, 15, 16])
     assert codes(problems) == [
-        (12, "geometry_missing"),
-        (13, "geometry_missing"),
+        (12, "geometry_empty"),
+        (13, "geometry_empty"),
         (14, "coordinates_not_finite"),
         (15, "coordinates_not_finite"),
         (16, "coordinates_not_finite"),
@@ -218,8 +219,15 @@ def test_swapped_axes():
     problems = check_swapped_axes(gdf, AREA, rows=[21, 22, 23, 24])
     assert codes(problems) == [(21, "swapped_axes")]
     assert problems[0].value == "39.500000, 112.800000"
-    assert problems[0].params == {"swapped": "112.800000, 39.500000"}
+    assert problems[0].params == {"row": 21, "swapped": "112.800000, 39.500000"}
     assert_renders(problems[0], "39.500000, 112.800000", "112.800000, 39.500000")
+
+
+def test_swapped_axes_needs_the_point_outside():
+    # In an area straddling the diagonal, a point and its mirror can both be inside.
+    square = Polygon([(10, 10), (20, 10), (20, 20), (10, 20)])
+    gdf = frame([Point(12, 15), Point(15, 25)])
+    assert check_swapped_axes(gdf, square) == []
 
 
 def test_swapped_axes_empty_frame():
@@ -265,7 +273,15 @@ def test_duplicates_within_batch_name_nearest_earlier_row():
     assert codes(problems) == [(6, "duplicate_in_batch"), (7, "duplicate_in_batch")]
     assert problems[0].params["other_row"] == 5
     # Row 7 is 3 m from row 5 and 5 m from row 6: the nearer earlier row is named.
-    assert problems[1].params == {"other_row": 5, "distance_m": pytest.approx(3.0, abs=0.1)}
+    nearer_second = frame([a, north_of(a, 8.0), north_of(a, 9.0)])
+    last = check_duplicates(nearer_second, None, 10.0)[-1]
+    assert (last.row, last.params["other_row"]) == (3, 2)
+    assert last.params["distance_m"] == pytest.approx(1.0, abs=0.1)
+    assert problems[1].params == {
+        "row": 7,
+        "other_row": 5,
+        "distance_m": pytest.approx(3.0, abs=0.1),
+    }
     assert all(p.severity == "warning" for p in problems)
     assert_renders(problems[1], "5", "3.0")
 
@@ -284,15 +300,16 @@ def test_duplicates_empty_frames():
 def test_validate_geometries_reports_each_row_once_in_order():
     gdf = frame(
         [
-            INSIDE,  # 1 fine
+            Point(112.60, 39.30),  # 1 fine
             None,  # 2 missing
             Point(np.nan, 39.5),  # 3 not finite (not also outside)
             LineString([(112.8, 39.5), (112.9, 39.5)]),  # 4 wrong type
             Point(0, 0),  # 5 null island (not also outside or swapped)
             Point(39.5, 112.8),  # 6 swapped (not also outside)
             Point(113.2, 39.5),  # 7 outside
-            north_of(INSIDE, 3.0),  # 8 close to row 1
+            north_of(Point(112.60, 39.30), 3.0),  # 8 close to row 1
             north_of(Point(112.70, 39.40), 4.0),  # 9 close to existing L-1
+            north_of(INSIDE, 2.0),  # 10 close to existing L-2
         ]
     )
     problems = validate_geometries(
@@ -304,18 +321,19 @@ def test_validate_geometries_reports_each_row_once_in_order():
         duplicate_distance_m=10.0,
     )
     assert codes(problems) == [
-        (2, "geometry_missing"),
+        (2, "geometry_empty"),
         (3, "coordinates_not_finite"),
         (4, "geometry_type_not_allowed"),
         (5, "null_island"),
         (6, "swapped_axes"),
         (7, "outside_area"),
-        (8, "duplicate_existing"),
         (8, "duplicate_in_batch"),
         (9, "duplicate_existing"),
+        (10, "duplicate_existing"),
     ]
-    assert problems[6].params["existing_id"] == "L-2"
-    assert problems[8].params["existing_id"] == "L-1"
+    assert problems[6].params["other_row"] == 1
+    assert problems[7].params["existing_id"] == "L-1"
+    assert problems[8].params["existing_id"] == "L-2"
     for problem in problems:
         assert_renders(problem)
 

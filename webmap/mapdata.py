@@ -1,0 +1,543 @@
+"""What the map pages show: URL filters, places, the features of each layer, gaps, figures.
+
+Pure functions over GeoDataFrames and layer specs, with no request, no app and no store:
+the routes in ``webmap.views.maps`` read the store, call these, then ``webmap.maps``.
+
+Places: the county and township outlines come from the ``boundaries`` layer (``level``);
+a village's area is its surveyed polygon (``level=village``, matched by containing the
+village point) when one is loaded, else its approximate area (Voronoi cell clipped to the
+township, see :func:`geo.areas.village_areas`). Which method was used is kept with the
+place, so pages can say so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from geo.areas import assign_to_areas, village_areas
+from geo.gaps import irrigation_gaps, road_lighting_gaps, visit_gaps, wells_without_pipe
+from geo.metric import WGS84
+from geo.summary import works_by_month, works_summary
+from layers.errors import BadRequest
+from layers.specs import LayerSpec, spec_from_mapping
+from webmap.i18n import format_date, format_number, translate
+
+BASEMAPS = ("osm", "tianditu", "amap", "none")
+GROUPS = ("work", "reference", "gaps")
+#: Work layers in the order a planner reads them; layers a county adds come after.
+WORK_ORDER = ("streetlights", "wells", "pipes", "greenhouses", "plantings", "villages", "visits")
+REFERENCE_ORDER = ("boundaries", "roads", "bus_routes", "facilities")
+#: Reference layers shown only when asked for (the outlines and roads are always drawn).
+HIDDEN_BY_DEFAULT = frozenset({"facilities", "bus_routes"})
+MU_M2 = 10000.0 / 15.0  # one mu (亩)
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_TEXT_MAX = 80
+_POINT = 0
+
+
+# ----------------------------------------------------------------------------- filters
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the URL asks the map to show. Empty strings mean "no filter".
+
+    A filter applies to every work layer that has its field (``status``,
+    ``ledger_item``, the layer's date field); layers without the field are unaffected.
+    ``township`` and ``village`` are place ids and filter work layers by location.
+    """
+
+    layers: tuple[str, ...] | None = None
+    status: str = ""
+    township: str = ""
+    village: str = ""
+    date_from: str = ""
+    date_to: str = ""
+    ledger_item: str = ""
+
+    #: URL parameter of each field.
+    URL_NAMES = {
+        "layers": "layers",
+        "status": "status",
+        "township": "township",
+        "village": "village",
+        "date_from": "from",
+        "date_to": "to",
+        "ledger_item": "ledger",
+    }
+
+    def args(self, *, with_layers: bool = True) -> dict[str, str]:
+        """The non-empty filters as URL parameters."""
+        out: dict[str, str] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "layers":
+                if with_layers and value is not None:
+                    out["layers"] = ",".join(value)
+            elif value:
+                out[self.URL_NAMES[f.name]] = value
+        return out
+
+    @property
+    def narrows(self) -> bool:
+        """Whether any filter other than the layer choice is set."""
+        return bool(self.args(with_layers=False))
+
+
+def _text_arg(args: Mapping[str, str], name: str) -> str:
+    value = (args.get(name) or "").strip()
+    if len(value) > _TEXT_MAX:
+        raise BadRequest(value=f"{name}: too long")
+    return value
+
+
+def _date_arg(args: Mapping[str, str], name: str) -> str:
+    value = _text_arg(args, name)
+    if value and (not _DATE.match(value) or not _valid_date(value)):
+        raise BadRequest(value=f"{name}={value}")
+    return value
+
+
+def _valid_date(text: str) -> bool:
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def parse_filters(args: Mapping[str, str], layer_names: Iterable[str]) -> Filters:
+    """Filters from URL parameters; unknown layer names in ``layers`` are dropped.
+
+    Raises :class:`BadRequest` for a malformed date or a range that ends before it starts.
+
+    >>> parse_filters({"status": "faulty", "from": "2024-01-01"}, ["wells"]).args()
+    {'status': 'faulty', 'from': '2024-01-01'}
+    >>> parse_filters({"layers": "wells,nope"}, ["wells"]).layers
+    ('wells',)
+    """
+    known = set(layer_names)
+    raw_layers = args.get("layers")
+    layers = None
+    if raw_layers is not None:
+        layers = tuple(dict.fromkeys(n for n in raw_layers.split(",") if n in known))
+    date_from, date_to = _date_arg(args, "from"), _date_arg(args, "to")
+    if date_from and date_to and date_from > date_to:
+        raise BadRequest(value=f"from={date_from} > to={date_to}")
+    return Filters(
+        layers=layers,
+        status=_text_arg(args, "status"),
+        township=_text_arg(args, "township"),
+        village=_text_arg(args, "village"),
+        date_from=date_from,
+        date_to=date_to,
+        ledger_item=_text_arg(args, "ledger"),
+    )
+
+
+def choose_basemap(requested: str | None, default: str, tianditu_key: str) -> str:
+    """The basemap to draw: the requested one if offered, else the default, else OSM.
+
+    Tianditu is offered only with a key.
+
+    >>> choose_basemap("tianditu", "osm", ""), choose_basemap(None, "none", "")
+    ('osm', 'none')
+    """
+    offered = offered_basemaps(tianditu_key)
+    for choice in (requested, default, "osm"):
+        if choice in offered:
+            return choice
+    return "none"
+
+
+def offered_basemaps(tianditu_key: str) -> tuple[str, ...]:
+    """The basemaps a user may choose."""
+    return tuple(b for b in BASEMAPS if b != "tianditu" or tianditu_key)
+
+
+# ------------------------------------------------------------------------------ places
+
+
+@dataclass(frozen=True)
+class Place:
+    """The county, a township or a village, with the area its works are counted in.
+
+    ``method`` is ``boundary`` (a loaded boundary polygon) or ``approximate`` (a Voronoi
+    cell of the village points); ``geometry`` is None when nothing is known.
+    """
+
+    level: str
+    id: str
+    name: str
+    geometry: BaseGeometry | None
+    method: str = "boundary"
+    parent_id: str | None = None
+
+
+@dataclass
+class Places:
+    """The places of a county: outline, townships and village areas."""
+
+    county: Place | None
+    townships: dict[str, Place] = field(default_factory=dict)
+    villages: dict[str, Place] = field(default_factory=dict)
+
+    def township(self, township_id: str) -> Place | None:
+        """The township with this boundary id, or None."""
+        return self.townships.get(township_id)
+
+    def village(self, village_id: str) -> Place | None:
+        """The area of the village with this id, or None."""
+        return self.villages.get(village_id)
+
+    def villages_of(self, township_id: str) -> list[Place]:
+        """The villages whose point lies in the township, by name."""
+        found = [v for v in self.villages.values() if v.parent_id == township_id]
+        return sorted(found, key=lambda v: v.name)
+
+    def area_of(self, filters: Filters) -> BaseGeometry | None:
+        """The area the place filters leave (the village's if both are set)."""
+        for place in (self.village(filters.village), self.township(filters.township)):
+            if place is not None and place.geometry is not None:
+                return place.geometry
+        return None
+
+    def check(self, filters: Filters) -> None:
+        """Raise :class:`BadRequest` for a township or village filter naming nothing."""
+        if filters.township and filters.township not in self.townships:
+            raise BadRequest(value=f"township={filters.township}")
+        if filters.village and filters.village not in self.villages:
+            raise BadRequest(value=f"village={filters.village}")
+
+
+def _level(boundaries: gpd.GeoDataFrame, level: str) -> gpd.GeoDataFrame:
+    if len(boundaries) == 0 or "level" not in boundaries.columns:
+        return boundaries.iloc[:0]
+    picked = boundaries[boundaries["level"].astype(str) == level]
+    return picked[~picked.geometry.is_empty & picked.geometry.notna()]
+
+
+def _containing(points: gpd.GeoDataFrame, polygons: gpd.GeoDataFrame) -> pd.Series:
+    """Id of the polygon (``id`` column) each feature lies in, None when in none."""
+    if len(polygons) == 0 or len(points) == 0:
+        return pd.Series(None, index=points.index, dtype=object)
+    areas = gpd.GeoDataFrame(
+        {"village_id": polygons["id"].to_numpy(dtype=object)},
+        geometry=polygons.geometry.to_numpy(),
+        crs=WGS84,
+    )
+    return assign_to_areas(points, areas)
+
+
+def _approximate_cells(
+    villages: gpd.GeoDataFrame, townships: gpd.GeoDataFrame, county: gpd.GeoDataFrame
+) -> gpd.GeoDataFrame:
+    """Voronoi cells of ``villages`` per township (clipped to it); the rest to the county."""
+    parts = []
+    township_of = _containing(villages, townships)
+    for tid, group in villages.groupby(township_of.fillna(""), sort=False):
+        region = townships[townships["id"] == tid] if tid else county
+        if len(region) == 0:
+            hull = shapely.convex_hull(shapely.union_all(group.geometry.to_numpy()))
+            region = gpd.GeoDataFrame(geometry=[hull.buffer(0.02)], crs=WGS84)
+        parts.append(village_areas(group, region))
+    if not parts:
+        return village_areas(villages.iloc[:0], county)
+    return pd.concat(parts, ignore_index=True)
+
+
+def find_places(boundaries: gpd.GeoDataFrame, villages: gpd.GeoDataFrame) -> Places:
+    """The county outline, townships and village areas from two layers.
+
+    Parameters
+    ----------
+    boundaries : GeoDataFrame
+        The ``boundaries`` layer (``id``, ``level``, ``name``), EPSG:4326.
+    villages : GeoDataFrame
+        The ``villages`` layer (``id``, ``name``), EPSG:4326.
+    """
+    county_rows = _level(boundaries, "county")
+    townships = _level(boundaries, "township")
+    surveyed = _level(boundaries, "village")
+    county = None
+    if len(county_rows):
+        row = county_rows.iloc[0]
+        county = Place("county", str(row["id"]), str(row["name"] or ""), row.geometry)
+    elif len(townships):
+        county = Place("county", "", "", shapely.union_all(townships.geometry.to_numpy()))
+    places = Places(county=county)
+    for row in townships.sort_values(["code", "name"], na_position="last").itertuples():
+        places.townships[str(row.id)] = Place(
+            "township", str(row.id), str(row.name or ""), row.geometry
+        )
+    located = villages[villages.geometry.notna() & ~villages.geometry.is_empty]
+    township_of = _containing(located, townships)
+    polygon_of = _containing(located, surveyed)
+    by_id = surveyed.set_index("id").geometry if len(surveyed) else {}
+    rest = located[polygon_of.isna().to_numpy()]
+    county_frame = county_rows if len(county_rows) else townships
+    cells = _approximate_cells(rest, townships, county_frame) if len(rest) else None
+    if cells is not None and len(surveyed):
+        surveyed_union = shapely.union_all(surveyed.geometry.to_numpy())
+        cells = cells.set_geometry(cells.geometry.difference(surveyed_union))
+    cell_of = dict(zip(cells["village_id"], cells.geometry, strict=True)) if cells is not None else {}
+    for row, tid, pid in zip(located.itertuples(), township_of, polygon_of, strict=True):
+        vid = str(row.id)
+        geom, method = (by_id[pid], "boundary") if pid is not None else (cell_of.get(vid), "approximate")
+        places.villages[vid] = Place(
+            "village", vid, str(row.name or ""), geom, method, str(tid) if tid else None
+        )
+    return places
+
+
+# ---------------------------------------------------------------------------- selection
+
+
+def anchor_points(geoms: gpd.GeoSeries) -> np.ndarray:
+    """Each geometry's point: points as they are, others a point on their surface."""
+    arr = np.asarray(geoms.to_numpy(), dtype=object)
+    if len(arr) == 0:
+        return arr
+    is_point = shapely.get_type_id(arr) == _POINT
+    return np.where(is_point, arr, shapely.point_on_surface(arr))
+
+
+def _dates(frame: pd.DataFrame, column: str) -> pd.Series:
+    return frame[column].astype(object).where(frame[column].notna(), "").astype(str).str[:10]
+
+
+def select_features(
+    frame: gpd.GeoDataFrame, spec: LayerSpec, filters: Filters, area: BaseGeometry | None
+) -> gpd.GeoDataFrame:
+    """The rows of one layer that ``filters`` (and the place ``area``) leave.
+
+    Only work layers are filtered; a filter on a field the layer lacks leaves it alone.
+    A work lies in ``area`` when its point (or a point on its surface) does.
+    """
+    if spec.kind != "work" or len(frame) == 0:
+        return frame
+    keep = np.ones(len(frame), dtype=bool)
+    if filters.status and spec.status_field:
+        keep &= (frame[spec.status_field].astype(str) == filters.status).to_numpy()
+    if filters.ledger_item and "ledger_item" in frame.columns:
+        keep &= (frame["ledger_item"].astype(str) == filters.ledger_item).to_numpy()
+    if (filters.date_from or filters.date_to) and spec.date_field:
+        days = _dates(frame, spec.date_field)
+        keep &= (days != "").to_numpy()
+        if filters.date_from:
+            keep &= (days >= filters.date_from).to_numpy()
+        if filters.date_to:
+            keep &= (days <= filters.date_to).to_numpy()
+    if area is not None:
+        shapely.prepare(area)
+        keep[keep] = shapely.intersects(area, anchor_points(frame.geometry[keep]))
+    return frame[keep]
+
+
+def near_area(frame: gpd.GeoDataFrame, area: BaseGeometry, margin: float = 0.3) -> gpd.GeoDataFrame:
+    """Rows of a reference layer that touch the box of ``area`` widened by ``margin``."""
+    if len(frame) == 0:
+        return frame
+    minx, miny, maxx, maxy = area.bounds
+    dx, dy = (maxx - minx) * margin, (maxy - miny) * margin
+    box = shapely.box(minx - dx, miny - dy, maxx + dx, maxy + dy)
+    return frame[shapely.intersects(box, np.asarray(frame.geometry.to_numpy(), dtype=object))]
+
+
+@dataclass(frozen=True)
+class MapLayer:
+    """One overlay of a map: its spec, panel group, the rows to draw, and whether it is on.
+
+    ``link`` says whose page a feature opens: ``villages`` (the village page) or a layer
+    name (that layer's feature page), with the id in column ``link_id``.
+    """
+
+    spec: LayerSpec
+    group: str
+    frame: gpd.GeoDataFrame
+    show: bool
+    link: str
+    link_id: str = "id"
+
+    @property
+    def name(self) -> str:
+        """The layer's name."""
+        return self.spec.name
+
+
+def _ordered(specs: Iterable[LayerSpec]) -> list[LayerSpec]:
+    rank = {n: i for i, n in enumerate(WORK_ORDER + REFERENCE_ORDER)}
+    return sorted(specs, key=lambda s: (s.kind != "work", rank.get(s.name, 99), s.name))
+
+
+def _shown(name: str, group: str, filters: Filters) -> bool:
+    if filters.layers is not None:
+        return name in filters.layers
+    return group == "work" or (group == "reference" and name not in HIDDEN_BY_DEFAULT)
+
+
+def map_layers(
+    frames: Mapping[str, gpd.GeoDataFrame],
+    specs: Iterable[LayerSpec],
+    filters: Filters,
+    places: Places,
+    gaps: Mapping[str, Overlay] | None = None,
+    *,
+    focus: BaseGeometry | None = None,
+) -> list[MapLayer]:
+    """The overlays of a map page: every spatial layer, then the gap overlays.
+
+    ``focus`` (a township or village area) limits work layers to it and reference layers
+    to its surroundings; otherwise the place filters decide.
+    """
+    area = focus if focus is not None else places.area_of(filters)
+    out = []
+    for spec in _ordered(specs):
+        if not spec.spatial or spec.name not in frames:
+            continue
+        frame = select_features(frames[spec.name], spec, filters, area)
+        if spec.kind != "work" and focus is not None and spec.name != "boundaries":
+            frame = near_area(frame, focus)
+        group = "work" if spec.kind == "work" else "reference"
+        out.append(MapLayer(spec, group, frame, _shown(spec.name, group, filters), spec.name))
+    for name, overlay in (gaps or {}).items():
+        frame = overlay.frame
+        if area is not None and len(frame):
+            frame = frame[shapely.intersects(area, anchor_points(frame.geometry))]
+        shown = _shown(name, "gaps", filters)
+        out.append(MapLayer(overlay.spec, "gaps", frame, shown, overlay.link, overlay.link_id))
+    return out
+
+
+# --------------------------------------------------------------------------------- gaps
+
+
+def _labels(key: str) -> dict[str, str]:
+    return {lang: translate(key, lang) for lang in ("zh", "en")}
+
+
+def _gap_spec(name: str, geometry: list[str], style: dict[str, Any], cols: Sequence[tuple]) -> LayerSpec:
+    return spec_from_mapping(
+        {
+            "name": name,
+            "kind": "reference",
+            "geometry": geometry,
+            "label": _labels(f"maps.gap.{name}"),
+            "id_prefix": "GP",
+            "style": style,
+            "title_field": cols[0][0],
+            "fields": [
+                {"name": c, "type": t, "unit": u, "label": _labels(f"maps.gapfield.{c}")}
+                for c, t, u in cols
+            ],
+        },
+        "webmap/mapdata.py",
+    )
+
+
+def gap_specs() -> dict[str, LayerSpec]:
+    """Declarations of the gap overlays (labels from the map translations)."""
+    return {
+        "gap_dark_roads": _gap_spec(
+            "gap_dark_roads",
+            ["LineString", "MultiLineString"],
+            {"color": "#1a1a1a", "weight": 7, "opacity": 0.55},
+            [("road_name", "string", ""), ("start_km", "number", "km"),
+             ("end_km", "number", "km"), ("length_m", "number", "m")],
+        ),
+        "gap_unpiped_wells": _gap_spec(
+            "gap_unpiped_wells",
+            ["Point"],
+            {"color": "#d81b60", "radius": 9, "ring": True},
+            [("name", "string", ""), ("yield_m3h", "number", "m³/h"), ("township", "string", "")],
+        ),
+        "gap_dry_greenhouses": _gap_spec(
+            "gap_dry_greenhouses",
+            ["Point", "Polygon"],
+            {"color": "#ff6f00", "radius": 9, "ring": True},
+            [("crop", "string", ""), ("nearest_well_m", "number", "m"), ("township", "string", "")],
+        ),
+        "gap_unvisited_villages": _gap_spec(
+            "gap_unvisited_villages",
+            ["Point"],
+            {"color": "#6a1b9a", "radius": 11, "ring": True},
+            [("name", "string", ""), ("township", "string", ""), ("last_visit", "date", ""),
+             ("days_since", "integer", "天"), ("visits", "integer", "")],
+        ),
+    }
+
+
+def _columns(frame: pd.DataFrame, names: Sequence[str]) -> gpd.GeoDataFrame:
+    data: dict[str, Any] = {"id": frame["id"].astype(str).to_numpy()}
+    for name in names:
+        data[name] = frame[name].to_numpy(dtype=object) if name in frame.columns else None
+    return gpd.GeoDataFrame(data, geometry=frame.geometry.to_numpy(), crs=WGS84)
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """A derived overlay: its declaration, rows, and whose page a row opens.
+
+    ``link`` is ``villages`` (village page) or a layer name (that layer's feature page);
+    ``link_id`` the column holding the id to open.
+    """
+
+    spec: LayerSpec
+    frame: gpd.GeoDataFrame
+    link: str
+    link_id: str = "id"
+
+
+def _dark_roads(spec: LayerSpec, roads: gpd.GeoDataFrame, lights: gpd.GeoDataFrame) -> Overlay:
+    dark = road_lighting_gaps(roads, lights)
+    dark["id"] = [f"{r}#{i + 1}" for i, r in enumerate(dark["road_id"])]
+    dark["length_m"] = dark["length_m"].round(0)
+    dark[["start_km", "end_km"]] = dark[["start_km", "end_km"]].round(2)
+    frame = _columns(dark, spec.field_names)
+    frame["road_id"] = dark["road_id"].astype(str).to_numpy()
+    return Overlay(spec, frame, "roads", "road_id")
+
+
+def gap_frames(
+    frames: Mapping[str, gpd.GeoDataFrame], as_of: dt.date, *, max_visit_days: int = 90
+) -> dict[str, Overlay]:
+    """Gap overlays: dark road stretches, wells with no pipe, greenhouses far from a
+    working well, villages not visited within ``max_visit_days`` of ``as_of``.
+
+    Overlays whose source layers are missing are left out.
+    """
+    specs = gap_specs()
+    out: dict[str, Overlay] = {}
+    get = frames.get
+    roads, lights, wells, pipes = get("roads"), get("streetlights"), get("wells"), get("pipes")
+    if roads is not None and lights is not None:
+        out["gap_dark_roads"] = _dark_roads(specs["gap_dark_roads"], roads, lights)
+    serving = ("installed", "working", "faulty")
+    if wells is not None and pipes is not None:
+        unpiped = wells_without_pipe(wells, pipes, counted_status=serving)
+        spec = specs["gap_unpiped_wells"]
+        out[spec.name] = Overlay(spec, _columns(unpiped, spec.field_names), "wells")
+    greenhouses = get("greenhouses")
+    if greenhouses is not None and wells is not None:
+        dry = irrigation_gaps(greenhouses, wells)
+        dry["nearest_well_m"] = dry["nearest_well_m"].round(0)
+        spec = specs["gap_dry_greenhouses"]
+        out[spec.name] = Overlay(spec, _columns(dry, spec.field_names), "greenhouses")
+    villages, visits = get("villages"), get("visits")
+    if villages is not None and visits is not None:
+        flagged = visit_gaps(villages, visits, as_of=as_of, max_days=max_visit_days)
+        late = flagged[flagged["not_visited_recently"].to_numpy(dtype=bool)].copy()
+        late["last_visit"] = [None if d is None else d.isoformat() for d in late["last_visit"]]
+        spec = specs["gap_unvisited_villages"]
+        out[spec.name] = Overlay(spec, _columns(late, spec.field_names), "villages")
+    return out
