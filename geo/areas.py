@@ -19,6 +19,9 @@ from geo.metric import WGS84, metric_crs_for
 
 _POINT = 0
 _POLYGONAL = (3, 6)  # shapely type ids of Polygon and MultiPolygon
+_MARGIN_M = np.array([-1000.0, -1000.0, 1000.0, 1000.0])
+# Cell edges are straight in metres; vertices every 500 m keep their shape in lon/lat.
+_EDGE_STEP_M = 500.0
 
 
 def _points_of(geoms: NDArray[np.object_]) -> NDArray[np.object_]:
@@ -44,8 +47,8 @@ def _polygonal(geoms: NDArray[np.object_]) -> NDArray[np.object_]:
     return out
 
 
-def _cells(points: NDArray[np.object_], region: shapely.Geometry) -> NDArray[np.object_]:
-    """The Voronoi cell of each point (metric CRS), clipped to ``region``.
+def _cells(points: NDArray[np.object_], extent: shapely.Geometry) -> NDArray[np.object_]:
+    """The Voronoi cell of each point, clipped to ``extent`` (all in one metric CRS).
 
     Points at the same place share one cell.
     """
@@ -53,15 +56,15 @@ def _cells(points: NDArray[np.object_], region: shapely.Geometry) -> NDArray[np.
     unique, inverse = np.unique(xy, axis=0, return_inverse=True)
     inverse = inverse.reshape(-1)
     if len(unique) <= 1:
-        return np.full(len(points), region, dtype=object)
+        return np.full(len(points), extent, dtype=object)
     sites = np.asarray(shapely.points(unique), dtype=object)
-    diagram = shapely.voronoi_polygons(shapely.multipoints(sites), extend_to=region)
+    diagram = shapely.voronoi_polygons(shapely.multipoints(sites), extend_to=extent)
     cells = np.asarray(shapely.get_parts(diagram), dtype=object)
     # Match cells to sites by containment: robust whatever order GEOS returns them in.
     site_i, cell_i = shapely.STRtree(cells).query(sites, predicate="within")
     site_cell = np.empty(len(unique), dtype=object)
     site_cell[site_i] = cells[cell_i]
-    clipped = _polygonal(np.asarray(shapely.intersection(site_cell, region), dtype=object))
+    clipped = _polygonal(np.asarray(shapely.intersection(site_cell, extent), dtype=object))
     return clipped[inverse]
 
 
@@ -69,9 +72,10 @@ def village_areas(villages: gpd.GeoDataFrame, boundary: gpd.GeoDataFrame) -> gpd
     """Approximate village areas: Voronoi cells of the villages, clipped to ``boundary``.
 
     The cells are drawn in the UTM zone of the boundary, so "nearest" means nearest in
-    metres, and they tile the boundary: no gap, no overlap (villages at the very same
-    place share one cell). Villages without geometry get no cell; villages given as
-    polygons stand at a point on their surface.
+    metres, then brought back to lon/lat and clipped there by the boundary itself, so
+    they tile it exactly: no gap, no overlap (villages at the very same place share one
+    cell). Villages without geometry get no cell; villages given as polygons stand at a
+    point on their surface.
 
     Parameters
     ----------
@@ -102,20 +106,29 @@ def village_areas(villages: gpd.GeoDataFrame, boundary: gpd.GeoDataFrame) -> gpd
     boundary = as_wgs84(boundary, "boundary")
     geoms = np.asarray(villages.geometry.to_numpy(), dtype=object)
     placed = np.flatnonzero(~shapely.is_missing(geoms) & ~shapely.is_empty(geoms))
-    crs = metric_crs_for(boundary)
-    area = np.asarray(boundary.geometry.to_crs(crs).to_numpy(), dtype=object)
-    region = shapely.union_all(_polygonal(area)) if len(area) else shapely.Polygon()
+    shapes = np.asarray(boundary.geometry.to_numpy(), dtype=object)
+    region = shapely.union_all(_polygonal(shapes)) if len(shapes) else shapely.Polygon()
     if region.is_empty:
         placed = placed[:0]
+    crs = metric_crs_for(boundary)
     sites = gpd.GeoSeries(_points_of(geoms[placed]), crs=WGS84).to_crs(crs)
-    cells = _cells(np.asarray(sites.to_numpy(), dtype=object), region)
+    extent = np.asarray(gpd.GeoSeries([region], crs=WGS84).to_crs(crs).total_bounds)
+    if np.isfinite(extent).all():
+        # A generous frame: cells must still cover the boundary once back in lon/lat.
+        cells = _cells(
+            np.asarray(sites.to_numpy(), dtype=object), shapely.box(*(extent + _MARGIN_M))
+        )
+    else:
+        cells = np.zeros(0, dtype=object)
+    dense = shapely.segmentize(cells, _EDGE_STEP_M)
+    back = np.asarray(gpd.GeoSeries(dense, crs=crs).to_crs(WGS84).to_numpy(), dtype=object)
     out = gpd.GeoDataFrame(
         {
             "village_id": villages["id"].to_numpy(dtype=object)[placed],
             "name": column_or_none(villages, "name")[placed],
             "method": "approximate",
         },
-        geometry=gpd.GeoSeries(cells, crs=crs).to_crs(WGS84),
+        geometry=_polygonal(np.asarray(shapely.intersection(back, region), dtype=object)),
         crs=WGS84,
     )
     return out[~out.geometry.is_empty.to_numpy()].reset_index(drop=True)

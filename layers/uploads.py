@@ -41,24 +41,58 @@ DUPLICATE_ACTIONS = ("skip", "keep", "merge")
 DEFAULT_MARGIN_M = 2000.0
 PREVIEW_MAX_FEATURES = 2000
 _ID_RE = re.compile(r"^U-\d{8}-[0-9a-f]{6}$")
-_IGNORED_COLUMNS = {"id", "source_id", "fid", "ogc_fid", "geometry", "wkt", "x", "y", "lon",
-                    "lat", "lng", "longitude", "latitude", "经度", "纬度"}
+_IGNORED_COLUMNS = {
+    "id",
+    "source_id",
+    "fid",
+    "ogc_fid",
+    "geometry",
+    "wkt",
+    "x",
+    "y",
+    "lon",
+    "lat",
+    "lng",
+    "longitude",
+    "latitude",
+    "经度",
+    "纬度",
+}
 
 for _code, _zh, _en in (
     ("upload_empty", "文件中没有可导入的要素", "The file holds no features to import"),
-    ("crs_guessed", "文件未说明坐标系，按坐标推断为：{value} 请确认后再提交。",
-     "The file does not say its coordinate system; from the coordinates it looks like: "
-     "{value} Please confirm before committing."),
-    ("crs_swapped", "坐标的经度和纬度列似乎填反了，已交换后导入：{value}",
-     "Longitude and latitude columns look swapped; they were exchanged: {value}"),
-    ("crs_no_fit", "按任何常见坐标系解读，坐标都不在县域内，请指定坐标系",
-     "Read in any common coordinate system, the coordinates are not in the county; "
-     "please say which coordinate system they use"),
-    ("duplicate_skipped", "第 {row} 行与已有要素 {existing_id} 重复，已跳过",
-     "Row {row} duplicates existing feature {existing_id}; skipped"),
-    ("multi_part", "第 {row} 行是多段几何（{value}），本图层只接受单个 {allowed}",
-     "Row {row} is a multi-part geometry ({value}); this layer takes a single {allowed}"),
-    ("bad_upload_option", "上传参数有误：{field} = {value}", "Bad upload option: {field} = {value}"),
+    (
+        "crs_guessed",
+        "文件未说明坐标系，按坐标推断为：{value} 请确认后再提交。",
+        "The file does not say its coordinate system; from the coordinates it looks like: "
+        "{value} Please confirm before committing.",
+    ),
+    (
+        "crs_swapped",
+        "坐标的经度和纬度列似乎填反了，已交换后导入：{value}",
+        "Longitude and latitude columns look swapped; they were exchanged: {value}",
+    ),
+    (
+        "crs_no_fit",
+        "按任何常见坐标系解读，坐标都不在县域内，请指定坐标系",
+        "Read in any common coordinate system, the coordinates are not in the county; "
+        "please say which coordinate system they use",
+    ),
+    (
+        "duplicate_skipped",
+        "第 {row} 行与已有要素 {existing_id} 重复，已跳过",
+        "Row {row} duplicates existing feature {existing_id}; skipped",
+    ),
+    (
+        "multi_part",
+        "第 {row} 行是多段几何（{value}），本图层只接受单个 {allowed}",
+        "Row {row} is a multi-part geometry ({value}); this layer takes a single {allowed}",
+    ),
+    (
+        "bad_upload_option",
+        "上传参数有误：{field} = {value}",
+        "Bad upload option: {field} = {value}",
+    ),
     ("upload_not_found", "找不到上传记录 {value}", "No upload {value}"),
     ("upload_already_undone", "上传 {value} 已撤销", "Upload {value} was already undone"),
 ):
@@ -128,10 +162,17 @@ class UploadReport:
             "format": self.format,
             "crs": self.crs_label,
             "crs_source": self.crs_source,
-            "crs_guesses": [{"crs": g.choice.label, "epsg": g.choice.epsg, "kind": g.choice.kind,
-                             "fraction_in_area": round(g.fraction_in_area, 3),
-                             "swapped": g.swapped, "message": g.message(lang)}
-                            for g in self.crs_guesses[:5]],
+            "crs_guesses": [
+                {
+                    "crs": g.choice.label,
+                    "epsg": g.choice.epsg,
+                    "kind": g.choice.kind,
+                    "fraction_in_area": round(g.fraction_in_area, 3),
+                    "swapped": g.swapped,
+                    "message": g.message(lang),
+                }
+                for g in self.crs_guesses[:5]
+            ],
             "total": self.total,
             "accepted": self.accepted,
             "rejected": self.rejected,
@@ -161,9 +202,14 @@ def working_area(store: GeoJSONStore) -> BaseGeometry | None:
     return shapely.union_all(county.geometry.values)
 
 
-def check_locations(store: GeoJSONStore, layer: str, geometries: list[Any],
-                    rows: list[int] | None = None, *,
-                    margin_m: float = DEFAULT_MARGIN_M) -> list[Problem]:
+def check_locations(
+    store: GeoJSONStore,
+    layer: str,
+    geometries: list[Any],
+    rows: list[int] | None = None,
+    *,
+    margin_m: float = DEFAULT_MARGIN_M,
+) -> list[Problem]:
     """Location checks of uploads for features arriving another way (form, OGC API).
 
     ``geometries`` are GeoJSON mappings or shapely geometries in WGS84.
@@ -171,12 +217,19 @@ def check_locations(store: GeoJSONStore, layer: str, geometries: list[Any],
     spec = store.spec(layer)
     if not spec.spatial or not geometries:
         return []
-    geoms = [g if isinstance(g, BaseGeometry) or g is None
-             else shapely.from_geojson(orjson.dumps(g)) for g in geometries]
+    geoms = [
+        g if isinstance(g, BaseGeometry) or g is None else shapely.from_geojson(orjson.dumps(g))
+        for g in geometries
+    ]
     frame = gpd.GeoDataFrame(geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"), crs="EPSG:4326")
     area = working_area(store)
-    return validate_geometries(frame, allowed_types=spec.geometry, area=area,
-                               margin_m=margin_m, rows=rows or list(range(1, len(geoms) + 1)))
+    return validate_geometries(
+        frame,
+        allowed_types=spec.geometry,
+        area=area,
+        margin_m=margin_m,
+        rows=rows or list(range(1, len(geoms) + 1)),
+    )
 
 
 def _field_lookup(spec: LayerSpec) -> dict[str, str]:
@@ -202,8 +255,9 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _map_columns(spec: LayerSpec, columns: list[str], column_map: Mapping[str, str]
-                 ) -> tuple[dict[str, str], list[str]]:
+def _map_columns(
+    spec: LayerSpec, columns: list[str], column_map: Mapping[str, str]
+) -> tuple[dict[str, str], list[str]]:
     """Which file column feeds which field; and the columns left unused."""
     lookup = _field_lookup(spec)
     mapping: dict[str, str] = {}
@@ -219,8 +273,9 @@ def _map_columns(spec: LayerSpec, columns: list[str], column_map: Mapping[str, s
     return mapping, unmapped
 
 
-def _choose_crs(gdf: gpd.GeoDataFrame, choice: CrsChoice, crs_source: str,
-                area: BaseGeometry | None) -> tuple[CrsChoice, list[CrsGuess], list[Problem]]:
+def _choose_crs(
+    gdf: gpd.GeoDataFrame, choice: CrsChoice, crs_source: str, area: BaseGeometry | None
+) -> tuple[CrsChoice, list[CrsGuess], list[Problem]]:
     """The CRS to read ``gdf`` in, with any guesses and the notes to show."""
     if choice.kind != "auto":
         return choice, [], []
@@ -236,15 +291,22 @@ def _choose_crs(gdf: gpd.GeoDataFrame, choice: CrsChoice, crs_source: str,
         notes = [Problem("crs_no_fit", severity="warning")] if area is not None else []
         return parse_crs("wgs84"), guesses, notes
     best = guesses[0]
-    notes = [Problem("crs_guessed", value=best.message("zh"), severity="warning",
-                     params={"value_en": best.message("en")})]
+    notes = [
+        Problem(
+            "crs_guessed",
+            value=best.message("zh"),
+            severity="warning",
+            params={"value_en": best.message("en")},
+        )
+    ]
     return best.choice, guesses, notes
 
 
 def _swap_xy(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     out = gdf.copy()
     out.geometry = gpd.GeoSeries(
-        shapely.transform(gdf.geometry.values, lambda c: c[:, ::-1]), crs=gdf.crs)
+        shapely.transform(gdf.geometry.values, lambda c: c[:, ::-1]), crs=gdf.crs
+    )
     return out
 
 
@@ -268,9 +330,16 @@ def _new_upload_id() -> str:
 
 
 # ---------------------------------------------------------------------------- pipeline
-def run_upload(store: GeoJSONStore, data: bytes, filename: str, options: UploadOptions, *,
-               user: str, progress: Callable[[str], None] | None = None,
-               max_bytes: int = 50 * 1024 * 1024) -> UploadReport:
+def run_upload(
+    store: GeoJSONStore,
+    data: bytes,
+    filename: str,
+    options: UploadOptions,
+    *,
+    user: str,
+    progress: Callable[[str], None] | None = None,
+    max_bytes: int = 50 * 1024 * 1024,
+) -> UploadReport:
     """Read, convert, check and (unless a dry run) commit one uploaded file.
 
     Raises :class:`TooLarge` over ``max_bytes``, :class:`ValidationFailed` when the file
@@ -283,13 +352,20 @@ def run_upload(store: GeoJSONStore, data: bytes, filename: str, options: UploadO
         raise BadRequest("bad_upload_option", field="duplicates", value=options.on_duplicate)
     if len(data) > max_bytes:
         raise TooLarge(limit_mb=max_bytes // (1024 * 1024))
-    report = UploadReport(layer=options.layer, filename=filename,
-                          sha256=hashlib.sha256(data).hexdigest(), size=len(data),
-                          dry_run=options.dry_run, user=user, at=utc_now())
+    report = UploadReport(
+        layer=options.layer,
+        filename=filename,
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+        dry_run=options.dry_run,
+        user=user,
+        at=utc_now(),
+    )
     choice = parse_crs(options.crs or "auto")
     try:
-        read = read_upload(data, filename, max_bytes=max_bytes, encoding=options.encoding,
-                           layer=options.layer)
+        read = read_upload(
+            data, filename, max_bytes=max_bytes, encoding=options.encoding, layer=options.layer
+        )
     except InputError as exc:
         if any(p.code == "too_large" for p in exc.problems):
             raise TooLarge(limit_mb=max_bytes // (1024 * 1024)) from exc
@@ -309,30 +385,39 @@ def run_upload(store: GeoJSONStore, data: bytes, filename: str, options: UploadO
         report.problems.extend(notes)
         if report.crs_guesses and report.crs_guesses[0].swapped and options.crs == "auto":
             gdf = _swap_xy(gdf)
-            report.problems.append(Problem("crs_swapped", value=choice.label,
-                                           severity="warning"))
+            report.problems.append(Problem("crs_swapped", value=choice.label, severity="warning"))
         try:
-            gdf = to_wgs84(gdf if gdf.crs is not None or choice.kind != "epsg"
-                           else gdf.set_crs(f"EPSG:{choice.epsg}"), choice)
+            gdf = to_wgs84(
+                gdf
+                if gdf.crs is not None or choice.kind != "epsg"
+                else gdf.set_crs(f"EPSG:{choice.epsg}"),
+                choice,
+            )
         except InputError as exc:
             raise ValidationFailed(exc.problems) from exc
         gdf = gdf.copy()
-        gdf.geometry = gpd.GeoSeries([_single_part(g, spec) for g in gdf.geometry.values],
-                                     crs="EPSG:4326")
+        gdf.geometry = gpd.GeoSeries(
+            [_single_part(g, spec) for g in gdf.geometry.values], crs="EPSG:4326"
+        )
         report.crs_label = choice.label
         say(f"coordinates read as {choice.label}")
-    mapping, report.unmapped_columns = _map_columns(spec, [str(c) for c in gdf.columns
-                                                           if c != gdf.geometry.name],
-                                                    options.column_map)
+    mapping, report.unmapped_columns = _map_columns(
+        spec, [str(c) for c in gdf.columns if c != gdf.geometry.name], options.column_map
+    )
     rows = list(read.rows) if read.rows else list(range(1, len(gdf) + 1))
     problems_by_row: dict[int, list[Problem]] = {}
     geometry_problems: list[Problem] = []
     if spec.spatial and len(gdf):
         existing = store.frame(options.layer)
         geometry_problems = validate_geometries(
-            gdf, allowed_types=spec.geometry, area=area, margin_m=options.margin_m,
+            gdf,
+            allowed_types=spec.geometry,
+            area=area,
+            margin_m=options.margin_m,
             existing=existing if len(existing) else None,
-            duplicate_distance_m=spec.duplicate_distance_m or None, rows=rows)
+            duplicate_distance_m=spec.duplicate_distance_m or None,
+            rows=rows,
+        )
     for problem in geometry_problems:
         problems_by_row.setdefault(problem.row or 0, []).append(problem)
     defaults, default_problems = validate_properties(spec, options.defaults, None, partial=True)
@@ -358,8 +443,11 @@ def run_upload(store: GeoJSONStore, data: bytes, filename: str, options: UploadO
             report.skipped += 1
             continue
         geometry = geoms[index] if spec.spatial else None
-        if duplicate is not None and options.on_duplicate == "merge" and \
-                duplicate.code == "duplicate_existing":
+        if (
+            duplicate is not None
+            and options.on_duplicate == "merge"
+            and duplicate.code == "duplicate_existing"
+        ):
             target_id = str(duplicate.params.get("existing_id"))
             changes.append(Change("update", id=target_id, properties=clean, row=row))
             report.merged += 1
@@ -370,8 +458,11 @@ def run_upload(store: GeoJSONStore, data: bytes, filename: str, options: UploadO
     upload_id = _new_upload_id()
     source = f"upload:{upload_id}"
     say(f"checked: {len(changes)} to write, {report.rejected} rejected, {report.skipped} skipped")
-    result = store.commit(options.layer, changes, user=user, source=source, dry_run=True) \
-        if changes else None
+    result = (
+        store.commit(options.layer, changes, user=user, source=source, dry_run=True)
+        if changes
+        else None
+    )
     if result is not None:
         report.features = result.features
     report.accepted = len(changes)
@@ -381,8 +472,9 @@ def run_upload(store: GeoJSONStore, data: bytes, filename: str, options: UploadO
     log = UploadLog(store.data_dir)
     report.upload_id = upload_id
     log.begin(report, data)
-    committed = store.commit(options.layer, changes, user=user, source=source,
-                             idempotency_key=options.idempotency_key)
+    committed = store.commit(
+        options.layer, changes, user=user, source=source, idempotency_key=options.idempotency_key
+    )
     report.ids = committed.ids
     report.features = committed.features
     report.dry_run = False
@@ -429,8 +521,10 @@ class UploadLog:
         meta["problems"] = [p.as_dict("zh") for p in report.problems[:500]]
         meta["problems_en"] = [p.message("en") for p in report.problems[:500]]
         with self._lock:
-            atomic_write(self._dir(report.upload_id) / "meta.json",
-                         orjson.dumps(meta, option=orjson.OPT_INDENT_2))
+            atomic_write(
+                self._dir(report.upload_id) / "meta.json",
+                orjson.dumps(meta, option=orjson.OPT_INDENT_2),
+            )
 
     def get(self, upload_id: str) -> dict[str, Any]:
         """One upload's record."""
@@ -461,8 +555,9 @@ class UploadLog:
         with self._lock:
             meta = self.get(upload_id)
             meta.update(changes)
-            atomic_write(self._dir(upload_id) / "meta.json",
-                         orjson.dumps(meta, option=orjson.OPT_INDENT_2))
+            atomic_write(
+                self._dir(upload_id) / "meta.json", orjson.dumps(meta, option=orjson.OPT_INDENT_2)
+            )
         return meta
 
     def remove_pending_orphans(self) -> int:
@@ -483,14 +578,17 @@ def undo_upload(store: GeoJSONStore, upload_id: str, *, user: str) -> dict[str, 
         raise BadRequest("upload_already_undone", value=upload_id)
     result = store.undo_source(meta["layer"], f"upload:{upload_id}", user=user)
     removed = len(result.ids) if result else 0
-    return log.mark(upload_id, status="undone", undone_by=user, undone_at=utc_now(),
-                    removed=removed)
+    return log.mark(
+        upload_id, status="undone", undone_by=user, undone_at=utc_now(), removed=removed
+    )
 
 
 def upload_features_summary(meta: Mapping[str, Any]) -> str:
     """One line about an upload for lists and logs."""
-    return (f"{meta.get('upload_id')} {meta.get('layer')} {short_value(meta.get('filename'))} "
-            f"+{meta.get('accepted', 0)} -{meta.get('rejected', 0)}")
+    return (
+        f"{meta.get('upload_id')} {meta.get('layer')} {short_value(meta.get('filename'))} "
+        f"+{meta.get('accepted', 0)} -{meta.get('rejected', 0)}"
+    )
 
 
 __all__ = [

@@ -290,10 +290,14 @@ def find_places(boundaries: gpd.GeoDataFrame, villages: gpd.GeoDataFrame) -> Pla
     if cells is not None and len(surveyed):
         surveyed_union = shapely.union_all(surveyed.geometry.to_numpy())
         cells = cells.set_geometry(cells.geometry.difference(surveyed_union))
-    cell_of = dict(zip(cells["village_id"], cells.geometry, strict=True)) if cells is not None else {}
+    cell_of = (
+        dict(zip(cells["village_id"], cells.geometry, strict=True)) if cells is not None else {}
+    )
     for row, tid, pid in zip(located.itertuples(), township_of, polygon_of, strict=True):
         vid = str(row.id)
-        geom, method = (by_id[pid], "boundary") if pid is not None else (cell_of.get(vid), "approximate")
+        geom, method = (
+            (by_id[pid], "boundary") if pid is not None else (cell_of.get(vid), "approximate")
+        )
         places.villages[vid] = Place(
             "village", vid, str(row.name or ""), geom, method, str(tid) if tid else None
         )
@@ -426,7 +430,9 @@ def _labels(key: str) -> dict[str, str]:
     return {lang: translate(key, lang) for lang in ("zh", "en")}
 
 
-def _gap_spec(name: str, geometry: list[str], style: dict[str, Any], cols: Sequence[tuple]) -> LayerSpec:
+def _gap_spec(
+    name: str, geometry: list[str], style: dict[str, Any], cols: Sequence[tuple]
+) -> LayerSpec:
     return spec_from_mapping(
         {
             "name": name,
@@ -452,8 +458,12 @@ def gap_specs() -> dict[str, LayerSpec]:
             "gap_dark_roads",
             ["LineString", "MultiLineString"],
             {"color": "#1a1a1a", "weight": 7, "opacity": 0.55},
-            [("road_name", "string", ""), ("start_km", "number", "km"),
-             ("end_km", "number", "km"), ("length_m", "number", "m")],
+            [
+                ("road_name", "string", ""),
+                ("start_km", "number", "km"),
+                ("end_km", "number", "km"),
+                ("length_m", "number", "m"),
+            ],
         ),
         "gap_unpiped_wells": _gap_spec(
             "gap_unpiped_wells",
@@ -471,8 +481,13 @@ def gap_specs() -> dict[str, LayerSpec]:
             "gap_unvisited_villages",
             ["Point"],
             {"color": "#6a1b9a", "radius": 11, "ring": True},
-            [("name", "string", ""), ("township", "string", ""), ("last_visit", "date", ""),
-             ("days_since", "integer", "天"), ("visits", "integer", "")],
+            [
+                ("name", "string", ""),
+                ("township", "string", ""),
+                ("last_visit", "date", ""),
+                ("days_since", "integer", "天"),
+                ("visits", "integer", ""),
+            ],
         ),
     }
 
@@ -541,3 +556,314 @@ def gap_frames(
         spec = specs["gap_unvisited_villages"]
         out[spec.name] = Overlay(spec, _columns(late, spec.field_names), "villages")
     return out
+
+
+# ------------------------------------------------------------------------ display values
+
+
+def unit_label(unit: str, lang: str) -> str:
+    """A unit as the language writes it (``户`` reads "households" in English)."""
+    if not unit:
+        return ""
+    text = translate(f"maps.unit.{unit}", lang)
+    return unit if text == f"maps.unit.{unit}" else text
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as a JSON-ready Python value; NaN, NaT and missing become None."""
+    if value is None or value is pd.NaT:
+        return None
+    if isinstance(value, float | np.floating):
+        if not np.isfinite(value):
+            return None
+        number = float(value)
+        return int(number) if number.is_integer() and abs(number) < 2**53 else number
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def display_value(spec: LayerSpec, name: str, value: Any, lang: str) -> str:
+    """One property as a user reads it: enum label, formatted number with unit, date."""
+    value = _plain(value)
+    fspec = spec.field(name)
+    if value is None or value == "":
+        return ""
+    if fspec is None:
+        return str(value)
+    if fspec.type == "boolean":
+        truthy = value is True or str(value).lower() in ("true", "1", "yes")
+        return translate("maps.yes" if truthy else "maps.no", lang)
+    if fspec.type == "date":
+        return format_date(str(value), lang)
+    if fspec.type in ("number", "integer") and isinstance(value, int | float):
+        unit = unit_label(fspec.unit, lang)
+        text = format_number(value, lang, 0 if float(value).is_integer() else 2)
+        return f"{text} {unit}".strip()
+    return fspec.value_label(value, lang)
+
+
+@dataclass(frozen=True)
+class FieldRow:
+    """One row of a feature's table: label, shown value, and the page it refers to."""
+
+    name: str
+    label: str
+    value: str
+    ref_layer: str | None = None
+    ref_id: str | None = None
+
+
+def field_rows(
+    spec: LayerSpec,
+    properties: Mapping[str, Any],
+    lang: str,
+    titles: Mapping[str, Mapping[str, str]],
+) -> list[FieldRow]:
+    """Every declared field of a feature, in declaration order, for its detail page.
+
+    ``titles`` gives the name of referenced features (layer -> id -> title).
+    """
+    rows = []
+    for fspec in spec.fields:
+        raw = properties.get(fspec.name)
+        text = display_value(spec, fspec.name, raw, lang)
+        ref_layer = ref_id = None
+        if fspec.type == "ref" and raw not in (None, ""):
+            ref_layer, ref_id = fspec.ref_layer, str(raw)
+            title = titles.get(ref_layer or "", {}).get(ref_id)
+            text = f"{title} ({ref_id})" if title else ref_id
+        rows.append(FieldRow(fspec.name, fspec.label_in(lang), text, ref_layer, ref_id))
+    return rows
+
+
+def feature_title(spec: LayerSpec, feature: Mapping[str, Any], lang: str) -> str:
+    """What a feature is called: its title field, else its layer and id."""
+    props = feature.get("properties") or {}
+    if spec.title_field and props.get(spec.title_field):
+        return str(props[spec.title_field])
+    return f"{spec.label_in(lang)} {feature.get('id', '')}".strip()
+
+
+def ref_titles(
+    frames: Mapping[str, pd.DataFrame], specs: Iterable[LayerSpec]
+) -> dict[str, dict[str, str]]:
+    """Names of every feature other features refer to: layer -> id -> title."""
+    specs = list(specs)
+    wanted = {f.ref_layer for s in specs for f in s.fields if f.type == "ref" and f.ref_layer}
+    by_name = {s.name: s for s in specs}
+    out: dict[str, dict[str, str]] = {}
+    for layer in sorted(wanted):
+        frame, spec = frames.get(layer), by_name.get(layer)
+        if frame is None or spec is None or len(frame) == 0:
+            continue
+        title = spec.title_field or ("name" if "name" in frame.columns else None)
+        if title is None or title not in frame.columns:
+            continue
+        names = frame[title].astype(object).where(frame[title].notna(), "")
+        out[layer] = {str(i): str(n) for i, n in zip(frame["id"], names, strict=True) if n}
+    return out
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """One change of a feature: when, who, what kind, through what, and what changed."""
+
+    seq: int
+    op: str
+    at: str
+    by: str
+    source: str
+    changes: tuple[tuple[str, str, str], ...]
+
+
+def history_rows(
+    history: Sequence[Mapping[str, Any]], spec: LayerSpec, lang: str
+) -> list[HistoryRow]:
+    """A feature's history, newest first, each entry with the fields it changed."""
+    rows = []
+    before: Mapping[str, Any] = {}
+    for entry in history:
+        body = entry.get("feature") or {}
+        props = body.get("properties") or {}
+        changes = []
+        if entry.get("op") not in ("delete",):
+            for fspec in spec.fields:
+                old, new = before.get(fspec.name), props.get(fspec.name)
+                if old != new:
+                    changes.append(
+                        (
+                            fspec.label_in(lang),
+                            display_value(spec, fspec.name, old, lang),
+                            display_value(spec, fspec.name, new, lang),
+                        )
+                    )
+        rows.append(
+            HistoryRow(
+                int(entry.get("seq") or 0),
+                translate(f"maps.op.{entry.get('op')}", lang),
+                format_datetime(entry.get("at"), lang),
+                str(entry.get("by") or ""),
+                str(entry.get("source") or ""),
+                tuple(changes),
+            )
+        )
+        before = props
+    return rows[::-1]
+
+
+def format_datetime(value: Any, lang: str) -> str:
+    """An ISO timestamp as date and minutes (UTC as stored), e.g. ``2024年5月1日 08:30``."""
+    if not value:
+        return ""
+    text = str(value)
+    day = format_date(text[:10], lang)
+    return f"{day} {text[11:16]}".strip() if len(text) >= 16 else day
+
+
+# ---------------------------------------------------------------------- area figures
+
+
+@dataclass(frozen=True)
+class StatusCount:
+    """How many features of a layer have one status, with its label and colour."""
+
+    code: str
+    label: str
+    color: str
+    count: int
+
+
+@dataclass(frozen=True)
+class LayerCount:
+    """A work layer's feature count in an area, split by status when it has one."""
+
+    name: str
+    label: str
+    color: str
+    count: int
+    statuses: tuple[StatusCount, ...]
+
+
+def status_counts(spec: LayerSpec, frame: pd.DataFrame, lang: str) -> tuple[StatusCount, ...]:
+    """Features per status, in the order the spec declares the statuses (zeros kept)."""
+    if not spec.status_field or spec.status_field not in frame.columns:
+        return ()
+    fspec = spec.field(spec.status_field)
+    assert fspec is not None
+    counts = frame[spec.status_field].astype(str).value_counts()
+    colors = spec.style.get("status_colors", {})
+    codes = list(fspec.values) + [c for c in counts.index if c not in fspec.values]
+    return tuple(
+        StatusCount(
+            c,
+            fspec.value_label(c, lang),
+            colors.get(c, spec.style.get("color", "#555")),
+            int(counts.get(c, 0)),
+        )
+        for c in codes
+        if c in counts.index or c in colors
+    )
+
+
+@dataclass(frozen=True)
+class AreaFigures:
+    """The summary table of a township or village page."""
+
+    layers: tuple[LayerCount, ...]
+    figures: tuple[tuple[str, str], ...]
+    trees: tuple[tuple[str, str], ...]
+    last_visit: str
+
+
+def area_figures(
+    frames: Mapping[str, gpd.GeoDataFrame], specs: Mapping[str, LayerSpec], lang: str
+) -> AreaFigures:
+    """Counts by layer and status, trees by species, greenhouse area, wells and their
+    yield, pipe length, visits and problems, for the works of one area."""
+    summary = works_summary(frames)
+    layers = tuple(
+        LayerCount(
+            name,
+            specs[name].label_in(lang),
+            specs[name].style.get("color", "#555"),
+            len(frame),
+            status_counts(specs[name], frame, lang),
+        )
+        for name, frame in frames.items()
+    )
+
+    def num(value: float, unit: str, decimals: int = 0) -> str:
+        return f"{format_number(round(value, decimals), lang)} {unit_label(unit, lang)}".strip()
+
+    area = summary["greenhouse_area_m2"]
+    length = summary["pipe_length_m"]
+    figures = (
+        (translate("maps.fig.trees", lang), num(summary["trees"], "株")),
+        (translate("maps.fig.greenhouses", lang), format_number(summary["greenhouses"], lang)),
+        (
+            translate("maps.fig.greenhouse_area", lang),
+            f"{num(area, 'm²')} ({num(area / MU_M2, '亩', 1)})",
+        ),
+        (translate("maps.fig.wells", lang), format_number(summary["wells"], lang)),
+        (translate("maps.fig.well_yield", lang), num(summary["well_yield_m3h"], "m³/h", 1)),
+        (translate("maps.fig.pipe_length", lang), num(length / 1000.0, "km", 2)),
+        (translate("maps.fig.visits", lang), format_number(summary["visits"], lang)),
+        (translate("maps.fig.problems_raised", lang), num(summary["problems_raised"], "件")),
+        (translate("maps.fig.problems_solved", lang), num(summary["problems_solved"], "件")),
+    )
+    plantings = specs.get("plantings")
+    species = plantings.field("species") if plantings else None
+    trees = tuple(
+        (
+            species.value_label(code, lang)
+            if species and code != "unknown"
+            else translate("maps.unknown", lang),
+            num(count, "株"),
+        )
+        for code, count in sorted(summary["trees_by_species"].items(), key=lambda kv: -kv[1])
+    )
+    last = summary["last_visit"]
+    return AreaFigures(layers, figures, trees, format_date(last, lang) if last else "")
+
+
+def month_label(month: str, lang: str) -> str:
+    """``2024-03`` as ``2024年3月`` or ``Mar 2024``."""
+    day = dt.date.fromisoformat(f"{month}-01")
+    return f"{day.year}年{day.month}月" if lang == "zh" else day.strftime("%b %Y")
+
+
+def monthly_chart(
+    frames: Mapping[str, pd.DataFrame], specs: Mapping[str, LayerSpec], lang: str
+) -> dict[str, Any]:
+    """Works per month and layer, as Chart.js data (labels and one dataset per layer)."""
+    dated = {n: specs[n].date_field for n in frames if specs[n].date_field}
+    table = works_by_month({n: frames[n] for n in dated}, dated)  # type: ignore[arg-type]
+    return {
+        "labels": [month_label(m, lang) for m in table.index],
+        "datasets": [
+            {
+                "label": specs[name].label_in(lang),
+                "backgroundColor": specs[name].style.get("color", "#555"),
+                "data": [int(v) for v in table[name]],
+            }
+            for name in table.columns
+            if int(table[name].sum()) > 0
+        ],
+    }
+
+
+def replay_years(layers: Iterable[MapLayer]) -> list[int]:
+    """The years in which the dated work layers have works, for the time slider."""
+    years: set[int] = set()
+    for layer in layers:
+        field_name = layer.spec.date_field
+        if layer.group != "work" or not field_name or field_name not in layer.frame.columns:
+            continue
+        text = _dates(layer.frame, field_name).str[:4]
+        years.update(int(y) for y in text.unique() if y.isdigit())
+    return sorted(years)

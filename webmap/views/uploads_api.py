@@ -51,14 +51,18 @@ def options_from_form(form: Any) -> UploadOptions:
     try:
         margin = float(form.get("margin_m") or current_app.config["AREA_MARGIN_M"])
     except ValueError as exc:
-        raise BadRequest("bad_upload_option", field="margin_m",
-                         value=form.get("margin_m")) from exc
-    return UploadOptions(layer=layer, crs=(form.get("crs") or "auto").strip(), dry_run=dry,
-                         defaults=_pairs(form.get("defaults")),
-                         column_map=_pairs(form.get("column_map")),
-                         on_duplicate=(form.get("duplicates") or "skip").strip(),
-                         margin_m=margin, encoding=form.get("encoding") or None,
-                         idempotency_key=request.headers.get("Idempotency-Key") or None)
+        raise BadRequest("bad_upload_option", field="margin_m", value=form.get("margin_m")) from exc
+    return UploadOptions(
+        layer=layer,
+        crs=(form.get("crs") or "auto").strip(),
+        dry_run=dry,
+        defaults=_pairs(form.get("defaults")),
+        column_map=_pairs(form.get("column_map")),
+        on_duplicate=(form.get("duplicates") or "skip").strip(),
+        margin_m=margin,
+        encoding=form.get("encoding") or None,
+        idempotency_key=request.headers.get("Idempotency-Key") or None,
+    )
 
 
 @bp.post("")
@@ -70,9 +74,14 @@ def create_upload() -> Response:
         raise BadRequest("bad_upload_option", field="file", value="")
     options = options_from_form(request.form)
     data = upload.read()
-    report = run_upload(get_store(), data, upload.filename or "upload", options,
-                        user=user_name(),
-                        max_bytes=int(current_app.config["MAX_UPLOAD_MB"]) * 1024 * 1024)
+    report = run_upload(
+        get_store(),
+        data,
+        upload.filename or "upload",
+        options,
+        user=user_name(),
+        max_bytes=int(current_app.config["MAX_UPLOAD_MB"]) * 1024 * 1024,
+    )
     status = 200 if options.dry_run or report.upload_id is None else 201
     return json_response(report.as_dict(current_lang(), with_features=options.dry_run), status)
 
