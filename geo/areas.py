@@ -110,7 +110,7 @@ def village_areas(villages: gpd.GeoDataFrame, boundary: gpd.GeoDataFrame) -> gpd
     region = shapely.union_all(_polygonal(shapes)) if len(shapes) else shapely.Polygon()
     if region.is_empty:
         placed = placed[:0]
-    crs = metric_crs_for(boundary)
+    crs = metric_crs_for(region.bounds if not region.is_empty else boundary)
     sites = gpd.GeoSeries(_points_of(geoms[placed]), crs=WGS84).to_crs(crs)
     extent = np.asarray(gpd.GeoSeries([region], crs=WGS84).to_crs(crs).total_bounds)
     if np.isfinite(extent).all():

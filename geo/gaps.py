@@ -73,8 +73,8 @@ def as_wgs84(frame: gpd.GeoDataFrame, layer: str, columns: Iterable[str] = ()) -
     Examples
     --------
     >>> from shapely import Point
-    >>> as_wgs84(gpd.GeoDataFrame({"id": [1]}, geometry=[Point(112, 39)], crs=4326), "x").crs
-    <Geographic 2D CRS: EPSG:4326>...
+    >>> as_wgs84(gpd.GeoDataFrame({"id": [1]}, geometry=[Point(0, 0)], crs=3857), "x").crs.to_epsg()
+    4326
     >>> list(as_wgs84(gpd.GeoDataFrame(geometry=[]), "x", ["id"]).columns)
     ['geometry', 'id']
     """
@@ -82,6 +82,8 @@ def as_wgs84(frame: gpd.GeoDataFrame, layer: str, columns: Iterable[str] = ()) -
         raise TypeError(f"{layer} must be a GeoDataFrame, not {type(frame).__name__}")
     missing = [c for c in columns if c not in frame.columns]
     if len(frame) == 0:
+        if frame.active_geometry_name is None:
+            frame = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([], crs=WGS84))
         out = frame.copy() if frame.crs is not None else frame.set_crs(WGS84)
         for column in missing:
             out[column] = pd.Series(dtype=object)
@@ -206,7 +208,7 @@ def _id_keys(values: pd.Series) -> pd.Series:
     """Ids as text, so 7, 7.0 and "7" match (readers turn int columns with blanks to float)."""
     keys = values.astype(str)
     if pd.api.types.is_float_dtype(values.dtype):
-        whole = values.notna() & np.isfinite(values) & (values % 1 == 0)
+        whole = values.notna() & (values.abs() < 2**53) & (values % 1 == 0)
         keys = keys.where(~whole, values.where(whole, 0).astype("int64").astype(str))
     return keys.where(values.notna(), None)
 
@@ -214,7 +216,7 @@ def _id_keys(values: pd.Series) -> pd.Series:
 def _truthy(values: pd.Series) -> pd.Series:
     """Booleans from a column that may hold bools, 0/1 or text such as "true" and "是"."""
     if pd.api.types.is_bool_dtype(values.dtype):
-        return values.astype(bool)
+        return values.fillna(False).astype(bool)
     return values.astype(str).str.strip().str.lower().isin(_TRUE_TEXT)
 
 
@@ -457,9 +459,6 @@ def _grouped(pieces: NDArray[np.object_], owner: NDArray[np.intp]) -> NDArray[np
     return np.where(count == 1, pieces[first], multi)
 
 
-_ROAD_GAP_COLUMNS = ["road_id", "road_name", "start_km", "end_km", "length_m"]
-
-
 def road_lighting_gaps(
     roads: gpd.GeoDataFrame,
     lights: gpd.GeoDataFrame,
@@ -511,12 +510,13 @@ def road_lighting_gaps(
     roads = as_wgs84(roads, "roads", ["id"])
     lights = as_wgs84(lights, "lights", ["status"])
     _check_thresholds(min_gap_m=min_gap_m, lateral_m=lateral_m)
-    net = _network(np.asarray(roads.geometry.to_numpy(), dtype=object), metric_crs_for(roads))
+    crs = _metric_crs(roads)
+    net = _network(np.asarray(roads.geometry.to_numpy(), dtype=object), crs)
     if net is None:
         return _road_gaps_frame(roads, np.zeros(0, dtype=np.intp), np.zeros(0), np.zeros(0), [])
     lit = _located(lights[lights["status"].isin(_statuses(counted_status))])
     lonlat = shapely.get_coordinates(shapely.centroid(lit.geometry.to_numpy()))
-    to_metric = pyproj.Transformer.from_crs(WGS84, metric_crs_for(roads), always_xy=True)
+    to_metric = pyproj.Transformer.from_crs(WGS84, crs, always_xy=True)
     xy = np.column_stack(to_metric.transform(lonlat[:, 0], lonlat[:, 1])).reshape(-1, 2)
     road, chain = _locate_lights(net, xy, lateral_m)
     gap_road, start, end = _dark_stretches(net, road, chain, min_gap_m)
@@ -544,7 +544,7 @@ def _road_gaps_frame(
             "end_km": (start_m + length_m) / 1000.0,
             "length_m": length_m,
         },
-        geometry=gpd.GeoSeries(list(geoms), crs=WGS84),
+        geometry=gpd.GeoSeries(np.asarray(geoms, dtype=object), crs=WGS84),
         crs=WGS84,
     )
 

@@ -63,6 +63,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "文件声明为 UTF-8，实际是 {value} 编码，已按 {value} 读取，请核对中文是否正确。",
         "en": "The file claims UTF-8 but is {value}; it was read as {value}. Check the text.",
     },
+    "xml_expected": {
+        "zh": "“{value}”应是 GPX/KML（XML）文件，但内容不是以“<”开头的 XML，也不是 CSV 表格。",
+        "en": "“{value}” should be a GPX/KML (XML) file, but its content is neither XML "
+        "(starting with “<”) nor a CSV table.",
+    },
     "xml_unknown_root": {
         "zh": "XML 根元素 <{value}> 既不是 GPX 也不是 KML。",
         "en": "The XML root element <{value}> is neither GPX nor KML.",

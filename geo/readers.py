@@ -103,6 +103,8 @@ class _Table:
     crs: Any = None
     crs_source: str = "none"
     encoding: str | None = None
+    #: Attribute columns present even when no row is read (a format's fixed schema).
+    base: list[str] = field(default_factory=list)
 
     def add(self, row: int, record: dict[str, Any], geom: BaseGeometry | None) -> None:
         """Keep one readable row."""
@@ -218,7 +220,13 @@ def _read_detected(
         return _finish(table, fmt)
     if kind == "json":
         return _finish(_read_geojson(data), "geojson")
-    return _finish(_read_csv(data, encoding), "csv")
+    try:
+        return _finish(_read_csv(data, encoding), "csv")
+    except InputError:
+        if _EXT_KIND.get(_extension(filename)) != "xml":
+            raise
+        # Named .gpx/.kml, yet neither XML nor readable CSV: say what the name promised.
+        raise _fail("xml_expected", value=filename) from None
 
 
 # --- format detection --------------------------------------------------------------------
@@ -297,7 +305,7 @@ def sniff_kind(data: bytes, filename: str) -> str:
         raise _fail("excel_not_supported", value=filename)
     if _looks_binary(data):
         raise _fail("unknown_format", value=filename)
-    return {"json": "json", "xml": "xml"}.get(_EXT_KIND.get(ext, ""), "text")
+    return "json" if _EXT_KIND.get(ext) == "json" else "text"
 
 
 def _looks_binary(data: bytes) -> bool:
@@ -365,7 +373,7 @@ def _finish(table: _Table, fmt: str) -> ReadResult:
         raise InputError(table.problems)
     if not table.rows:
         table.problems.append(_problem("no_features", severity="warning"))
-    names: list[str] = []
+    names: list[str] = list(table.base)
     for record in table.records:
         names.extend(k for k in record if k not in names)
     frame = pd.DataFrame.from_records(table.records, columns=names) if names else None
@@ -709,9 +717,10 @@ def _read_csv(data: bytes, encoding: str | None) -> _Table:
     found = _find_columns([_norm_header(h) for h in headers])
     if found is None:
         raise _fail("csv_no_geometry_columns", value=" | ".join(headers))
-    table = _Table(columns=list(headers), encoding=used)
     taken: set[str] = set()
     names = [_unique(h.strip(), taken) for h in headers]
+    table = _Table(columns=list(headers), encoding=used)
+    table.base = [n for i, n in enumerate(names) if i not in found[1]]
     parse = _CsvRow(headers, names, found[0], found[1], table)
     row = 0
     try:
@@ -978,6 +987,7 @@ _GPX_COLUMNS = ["gpx_type", "name", "desc", "cmt", "type", "time", "ele", "start
 def _read_gpx(root: Element) -> _Table:
     """GPX 1.0/1.1: waypoints as points, routes and tracks as lines, in document order."""
     table = _Table(columns=list(_GPX_COLUMNS), crs=WGS84, crs_source="format")
+    table.base = list(_GPX_COLUMNS)
     row = 0
     for child in root:
         kind = _local(child.tag)
@@ -1079,6 +1089,7 @@ _KML_GEOMETRIES = (
 def _read_kml(root: Element) -> _Table:
     """KML 2.x: every Placemark in document order, with its Folder path."""
     table = _Table(columns=["name", "description", "folder"], crs=WGS84, crs_source="format")
+    table.base = ["name", "description", "folder"]
     taken = {"name", "description", "folder", "time", "start_time", "end_time", "ele"}
     extended: dict[str, str] = {}
     for row, (placemark, folder) in enumerate(_placemarks(root, table), 1):
@@ -1260,17 +1271,16 @@ class _KmlGeometry:
             geom, z = self.leaf(el)
             return geom, z, self.times
         parts: list[BaseGeometry] = []
-        stack = [el]
+        stack = list(reversed(list(el)))  # document order, without recursion
         while stack:
-            current = stack.pop()
-            for child in reversed(list(current)):
-                kind = _local(child.tag)
-                if kind == "MultiGeometry":
-                    stack.append(child)
-                elif kind in _KML_GEOMETRIES:
-                    geom, _z = self.leaf(child)
-                    if geom is not None:
-                        parts.append(geom)
+            child = stack.pop()
+            kind = _local(child.tag)
+            if kind == "MultiGeometry":
+                stack.extend(reversed(list(child)))
+            elif kind in _KML_GEOMETRIES:
+                geom, _z = self.leaf(child)
+                if geom is not None:
+                    parts.append(geom)
         return _combine(parts), None, self.times
 
 

@@ -12,7 +12,7 @@ without usable coordinates is not also reported as outside the area, and so on.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeAlias
 
 import geopandas as gpd
@@ -81,8 +81,10 @@ def _row_numbers(n: int, rows: Sequence[int] | None) -> IntArray:
     return numbers
 
 
-def _area_wgs84(area: Area) -> shapely.Geometry:
-    """One prepared (multi)polygon in WGS84 from a geometry, GeoSeries or GeoDataFrame."""
+def _area_wgs84(area: Area | None) -> shapely.Geometry | None:
+    """One prepared geometry in WGS84 from a geometry, GeoSeries or GeoDataFrame (or None)."""
+    if area is None:
+        return None
     if isinstance(area, gpd.GeoDataFrame | gpd.GeoSeries):
         series = area.geometry if isinstance(area, gpd.GeoDataFrame) else area
         if series.crs is not None and not series.crs.equals(WGS84):
@@ -91,7 +93,7 @@ def _area_wgs84(area: Area) -> shapely.Geometry:
     else:
         geom = area
     if geom is None or shapely.is_empty(geom):
-        raise ValueError("the area is empty")
+        return None
     shapely.prepare(geom)
     return geom
 
@@ -421,7 +423,7 @@ def check_not_null_island(gdf: Frame, *, rows: Sequence[int] | None = None) -> l
 
 
 def check_in_area(
-    gdf: Frame, area: Area, margin_m: float, *, rows: Sequence[int] | None = None
+    gdf: Frame, area: Area | None, margin_m: float, *, rows: Sequence[int] | None = None
 ) -> list[Problem]:
     """Rows with any vertex farther than ``margin_m`` metres outside ``area``.
 
@@ -431,8 +433,9 @@ def check_in_area(
     Parameters
     ----------
     gdf : geopandas.GeoDataFrame or geopandas.GeoSeries
-    area : shapely geometry, GeoSeries or GeoDataFrame
+    area : shapely geometry, GeoSeries, GeoDataFrame or None
         The (county) polygon, in WGS84 unless a GeoSeries/GeoDataFrame says otherwise.
+        None or empty: no area is known, nothing is reported.
     margin_m : float
         Tolerance outside the boundary, in metres.
     rows : sequence of int, optional
@@ -454,18 +457,21 @@ def check_in_area(
     [(2, 8.6)]
     """
     geoms = _geoms_wgs84(gdf)
-    return _in_area(geoms, _row_numbers(len(geoms), rows), _area_wgs84(area), margin_m)[1]
+    row_numbers = _row_numbers(len(geoms), rows)
+    area_geom = _area_wgs84(area)
+    return [] if area_geom is None else _in_area(geoms, row_numbers, area_geom, margin_m)[1]
 
 
 def check_swapped_axes(
-    gdf: Frame, area: Area, *, rows: Sequence[int] | None = None
+    gdf: Frame, area: Area | None, *, rows: Sequence[int] | None = None
 ) -> list[Problem]:
     """Rows lying wholly outside ``area`` whose (y, x) mirror image lies in it.
 
     Parameters
     ----------
     gdf : geopandas.GeoDataFrame or geopandas.GeoSeries
-    area : shapely geometry, GeoSeries or GeoDataFrame
+    area : shapely geometry, GeoSeries, GeoDataFrame or None
+        None or empty: no area is known, nothing is reported.
     rows : sequence of int, optional
         Row numbers as the user sees them (default 1..n).
 
@@ -484,7 +490,9 @@ def check_swapped_axes(
     [('39.500000, 112.800000', '112.800000, 39.500000')]
     """
     geoms = _geoms_wgs84(gdf)
-    return _swapped(geoms, _row_numbers(len(geoms), rows), _area_wgs84(area))[1]
+    row_numbers = _row_numbers(len(geoms), rows)
+    area_geom = _area_wgs84(area)
+    return [] if area_geom is None else _swapped(geoms, row_numbers, area_geom)[1]
 
 
 def check_duplicates(
@@ -541,7 +549,7 @@ def validate_geometries(
     gdf: Frame,
     *,
     allowed_types: Iterable[str],
-    area: Area,
+    area: Area | None,
     margin_m: float,
     existing: Frame | None = None,
     duplicate_distance_m: float | None = None,
@@ -560,8 +568,9 @@ def validate_geometries(
     gdf : geopandas.GeoDataFrame or geopandas.GeoSeries
     allowed_types : iterable of str
         Shapely geometry type names accepted, e.g. ``{"Point"}``.
-    area : shapely geometry, GeoSeries or GeoDataFrame
-        The area the features must lie in.
+    area : shapely geometry, GeoSeries, GeoDataFrame or None
+        The area the features must lie in; None (or empty) skips the swapped-axes and
+        in-area checks.
     margin_m : float
         Tolerance outside the area, in metres.
     existing : geopandas.GeoDataFrame or geopandas.GeoSeries, optional
@@ -596,15 +605,17 @@ def validate_geometries(
     geoms = _geoms_wgs84(gdf)
     row_numbers = _row_numbers(len(geoms), rows)
     area_geom = _area_wgs84(area)
+    allowed = set(allowed_types)
     keep = np.ones(len(geoms), dtype=bool)
     problems: list[Problem] = []
-    steps = (
-        lambda g, r: _finite(g, r),
-        lambda g, r: _types(g, r, set(allowed_types)),
-        lambda g, r: _null_island(g, r),
-        lambda g, r: _swapped(g, r, area_geom),
-        lambda g, r: _in_area(g, r, area_geom, margin_m),
-    )
+    steps: list[Callable[[NDArray[np.object_], IntArray], tuple[IntArray, list[Problem]]]] = [
+        _finite,
+        lambda g, r: _types(g, r, allowed),
+        _null_island,
+    ]
+    if area_geom is not None:
+        steps.append(lambda g, r: _swapped(g, r, area_geom))
+        steps.append(lambda g, r: _in_area(g, r, area_geom, margin_m))
     for step in steps:
         positions = np.flatnonzero(keep)
         bad, found = step(geoms[positions], row_numbers[positions])

@@ -209,6 +209,10 @@ class GeoJSONStore:
                 state.features[str(feature["id"])] = feature
             state.seq = state.file_seq = int(doc.get("vw:seq", 0))
             state.offset = state.file_offset = int(doc.get("vw:journal_offset", 0))
+            if state.offset > self.journal(layer).size():
+                # The journal is not the one this file was compacted from (copied data,
+                # a removed journal): replay it from its start, by seq, to miss nothing.
+                state.offset = state.file_offset = 0
             state.idempotency = dict(doc.get("vw:idempotency", {}))
             state.next_id = int(doc.get("vw:next_id", 1))
             for fid in state.features:

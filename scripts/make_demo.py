@@ -881,6 +881,23 @@ def _curvy(rng: random.Random, start: Point, end: Point) -> LineString:
     return LineString([(start.x, start.y), *bends, (end.x, end.y)])
 
 
+def towards(start: Point, end: Point, distance_m: float) -> Point:
+    """The point ``distance_m`` from ``start`` on the way to ``end`` (metres)."""
+    length = start.distance(end)
+    share = distance_m / length
+    return Point(start.x + (end.x - start.x) * share, start.y + (end.y - start.y) * share)
+
+
+def street_ends(world: World) -> list[Point]:
+    """Both ends of every county-seat street (metres)."""
+    return [world.seat_offset(*end) for _, ends in STREETS for end in ends]
+
+
+def g208_junction(world: World) -> Point:
+    """Where 府前街, the county seat's main street, meets G208 east of the town."""
+    return world.g208_m.interpolate(world.g208_m.project(world.seat_offset(2400, 0)))
+
+
 def xuekuluo_ring(world: World) -> LineString:
     """The roundabout at the Xuekuluo seat (radius 35 m), as a closed line."""
     return world.townships[XUEKULUO].seat_m.buffer(35.0, quad_segs=8).exterior
@@ -897,12 +914,20 @@ def road_changes(world: World) -> list[Change]:
         ),
     ]
     for start, end, code in COUNTY_ROADS:
-        line = _curvy(world.rng, world.townships[start].seat_m, world.townships[end].seat_m)
+        a, b = world.townships[start].seat_m, world.townships[end].seat_m
+        if start == DAIYUE:  # leave the county seat from the street end facing the way
+            a = min(street_ends(world), key=b.distance)
+        if end == XUEKULUO:  # join the roundabout, not its centre
+            b = towards(b, a, 35.0)
+        line = _curvy(world.rng, a, b)
         changes.append(
             create(world.lonlat(line), name=f"{start[:-1]}—{end[:-1]}公路", road_class=code)
         )
     for name, ends in STREETS:
-        line = LineString([world.seat_offset(*e) for e in ends])
+        points = [world.seat_offset(*e) for e in ends]
+        if name == "府前街":  # the main street runs east to its junction with G208
+            points.append(g208_junction(world))
+        line = LineString(points)
         changes.append(
             create(world.lonlat(line), name=name, road_class="城区街道", main_street=True)
         )
@@ -1003,7 +1028,7 @@ def bus_stop_changes(world: World) -> list[Change]:
 def bus_route_changes(world: World) -> list[Change]:
     """The free county-seat route and a paid route along G208 to Xuekuluo."""
     g208 = world.g208_m
-    start = g208.project(world.seat_offset(2400, 0))
+    start = g208.project(g208_junction(world))
     end = g208.project(world.townships[XUEKULUO].seat_m)
     to_xuekuluo = ops.substring(g208, start, end)
     paid = LineString([(world.seat_m.x, world.seat_m.y), *to_xuekuluo.coords])

@@ -230,7 +230,7 @@ def _level(boundaries: gpd.GeoDataFrame, level: str) -> gpd.GeoDataFrame:
 def _containing(points: gpd.GeoDataFrame, polygons: gpd.GeoDataFrame) -> pd.Series:
     """Id of the polygon (``id`` column) each feature lies in, None when in none."""
     if len(polygons) == 0 or len(points) == 0:
-        return pd.Series(None, index=points.index, dtype=object)
+        return pd.Series([None] * len(points), index=points.index, dtype=object)
     areas = gpd.GeoDataFrame(
         {"village_id": polygons["id"].to_numpy(dtype=object)},
         geometry=polygons.geometry.to_numpy(),
@@ -295,12 +295,12 @@ def find_places(boundaries: gpd.GeoDataFrame, villages: gpd.GeoDataFrame) -> Pla
     )
     for row, tid, pid in zip(located.itertuples(), township_of, polygon_of, strict=True):
         vid = str(row.id)
-        geom, method = (
-            (by_id[pid], "boundary") if pid is not None else (cell_of.get(vid), "approximate")
-        )
-        places.villages[vid] = Place(
-            "village", vid, str(row.name or ""), geom, method, str(tid) if tid else None
-        )
+        if isinstance(pid, str):
+            geom, method = by_id[pid], "boundary"
+        else:
+            geom, method = cell_of.get(vid), "approximate"
+        parent = tid if isinstance(tid, str) else None
+        places.villages[vid] = Place("village", vid, str(row.name or ""), geom, method, parent)
     return places
 
 

@@ -366,3 +366,11 @@ def test_validate_geometries_empty_frame():
         )
         == []
     )
+
+
+def test_no_area_skips_area_checks():
+    gdf = frame([Point(39.5, 112.8), Point(0, 0), Point(113.2, 39.5)])
+    problems = validate_geometries(gdf, allowed_types={"Point"}, area=None, margin_m=0)
+    assert codes(problems) == [(2, "null_island")]
+    assert check_in_area(gdf, None, margin_m=0) == []
+    assert check_swapped_axes(gdf, Polygon(), rows=[4, 5, 6]) == []

@@ -245,3 +245,21 @@ def test_unknown_layer_is_not_found(store):
     with pytest.raises(NotFound) as info:
         store.count("nope")
     assert "nope" in info.value.user_message("en")
+
+
+def test_layer_file_copied_without_its_journal_loses_no_later_write(tmp_path):
+    source = GeoJSONStore(tmp_path / "a")
+    for i in range(3):
+        source.create("streetlights", point(112 + i / 100), LIGHT, user="a")
+    target = tmp_path / "b"
+    (target / "layers").mkdir(parents=True)
+    (target / "layers" / "streetlights.geojson").write_bytes(
+        source.layer_path("streetlights").read_bytes())
+    first, second = GeoJSONStore(target), GeoJSONStore(target)
+    assert first.count("streetlights") == 3
+    second.create("streetlights", point(113), LIGHT, user="b")
+    first.create("streetlights", point(113.1), LIGHT, user="c")
+    assert second.count("streetlights") == 5
+    assert GeoJSONStore(target).count("streetlights") == 5
+    ids = [f["id"] for f in GeoJSONStore(target).features("streetlights")]
+    assert len(set(ids)) == 5

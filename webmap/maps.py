@@ -1,0 +1,558 @@
+"""Build the Leaflet map of a page: ``build_map(layers, view) -> folium.Map``, a pure function.
+
+Features are not turned into folium markers. Each layer becomes one :class:`FeatureLayer`
+element carrying its features as compact JSON (or, past ``embed_max_features``, only the
+URL of the bbox API), and ``static/js/vwmap.js`` draws them: circle markers coloured by
+status, clusters for dense point layers, lines and polygons styled from the spec. Popups
+and tooltips are DOM nodes filled with ``textContent``, so no user-supplied string is ever
+parsed as HTML, and the JSON is escaped for a ``<script>`` block (``<``, ``>``, ``&``,
+U+2028/9) outside any template literal.
+
+Every JavaScript and CSS file is served by the app (:func:`webmap.assets.localise`); the
+only other host a page may ask is the chosen basemap's tile server.
+
+With ``basemap="amap"`` every drawn coordinate is shifted from WGS84 to GCJ-02, the datum
+of Gaode tiles; the stored data stays WGS84 and the page tells the bbox API to convert.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import folium
+import numpy as np
+import orjson
+import pandas as pd
+import shapely
+from branca.element import MacroElement
+from folium import plugins
+from folium.elements import JSCSSMixin
+from folium.map import Layer
+from folium.template import Template
+from shapely.geometry.base import BaseGeometry
+
+from geo.crs import wgs84_to_gcj02
+from webmap.assets import ASSET_URLS, localise
+from webmap.i18n import catalogue, translate
+from webmap.mapdata import Filters, MapLayer, _plain, unit_label
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+#: Statuses drawn with a warning ring, whatever their colour.
+ALERT_STATUSES = ("faulty",)
+COORD_DECIMALS = 6  # about 0.1 m: plenty for a screen
+MAX_ZOOM = 19
+_POINT_TYPES = {"Point"}
+_LINE_TYPES = {"LineString", "MultiLineString"}
+_POLYGON_TYPES = {"Polygon", "MultiPolygon"}
+
+
+@dataclass(frozen=True)
+class Basemap:
+    """A tile source: URL template, subdomains, attribution (our own HTML), zoom limit."""
+
+    url: str
+    attribution: str
+    subdomains: str = "abc"
+    max_zoom: int = 18
+
+
+def basemap_tiles(basemap: str, lang: str, tianditu_key: str = "") -> list[Basemap]:
+    """The tile layers of a basemap (Tianditu has a separate label layer); none for "none"."""
+    if basemap == "osm":
+        return [
+            Basemap(
+                "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+                '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a>',
+                "",
+                19,
+            )
+        ]
+    if basemap == "amap":
+        return [
+            Basemap(
+                "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1"
+                "&style=8&x={x}&y={y}&z={z}",
+                "&copy; 高德地图 AutoNavi",
+                "1234",
+            )
+        ]
+    if basemap == "tianditu" and tianditu_key:
+        key = quote(tianditu_key, safe="")
+        labels = "cva" if lang == "zh" else "eva"
+
+        def wmts(layer: str) -> str:
+            return (
+                f"https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile"
+                f"&VERSION=1.0.0&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
+                f"&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={key}"
+            )
+
+        attribution = "&copy; 天地图 Tianditu"
+        return [
+            Basemap(wmts("vec"), attribution, "01234567"),
+            Basemap(wmts(labels), "", "01234567"),
+        ]
+    return []
+
+
+@dataclass(frozen=True)
+class MapUrls:
+    """URL templates the page links to; ``{layer}`` and ``{id}`` are filled in by the page."""
+
+    feature: str = "/features/{layer}/{id}"
+    village: str = "/villages/{id}"
+    township: str = "/townships/{id}"
+    api: str = "/api/layers/{layer}/features"
+    static: str = "/static"
+
+
+@dataclass(frozen=True)
+class SearchEntry:
+    """A village the search box finds: id, name, township name, lon/lat (WGS84)."""
+
+    id: str
+    name: str
+    township: str
+    lon: float
+    lat: float
+
+
+@dataclass(frozen=True)
+class MapView:
+    """Everything about a map page that is not features.
+
+    ``bounds`` (lon/lat) is the view to fit; ``outline`` an area drawn on top (a township
+    or village), dashed when ``outline_method`` is ``approximate``. ``titles`` names the
+    features that properties refer to (layer -> id -> title).
+    """
+
+    lang: str = "zh"
+    basemap: str = "none"
+    tianditu_key: str = ""
+    embed_max_features: int = 3000
+    bounds: tuple[float, float, float, float] | None = None
+    outline: BaseGeometry | None = None
+    outline_method: str = "boundary"
+    filters: Filters = field(default_factory=Filters)
+    titles: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    search: Sequence[SearchEntry] = ()
+    replay_years: Sequence[int] = ()
+    urls: MapUrls = field(default_factory=MapUrls)
+    controls: bool = True
+
+    @property
+    def gcj02(self) -> bool:
+        """Whether drawn coordinates are shifted to GCJ-02 (Gaode tiles)."""
+        return self.basemap == "amap"
+
+
+# ------------------------------------------------------------------------------- JSON
+
+
+def script_json(value: Any) -> str:
+    """``value`` as JSON safe inside ``<script>``: no ``</script>``, no ``<!--``, no raw
+    U+2028/2029. Meant for plain JavaScript expressions, never template literals."""
+    text = orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+    for raw, escaped in (
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("&", "\\u0026"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
+        text = text.replace(raw, escaped)
+    return text
+
+
+def _shift(geoms: np.ndarray, gcj02: bool) -> np.ndarray:
+    """Geometries rounded for display, and moved to GCJ-02 when the basemap needs it."""
+
+    def move(coords: np.ndarray) -> np.ndarray:
+        if gcj02 and len(coords):
+            lon, lat = wgs84_to_gcj02(coords[:, 0], coords[:, 1])
+            coords = np.column_stack([lon, lat])
+        return np.round(coords, COORD_DECIMALS)
+
+    return np.asarray(shapely.transform(geoms, move), dtype=object)
+
+
+def display_bounds(
+    bounds: tuple[float, float, float, float], gcj02: bool
+) -> tuple[float, float, float, float]:
+    """A lon/lat box as drawn (shifted to GCJ-02 for Gaode tiles)."""
+    box = _shift(np.array([shapely.box(*bounds)], dtype=object), gcj02)[0]
+    return tuple(float(v) for v in box.bounds)  # type: ignore[return-value]
+
+
+def latlng_bounds(bounds: tuple[float, float, float, float]) -> list[list[float]]:
+    """The one place lon/lat turns into Leaflet's [[south, west], [north, east]]."""
+    minx, miny, maxx, maxy = bounds
+    return [[miny, minx], [maxy, maxx]]
+
+
+def _geometry_kind(spec_geometry: Sequence[str]) -> str:
+    kinds = set(spec_geometry)
+    if kinds <= _POINT_TYPES | {"MultiPoint"}:
+        return "point"
+    if kinds <= _LINE_TYPES:
+        return "line"
+    if kinds <= _POLYGON_TYPES:
+        return "polygon"
+    return "mixed"
+
+
+def _field_info(layer: MapLayer, lang: str) -> list[dict[str, Any]]:
+    out = []
+    for f in layer.spec.fields:
+        info: dict[str, Any] = {
+            "name": f.name,
+            "label": f.label_in(lang),
+            "type": f.type,
+            "unit": unit_label(f.unit, lang),
+        }
+        if f.value_labels:
+            info["values"] = {code: f.value_label(code, lang) for code in f.value_labels}
+        if f.type == "ref":
+            info["ref"] = f.ref_layer
+        out.append(info)
+    return out
+
+
+def _style(layer: MapLayer) -> dict[str, Any]:
+    style = layer.spec.style
+    out = {
+        "color": style.get("color", "#555555"),
+        "weight": style.get("weight", 2),
+        "radius": style.get("radius", 5),
+        "opacity": style.get("opacity", 0.9),
+        "fill": style.get("fill", True),
+        "dash": style.get("dash"),
+        "ring": bool(style.get("ring", False)),
+    }
+    if style.get("status_colors"):
+        out["statusColors"] = dict(style["status_colors"])
+    return out
+
+
+def _column(frame: pd.DataFrame, name: str) -> list[Any]:
+    if name not in frame.columns:
+        return [None] * len(frame)
+    return [_plain(v) for v in frame[name].to_numpy(dtype=object)]
+
+
+def _geometry_json(geoms: np.ndarray, kind: str) -> list[Any]:
+    if kind == "point" and len(geoms) and (shapely.get_type_id(geoms) == 0).all():
+        return np.round(shapely.get_coordinates(geoms), COORD_DECIMALS).tolist()
+    texts = shapely.to_geojson(geoms)
+    return [None if t is None else orjson.loads(t) for t in texts]
+
+
+def layer_data(layer: MapLayer, gcj02: bool) -> dict[str, Any]:
+    """A layer's features in the page's compact form: ids, geometries (a point is
+    ``[lon, lat]``), and one list of values per feature in field order."""
+    frame = layer.frame
+    kind = _geometry_kind(layer.spec.geometry)
+    geoms = _shift(np.asarray(frame.geometry.to_numpy(), dtype=object), gcj02)
+    columns = [_column(frame, f.name) for f in layer.spec.fields]
+    data: dict[str, Any] = {
+        "ids": [str(i) for i in frame["id"]],
+        "geoms": _geometry_json(geoms, kind),
+        "props": [list(row) for row in zip(*columns, strict=True)]
+        if columns
+        else [[]] * len(frame),
+    }
+    if layer.link_id != "id":
+        data["linkIds"] = [str(v) for v in _column(frame, layer.link_id)]
+    return data
+
+
+def layer_payload(layer: MapLayer, view: MapView) -> dict[str, Any]:
+    """What the page needs to draw one layer: how, its fields, and its features or API."""
+    spec = layer.spec
+    embedded = len(layer.frame) <= view.embed_max_features or layer.group == "gaps"
+    link_url = view.urls.village if layer.link == "villages" else view.urls.feature
+    payload: dict[str, Any] = {
+        "name": spec.name,
+        "label": spec.label_in(view.lang),
+        "group": layer.group,
+        "kind": _geometry_kind(spec.geometry),
+        "style": _style(layer),
+        "statusField": spec.status_field,
+        "dateField": spec.date_field if layer.group == "work" else None,
+        "titleField": spec.title_field,
+        "cluster": spec.cluster,
+        "show": layer.show,
+        "count": len(layer.frame),
+        "fields": _field_info(layer, view.lang),
+        "link": link_url.replace("{layer}", quote(layer.link, safe="")),
+        "mode": "embed" if embedded else "fetch",
+    }
+    if embedded:
+        payload["data"] = layer_data(layer, view.gcj02)
+    else:
+        payload["api"] = view.urls.api.replace("{layer}", quote(spec.name, safe=""))
+        payload["query"] = view.filters.args(with_layers=False)
+        payload["limit"] = view.embed_max_features
+    return payload
+
+
+# ---------------------------------------------------------------------------- elements
+
+
+class VillageMap(folium.Map):
+    """A ``folium.Map`` for a page of ours: no viewport meta that stops zooming, no
+    styles on ``html, body``, and only the Leaflet files (no Bootstrap, no jQuery)."""
+
+    _template = Template(
+        """
+        {% macro header(this, kwargs) %}
+            <style>#{{ this.get_name() }} { position: relative; width: 100%; height: 100%; }</style>
+            <script>
+                L_NO_TOUCH = {{ this.global_switches.no_touch |tojson}};
+                L_DISABLE_3D = {{ this.global_switches.disable_3d|tojson }};
+            </script>
+        {% endmacro %}
+        {% macro html(this, kwargs) %}
+            <div class="folium-map vw-map" id={{ this.get_name()|tojson }}></div>
+        {% endmacro %}
+        {% macro script(this, kwargs) %}
+            var {{ this.get_name() }} = L.map(
+                {{ this.get_name()|tojson }},
+                {center: {{ this.location|tojson }}, crs: L.CRS.{{ this.crs }},
+                 ...{{ this.options|tojavascript }}}
+            );
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        keep_js = {"leaflet"}
+        keep_css = {"leaflet_css", "awesome_markers_font_css"}  # Font Awesome: locate icon
+        self.default_js = [(n, u) for n, u in self.default_js if n in keep_js]
+        self.default_css = [(n, u) for n, u in self.default_css if n in keep_css]
+
+
+def _asset(name: str) -> tuple[str, str]:
+    return name, ASSET_URLS[name].upstream_url
+
+
+@cache
+def _version(path: str) -> str:
+    """A short hash of one of our static files, so browsers never run a stale copy."""
+    return hashlib.sha256((STATIC_DIR / path).read_bytes()).hexdigest()[:10]
+
+
+def static_link(urls: MapUrls, path: str) -> str:
+    """URL of a file of ours under ``webmap/static``, pinned to its content."""
+    return f"{urls.static.rstrip('/')}/{path}?v={_version(path)}"
+
+
+class MapSetup(MacroElement):
+    """First element of a map: page strings, URLs, search entries, outline, replay years."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            vw.setup({{ this._parent.get_name() }}, {{ this.config }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        super().__init__()
+        self._name = "MapSetup"
+        self.settings = dict(config)
+        self.config = script_json(self.settings)
+
+
+class FeatureLayer(Layer):
+    """One overlay drawn by ``vwmap.js``: its features (embedded or fetched) and style."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            var {{ this.get_name() }} = vw.layer({{ this._parent.get_name() }}, {{ this.json }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, payload: Mapping[str, Any]) -> None:
+        # vwmap.js adds the layer to the map itself (from ``show``), in step with the panel.
+        super().__init__(name=payload["name"], overlay=True, control=False, show=False)
+        self._name = "FeatureLayer"
+        self.payload = dict(payload)
+        self.json = script_json(self.payload)
+
+    @property
+    def mode(self) -> str:
+        """``embed`` (features in the page) or ``fetch`` (from the bbox API)."""
+        return str(self.payload["mode"])
+
+
+class MapFinish(JSCSSMixin, MacroElement):
+    """Last element: wires the panel, search, time slider and fetching; loads our JS."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            vw.finish({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, urls: MapUrls) -> None:
+        super().__init__()
+        self._name = "MapFinish"
+        self.default_js = [
+            _asset("markerclusterjs"),
+            ("vwmap", static_link(urls, "js/vwmap.js")),
+        ]
+        self.default_css = [
+            _asset("markerclustercss"),
+            _asset("markerclusterdefaultcss"),
+            ("vwmap_css", static_link(urls, "css/maps.css")),
+        ]
+
+
+# ------------------------------------------------------------------------------ build
+
+
+def js_strings(lang: str) -> dict[str, str]:
+    """The strings ``vwmap.js`` shows, in ``lang`` (keys without the ``maps.js.`` prefix)."""
+    prefix = "maps.js."
+    keys = [k for k in catalogue("zh") if k.startswith(prefix)]
+    return {k[len(prefix) :]: translate(k, lang) for k in keys}
+
+
+def _search_json(entries: Sequence[SearchEntry], gcj02: bool) -> list[list[Any]]:
+    if not entries:
+        return []
+    points = np.asarray(shapely.points([[e.lon, e.lat] for e in entries]), dtype=object)
+    xy = shapely.get_coordinates(_shift(points, gcj02))
+    return [
+        [e.id, e.name, e.township, float(x), float(y)]
+        for e, (x, y) in zip(entries, xy, strict=True)
+    ]
+
+
+def _outline_json(view: MapView) -> Any:
+    if view.outline is None or view.outline.is_empty:
+        return None
+    shape = _shift(np.array([view.outline], dtype=object), view.gcj02)[0]
+    return {"geometry": orjson.loads(shapely.to_geojson(shape)), "method": view.outline_method}
+
+
+def _setup_config(view: MapView) -> dict[str, Any]:
+    return {
+        "lang": view.lang,
+        "coords": "gcj02" if view.gcj02 else "wgs84",
+        "strings": js_strings(view.lang),
+        "titles": view.titles,
+        "urls": {"village": view.urls.village, "township": view.urls.township},
+        "search": _search_json(view.search, view.gcj02),
+        "outline": _outline_json(view),
+        "years": list(view.replay_years),
+        "alertStatuses": list(ALERT_STATUSES),
+        "maxZoom": MAX_ZOOM,
+    }
+
+
+def _add_tiles(m: folium.Map, view: MapView) -> None:
+    for i, tiles in enumerate(basemap_tiles(view.basemap, view.lang, view.tianditu_key)):
+        folium.TileLayer(
+            tiles=tiles.url,
+            attr=tiles.attribution or " ",
+            name=f"basemap-{i}",
+            subdomains=tiles.subdomains or "abc",
+            max_zoom=MAX_ZOOM,
+            max_native_zoom=tiles.max_zoom,
+            overlay=i > 0,
+            control=False,
+        ).add_to(m)
+
+
+def _add_controls(m: folium.Map, lang: str) -> None:
+    def t(key: str) -> str:
+        return translate(key, lang)
+
+    plugins.Fullscreen(
+        position="topleft",
+        title=t("maps.ctl.fullscreen"),
+        title_cancel=t("maps.ctl.fullscreen_exit"),
+    ).add_to(m)
+    plugins.LocateControl(
+        position="topleft",
+        strings={
+            "title": t("maps.ctl.locate"),
+            "popup": t("maps.ctl.locate_popup"),
+            "metersUnit": t("maps.ctl.meters"),
+            "feetUnit": "ft",
+            "outsideMapBoundsMsg": t("maps.ctl.locate_outside"),
+        },
+        flyTo=True,
+        keepCurrentZoomLevel=False,
+    ).add_to(m)
+    plugins.MeasureControl(
+        position="topleft",
+        primary_length_unit="meters",
+        secondary_length_unit="kilometers",
+        primary_area_unit="sqmeters",
+        secondary_area_unit="hectares",
+        localization="cn" if lang == "zh" else "en",
+    ).add_to(m)
+
+
+def build_map(layers: Sequence[MapLayer], view: MapView) -> folium.Map:
+    """The Leaflet map of a page: basemap, overlays, outline and controls.
+
+    Pure: the result depends only on the arguments. ``layers`` come from
+    :func:`webmap.mapdata.map_layers`; a layer with more features than
+    ``view.embed_max_features`` is not embedded but fetched for the view from
+    ``view.urls.api``. Render it with ``m.get_root().render()``, or put its header, html
+    and script parts into a page.
+    """
+    bounds = display_bounds(view.bounds, view.gcj02) if view.bounds else None
+    center = [(bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2] if bounds else [39.5, 112.8]
+    m = VillageMap(
+        location=center,
+        zoom_start=10,
+        tiles=None,
+        prefer_canvas=True,
+        maxZoom=MAX_ZOOM,
+        minZoom=5,
+        zoom_control=True,
+    )
+    _add_tiles(m, view)
+    MapSetup(_setup_config(view)).add_to(m)
+    for layer in layers:
+        FeatureLayer(layer_payload(layer, view)).add_to(m)
+    if view.controls:
+        _add_controls(m, view.lang)
+    MapFinish(view.urls).add_to(m)
+    if bounds:
+        m.fit_bounds(latlng_bounds(bounds))
+    localise(m, f"{view.urls.static.rstrip('/')}/vendor")
+    return m
+
+
+@dataclass(frozen=True)
+class MapParts:
+    """A rendered map, split for a Jinja page: header links, the map div, the script."""
+
+    header: str
+    html: str
+    script: str
+
+
+def render_parts(m: folium.Map) -> MapParts:
+    """Render ``m`` once and return its three parts (folium's "components" recipe)."""
+    root = m.get_root()
+    root.render()
+    return MapParts(root.header.render(), root.html.render(), root.script.render())

@@ -1,0 +1,427 @@
+"""The OpenAPI 3.0 document of the OGC API (``/ogc/api``), generated from the layer specs.
+
+Besides the generic ``/collections/{collectionId}/items`` path, each layer gets its own
+items path listing its equality-filter parameters (the fields), so that clients know which
+query parameters exist and unknown ones can be refused with 400 (Part 1).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import url_for
+
+from layers.specs import FieldSpec, LayerSpec
+from layers.store import GeoJSONStore
+from webmap.i18n import translate
+from webmap.ogc import documents as docs
+from webmap.ogc.params import DEFAULT_LIMIT
+
+OPENAPI_VERSION = "3.0.3"
+_FIELD_SCHEMAS: dict[str, dict[str, Any]] = {
+    "integer": {"type": "integer"},
+    "number": {"type": "number"},
+    "boolean": {"type": "boolean"},
+    "date": {"type": "string", "format": "date"},
+}
+
+
+def _ref(kind: str, name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/{kind}/{name}"}
+
+
+def _query(name: str, description: str, schema: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema,
+        "style": "form",
+        "explode": False,
+        **extra,
+    }
+
+
+def _json_content(schema: dict[str, Any], media_type: str = docs.JSON) -> dict[str, Any]:
+    return {media_type: {"schema": schema}, docs.HTML: {"schema": {"type": "string"}}}
+
+
+def _response(description: str, content: dict[str, Any] | None = None, **extra: Any) -> dict:
+    result: dict[str, Any] = {"description": description, **extra}
+    if content:
+        result["content"] = content
+    return result
+
+
+def _parameters(layer_names: list[str], crs_all: list[str], max_limit: int) -> dict[str, Any]:
+    crs_schema = {"type": "string", "format": "uri", "enum": crs_all}
+    return {
+        "collectionId": {
+            "name": "collectionId",
+            "in": "path",
+            "required": True,
+            "description": "Layer name",
+            "schema": {"type": "string", "enum": layer_names},
+        },
+        "featureId": {
+            "name": "featureId",
+            "in": "path",
+            "required": True,
+            "description": "Feature id",
+            "schema": {"type": "string"},
+        },
+        "limit": _query(
+            "limit",
+            f"Features per page (default {DEFAULT_LIMIT}; larger values are lowered to "
+            f"{max_limit})",
+            {"type": "integer", "minimum": 1, "maximum": max_limit, "default": DEFAULT_LIMIT},
+        ),
+        "offset": _query(
+            "offset", "Features to skip", {"type": "integer", "minimum": 0, "default": 0}
+        ),
+        "bbox": _query(
+            "bbox",
+            "minx,miny,maxx,maxy in bbox-crs (CRS84 lon/lat by default)",
+            {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}},
+        ),
+        "bbox-crs": _query("bbox-crs", "CRS of bbox", crs_schema),
+        "crs": _query("crs", "CRS of the response geometries", crs_schema),
+        "datetime": _query(
+            "datetime",
+            "A date, or an interval start/end with '..' for an open end",
+            {"type": "string"},
+        ),
+        "f": _query(
+            "f", "Response format", {"type": "string", "enum": ["json", "html", "geojson"]}
+        ),
+        "lang": _query("lang", "Interface language", {"type": "string", "enum": ["zh", "en"]}),
+        "If-Match": {
+            "name": "If-Match",
+            "in": "header",
+            "required": False,
+            "description": "ETag (feature version) the change is based on; 412 if it moved on",
+            "schema": {"type": "string"},
+        },
+        "Content-Crs": {
+            "name": "Content-Crs",
+            "in": "header",
+            "required": False,
+            "description": "CRS of the geometry sent, e.g. <http://www.opengis.net/def/crs/"
+            "EPSG/0/4490> (default CRS84)",
+            "schema": {"type": "string"},
+        },
+        "Idempotency-Key": {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": False,
+            "description": "Sending the same key again creates nothing new",
+            "schema": {"type": "string", "maxLength": 200},
+        },
+    }
+
+
+def _schemas() -> dict[str, Any]:
+    link = {
+        "type": "object",
+        "required": ["href"],
+        "properties": {
+            "href": {"type": "string"},
+            "rel": {"type": "string"},
+            "type": {"type": "string"},
+            "title": {"type": "string"},
+        },
+    }
+    links = {"type": "array", "items": _ref("schemas", "link")}
+    geometry = {
+        "type": "object",
+        "nullable": True,
+        "required": ["type"],
+        "properties": {
+            "type": {"type": "string"},
+            "coordinates": {"type": "array", "items": {}},
+        },
+    }
+    feature = {
+        "type": "object",
+        "required": ["type", "geometry", "properties"],
+        "properties": {
+            "type": {"type": "string", "enum": ["Feature"]},
+            "id": {"type": "string"},
+            "geometry": _ref("schemas", "geometryGeoJSON"),
+            "properties": {"type": "object", "nullable": True},
+            "links": links,
+        },
+    }
+    return {
+        "link": link,
+        "landingPage": {
+            "type": "object",
+            "required": ["links"],
+            "properties": {
+                "title": {"type": "string"},
+                "description": {"type": "string"},
+                "links": links,
+            },
+        },
+        "confClasses": {
+            "type": "object",
+            "required": ["conformsTo"],
+            "properties": {"conformsTo": {"type": "array", "items": {"type": "string"}}},
+        },
+        "collection": {
+            "type": "object",
+            "required": ["id", "links"],
+            "properties": {
+                "id": {"type": "string"},
+                "title": {"type": "string"},
+                "description": {"type": "string"},
+                "links": links,
+                "extent": {"type": "object"},
+                "itemType": {"type": "string"},
+                "crs": {"type": "array", "items": {"type": "string"}},
+                "storageCrs": {"type": "string"},
+            },
+        },
+        "collections": {
+            "type": "object",
+            "required": ["links", "collections"],
+            "properties": {
+                "links": links,
+                "crs": {"type": "array", "items": {"type": "string"}},
+                "collections": {"type": "array", "items": _ref("schemas", "collection")},
+            },
+        },
+        "geometryGeoJSON": geometry,
+        "featureGeoJSON": feature,
+        "featureCollectionGeoJSON": {
+            "type": "object",
+            "required": ["type", "features"],
+            "properties": {
+                "type": {"type": "string", "enum": ["FeatureCollection"]},
+                "features": {"type": "array", "items": _ref("schemas", "featureGeoJSON")},
+                "links": links,
+                "timeStamp": {"type": "string", "format": "date-time"},
+                "numberMatched": {"type": "integer", "minimum": 0},
+                "numberReturned": {"type": "integer", "minimum": 0},
+            },
+        },
+        "mergePatch": {
+            "type": "object",
+            "description": "JSON Merge Patch (RFC 7396) of a feature: properties set to "
+            "null are removed",
+            "properties": {
+                "geometry": _ref("schemas", "geometryGeoJSON"),
+                "properties": {"type": "object"},
+            },
+        },
+        "exception": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "required": ["status", "code", "message"],
+                    "properties": {
+                        "status": {"type": "integer"},
+                        "code": {"type": "string"},
+                        "message": {"type": "string"},
+                        "problems": {"type": "array", "items": {"type": "object"}},
+                    },
+                }
+            },
+        },
+    }
+
+
+def _responses() -> dict[str, Any]:
+    error = {docs.JSON: {"schema": _ref("schemas", "exception")}}
+    return {
+        "BadRequest": _response("Invalid parameter or body", error),
+        "NotFound": _response("No such collection or feature", error),
+        "Unauthorized": _response("Log in or send a Bearer token", error),
+        "Forbidden": _response("The account's role may not do this", error),
+        "PreconditionFailed": _response("If-Match did not match the feature's version", error),
+        "Invalid": _response("The feature breaks the layer's rules; nothing was saved", error),
+    }
+
+
+def _errors(*names: str) -> dict[str, Any]:
+    codes = {
+        "BadRequest": "400",
+        "Unauthorized": "401",
+        "Forbidden": "403",
+        "NotFound": "404",
+        "PreconditionFailed": "412",
+        "Invalid": "422",
+    }
+    return {codes[n]: _ref("responses", n) for n in names}
+
+
+def _get(op_id: str, summary: str, schema: str, params: list[str], media: str = docs.JSON):
+    return {
+        "get": {
+            "operationId": op_id,
+            "summary": summary,
+            "parameters": [_ref("parameters", p) for p in params],
+            "responses": {
+                "200": _response(summary, _json_content(_ref("schemas", schema), media)),
+                **_errors("BadRequest"),
+            },
+        }
+    }
+
+
+def _field_parameter(fspec: FieldSpec) -> dict[str, Any]:
+    schema = dict(_FIELD_SCHEMAS.get(fspec.type, {"type": "string"}))
+    if fspec.type == "enum" and not fspec.extensible:
+        schema["enum"] = list(fspec.values)
+    label = f"{fspec.label_in('zh')} / {fspec.label_in('en')}"
+    return _query(fspec.name, f"Features whose {label} equals this value", schema)
+
+
+def _items_get(op_id: str, spec: LayerSpec | None) -> dict[str, Any]:
+    params: list[dict[str, Any]] = [] if spec else [_ref("parameters", "collectionId")]
+    params += [
+        _ref("parameters", p)
+        for p in ("limit", "offset", "bbox", "bbox-crs", "crs", "datetime", "f", "lang")
+    ]
+    if spec is not None:
+        params.append(_query("id", "Feature id", {"type": "string"}))
+        params += [_field_parameter(f) for f in spec.fields]
+    return {
+        "operationId": op_id,
+        "summary": f"Features of {spec.label_in('en')}" if spec else "Features of a layer",
+        "parameters": params,
+        "responses": {
+            "200": _response(
+                "A page of features",
+                _json_content(_ref("schemas", "featureCollectionGeoJSON"), docs.GEOJSON),
+                headers={"Content-Crs": {"schema": {"type": "string"}}},
+            ),
+            **_errors("BadRequest", "NotFound"),
+        },
+    }
+
+
+def _feature_body() -> dict[str, Any]:
+    schema = _ref("schemas", "featureGeoJSON")
+    return {"required": True, "content": {docs.GEOJSON: {"schema": schema}, docs.JSON: {"schema": schema}}}
+
+
+def _write_ops() -> tuple[dict[str, Any], dict[str, Any]]:
+    secured = [{"bearerAuth": []}]
+    etag_header = {"ETag": {"schema": {"type": "string"}}}
+    feature_content = {docs.GEOJSON: {"schema": _ref("schemas", "featureGeoJSON")}}
+    post = {
+        "operationId": "createFeature",
+        "summary": "Add a feature (role field or stronger)",
+        "security": secured,
+        "parameters": [
+            _ref("parameters", p) for p in ("collectionId", "Content-Crs", "Idempotency-Key")
+        ],
+        "requestBody": _feature_body(),
+        "responses": {
+            "201": _response(
+                "Created",
+                feature_content,
+                headers={"Location": {"schema": {"type": "string"}}, **etag_header},
+            ),
+            **_errors("BadRequest", "Unauthorized", "Forbidden", "NotFound", "Invalid"),
+        },
+    }
+    changed = _response("The feature as it now is", feature_content, headers=etag_header)
+    errors = _errors(
+        "BadRequest", "Unauthorized", "Forbidden", "NotFound", "PreconditionFailed", "Invalid"
+    )
+    item_params = ["collectionId", "featureId", "If-Match"]
+    item_ops = {
+        "put": {
+            "operationId": "replaceFeature",
+            "summary": "Replace a feature (role planner)",
+            "security": secured,
+            "parameters": [_ref("parameters", p) for p in (*item_params, "Content-Crs")],
+            "requestBody": _feature_body(),
+            "responses": {"200": changed, **errors},
+        },
+        "patch": {
+            "operationId": "updateFeature",
+            "summary": "Change some properties or the geometry (JSON Merge Patch; role planner)",
+            "security": secured,
+            "parameters": [_ref("parameters", p) for p in (*item_params, "Content-Crs")],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/merge-patch+json": {"schema": _ref("schemas", "mergePatch")},
+                    docs.JSON: {"schema": _ref("schemas", "mergePatch")},
+                },
+            },
+            "responses": {"200": changed, **errors},
+        },
+        "delete": {
+            "operationId": "deleteFeature",
+            "summary": "Delete a feature (kept in the history; role planner)",
+            "security": secured,
+            "parameters": [_ref("parameters", p) for p in item_params],
+            "responses": {"204": _response("Deleted"), **errors},
+        },
+    }
+    return post, item_ops
+
+
+def document(store: GeoJSONStore, max_limit: int) -> dict[str, Any]:
+    """The OpenAPI 3.0 document of this server."""
+    specs = list(store.specs)
+    crs_all: list[str] = []
+    for spec in specs:
+        meta = docs.collection_meta(store, spec)
+        crs_all += [c for c in meta.crs if c not in crs_all]
+    post, item_ops = _write_ops()
+    item_get = _get("getFeature", "A feature", "featureGeoJSON",
+                    ["collectionId", "featureId", "crs", "f", "lang"], docs.GEOJSON)
+    paths: dict[str, Any] = {
+        "/": _get("getLandingPage", "Landing page", "landingPage", ["f", "lang"]),
+        "/conformance": _get("getConformance", "Conformance classes", "confClasses", ["f"]),
+        "/api": {
+            "get": {
+                "operationId": "getApi",
+                "summary": "This document",
+                "parameters": [_ref("parameters", "f")],
+                "responses": {
+                    "200": _response("The API definition", {docs.OPENAPI: {"schema": {"type": "object"}}})
+                },
+            }
+        },
+        "/collections": _get("getCollections", "Collections", "collections", ["f", "lang"]),
+        "/collections/{collectionId}": _get(
+            "describeCollection", "A collection", "collection", ["collectionId", "f", "lang"]
+        ),
+        "/collections/{collectionId}/items": {
+            "get": _items_get("getFeatures", None),
+            "post": post,
+        },
+        "/collections/{collectionId}/items/{featureId}": {**item_get, **item_ops},
+    }
+    for spec in specs:
+        own_post = {**post, "operationId": f"createFeature_{spec.name}"}
+        own_post["parameters"] = [p for p in post["parameters"] if "collectionId" not in str(p)]
+        paths[f"/collections/{spec.name}/items"] = {
+            "get": _items_get(f"getFeatures_{spec.name}", spec),
+            "post": own_post,
+        }
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {
+            "title": translate("app.name"),
+            "description": translate("ogc.description"),
+            "version": "1.0.0",
+        },
+        "servers": [{"url": url_for("ogc.landing", _external=True).rstrip("/")}],
+        "paths": paths,
+        "components": {
+            "parameters": _parameters([s.name for s in specs], crs_all, max_limit),
+            "schemas": _schemas(),
+            "responses": _responses(),
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
+        },
+    }
