@@ -19,8 +19,15 @@ for _module in (msg_crs, msg_readers, msg_validate, msg_gaps):
 
 
 def register(code: str, zh: str, en: str) -> None:
-    """Add (or replace) the texts of one problem code."""
-    MESSAGES[code] = {"zh": zh, "en": en}
+    """Add the texts of one problem code; a code means one thing everywhere.
+
+    Registering the same code again with other texts raises ``ValueError``, so two
+    modules cannot silently give one code two meanings.
+    """
+    texts = {"zh": zh, "en": en}
+    if code in MESSAGES and MESSAGES[code] != texts:
+        raise ValueError(f"problem code {code!r} is already registered with other texts")
+    MESSAGES[code] = texts
 
 
 def render(code: str, lang: str = "zh", **params: Any) -> str:

@@ -3,7 +3,7 @@
 MESSAGES: dict[str, dict[str, str]] = {
     "gaps_no_crs": {
         "zh": "图层 {field} 没有坐标参考系（CRS），无法计算距离",
-        "en": "Layer {field} has no coordinate reference system (CRS); distances cannot be measured",
+        "en": "Layer {field} has no CRS (coordinate reference system): cannot measure distances",
     },
     "gaps_missing_column": {
         "zh": "图层 {layer} 缺少字段 {field}",

@@ -270,8 +270,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The GeoPackage has no layer with geometry (found: {value}).",
     },
     "layer_not_found": {
-        "zh": "找不到图层“{value}”，可选：{layers}",
-        "en": "Layer “{value}” not found; available: {layers}",
+        "zh": "文件中没有图层“{value}”，已读取“{chosen}”（可选：{layers}）。",
+        "en": "The file has no layer “{value}”; read “{chosen}” instead (available: {layers}).",
     },
     "several_layers": {
         "zh": "文件中有多个图层（{layers}），只读取了“{value}”。",

@@ -31,7 +31,8 @@ class Problem:
         """The problem in words, in ``lang`` (``"zh"`` or ``"en"``)."""
         from geo.messages import render
 
-        return render(self.code, lang, value=self.value, field=self.field, **self.params)
+        params = {"row": self.row, **self.params}
+        return render(self.code, lang, value=self.value, field=self.field, **params)
 
     def as_dict(self, lang: str = "zh") -> dict[str, Any]:
         """A JSON-ready dict, with the message in ``lang``."""

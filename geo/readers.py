@@ -163,7 +163,8 @@ def read_upload(
     encoding : str, optional
         Text encoding of a CSV or DBF, when the user knows better than the detection.
     layer : str, optional
-        Layer of a GeoPackage, or name (without extension) of a shapefile in a ZIP.
+        Preferred layer of a GeoPackage, or name (without extension) of a shapefile in a
+        ZIP; read when present, otherwise the first layer is read with a warning.
 
     Returns
     -------
@@ -1394,13 +1395,9 @@ def _read_shapefile(
     files: dict[str, bytes], shapes: list[str], encoding: str | None, layer: str | None
 ) -> _Table:
     """One shapefile out of an unzipped archive (the one named ``layer``, else the first)."""
-    stems = {name[:-4]: name for name in shapes}
-    chosen = shapes[0]
-    if layer is not None:
-        matches = [s for s in stems if s.rsplit("/", 1)[-1] == layer]
-        if not matches:
-            raise _fail("layer_not_found", value=layer, layers=", ".join(stems))
-        chosen = stems[matches[0]]
+    by_name = {name[:-4].rsplit("/", 1)[-1]: name for name in reversed(shapes)}
+    picked, notes = _pick_layer(list(by_name)[::-1], layer)
+    chosen = by_name[picked]
     stem = chosen[:-4]
     parts = {
         n[len(stem) :].lower(): data
@@ -1423,11 +1420,35 @@ def _read_shapefile(
             gdf = _read_with_gdal(Path(tmp) / "upload.shp", None, used)
     table = _table_from_gdf(gdf, start=1)
     table.encoding = used or cpg
-    if len(shapes) > 1:
-        table.problems.append(
-            _problem("several_layers", value=chosen, severity="warning", layers=", ".join(shapes))
-        )
+    table.problems.extend(notes)
     return table
+
+
+def _pick_layer(names: list[str], layer: str | None) -> tuple[str, list[Problem]]:
+    """The layer to read: ``layer`` when there is one of that name, else the first.
+
+    ``layer`` is a preference, not a demand: callers pass the name of the app layer being
+    filled, which an exported GeoPackage often shares. Not finding it, or leaving other
+    layers unread, is a warning.
+    """
+    if layer in names:
+        return layer, []
+    chosen, notes = names[0], []
+    if layer is not None:
+        notes.append(
+            _problem(
+                "layer_not_found",
+                value=layer,
+                severity="warning",
+                chosen=chosen,
+                layers=", ".join(names),
+            )
+        )
+    elif len(names) > 1:
+        notes.append(
+            _problem("several_layers", value=chosen, severity="warning", layers=", ".join(names))
+        )
+    return chosen, notes
 
 
 def _read_gpkg(data: bytes, layer: str | None) -> _Table:
@@ -1442,16 +1463,11 @@ def _read_gpkg(data: bytes, layer: str | None) -> _Table:
         except pyogrio.errors.DataSourceError as exc:
             raise _fail("gis_read_failed", value=str(exc)[:200]) from exc
         spatial = [str(name) for name, gtype in listed if gtype is not None]
-        if layer is not None and layer not in spatial:
-            raise _fail("layer_not_found", value=layer, layers=", ".join(spatial))
         if not spatial:
             raise _fail("gpkg_no_spatial_layer", value=", ".join(str(n) for n, _ in listed))
-        chosen = layer or spatial[0]
+        chosen, notes = _pick_layer(spatial, layer)
         gdf = _read_with_gdal(path, chosen, None)
     # GeoPackage FIDs already count from 1, as users see them in QGIS.
     table = _table_from_gdf(gdf, start=0)
-    if len(spatial) > 1:
-        table.problems.append(
-            _problem("several_layers", value=chosen, severity="warning", layers=", ".join(spatial))
-        )
+    table.problems.extend(notes)
     return table

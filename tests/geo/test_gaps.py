@@ -138,6 +138,7 @@ def test_roads_without_line_geometry_are_skipped():
     gaps = road_lighting_gaps(roads, NO_LIGHTS)
     assert gaps["road_id"].tolist() == ["C"]
     assert gaps["road_name"].tolist() == [None]
+    assert road_lighting_gaps(roads.iloc[:2], lights_at([0])).empty
 
 
 def test_multilinestring_chainage_runs_over_parts():

@@ -627,6 +627,16 @@ def test_zipped_shapefile_without_prj_has_no_crs(tmp_path: Path) -> None:
     assert result.gdf.crs is None and result.crs_source == "none"
 
 
+def test_zip_with_two_shapefiles_reads_the_named_one(tmp_path: Path) -> None:
+    pyogrio.write_dataframe(_lights(), tmp_path / "lights.shp", encoding="UTF-8")
+    pyogrio.write_dataframe(_lights().iloc[[1]], tmp_path / "wells.shp", encoding="UTF-8")
+    data = _zip_dir(tmp_path)
+    first = read_upload(data, "two.zip")
+    assert len(first.gdf) == 2 and codes(first.problems) == ["several_layers"]
+    wells = read_upload(data, "two.zip", layer="wells")
+    assert list(wells.gdf["名称"]) == ["水井"] and not wells.problems
+
+
 def test_zipped_shapefile_missing_shx_is_named(tmp_path: Path) -> None:
     pyogrio.write_dataframe(_lights(), tmp_path / "lights.shp")
     (problem,) = refused(_zip_dir(tmp_path, skip=(".shx",)), "lights.zip")
@@ -663,7 +673,9 @@ def test_geopackage_first_layer_and_named_layer(tmp_path: Path) -> None:
     assert codes(result.problems) == ["several_layers"]
     named = read(path, layer="wells")
     assert list(named.gdf["名称"]) == ["水井"]
-    assert refused(path.read_bytes(), "works.gpkg", layer="roads")[0].code == "layer_not_found"
+    other = read(path, layer="roads")  # a preference: the first layer, with a warning
+    assert list(other.gdf["名称"]) == ["路灯一号", "水井"]
+    assert codes(other.problems) == ["layer_not_found"] and "lights" in other.problems[0].message()
 
 
 @pytest.mark.gdal
