@@ -5,9 +5,10 @@ Each message says what is wrong and where: row (as the user counts it), field an
 
 MESSAGES: dict[str, dict[str, str]] = {
     # --- whole file: size, format -------------------------------------------------------
+    # Shared with layers.errors (which registers the same texts): keep both identical.
     "too_large": {
-        "zh": "文件太大：{size_mb} MB，上限为 {limit_mb} MB。",
-        "en": "File too large: {size_mb} MB; the limit is {limit_mb} MB.",
+        "zh": "文件太大（上限 {limit_mb} MB）",
+        "en": "The file is too large (limit {limit_mb} MB)",
     },
     "empty_file": {
         "zh": "文件“{value}”是空的。",

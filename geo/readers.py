@@ -730,7 +730,7 @@ def _read_csv(data: bytes, encoding: str | None) -> _Table:
                 parse.read(row, cells)
     except csv.Error as exc:
         raise _fail("csv_invalid", value=str(exc), row=row + 1) from exc
-    parse.set_crs()
+    parse.finish()
     return table
 
 
@@ -742,6 +742,7 @@ class _CsvRow:
     ):
         self.headers, self.names, self.mode, self.idx, self.table = headers, names, mode, idx, table
         self.srids: set[str] = set()
+        self.xy: list[tuple[float, float]] = []
 
     def read(self, row: int, cells: list[str]) -> None:
         """One row: kept with its geometry, or reported."""
@@ -754,7 +755,11 @@ class _CsvRow:
             )
         cells = cells[:width] + [""] * (width - len(cells))
         try:
-            geom = self.wkt(row, cells) if self.mode == "wkt" else self.point(row, cells)
+            geom = None
+            if self.mode == "wkt":
+                geom = self.wkt(row, cells)
+            else:
+                self.point(row, cells)
         except _RowError as exc:
             self.table.problems.extend(exc.problems)
             return
@@ -765,8 +770,11 @@ class _CsvRow:
         }
         self.table.add(row, record, geom)
 
-    def point(self, row: int, cells: list[str]) -> BaseGeometry:
-        """A point from the x/lon and y/lat cells; all bad cells reported together."""
+    def point(self, row: int, cells: list[str]) -> None:
+        """Note the x/lon, y/lat of a row (points are made at the end, in one go).
+
+        All bad cells of the row are reported together.
+        """
         values: list[float] = []
         problems: list[Problem] = []
         for i in self.idx:
@@ -782,7 +790,7 @@ class _CsvRow:
                 )
         if problems:
             raise _RowError(*problems)
-        return shapely.Point(values[0], values[1])
+        self.xy.append((values[0], values[1]))
 
     def wkt(self, row: int, cells: list[str]) -> BaseGeometry:
         """A geometry from the WKT (or EWKT) cell."""
@@ -805,6 +813,14 @@ class _CsvRow:
             raise _RowError(_problem("csv_bad_wkt", row=row, field=header, value=raw))
         return geom
 
+    def finish(self) -> None:
+        """Make the points of an x/y file; take the CRS of an EWKT file."""
+        if self.mode == "xy":
+            coords = np.array(self.xy, dtype=float).reshape(-1, 2)
+            points: Any = shapely.points(coords)  # an array here: coords is 2-D
+            self.table.geoms = list(points)
+        self.set_crs()
+
     def set_crs(self) -> None:
         """An EWKT ``SRID=`` shared by every row declares the CRS."""
         if len(self.srids) != 1:
@@ -826,6 +842,7 @@ def _paren_depth(text: str) -> int:
 
 
 _DMS = re.compile(r"^(\d+(?:\.\d+)?)°(?:(\d+(?:\.\d+)?)'(?:(\d+(?:\.\d+)?)\")?)?$")
+_PLAIN_NUMBER = re.compile(r"\s*-?\d{1,9}(?:\.\d{1,20})?\s*")
 _HEMISPHERE = re.compile(r"^(东经|西经|北纬|南纬|[NSEW东西南北])?(.*?)([NSEW东西南北])?$")
 
 
@@ -849,6 +866,8 @@ def parse_coordinate(text: str) -> float:
     >>> parse_coordinate("112°48'36\\""), parse_coordinate("北纬36度30分")
     (112.81, 36.5)
     """
+    if _PLAIN_NUMBER.fullmatch(text):
+        return float(text)  # the common case, without the folding below
     s = unicodedata.normalize("NFKC", text).strip().upper()
     s = s.replace("−", "-").replace("′′", '"').replace("″", '"').replace("′", "'")
     s = s.replace("''", '"').replace("度", "°").replace("分", "'").replace("秒", '"')

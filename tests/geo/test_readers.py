@@ -764,7 +764,7 @@ def test_sniff_kind_prefers_content() -> None:
 # --- fuzzing: any bytes end in a ReadResult or an InputError -----------------------------
 
 FUZZ = settings(
-    max_examples=150,
+    max_examples=300,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],

@@ -102,6 +102,22 @@ def test_dtd_and_entities_are_refused_before_parsing(data: bytes, name: str) -> 
     assert problem.code == "xml_dtd_forbidden"
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        XXE,
+        BILLION_LAUGHS,
+        XXE.decode().encode("utf-16"),
+        XXE.decode().encode("utf-32"),
+        b"<kml><!dOcTyPe x></kml>",
+        b'<?xml version="1.0" encoding="GB2312"?><!ENTITY a "b"><kml/>',
+    ],
+)
+def test_first_line_refuses_declarations_in_any_case_and_encoding(data: bytes) -> None:
+    problem = problem_of(refuse_xml_declarations, data)
+    assert problem.code == "xml_dtd_forbidden"
+
+
 def test_dtd_inside_a_kmz_is_refused() -> None:
     problem = problem_of(read_upload, make_zip({"doc.kml": BILLION_LAUGHS}), "lol.kmz")
     assert problem.code == "xml_dtd_forbidden"
