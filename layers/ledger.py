@@ -15,11 +15,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from layers.store import GeoJSONStore
+from layers.store_base import BaseStore
 
 #: Status values that do not count as done (a planned light is not a light yet).
 NOT_DONE_STATUSES = {"planned", "removed"}
 STALLED_AFTER_DAYS = 30
+#: An item is behind plan when its percentage trails the linear plan by more than this.
+BEHIND_TOLERANCE_PCT = 5.0
 
 
 @dataclass
@@ -44,6 +46,27 @@ class ItemProgress:
     overdue: bool = False
     stalled: bool = False
     by_month: dict[str, float] = field(default_factory=dict)
+    plan_pct: float | None = None
+    notes: str = ""
+    species: str = ""
+    version: int = 1
+
+    @property
+    def finished(self) -> bool:
+        """Done, cancelled, or the target reached."""
+        return self.status in ("done", "cancelled") or (
+            self.target > 0 and self.actual >= self.target
+        )
+
+    @property
+    def behind(self) -> bool:
+        """Overdue, or trailing the linear plan by more than ``BEHIND_TOLERANCE_PCT``."""
+        if self.finished or not self.target:
+            return False
+        if self.overdue:
+            return True
+        pct = self.pct or 0.0
+        return self.plan_pct is not None and pct < self.plan_pct - BEHIND_TOLERANCE_PCT
 
     @property
     def pct(self) -> float | None:
@@ -77,6 +100,8 @@ class ItemProgress:
             "linked": self.linked,
             "overdue": self.overdue,
             "stalled": self.stalled,
+            "plan_pct": self.plan_pct,
+            "behind": self.behind,
         }
 
 
@@ -104,39 +129,116 @@ def _month(value: Any) -> str | None:
     return text[:7] if len(text) >= 7 and text[4] == "-" else None
 
 
+def work_day(store: BaseStore, layer: str, props: Mapping[str, Any]) -> str:
+    """The ISO day a feature's work is dated: its layer's date field, else when it was
+    recorded (``created_at``); "" when neither is known."""
+    spec = store.spec(layer)
+    when = props.get(spec.date_field) if spec.date_field else None
+    return str(when or props.get("created_at") or "")[:10]
+
+
+def plan_pct(start: Any, deadline: Any, today: dt.date) -> float | None:
+    """Where a linear plan from ``start`` to ``deadline`` stands on ``today``, in percent.
+
+    None without a readable deadline; an item without a start (or starting on its
+    deadline) is planned at 0 % until the deadline, then 100 %.
+
+    >>> plan_pct("2026-01-01", "2026-01-11", dt.date(2026, 1, 6))
+    50.0
+    >>> day = dt.date(2026, 1, 6)
+    >>> plan_pct(None, "2026-01-11", day), plan_pct("2026-01-01", None, day)
+    (0.0, None)
+    """
+    end = _day(deadline)
+    if end is None:
+        return None
+    begin = _day(start)
+    if begin is None or begin >= end:
+        return 100.0 if today >= end else 0.0
+    share = (today - begin).days / (end - begin).days
+    return round(100.0 * min(1.0, max(0.0, share)), 1)
+
+
+def _day(value: Any) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(str(value)[:10]) if value else None
+    except ValueError:
+        return None
+
+
 def ledger_progress(
-    store: GeoJSONStore,
+    store: BaseStore,
     *,
     today: dt.date | None = None,
     stalled_after_days: int = STALLED_AFTER_DAYS,
+    as_of: dt.date | None = None,
 ) -> list[ItemProgress]:
     """Every ledger item with its actual progress, computed now.
 
-    ``today`` fixes the date for overdue/stalled flags (tests, reports "as of").
+    ``today`` fixes the date for overdue/stalled flags and the plan (tests, reports).
+    ``as_of`` replays the ledger: only work dated on or before that day counts (a
+    feature is dated by its layer's date field, else by when it was recorded; an entry
+    by its date). Without it everything live counts.
     """
     today = today or dt.date.today()
+    cutoff = as_of.isoformat() if as_of else None
     items = store.features("ledger")
     by_item: dict[str, list[tuple[str, Mapping[str, Any]]]] = defaultdict(list)
-    layers = {str((i.get("properties") or {}).get("category")) for i in items}
-    for layer in layers:
-        if layer not in store.specs or store.spec(layer).kind == "ledger":
-            continue
+    for layer in linked_layers(store):
         for feature in store.features(layer):
             props = feature.get("properties") or {}
             item_id = props.get("ledger_item")
-            if item_id:
+            if item_id and (cutoff is None or work_day(store, layer, props) <= cutoff):
                 by_item[str(item_id)].append((layer, props))
     entries: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for entry in store.features("ledger_progress"):
         props = entry.get("properties") or {}
-        entries[str(props.get("item_id"))].append(props)
+        if cutoff is None or str(props.get("date") or "")[:10] <= cutoff:
+            entries[str(props.get("item_id"))].append(props)
     return [
         _progress_of(store, item, by_item, entries, today, stalled_after_days) for item in items
     ]
 
 
+def linked_layers(store: BaseStore) -> list[str]:
+    """Layers whose features can name a ledger item (they declare ``ledger_item``)."""
+    return [
+        spec.name
+        for spec in store.specs
+        if spec.kind != "ledger" and spec.field("ledger_item") is not None
+    ]
+
+
+def linked_features(store: BaseStore, item_id: str) -> list[tuple[str, dict[str, Any]]]:
+    """(layer, feature) of every live feature linked to ``item_id``, layer by layer."""
+    return [
+        (layer, feature)
+        for layer in linked_layers(store)
+        for feature in store.features(layer)
+        if str((feature.get("properties") or {}).get("ledger_item") or "") == item_id
+    ]
+
+
+def progress_entries(store: BaseStore, item_id: str) -> list[dict[str, Any]]:
+    """The live progress entries of ``item_id``, newest first."""
+    found = [
+        f
+        for f in store.features("ledger_progress")
+        if str((f.get("properties") or {}).get("item_id")) == item_id
+    ]
+    return sorted(found, key=lambda f: str(f["properties"].get("date") or ""), reverse=True)
+
+
+def feature_amount(
+    store: BaseStore, item: ItemProgress, layer: str, props: Mapping[str, Any]
+) -> float:
+    """How much one linked feature adds to ``item`` (0 for a planned light)."""
+    spec = store.spec(layer)
+    return _feature_amount(item.measure, props, item.species or None, spec.status_field)
+
+
 def _progress_of(
-    store: GeoJSONStore,
+    store: BaseStore,
     item: Mapping[str, Any],
     by_item: Mapping[str, list[tuple[str, Mapping[str, Any]]]],
     entries: Mapping[str, list[Mapping[str, Any]]],
@@ -199,6 +301,10 @@ def _progress_of(
         overdue=overdue,
         stalled=stalled,
         by_month=dict(sorted(months.items())),
+        plan_pct=plan_pct(props.get("start_date"), deadline, today),
+        notes=str(props.get("notes") or ""),
+        species=str(species or ""),
+        version=int(props.get("version") or 1),
     )
 
 

@@ -110,3 +110,76 @@ def test_totals_by_township(store):
     totals = totals_by(ledger_progress(store, today=TODAY), "township")
     assert totals["薛圐圙乡"]["items"] == 2
     assert totals["薛圐圙乡"]["target"] == 100.0
+
+
+def test_replay_as_of_counts_only_work_dated_by_then(store):
+    lights = item(store, start_date="2026-01-01", deadline="2026-12-31")
+    store.commit(
+        "streetlights",
+        [
+            Change(
+                "create",
+                geometry=point(i),
+                properties={
+                    "power_source": "solar",
+                    "status": "working",
+                    "ledger_item": lights,
+                    "installed_date": day,
+                },
+            )
+            for i, day in enumerate(["2026-03-01", "2026-05-01", "2026-07-01"])
+        ],
+        user="f",
+        source="t",
+    )
+    store.create(
+        "streetlights",
+        point(9),
+        {"power_source": "solar", "status": "working", "ledger_item": lights},
+        user="f",
+    )  # undated: counted from the day it was recorded (today), never in the past
+    day = dt.date(2026, 6, 1)
+    [then] = ledger_progress(store, today=day, as_of=day)
+    assert (then.actual, list(then.by_month)) == (2.0, ["2026-03", "2026-05"])
+    [now] = ledger_progress(store, today=day)
+    assert now.actual == 4.0
+
+
+def test_linear_plan_and_behind_flag():
+    from layers.ledger import plan_pct
+
+    assert plan_pct("2026-01-01", "2026-12-31", dt.date(2026, 7, 2)) == 50.0
+    assert plan_pct("2026-01-01", "2026-12-31", dt.date(2025, 7, 2)) == 0.0
+    assert plan_pct("2026-01-01", "2026-12-31", dt.date(2027, 1, 2)) == 100.0
+
+
+def test_items_behind_plan_are_flagged(store):
+    on_plan = item(store, target=10, start_date="2026-01-01", deadline="2026-12-31")
+    behind = item(store, target=10, start_date="2026-01-01", deadline="2026-12-31")
+    for i in range(5):
+        store.create(
+            "streetlights",
+            point(i),
+            {
+                "power_source": "solar",
+                "status": "working",
+                "ledger_item": on_plan,
+                "installed_date": "2026-05-01",
+            },
+            user="f",
+        )
+    store.create(
+        "streetlights",
+        point(7),
+        {
+            "power_source": "solar",
+            "status": "working",
+            "ledger_item": behind,
+            "installed_date": "2026-05-01",
+        },
+        user="f",
+    )
+    by_id = {p.id: p for p in ledger_progress(store, today=dt.date(2026, 7, 2))}
+    assert by_id[on_plan].plan_pct == 50.0 and not by_id[on_plan].behind  # 50 % of 50 %
+    assert by_id[behind].pct == 10.0 and by_id[behind].behind
+    assert by_id[behind].as_dict()["behind"] is True

@@ -1,0 +1,418 @@
+"""The gap map of the dashboard: gaps in red over the works, townships and villages linked.
+
+``gap_map(store, board, view) -> folium.Map`` is a pure function of the store's layers,
+the dashboard figures and the view options. Every layer travels as compact JSON inside
+one :class:`GapLayers` element and ``static/js/dashboard.js`` draws it: popups and
+tooltips are DOM nodes filled with ``textContent``, so no user-supplied string is ever
+parsed as HTML, and the JSON is escaped for a ``<script>`` block outside any template
+literal. A click on a township or village opens its page (``/townships/<id>``,
+``/villages/<id>``).
+
+No tiles by default (offline county intranets): boundaries, roads and works are drawn as
+vectors. With ``basemap="amap"`` every coordinate is shifted to GCJ-02 to match Gaode.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import folium
+import geopandas as gpd
+import numpy as np
+import orjson
+import pandas as pd
+import shapely
+from branca.element import MacroElement
+from folium.template import Template
+
+from geo.crs import wgs84_to_gcj02
+from layers.analyses import gap_label, layer_frame, township_areas
+from layers.dashboard import Dashboard
+from layers.store_base import BaseStore
+from webmap.assets import ASSET_URLS, localise
+from webmap.i18n import format_date, format_number, translate
+from webmap.maps import basemap_tiles
+
+COORD_DECIMALS = 6  # about 0.1 m: plenty for a screen
+RED = "#d32f2f"
+MAX_ZOOM = 19
+
+
+@dataclass(frozen=True)
+class GapMapView:
+    """How to draw the map: language, basemap, Tianditu key, static URL prefix."""
+
+    lang: str = "zh"
+    basemap: str = "none"
+    tianditu_key: str = ""
+    static_url: str = "/static"
+
+    @property
+    def gcj02(self) -> bool:
+        """Whether coordinates are shifted to GCJ-02 (Gaode tiles)."""
+        return self.basemap == "amap"
+
+
+class GapLayers(MacroElement):
+    """Hands the layers to ``VWDash.drawMap`` once the Leaflet map exists."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        window.VWDash.drawMap({{ this._parent.get_name() }}, {{ this.payload }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, payload: Mapping[str, Any]) -> None:
+        super().__init__()
+        self._name = "GapLayers"
+        self.payload = script_json(payload)
+
+
+def script_json(value: Any) -> str:
+    """``value`` as JSON safe inside ``<script>`` (no ``</script>``, ``<!--``, U+2028/9)."""
+    text = orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+    for raw, escaped in (
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("&", "\\u0026"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
+        text = text.replace(raw, escaped)
+    return text
+
+
+# ------------------------------------------------------------------------- geometry
+
+
+def _display(geoms: Sequence[Any], gcj02: bool) -> list[Any]:
+    """GeoJSON geometries for the page: rounded, shifted to GCJ-02 when needed."""
+
+    def move(coords: np.ndarray) -> np.ndarray:
+        if gcj02 and len(coords):
+            lon, lat = wgs84_to_gcj02(coords[:, 0], coords[:, 1])
+            coords = np.column_stack([lon, lat])
+        return np.round(coords, COORD_DECIMALS)
+
+    array = np.asarray(list(geoms), dtype=object)
+    present = ~shapely.is_missing(array) if len(array) else np.zeros(0, dtype=bool)
+    out: list[Any] = [None] * len(array)
+    if present.any():
+        moved = shapely.transform(array[present], move)
+        texts = shapely.to_geojson(moved)
+        for i, text in zip(np.flatnonzero(present), texts, strict=True):
+            out[i] = orjson.loads(text)
+    return out
+
+
+def latlng_bounds(bounds: Sequence[float]) -> list[list[float]]:
+    """The one place lon/lat turns into Leaflet's [[south, west], [north, east]]."""
+    minx, miny, maxx, maxy = bounds
+    return [[miny, minx], [maxy, maxx]]
+
+
+# --------------------------------------------------------------------------- layers
+
+
+def _text(value: Any) -> str:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return ""
+    return str(value)
+
+
+def _features(
+    frame: pd.DataFrame,
+    geoms: Sequence[Any],
+    gcj02: bool,
+    describe: Any,
+) -> list[dict[str, Any]]:
+    """Compact features: geometry ``g``, title ``t``, lines ``l``, link ``h``, colour ``c``."""
+    shown = _display(geoms, gcj02)
+    out = []
+    for (_, row), geometry in zip(frame.iterrows(), shown, strict=True):
+        if geometry is None:
+            continue
+        out.append({"g": geometry, **describe(row)})
+    return out
+
+
+def _layer(
+    key: str,
+    label: str,
+    group: str,
+    features: list[dict[str, Any]],
+    style: Mapping[str, Any],
+    *,
+    show: bool = True,
+) -> dict[str, Any]:
+    return {
+        "key": key,
+        "label": label,
+        "group": group,
+        "show": show,
+        "style": dict(style),
+        "count": len(features),
+        "features": features,
+    }
+
+
+def _township_layer(board: Dashboard, areas: gpd.GeoDataFrame, view: GapMapView) -> dict[str, Any]:
+    lang = view.lang
+    rows = {r.id: r for r in board.townships}
+
+    def describe(row: pd.Series) -> dict[str, Any]:
+        figures = rows.get(str(row["township_id"]))
+        coverage = figures.coverage_pct if figures else None
+        lines = []
+        if figures is not None:
+            lines = [
+                [translate("dash.col.coverage", lang), _pct(coverage, lang)],
+                [translate("dash.col.not_visited", lang), format_number(figures.not_visited)],
+                [translate("dash.col.dark_km", lang), _km(figures.dark_road_m)],
+            ]
+        return {
+            "t": _text(row["township"]),
+            "l": lines,
+            "h": "/townships/" + quote(str(row["township_id"]), safe=""),
+            "c": _coverage_color(coverage),
+        }
+
+    features = _features(areas, areas.geometry, view.gcj02, describe)
+    style = {"kind": "area", "color": "#455a64", "weight": 1.5, "fillOpacity": 0.18}
+    return _layer("townships", translate("dash.map.townships", lang), "base", features, style)
+
+
+def _coverage_color(pct: float | None) -> str:
+    if pct is None:
+        return "#9e9e9e"
+    if pct < 40:
+        return "#ef9a9a"
+    if pct < 70:
+        return "#ffe082"
+    return "#a5d6a7"
+
+
+def _pct(value: float | None, lang: str) -> str:
+    return "" if value is None else format_number(value, lang, 1) + "%"
+
+
+def _km(metres: float) -> str:
+    return format_number(metres / 1000.0, decimals=1) + " km"
+
+
+def _village_layer(store: BaseStore, board: Dashboard, view: GapMapView) -> dict[str, Any]:
+    lang = view.lang
+    villages = layer_frame(store, "villages", board.as_of)
+    rows = {v.id: v for v in board.villages}
+    max_days = int(board.thresholds["visits"].get("max_days", 90))
+
+    def describe(row: pd.Series) -> dict[str, Any]:
+        figures = rows.get(str(row["id"]))
+        color, lines = "#2e7d32", []
+        if figures is not None:
+            last = format_date(figures.last_visit, lang) or translate("dash.never", lang)
+            lines = [
+                [translate("dash.col.township", lang), figures.township],
+                [translate("dash.col.last_visit", lang), last],
+                [
+                    translate("dash.col.problems", lang),
+                    f"{figures.problems_solved}/{figures.problems_raised}",
+                ],
+            ]
+            if figures.unresolved:
+                color = "#ef6c00"
+            if figures.not_visited:
+                color = RED
+                lines.insert(0, [translate("dash.gap.not_visited_days", lang, n=max_days), ""])
+        return {
+            "t": _text(row.get("name")),
+            "l": lines,
+            "h": "/villages/" + quote(str(row["id"]), safe=""),
+            "c": color,
+        }
+
+    features = _features(villages, villages.geometry, view.gcj02, describe)
+    style = {"kind": "point", "radius": 5, "color": "#2e7d32", "weight": 1.5, "fillOpacity": 0.9}
+    label = translate("dash.map.villages", lang, n=max_days)
+    return _layer("villages", label, "gaps", features, style)
+
+
+_WORKS: tuple[tuple[str, Mapping[str, Any]], ...] = (
+    ("roads", {"kind": "line", "color": "#9e9e9e", "weight": 2}),
+    ("bus_routes", {"kind": "line", "color": "#6a1b9a", "weight": 3, "dashArray": "6 4"}),
+    ("streetlights", {"kind": "point", "radius": 3, "color": "#f9a825", "fillOpacity": 0.9}),
+    ("wells", {"kind": "point", "radius": 3.5, "color": "#1565c0", "fillOpacity": 0.9}),
+    ("pipes", {"kind": "line", "color": "#1565c0", "weight": 3}),
+    ("greenhouses", {"kind": "mixed", "radius": 3, "color": "#558b2f", "fillOpacity": 0.5}),
+    ("plantings", {"kind": "mixed", "radius": 3, "color": "#1b5e20", "fillOpacity": 0.5}),
+)
+
+
+def _works_layers(store: BaseStore, board: Dashboard, view: GapMapView) -> list[dict[str, Any]]:
+    out = []
+    for layer, style in _WORKS:
+        if layer not in store.specs:
+            continue
+        spec = store.spec(layer)
+        frame = layer_frame(store, layer, board.as_of)
+        title_field = spec.title_field or "name"
+        status_field = spec.status_field
+
+        def describe(
+            row: pd.Series,
+            spec: Any = spec,
+            title_field: str = title_field,
+            status: Any = status_field,
+        ) -> dict[str, Any]:
+            lines = []
+            if status and status in row:
+                fspec = spec.field(status)
+                value = fspec.value_label(row[status], view.lang) if fspec else row[status]
+                lines.append([fspec.label_in(view.lang) if fspec else status, _text(value)])
+            title = _text(row.get(title_field)) if title_field in row else ""
+            return {"t": title or f"{spec.label_in(view.lang)} {row['id']}", "l": lines}
+
+        features = _features(frame, frame.geometry, view.gcj02, describe)
+        group = "base" if spec.kind == "reference" else "works"
+        out.append(_layer(layer, spec.label_in(view.lang), group, features, style))
+    return out
+
+
+def _gap_lines(row: pd.Series, lang: str) -> list[list[str]]:
+    """The measures of one gap row, labelled, for its popup."""
+    lines = [[translate("dash.col.township", lang), _text(row.get("township"))]]
+    for column, key, fmt in (
+        ("start_km", "dash.col.from_km", 3),
+        ("end_km", "dash.col.to_km", 3),
+        ("length_m", "dash.col.length_m", 0),
+        ("distance_m", "dash.col.distance_m", 0),
+        ("shortfall", "dash.col.shortfall", 0),
+        ("pct", "dash.col.pct", 1),
+    ):
+        value = row.get(column)
+        if value is not None and not (isinstance(value, float) and np.isnan(value)):
+            lines.append([translate(key, lang), format_number(value, lang, fmt)])
+    return lines
+
+
+_GAP_STYLES: Mapping[str, Mapping[str, Any]] = {
+    "dark_road": {"kind": "line", "color": RED, "weight": 5},
+    "far_from_well": {"kind": "mixed", "radius": 6, "color": RED, "fillOpacity": 0, "weight": 2},
+    "well_without_pipe": {"kind": "point", "radius": 4, "color": RED, "fillOpacity": 0.9},
+    "far_from_bus": {"kind": "point", "radius": 7, "color": RED, "fillOpacity": 0.6},
+    "far_from_rest_station": {"kind": "line", "color": RED, "weight": 4, "dashArray": "8 6"},
+    "behind_target": {"kind": "point", "radius": 9, "color": RED, "fillOpacity": 0.3},
+}
+_HIDDEN = {"well_without_pipe", "far_from_well"}
+
+
+def _gap_layers(store: BaseStore, board: Dashboard, view: GapMapView) -> list[dict[str, Any]]:
+    lang = view.lang
+    out = []
+    for kind, frame in board.gaps.items():
+        if kind == "visits" or len(frame) == 0:
+            continue  # unvisited villages are the village layer's red points
+        for gap, rows in frame.groupby("gap", sort=False):
+            spec = store.specs.get(str(rows["layer"].iloc[0]))
+            what = spec.label_in(lang) if spec is not None else ""
+
+            def describe(row: pd.Series, what: str = what) -> dict[str, Any]:
+                title = _text(row.get("name")) or f"{what} {_text(row.get('feature_id'))}"
+                return {"t": title, "l": _gap_lines(row, lang)}
+
+            features = _features(rows, rows.geometry, view.gcj02, describe)
+            label = gap_label(gap, lang)
+            out.append(
+                _layer(
+                    f"gap-{gap}",
+                    label,
+                    "gaps",
+                    features,
+                    _GAP_STYLES.get(str(gap), _GAP_STYLES["far_from_bus"]),
+                    show=str(gap) not in _HIDDEN,
+                )
+            )
+    return out
+
+
+# ------------------------------------------------------------------------------ map
+
+
+def _strings(lang: str) -> dict[str, str]:
+    keys = ("base", "works", "gaps", "open_page")
+    return {k: translate(f"dash.map.{k}", lang) for k in keys}
+
+
+def _add_tiles(m: folium.Map, view: GapMapView) -> None:
+    for i, tiles in enumerate(basemap_tiles(view.basemap, view.lang, view.tianditu_key)):
+        folium.TileLayer(
+            tiles=tiles.url,
+            attr=tiles.attribution or " ",
+            name=f"basemap-{i}",
+            subdomains=tiles.subdomains or "abc",
+            max_zoom=MAX_ZOOM,
+            max_native_zoom=tiles.max_zoom,
+            overlay=i > 0,
+            control=False,
+        ).add_to(m)
+
+
+def gap_map(store: BaseStore, board: Dashboard, view: GapMapView) -> folium.Map:
+    """The dashboard's map: township areas, works, roads, villages and every gap.
+
+    Pure: depends only on its arguments. Only Leaflet's own JavaScript and CSS are
+    loaded (no jQuery, Bootstrap or icon fonts), all from the app.
+    """
+    areas = township_areas(store)
+    extent = store.extent("boundaries") or store.extent("villages")
+    payload = {
+        "strings": _strings(view.lang),
+        "layers": [
+            _township_layer(board, areas, view),
+            *_works_layers(store, board, view),
+            *_gap_layers(store, board, view),
+            _village_layer(store, board, view),
+        ],
+    }
+    m = folium.Map(location=[39.5, 112.8], zoom_start=10, tiles=None, max_zoom=MAX_ZOOM)
+    m.default_js = [("leaflet", ASSET_URLS["leaflet"].upstream_url)]
+    m.default_css = [("leaflet_css", ASSET_URLS["leaflet_css"].upstream_url)]
+    _add_tiles(m, view)
+    GapLayers(payload).add_to(m)
+    if extent is not None:
+        box = _display([shapely.box(*extent)], view.gcj02)[0]
+        m.fit_bounds(latlng_bounds(shapely.geometry.shape(box).bounds))
+    localise(m, f"{view.static_url.rstrip('/')}/vendor")
+    return m
+
+
+@dataclass(frozen=True)
+class MapParts:
+    """A rendered map, split for a Jinja page: header links, the map div, the script."""
+
+    header: str
+    html: str
+    script: str
+
+
+_PAGE_OWNED = (
+    re.compile(r'<meta name="viewport"[^>]*>', re.S),
+    re.compile(r"<style>\s*html, body \{.*?</style>", re.S),
+    re.compile(r"<style>\s*#map \{.*?</style>", re.S),
+)
+
+
+def render_parts(m: folium.Map) -> MapParts:
+    """Render ``m`` once; the page keeps its own viewport and body styles."""
+    root = m.get_root()
+    root.render()
+    header = root.header.render()
+    for pattern in _PAGE_OWNED:
+        header = pattern.sub("", header)
+    return MapParts(header, root.html.render(), root.script.render())

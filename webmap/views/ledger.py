@@ -1,0 +1,469 @@
+"""The works ledger (台账) pages: list, create, edit, link features, progress entries,
+import and export.
+
+Reading needs what every map page needs; every change needs the planner role and the
+session's CSRF token. Progress is never typed: it is computed from the linked features
+(or, for items without a layer, from dated entries that keep who and when).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from werkzeug.wrappers import Response as BaseResponse
+
+from geo.problems import Problem
+from layers.analyses import layer_frame, parse_as_of
+from layers.errors import Conflict, NotFound, ValidationFailed
+from layers.ledger import (
+    ItemProgress,
+    feature_amount,
+    ledger_progress,
+    linked_features,
+    linked_layers,
+    progress_entries,
+    work_day,
+)
+from layers.ledger_io import (
+    ImportPlan,
+    RowProblem,
+    apply_import,
+    category_label,
+    flags_text,
+    ledger_csv,
+    ledger_xlsx,
+    plan_import,
+    township_order,
+)
+from layers.store_base import BaseStore, Change
+from webmap.app import get_store
+from webmap.auth import require_role, user_name
+from webmap.i18n import current_lang, translate
+
+bp = Blueprint("ledger", __name__)
+FORM_FIELDS = (
+    "title",
+    "category",
+    "township",
+    "village",
+    "target",
+    "unit",
+    "measure",
+    "species",
+    "responsible_unit",
+    "start_date",
+    "deadline",
+    "status",
+    "notes",
+)
+MAX_LINKED_SHOWN = 500
+MAX_CANDIDATES = 300
+_TOKEN = re.compile(r"^[0-9a-f]{32}$")
+_ID_SPLIT = re.compile(r"[\s,，;；、]+")
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _as_of() -> dt.date:
+    return parse_as_of(request.args.get("as_of")) or dt.date.today()
+
+
+def _progress(store: BaseStore, as_of: dt.date) -> list[ItemProgress]:
+    return ledger_progress(store, today=as_of, as_of=as_of)
+
+
+def _one(store: BaseStore, item_id: str) -> ItemProgress:
+    store.require("ledger", item_id)
+    day = dt.date.today()
+    return next(p for p in _progress(store, day) if p.id == item_id)
+
+
+def _labels(store: BaseStore) -> dict[str, Callable[..., str]]:
+    """Template helpers turning codes into words in the request's language."""
+    lang = current_lang()
+    spec = store.spec("ledger")
+
+    def value(field: str, code: Any) -> str:
+        fspec = spec.field(field)
+        return fspec.value_label(code, lang) if fspec is not None else str(code or "")
+
+    def layer(name: str) -> str:
+        found = store.specs.get(name)
+        return found.label_in(lang) if found is not None else name
+
+    return {
+        "cat_label": lambda c: category_label(store.specs, c, lang),
+        "value_label": value,
+        "layer_label": layer,
+        "flags": lambda item: flags_text(item, lang),
+    }
+
+
+def _choices(store: BaseStore, current: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Options of the item form: categories, townships, villages, measures, statuses."""
+    lang = current_lang()
+    spec = store.spec("ledger")
+    categories = [(name, category_label(store.specs, name, lang)) for name in linked_layers(store)]
+    categories += [(c, category_label(store.specs, c, lang)) for c in ("training", "other")]
+    chosen = str((current or {}).get("category") or "")
+    if chosen and chosen not in {c for c, _ in categories}:
+        categories.append((chosen, category_label(store.specs, chosen, lang)))
+    villages = layer_frame(store, "villages", None)
+    names = sorted({str(n) for n in villages["name"].dropna()}) if "name" in villages else []
+    plantings = store.specs.get("plantings")
+    species = plantings.field("species") if plantings is not None else None
+
+    def options(field: str) -> list[tuple[str, str]]:
+        fspec = spec.field(field)
+        return [(v, fspec.value_label(v, lang)) for v in fspec.values] if fspec else []
+
+    return {
+        "categories": categories,
+        "townships": township_order(store),
+        "village_names": names,
+        "measures": options("measure"),
+        "statuses": options("status"),
+        "species": [(v, species.value_label(v, lang)) for v in species.values] if species else [],
+    }
+
+
+def _form_text(value: Any) -> Any:
+    """A stored value as a form shows it: 1200.0 as "1200"."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return value
+
+
+def _form_values() -> dict[str, Any]:
+    """The item fields posted by the form (blank means "not set")."""
+    return {name: (request.form.get(name) or "").strip() or None for name in FORM_FIELDS}
+
+
+def _problems(exc: ValidationFailed) -> list[str]:
+    lang = current_lang()
+    return [p.message(lang) for p in exc.problems if p.severity == "error"]
+
+
+# ------------------------------------------------------------------------------ list
+
+
+@bp.get("/ledger")
+def index() -> str:
+    """Every item with its computed progress, grouped by township order."""
+    store = get_store()
+    as_of = _as_of()
+    items = _progress(store, as_of)
+    rank = {name: i for i, name in enumerate(township_order(store))}
+    items.sort(key=lambda i: (i.township == "", rank.get(i.township, len(rank)), i.id))
+    return render_template("ledger_list.html", items=items, as_of=as_of, **_labels(store))
+
+
+@bp.get("/ledger/export.<fmt>")
+def export(fmt: str) -> Response:
+    """The ledger as .xlsx (county layout) or .csv (UTF-8 with BOM), as of ``as_of``."""
+    if fmt not in ("xlsx", "csv"):
+        raise NotFound("gaps_unknown_format", value=fmt, allowed="xlsx, csv")
+    store = get_store()
+    as_of = _as_of()
+    items = _progress(store, as_of)
+    lang = current_lang()
+    if fmt == "xlsx":
+        data = ledger_xlsx(store, items, as_of=as_of, lang=lang)
+        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    else:
+        data, mimetype = ledger_csv(store, items, lang=lang), "text/csv"
+    name = f"ledger-{as_of.isoformat()}.{fmt}"
+    return Response(
+        data, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
+
+
+# ----------------------------------------------------------------------- create/edit
+
+
+@bp.route("/ledger/new", methods=["GET", "POST"])
+@require_role("planner")
+def new() -> Any:
+    """The form for a new item; on success its page."""
+    store = get_store()
+    values: dict[str, Any] = {"status": "in_progress", "measure": "count"}
+    problems: list[str] = []
+    if request.method == "POST":
+        values = _form_values()
+        try:
+            result = store.create("ledger", None, values, user=user_name())
+        except ValidationFailed as exc:
+            problems = _problems(exc)
+        else:
+            flash(translate("ledger.flash.created"))
+            return redirect(url_for("ledger.item", item_id=result.ids[0]))
+    html = render_template(
+        "ledger_form.html", values=values, problems=problems, item=None, **_choices(store, values)
+    )
+    return html, 422 if problems else 200
+
+
+@bp.get("/ledger/<item_id>")
+def item(item_id: str) -> str:
+    """One item: figures, the edit form (planners), linked features, entries, history."""
+    return _item_page(get_store(), item_id)
+
+
+def _item_page(
+    store: BaseStore,
+    item_id: str,
+    *,
+    values: Mapping[str, Any] | None = None,
+    problems: list[str] | None = None,
+    entry_problems: list[str] | None = None,
+) -> str:
+    progress = _one(store, item_id)
+    feature = store.require("ledger", item_id)
+    current = {k: _form_text(feature["properties"].get(k)) for k in FORM_FIELDS}
+    return render_template(
+        "ledger_item.html",
+        item=progress,
+        values=values or current,
+        version=feature["properties"].get("version", 1),
+        problems=problems or [],
+        entry_problems=entry_problems or [],
+        linked=_linked_rows(store, progress),
+        candidates=_candidates(store, progress),
+        link_layers=linked_layers(store),
+        entries=progress_entries(store, item_id),
+        history=list(reversed(store.history("ledger", item_id)))[:20],
+        today=dt.date.today().isoformat(),
+        **_choices(store, current),
+        **_labels(store),
+    )
+
+
+@bp.post("/ledger/<item_id>")
+@require_role("planner")
+def edit(item_id: str) -> Any:
+    """Save the edit form (all fields at once, checked against the version shown)."""
+    store = get_store()
+    store.require("ledger", item_id)
+    values = _form_values()
+    version = request.form.get("version", type=int)
+    change = Change("replace", id=item_id, properties=values, if_version=version)
+    try:
+        store.commit("ledger", [change], user=user_name(), source="form")
+    except ValidationFailed as exc:
+        return _item_page(store, item_id, values=values, problems=_problems(exc)), 422
+    except Conflict as exc:
+        message = exc.user_message(current_lang())
+        return _item_page(store, item_id, values=values, problems=[message]), 412
+    flash(translate("ledger.flash.saved"))
+    return redirect(url_for("ledger.item", item_id=item_id))
+
+
+@bp.post("/ledger/<item_id>/delete")
+@require_role("planner")
+def delete(item_id: str) -> BaseResponse:
+    """Soft-delete an item (its history stays; it can be restored)."""
+    get_store().delete("ledger", item_id, user=user_name())
+    flash(translate("ledger.flash.deleted"))
+    return redirect(url_for("ledger.index"))
+
+
+# ------------------------------------------------------------------- linked features
+
+
+def _linked_rows(store: BaseStore, progress: ItemProgress) -> list[dict[str, Any]]:
+    """The features counted for ``progress``, with what each adds."""
+    lang = current_lang()
+    rows = []
+    for layer, feature in linked_features(store, progress.id)[:MAX_LINKED_SHOWN]:
+        spec = store.spec(layer)
+        props = feature.get("properties") or {}
+        status = props.get(spec.status_field) if spec.status_field else None
+        status_spec = spec.field(spec.status_field) if spec.status_field else None
+        rows.append(
+            {
+                "layer": layer,
+                "id": feature["id"],
+                "title": str(props.get(spec.title_field) or "") if spec.title_field else "",
+                "status": status_spec.value_label(status, lang) if status_spec else "",
+                "amount": feature_amount(store, progress, layer, props),
+                "day": work_day(store, layer, props),
+                "village_id": props.get("village_id"),
+            }
+        )
+    return rows
+
+
+def _candidates(store: BaseStore, progress: ItemProgress) -> list[dict[str, Any]]:
+    """Features of the item's layer not linked to any item (same township when known)."""
+    layer = progress.category
+    if layer not in linked_layers(store):
+        return []
+    spec = store.spec(layer)
+    out = []
+    for feature in store.features(layer):
+        props = feature.get("properties") or {}
+        if props.get("ledger_item"):
+            continue
+        if progress.township and props.get("township") not in (None, progress.township):
+            continue
+        title = str(props.get(spec.title_field) or "") if spec.title_field else ""
+        out.append({"id": feature["id"], "title": title, "day": work_day(store, layer, props)})
+        if len(out) >= MAX_CANDIDATES:
+            break
+    return out
+
+
+def _posted_ids() -> list[str]:
+    typed = _ID_SPLIT.split(request.form.get("ids_text", ""))
+    picked = request.form.getlist("ids")
+    return list(dict.fromkeys(i.strip() for i in [*picked, *typed] if i.strip()))
+
+
+@bp.post("/ledger/<item_id>/link")
+@require_role("planner")
+def link(item_id: str) -> BaseResponse:
+    """Link features (ticked or typed ids) to the item: their work now counts."""
+    return _set_links(item_id, item_id)
+
+
+@bp.post("/ledger/<item_id>/unlink")
+@require_role("planner")
+def unlink(item_id: str) -> BaseResponse:
+    """Unlink features from the item: their work no longer counts."""
+    return _set_links(item_id, None)
+
+
+def _link_of(store: BaseStore, layer: str, fid: str) -> str:
+    feature = store.get(layer, fid) or {}
+    return str((feature.get("properties") or {}).get("ledger_item") or "")
+
+
+def _set_links(item_id: str, value: str | None) -> BaseResponse:
+    store = get_store()
+    store.require("ledger", item_id)
+    layer = request.form.get("layer", "")
+    if layer not in linked_layers(store):
+        raise NotFound("unknown_layer", value=layer[:40])
+    ids = _posted_ids()
+    missing = [i for i in ids if store.get(layer, i) is None]
+    if value is None:  # only features linked to this item can be unlinked from it
+        missing += [i for i in ids if i not in missing and _link_of(store, layer, i) != item_id]
+    if missing or not ids:
+        flash(translate("ledger.flash.bad_ids", ids=", ".join(missing[:20]) or "-"), "error")
+        return redirect(url_for("ledger.item", item_id=item_id) + "#link")
+    changes = [Change("update", id=i, properties={"ledger_item": value}) for i in ids]
+    store.commit(layer, changes, user=user_name(), source=f"ledger:{item_id}")
+    key = "ledger.flash.linked" if value else "ledger.flash.unlinked"
+    flash(translate(key, n=len(ids)))
+    return redirect(url_for("ledger.item", item_id=item_id) + "#linked")
+
+
+# ------------------------------------------------------------------ progress entries
+
+
+@bp.post("/ledger/<item_id>/progress")
+@require_role("planner")
+def add_entry(item_id: str) -> Any:
+    """Record a dated progress entry (who and when are kept by the store)."""
+    store = get_store()
+    store.require("ledger", item_id)
+    values = {
+        "item_id": item_id,
+        "date": request.form.get("date", "").strip() or None,
+        "quantity": request.form.get("quantity", "").strip() or None,
+        "notes": request.form.get("notes", "").strip() or None,
+    }
+    try:
+        store.create("ledger_progress", None, values, user=user_name())
+    except ValidationFailed as exc:
+        return _item_page(store, item_id, entry_problems=_problems(exc)), 422
+    flash(translate("ledger.flash.entry_added"))
+    return redirect(url_for("ledger.item", item_id=item_id) + "#entries")
+
+
+@bp.post("/ledger/<item_id>/progress/<entry_id>/delete")
+@require_role("planner")
+def delete_entry(item_id: str, entry_id: str) -> BaseResponse:
+    """Withdraw an entry (soft delete: the journal keeps it)."""
+    store = get_store()
+    entry = store.require("ledger_progress", entry_id)
+    if str(entry["properties"].get("item_id")) != item_id:
+        raise NotFound(what="ledger_progress", value=entry_id)
+    store.delete("ledger_progress", entry_id, user=user_name())
+    flash(translate("ledger.flash.entry_deleted"))
+    return redirect(url_for("ledger.item", item_id=item_id) + "#entries")
+
+
+# ---------------------------------------------------------------------------- import
+
+
+def _import_dir() -> Path:
+    folder = Path(current_app.config["DATA_DIR"]) / "ledger_imports"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _preview(plan: ImportPlan, token: str | None, ext: str, status: int = 200) -> Any:
+    return render_template("ledger_import.html", plan=plan, token=token, ext=ext), status
+
+
+@bp.route("/ledger/import", methods=["GET", "POST"])
+@require_role("planner")
+def import_file() -> Any:
+    """Upload an .xlsx or .csv ledger; see what it would do before anything is written."""
+    if request.method == "GET":
+        return render_template("ledger_import.html", plan=None, token=None, ext="")
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        problem = Problem("ledger_empty_file")
+        plan = ImportPlan(problems=[_row_problem(problem)])
+        return _preview(plan, None, "", 422)
+    data = upload.read()
+    ext = "csv" if upload.filename.lower().endswith(".csv") else "xlsx"
+    plan = plan_import(get_store(), data, f"upload.{ext}", lang=current_lang())
+    if not plan.ok:
+        return _preview(plan, None, ext, 422)
+    token = secrets.token_hex(16)
+    (_import_dir() / f"{token}.{ext}").write_bytes(data)
+    return _preview(plan, token, ext)
+
+
+def _row_problem(problem: Problem) -> RowProblem:
+    return RowProblem(None, "", "", problem.message(current_lang()))
+
+
+@bp.post("/ledger/import/confirm")
+@require_role("planner")
+def import_confirm() -> Any:
+    """Write a previewed import: all rows in one commit, or nothing."""
+    token = request.form.get("token", "")
+    ext = request.form.get("ext", "")
+    path = _import_dir() / f"{token}.{ext}"
+    if not _TOKEN.match(token) or ext not in ("xlsx", "csv") or not path.is_file():
+        raise NotFound(what="import", value=token[:40])
+    store = get_store()
+    plan = plan_import(store, path.read_bytes(), path.name, lang=current_lang())
+    if not plan.ok:
+        return _preview(plan, None, ext, 422)
+    apply_import(
+        store, plan, user=user_name(), source=f"import:ledger-{token[:12]}", key=f"ledger-{token}"
+    )
+    path.unlink(missing_ok=True)
+    flash(translate("ledger.flash.imported", created=plan.created, updated=plan.updated))
+    return redirect(url_for("ledger.index"))
