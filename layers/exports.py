@@ -33,11 +33,11 @@ import pandas as pd
 import pyogrio
 import shapely
 from openpyxl import Workbook
-from openpyxl.cell.cell import Cell
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.utils import get_column_letter
 
 from layers.specs import SYSTEM_FIELDS, FieldSpec, LayerSpec
-from layers.store import GeoJSONStore
+from layers.store_base import BaseStore
 
 #: Labels of the columns every export carries besides the declared fields.
 COLUMN_LABELS: dict[str, dict[str, str]] = {
@@ -323,11 +323,17 @@ def write_shapefile_zip(parts: Sequence[LayerExport], lang: str) -> bytes:
         for part in parts:
             names = shapefile_names(part.spec)
             for stem, piece in _shapefile_parts(part):
+                # A point shapefile holds no MultiPoint: promote the file when one is there.
+                multi = any(
+                    (f.get("geometry") or {}).get("type", "").startswith("Multi")
+                    for f in piece.features
+                )
                 pyogrio.write_dataframe(
                     geo_frame(piece, names),
                     root / f"{stem}.shp",
                     driver="ESRI Shapefile",
                     encoding="UTF-8",
+                    promote_to_multi=multi or None,
                 )
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             for path in sorted(root.iterdir()):
@@ -507,44 +513,45 @@ def xlsx_value(fspec: FieldSpec | None, name: str, value: Any, lang: str) -> Any
     return str(value)
 
 
-def _put(cell: Cell, value: Any) -> None:
-    cell.value = value
-    if isinstance(value, str):
-        # openpyxl stores text starting with "=" as a formula; user text is never one.
-        cell.data_type = "s"
-    elif isinstance(value, dt.date):
+def _cell(sheet: Any, value: Any) -> Any:
+    """A value as appended to a write-only sheet: text that starts like a formula and
+    dates get a cell of their own (text type; a date format)."""
+    if isinstance(value, str) and value.startswith("="):
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.data_type = "s"  # openpyxl would store it as a formula; user text never is one
+        return cell
+    if isinstance(value, dt.date):
+        cell = WriteOnlyCell(sheet, value=value)
         cell.number_format = "yyyy-mm-dd"
+        return cell
+    return value
 
 
 def _xlsx_sheet(workbook: Workbook, part: LayerExport, lang: str, taken: set[str]) -> None:
     spec = part.spec
     sheet = workbook.create_sheet(_sheet_title(spec, lang, taken))
     names = tabular_header(spec)
-    sheet.append([column_label(spec, n, lang) for n in names])
-    for row_index, feature in enumerate(part.features, start=2):
-        values = [xlsx_value(spec.field(n), n, value_of(feature, n), lang) for n in columns(spec)]
-        for geom_value in geometry_cells(spec, feature):
-            too_long = isinstance(geom_value, str) and len(geom_value) > XLSX_CELL_MAX
-            values.append(None if too_long else geom_value)
-        for col_index, value in enumerate(values, start=1):
-            _put(sheet.cell(row=row_index, column=col_index), value)
+    # A write-only sheet takes its settings before its rows.
     sheet.freeze_panes = "B2"
-    if names:
-        sheet.auto_filter.ref = (
-            f"A1:{get_column_letter(len(names))}{max(1, len(part.features) + 1)}"
-        )
+    sheet.auto_filter.ref = f"A1:{get_column_letter(len(names))}{len(part.features) + 1}"
     for col_index, name in enumerate(names, start=1):
         width = 40 if name == "wkt" else max(10, min(30, 2 * len(column_label(spec, name, lang))))
         sheet.column_dimensions[get_column_letter(col_index)].width = width
+    sheet.append([column_label(spec, n, lang) for n in names])
+    fields = [(n, spec.field(n)) for n in columns(spec)]
+    for feature in part.features:
+        values = [xlsx_value(f, n, value_of(feature, n), lang) for n, f in fields]
+        for geom_value in geometry_cells(spec, feature):
+            too_long = isinstance(geom_value, str) and len(geom_value) > XLSX_CELL_MAX
+            values.append(None if too_long else geom_value)
+        sheet.append([_cell(sheet, v) for v in values])
 
 
 def write_xlsx(parts: Sequence[LayerExport], lang: str) -> bytes:
     """An Excel workbook with a sheet per layer, headers from the field labels in
     ``lang``. Geometry as lon/lat (points) or WKT; a WKT longer than an Excel cell holds
-    is left blank (use GeoPackage for such shapes)."""
-    workbook = Workbook()
-    if workbook.active is not None:
-        workbook.remove(workbook.active)
+    is left blank (use GeoPackage for such shapes). Written in openpyxl's streaming mode."""
+    workbook = Workbook(write_only=True)
     taken: set[str] = set()
     for part in parts:
         _xlsx_sheet(workbook, part, lang, taken)
@@ -610,7 +617,7 @@ FORMATS: dict[str, ExportFormat] = {
 
 
 def export_layer(
-    store: GeoJSONStore,
+    store: BaseStore,
     layer: str,
     fmt: str,
     features: list[dict[str, Any]] | None = None,
@@ -620,6 +627,7 @@ def export_layer(
     """``features`` (default: every live feature of ``layer``) in format ``fmt``.
 
     >>> import tempfile
+    >>> from layers.store import GeoJSONStore
     >>> store = GeoJSONStore(Path(tempfile.mkdtemp()))
     >>> export_layer(store, "wells", "csv").decode("utf-8-sig").splitlines()[0][:16]
     'id,name,depth_m,'
@@ -630,7 +638,7 @@ def export_layer(
 
 
 def export_layers(
-    store: GeoJSONStore,
+    store: BaseStore,
     selection: Mapping[str, list[dict[str, Any]] | None],
     fmt: str,
     *,

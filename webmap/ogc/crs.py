@@ -127,9 +127,7 @@ def _rebuild(coords: Any, values: Any) -> Any:
     return [_rebuild(part, values) for part in coords or []]
 
 
-def _geometry_positions(
-    geometry: Mapping[str, Any] | None, out: list[tuple[float, float]]
-) -> None:
+def _geometry_positions(geometry: Mapping[str, Any] | None, out: list[tuple[float, float]]) -> None:
     if not geometry:
         return
     if geometry.get("type") == "GeometryCollection":
@@ -148,9 +146,7 @@ def _geometry_rebuild(geometry: Mapping[str, Any] | None, values: Any) -> Any:
     return {"type": geometry["type"], "coordinates": _rebuild(geometry["coordinates"], values)}
 
 
-def _convert(
-    geometries: list[Mapping[str, Any] | None], source: str, target: str
-) -> list[Any]:
+def _convert(geometries: list[Mapping[str, Any] | None], source: str, target: str) -> list[Any]:
     positions: list[tuple[float, float]] = []
     for geometry in geometries:
         _geometry_positions(geometry, positions)
@@ -180,4 +176,3 @@ def geometry_to_crs84(geometry: Mapping[str, Any] | None, uri: str) -> Any:
     if uri == CRS84 or not geometry:
         return geometry
     return _convert([geometry], uri, CRS84)[0]
-

@@ -13,8 +13,8 @@ from typing import Any
 
 from flask import current_app, request, url_for
 
-from layers.specs import LayerSpec
-from layers.store import GeoJSONStore
+from layers.specs import SYSTEM_FIELDS, LayerSpec
+from layers.store_base import BaseStore
 from webmap.i18n import current_lang, translate
 from webmap.ogc import crs as ogc_crs
 
@@ -22,6 +22,7 @@ GEOJSON = "application/geo+json"
 JSON = "application/json"
 HTML = "text/html"
 OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
+SCHEMA = "application/schema+json"
 GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
 
 CONFORMANCE = (
@@ -48,20 +49,16 @@ class CollectionMeta:
 _META_LOCK = threading.Lock()
 
 
-def _interval(store: GeoJSONStore, spec: LayerSpec) -> tuple[str | None, str | None] | None:
+def _interval(store: BaseStore, spec: LayerSpec) -> tuple[str | None, str | None] | None:
     if not spec.date_field:
         return None
-    days = [
-        str(value)[:10]
-        for f in store.features(spec.name)
-        if (value := (f.get("properties") or {}).get(spec.date_field))
-    ]
-    if not days:
+    days = store.date_range(spec.name)
+    if days is None:
         return (None, None)
-    return (f"{min(days)}T00:00:00Z", f"{max(days)}T23:59:59Z")
+    return (f"{days[0]}T00:00:00Z", f"{days[1]}T23:59:59Z")
 
 
-def _centre_lon(store: GeoJSONStore, spec: LayerSpec) -> float | None:
+def _centre_lon(store: BaseStore, spec: LayerSpec) -> float | None:
     for name in (spec.name, "boundaries"):
         if name in store.specs:
             extent = store.extent(name)
@@ -70,7 +67,7 @@ def _centre_lon(store: GeoJSONStore, spec: LayerSpec) -> float | None:
     return None
 
 
-def collection_meta(store: GeoJSONStore, spec: LayerSpec) -> CollectionMeta:
+def collection_meta(store: BaseStore, spec: LayerSpec) -> CollectionMeta:
     """Extent, temporal interval and offered CRSs of a layer (cached per version)."""
     cache: dict[tuple[str, int], CollectionMeta] = current_app.extensions.setdefault(
         "villageworks.ogc_meta", {}
@@ -107,10 +104,16 @@ def _self_links(endpoint: str, json_type: str, **params: Any) -> list[dict[str, 
     fmt = request.args.get("f", "").lower()
     as_html = fmt == "html"
     return [
-        link(ogc_url(endpoint, **params, f="html" if as_html else "json"), "self",
-             HTML if as_html else json_type),
-        link(ogc_url(endpoint, **params, f="json" if as_html else "html"), "alternate",
-             json_type if as_html else HTML),
+        link(
+            ogc_url(endpoint, **params, f="html" if as_html else "json"),
+            "self",
+            HTML if as_html else json_type,
+        ),
+        link(
+            ogc_url(endpoint, **params, f="json" if as_html else "html"),
+            "alternate",
+            json_type if as_html else HTML,
+        ),
     ]
 
 
@@ -147,7 +150,7 @@ def conformance() -> dict[str, Any]:
     return {"conformsTo": list(CONFORMANCE)}
 
 
-def collection(store: GeoJSONStore, spec: LayerSpec) -> dict[str, Any]:
+def collection(store: BaseStore, spec: LayerSpec) -> dict[str, Any]:
     """One collection: id, title, description, extent, CRSs and links."""
     lang = current_lang()
     meta = collection_meta(store, spec)
@@ -159,14 +162,21 @@ def collection(store: GeoJSONStore, spec: LayerSpec) -> dict[str, Any]:
     cid = spec.name
     links = [
         link(ogc_url("collection", collection_id=cid), "self", JSON, spec.label_in(lang)),
+        link(ogc_url("schema", collection_id=cid), "describedby", SCHEMA, "JSON Schema"),
+        # GDAL's OAPIF driver (3.6 at least) looks for this spelling only.
+        link(ogc_url("schema", collection_id=cid), "describedBy", SCHEMA, "JSON Schema"),
         link(ogc_url("collection", collection_id=cid, f="html"), "alternate", HTML),
         link(ogc_url("items", collection_id=cid), "items", GEOJSON, spec.label_in(lang)),
         link(ogc_url("items", collection_id=cid, f="html"), "items", HTML),
     ]
     for key, fmt in (("geojson", GEOJSON), ("gpkg", "application/geopackage+sqlite3")):
         links.append(
-            link(url_for("exports.export", filename=f"{cid}.{key}", _external=True),
-                 "enclosure", fmt, translate("ogc.download"))
+            link(
+                url_for("exports.export", filename=f"{cid}.{key}", _external=True),
+                "enclosure",
+                fmt,
+                translate("ogc.download"),
+            )
         )
     doc: dict[str, Any] = {
         "id": cid,
@@ -182,7 +192,7 @@ def collection(store: GeoJSONStore, spec: LayerSpec) -> dict[str, Any]:
     return doc
 
 
-def collections(store: GeoJSONStore) -> dict[str, Any]:
+def collections(store: BaseStore) -> dict[str, Any]:
     """Every layer as a collection."""
     docs = [collection(store, spec) for spec in store.specs]
     crs_union: list[str] = []
@@ -214,10 +224,25 @@ def page_links(
     if offset + returned < matched:
         links.append(link(page(offset + limit, fmt), "next", own_type, translate("ogc.next")))
     if offset > 0:
-        links.append(link(page(max(0, offset - limit), fmt), "prev", own_type,
-                          translate("ogc.prev")))
+        links.append(
+            link(page(max(0, offset - limit), fmt), "prev", own_type, translate("ogc.prev"))
+        )
     links.append(link(ogc_url("collection", collection_id=collection_id), "collection", JSON))
     return links
+
+
+def with_every_field(spec: LayerSpec, features: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Copies of ``features`` whose properties name every declared field (null when not
+    set), so clients that guess the fields from the first page (QGIS, older GDAL without
+    the schema) see them all."""
+    names = spec.field_names
+    out = []
+    for feature in features:
+        props = feature.get("properties") or {}
+        full = {name: props.get(name) for name in names}
+        full.update(props)
+        out.append({**feature, "properties": full})
+    return out
 
 
 def feature_collection(
@@ -239,8 +264,66 @@ def feature(collection_id: str, item: dict[str, Any]) -> dict[str, Any]:
     fid = item["id"]
     links = [
         link(ogc_url("item", collection_id=collection_id, feature_id=fid), "self", GEOJSON),
-        link(ogc_url("item", collection_id=collection_id, feature_id=fid, f="html"),
-             "alternate", HTML),
+        link(
+            ogc_url("item", collection_id=collection_id, feature_id=fid, f="html"),
+            "alternate",
+            HTML,
+        ),
         link(ogc_url("collection", collection_id=collection_id), "collection", JSON),
     ]
     return {**item, "links": links}
+
+
+_JSON_TYPES = {
+    "integer": {"type": "integer"},
+    "number": {"type": "number"},
+    "boolean": {"type": "boolean"},
+    "date": {"type": "string", "format": "date"},
+}
+_SYSTEM_TYPES = {
+    "created_at": {"type": "string", "format": "date-time"},
+    "updated_at": {"type": "string", "format": "date-time"},
+    "version": {"type": "integer"},
+    "demo": {"type": "boolean"},
+}
+
+
+def field_schema(spec: LayerSpec, name: str, lang: str) -> dict[str, Any]:
+    """JSON Schema of one property (type, format, enum, title, unit)."""
+    fspec = spec.field(name)
+    if fspec is None:
+        return dict(_SYSTEM_TYPES.get(name, {"type": "string"}), readOnly=True)
+    schema: dict[str, Any] = dict(_JSON_TYPES.get(fspec.type, {"type": "string"}))
+    schema["title"] = fspec.label_in(lang)
+    if fspec.type == "enum" and not fspec.extensible:
+        schema["enum"] = list(fspec.values)
+    if fspec.unit:
+        schema["x-ogc-unit"] = fspec.unit
+    if fspec.computed:
+        schema["readOnly"] = True
+    return schema
+
+
+def feature_schema(spec: LayerSpec) -> dict[str, Any]:
+    """JSON Schema of a feature of ``spec``: clients such as GDAL take the fields and their
+    types from it instead of guessing them from the first page."""
+    lang = current_lang()
+    names = [*spec.field_names, *SYSTEM_FIELDS]
+    props = {name: field_schema(spec, name, lang) for name in names}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": ogc_url("schema", collection_id=spec.name),
+        "title": spec.label_in(lang),
+        "type": "object",
+        "required": ["type", "geometry", "properties"],
+        "properties": {
+            "type": {"type": "string", "enum": ["Feature"]},
+            "id": {"type": "string"},
+            "geometry": {"oneOf": [{"type": "null"}, {"type": "object"}]},
+            "properties": {
+                "type": "object",
+                "required": [f.name for f in spec.fields if f.required],
+                "properties": props,
+            },
+        },
+    }

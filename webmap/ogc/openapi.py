@@ -12,7 +12,7 @@ from typing import Any
 from flask import url_for
 
 from layers.specs import FieldSpec, LayerSpec
-from layers.store import GeoJSONStore
+from layers.store_base import BaseStore
 from webmap.i18n import translate
 from webmap.ogc import documents as docs
 from webmap.ogc.params import DEFAULT_LIMIT
@@ -306,7 +306,10 @@ def _items_get(op_id: str, spec: LayerSpec | None) -> dict[str, Any]:
 
 def _feature_body() -> dict[str, Any]:
     schema = _ref("schemas", "featureGeoJSON")
-    return {"required": True, "content": {docs.GEOJSON: {"schema": schema}, docs.JSON: {"schema": schema}}}
+    return {
+        "required": True,
+        "content": {docs.GEOJSON: {"schema": schema}, docs.JSON: {"schema": schema}},
+    }
 
 
 def _write_ops() -> tuple[dict[str, Any], dict[str, Any]]:
@@ -369,7 +372,7 @@ def _write_ops() -> tuple[dict[str, Any], dict[str, Any]]:
     return post, item_ops
 
 
-def document(store: GeoJSONStore, max_limit: int) -> dict[str, Any]:
+def document(store: BaseStore, max_limit: int) -> dict[str, Any]:
     """The OpenAPI 3.0 document of this server."""
     specs = list(store.specs)
     crs_all: list[str] = []
@@ -377,8 +380,13 @@ def document(store: GeoJSONStore, max_limit: int) -> dict[str, Any]:
         meta = docs.collection_meta(store, spec)
         crs_all += [c for c in meta.crs if c not in crs_all]
     post, item_ops = _write_ops()
-    item_get = _get("getFeature", "A feature", "featureGeoJSON",
-                    ["collectionId", "featureId", "crs", "f", "lang"], docs.GEOJSON)
+    item_get = _get(
+        "getFeature",
+        "A feature",
+        "featureGeoJSON",
+        ["collectionId", "featureId", "crs", "f", "lang"],
+        docs.GEOJSON,
+    )
     paths: dict[str, Any] = {
         "/": _get("getLandingPage", "Landing page", "landingPage", ["f", "lang"]),
         "/conformance": _get("getConformance", "Conformance classes", "confClasses", ["f"]),
@@ -388,7 +396,9 @@ def document(store: GeoJSONStore, max_limit: int) -> dict[str, Any]:
                 "summary": "This document",
                 "parameters": [_ref("parameters", "f")],
                 "responses": {
-                    "200": _response("The API definition", {docs.OPENAPI: {"schema": {"type": "object"}}})
+                    "200": _response(
+                        "The API definition", {docs.OPENAPI: {"schema": {"type": "object"}}}
+                    )
                 },
             }
         },
@@ -396,6 +406,17 @@ def document(store: GeoJSONStore, max_limit: int) -> dict[str, Any]:
         "/collections/{collectionId}": _get(
             "describeCollection", "A collection", "collection", ["collectionId", "f", "lang"]
         ),
+        "/collections/{collectionId}/schema": {
+            "get": {
+                "operationId": "getSchema",
+                "summary": "JSON Schema of the collection's features",
+                "parameters": [_ref("parameters", p) for p in ("collectionId", "lang")],
+                "responses": {
+                    "200": _response("JSON Schema", {docs.SCHEMA: {"schema": {"type": "object"}}}),
+                    **_errors("NotFound"),
+                },
+            }
+        },
         "/collections/{collectionId}/items": {
             "get": _items_get("getFeatures", None),
             "post": post,

@@ -35,7 +35,7 @@ class Filters:
     date_to: str | None = None
 
     def store_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of :meth:`layers.store.GeoJSONStore.query`."""
+        """Keyword arguments of :meth:`layers.store_base.BaseStore.query`."""
         return {
             "bbox": self.bbox,
             "equals": self.equals or None,

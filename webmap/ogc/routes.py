@@ -120,6 +120,13 @@ def collection(collection_id: str) -> Response:
     return json_response(doc)
 
 
+@bp.get("/collections/<collection_id>/schema")
+def schema(collection_id: str) -> Response:
+    """JSON Schema of the collection's features (fields, types, enums, labels)."""
+    check_known(request.args, ("f", "lang"))
+    return json_response(docs.feature_schema(layer_spec(collection_id)), docs.SCHEMA)
+
+
 @bp.get("/collections/<collection_id>/items")
 def items(collection_id: str) -> Response:
     """A page of features, filtered by bbox, datetime and field values."""
@@ -136,7 +143,7 @@ def items(collection_id: str) -> Response:
     result = store.query(
         spec.name, limit=query.limit, offset=query.offset, **query.filters.store_kwargs()
     )
-    features = ogc_crs.features_to_crs(result.features, query.crs)
+    features = ogc_crs.features_to_crs(docs.with_every_field(spec, result.features), query.crs)
     links = docs.page_links(
         spec.name, query.offset, query.limit, len(features), result.number_matched, as_html
     )
@@ -160,7 +167,7 @@ def item(collection_id: str, feature_id: str) -> Response:
     tag = etag(found)
     if request.if_none_match.contains_weak(tag.strip('"')):
         return Response(status=304, headers={"ETag": tag})
-    (converted,) = ogc_crs.features_to_crs([found], uri)
+    (converted,) = ogc_crs.features_to_crs(docs.with_every_field(spec, [found]), uri)
     doc = docs.feature(spec.name, converted)
     if wants_html(docs.GEOJSON):
         response = html_response("item.html", doc=doc, spec=spec, row=_rows(spec, [found])[0])

@@ -14,18 +14,17 @@ geometry types; 422 with every problem) plus the upload pipeline's location chec
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from typing import Any
 
 import orjson
 import shapely
-from flask import Blueprint, Response, request, url_for
+from flask import Blueprint, Response, current_app, request, url_for
 from werkzeug.exceptions import UnsupportedMediaType
 
 from geo.problems import Problem
 from layers.errors import BadRequest, Conflict, ValidationFailed
-from layers.store import Change, CommitResult, GeoJSONStore
+from layers.store_base import BaseStore, Change, CommitResult
+from layers.uploads import check_locations
 from webmap.app import get_store
 from webmap.auth import require_role, user_name
 from webmap.ogc import crs as ogc_crs
@@ -65,6 +64,8 @@ def read_feature(feature_id: str | None = None) -> dict[str, Any]:
 def incoming_crs(collection_id: str) -> str:
     """The CRS of geometries in the body: the Content-Crs header, CRS84 by default."""
     header = request.headers.get("Content-Crs", "").strip().strip("<>").strip()
+    if not header:
+        return ogc_crs.CRS84  # no need for the collection's metadata (rebuilt per version)
     store = get_store()
     meta = docs.collection_meta(store, store.spec(collection_id))
     return ogc_crs.choose(header or None, meta.crs, "Content-Crs")
@@ -83,7 +84,7 @@ def incoming_geometry(collection_id: str, geometry: Any) -> Any:
         raise BadRequest(value="geometry coordinates are malformed") from None
 
 
-def if_match_version(store: GeoJSONStore, layer: str, feature_id: str) -> int | None:
+def if_match_version(store: BaseStore, layer: str, feature_id: str) -> int | None:
     """The version the client's ``If-Match`` asks for (None: no condition); 412 at once
     when none of several ETags matches."""
     if not request.headers.get("If-Match"):
@@ -101,28 +102,21 @@ def if_match_version(store: GeoJSONStore, layer: str, feature_id: str) -> int | 
     return current
 
 
-def location_problems(store: GeoJSONStore, layer: str, geometry: Any) -> list[Problem]:
-    """Location checks of the upload pipeline (inside the county plus margin, (0, 0),
-    swapped axes) for one incoming lon/lat geometry.
-
-    HOOK: ``layers.uploads.check_locations(store, layer, geometries, rows=None)`` is being
-    written by another engineer; until that function exists this returns no problems and
-    only the store's own checks apply.
-    """
-    if geometry is None or importlib.util.find_spec("layers.uploads") is None:
-        return []
-    check = getattr(importlib.import_module("layers.uploads"), "check_locations", None)
-    if check is None:
+def location_problems(store: BaseStore, layer: str, geometry: Any) -> list[Problem]:
+    """The upload pipeline's location checks (inside the county plus AREA_MARGIN_M, not at
+    (0, 0), not with swapped axes) for one incoming lon/lat geometry."""
+    if geometry is None:
         return []
     try:
         shape = shapely.from_geojson(orjson.dumps(geometry))
     except (shapely.errors.GEOSException, ValueError, TypeError):
         return []  # the store reports the bad geometry itself
-    return list(check(store, layer, [shape], rows=[1]))
+    margin_m = float(current_app.config["AREA_MARGIN_M"])
+    return check_locations(store, layer, [shape], rows=[1], margin_m=margin_m)
 
 
 def commit_change(
-    store: GeoJSONStore, layer: str, change: Change, idempotency_key: str | None = None
+    store: BaseStore, layer: str, change: Change, idempotency_key: str | None = None
 ) -> CommitResult:
     """Validate (store rules and location checks, all problems at once) and commit."""
     problems = location_problems(store, layer, change.geometry)
@@ -141,7 +135,7 @@ def commit_change(
 
 def feature_response(layer: str, result: CommitResult, status: int = 200) -> Response:
     """The changed feature with its new ETag (and Location for a new one)."""
-    feature = result.features[0]
+    (feature,) = docs.with_every_field(get_store().spec(layer), result.features[:1])
     headers = {"ETag": etag(feature), **content_crs(ogc_crs.CRS84)}
     if status == 201:
         headers["Location"] = url_for(
