@@ -13,7 +13,7 @@ import contextlib
 import fcntl
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,12 +54,26 @@ def atomic_write(path: Path, data: bytes) -> None:
 
     Readers see either the old file or the new one, never a mix or a truncation.
     """
+    atomic_write_chunks(path, [data])
+
+
+def atomic_write_chunks(path: Path, chunks: Iterable[bytes]) -> None:
+    """:func:`atomic_write` of the concatenation of ``chunks``, never held whole in memory
+    (a layer of a million features is written a few megabytes at a time)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     with open(tmp, "wb") as fh:
-        half = len(data) // 2
-        fh.write(data[:half])
-        crashpoint("file_half_written")
-        fh.write(data[half:])
+        first = True
+        for chunk in chunks:
+            if first:
+                half = len(chunk) // 2
+                fh.write(chunk[:half])
+                crashpoint("file_half_written")
+                fh.write(chunk[half:])
+                first = False
+            else:
+                fh.write(chunk)
+        if first:
+            crashpoint("file_half_written")
         fh.flush()
         os.fsync(fh.fileno())
     crashpoint("file_before_replace")
@@ -68,10 +82,14 @@ def atomic_write(path: Path, data: bytes) -> None:
     fsync_dir(path.parent)
 
 
-def remove_stale_temp_files(folder: Path) -> int:
-    """Delete ``.*.tmp`` files left by a writer that crashed mid-write; returns how many."""
+def remove_stale_temp_files(folder: Path, pattern: str = ".*.tmp") -> int:
+    """Delete temp files (``pattern``) a writer that crashed mid-write left; returns how many.
+
+    Call it holding the lock the writers of those files hold: a temp file of a live writer
+    looks just the same.
+    """
     count = 0
-    for tmp in folder.glob(".*.tmp"):
+    for tmp in folder.glob(pattern):
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
             count += 1

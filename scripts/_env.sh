@@ -30,3 +30,29 @@ ensure_debian_packages() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
 }
+
+postgres_bin() {
+  # The newest installed PostgreSQL server's bin folder (Debian layout), or nothing.
+  local dir
+  dir="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
+  [ -n "$dir" ] && [ -x "$dir/postgres" ] && echo "$dir"
+}
+
+ensure_postgis_packages() {
+  # Debian's PostgreSQL server and PostGIS, for the tests on the PostGIS backend.
+  local bin version sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  bin="$(postgres_bin || true)"
+  if [ -z "$bin" ]; then
+    echo "installing Debian packages: postgresql" >&2
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
+    bin="$(postgres_bin)"
+  fi
+  version="$(basename "$(dirname "$bin")")"
+  if [ ! -f "/usr/share/postgresql/$version/extension/postgis.control" ]; then
+    echo "installing Debian packages: postgresql-$version-postgis-3" >&2
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "postgresql-$version-postgis-3" >/dev/null
+  fi
+}

@@ -24,7 +24,8 @@ def test_create_assigns_stable_ids_and_audit_fields(store):
     assert props["created_at"].endswith("Z")
 
 
-def test_layer_file_is_plain_rfc7946_geojson(store):
+def test_layer_file_is_plain_rfc7946_geojson(tmp_path):
+    store = GeoJSONStore(tmp_path)
     store.create("streetlights", point(112.123456789, 39.987654321), LIGHT, user="a")
     doc = orjson.loads(store.layer_path("streetlights").read_bytes())
     assert doc["type"] == "FeatureCollection"
@@ -52,7 +53,7 @@ def test_validation_refuses_the_whole_batch_and_writes_nothing(store):
     assert "第 2 行" in problems[0].message("zh") and "高" in problems[0].message("zh")
     assert "Row 3" in problems[1].message("en")
     assert store.count("streetlights") == 0
-    assert not store.journal("streetlights").path.exists()
+    assert store.records("streetlights") == [] and store.version("streetlights") == 0
 
 
 def test_enum_accepts_chinese_labels_and_dates_in_chinese_formats(store):
@@ -117,15 +118,15 @@ def test_undo_source_removes_exactly_that_upload(store):
     assert history[-1]["source"] == "undo:upload:U1"
 
 
-def test_idempotency_key_lands_once_however_often_retried(store, tmp_path):
+def test_idempotency_key_lands_once_however_often_retried(store, reopen):
     for _ in range(3):
         result = store.create(
             "streetlights", point(), LIGHT, user="f", idempotency_key="phone-42-capture-7"
         )
     assert store.count("streetlights") == 1
     assert result.replayed
-    # Also across processes/restarts (the key is kept in the layer file).
-    again = GeoJSONStore(store.data_dir).create(
+    # Also across processes/restarts (the key is kept in the layer file or the database).
+    again = reopen(store).create(
         "streetlights", point(), LIGHT, user="f", idempotency_key="phone-42-capture-7"
     )
     assert again.replayed and again.ids == result.ids
@@ -183,8 +184,31 @@ def test_bbox_query_uses_the_index_and_filters(store):
     assert len(page.features) == 5 and page.number_matched == 100
 
 
-def test_other_process_writes_are_seen_without_reparsing(store):
-    other = GeoJSONStore(store.data_dir)
+def test_query_frame_is_the_query_as_a_frame(store):
+    store.commit(
+        "streetlights",
+        [
+            Change(
+                "create",
+                geometry=point(112.0 + i * 0.01, 39.5),
+                properties={**LIGHT, "status": "faulty" if i % 2 else "working"},
+            )
+            for i in range(20)
+        ],
+        user="a",
+        source="t",
+    )
+    frame = store.query_frame(
+        "streetlights", bbox=(112.045, 39.4, 112.155, 39.6), equals={"status": "faulty"}
+    )
+    assert sorted(frame["id"]) == [f"SL-{n:06d}" for n in (6, 8, 10, 12, 14, 16)]
+    assert list(frame.columns) == list(store.frame("streetlights").columns)
+    assert frame.crs.to_epsg() == 4326 and frame.geometry.x.between(112.05, 112.15).all()
+    assert len(store.query_frame("streetlights", equals={"status": "removed"})) == 0
+
+
+def test_other_process_writes_are_seen_without_reparsing(store, reopen):
+    other = reopen(store)
     assert store.count("streetlights") == 0
     other.create("streetlights", point(), LIGHT, user="b")
     assert store.count("streetlights") == 1
@@ -216,7 +240,7 @@ def test_large_layer_is_compacted_later_but_never_lost(tmp_path, monkeypatch):
     assert store.pending("streetlights") == 0
 
 
-def test_county_declares_an_extra_layer_and_field_without_code(tmp_path):
+def test_county_declares_an_extra_layer_and_field_without_code(tmp_path, store_at):
     specs = tmp_path / "specs"
     specs.mkdir()
     (specs / "toilets.toml").write_text(
@@ -231,7 +255,7 @@ def test_county_declares_an_extra_layer_and_field_without_code(tmp_path):
         'label = { zh = "施工单位", en = "Contractor" }\n',
         encoding="utf-8",
     )
-    store = GeoJSONStore(tmp_path)
+    store = store_at(tmp_path)
     assert "toilets" in store.layer_names()
     result = store.create("toilets", point(), {"households": "12"}, user="a")
     assert result.features[0]["properties"]["households"] == 12
@@ -254,7 +278,8 @@ def test_layer_file_copied_without_its_journal_loses_no_later_write(tmp_path):
     target = tmp_path / "b"
     (target / "layers").mkdir(parents=True)
     (target / "layers" / "streetlights.geojson").write_bytes(
-        source.layer_path("streetlights").read_bytes())
+        source.layer_path("streetlights").read_bytes()
+    )
     first, second = GeoJSONStore(target), GeoJSONStore(target)
     assert first.count("streetlights") == 3
     second.create("streetlights", point(113), LIGHT, user="b")

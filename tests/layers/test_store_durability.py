@@ -10,6 +10,9 @@ import pytest
 from layers.check import check_layer
 from layers.store import COMPACT_AT_ONCE_MAX_FEATURES, GeoJSONStore
 
+# Crash points and layer files are the GeoJSON store's; tests/layers/test_backends.py
+# runs the many-writers test on PostGIS.
+pytestmark = pytest.mark.geojson_only
 WRITER = Path(__file__).with_name("crash_writer.py")
 ROOT = Path(__file__).resolve().parents[2]
 POINTS = [

@@ -1,0 +1,823 @@
+"""The PostGIS store: the same interface as the GeoJSON store, in PostgreSQL, for several
+app servers over one database.
+
+Tables (in the connection's current schema, created on first use)::
+
+    vw_layers       name, seq (last change), next_id (next free number of the id prefix)
+    vw_features     layer, id, seq (change that last touched it), deleted, geom (GIST),
+                    geometry (the GeoJSON exactly as committed), properties (jsonb)
+    vw_changes      layer, seq, txn, changed_at, changed_by, source, ids, record: the
+                    history, one row per commit, ``record`` being the very journal record
+                    the GeoJSON store would write
+    vw_idempotency  layer, key, seq, ids
+
+Writing (:meth:`PostGISStore.commit`): one transaction locks the layer's ``vw_layers``
+row (``INSERT ... ON CONFLICT DO UPDATE ... RETURNING``: writers of one layer queue there,
+writers of other layers do not wait), looks up the features the changes name, validates
+them with the shared :meth:`BaseStore._prepare`, then writes the change record, the
+feature rows and the layer's new seq. Committed means durable (PostgreSQL's WAL).
+
+Reading: ``get``, ``count``, ``query``, ``bbox_ids``, ``extent``, ``history`` and
+``records`` are answered in SQL (bbox through the GIST index, equality filters on
+``properties->>'field'``). ``features`` and ``frame`` come from a per-process copy of the
+layer, refreshed when ``vw_layers.seq`` moved (one indexed lookup) by reading only the rows
+changed since (``vw_features.seq > cached``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import orjson
+import psycopg
+from psycopg import sql
+from psycopg.types.json import set_json_loads
+
+from layers.errors import VillageWorksError
+from layers.specs import SYSTEM_FIELDS, LayerSpec, SpecRegistry
+from layers.store_base import (
+    BaseStore,
+    BBox,
+    Change,
+    CommitResult,
+    LayerDump,
+    QueryResult,
+    _as_text,
+    _frame,
+    _geometries,
+    history_of,
+    last_seq_by_id,
+    next_id_after,
+    utc_now,
+)
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+#: Idle connections a store keeps for reuse (busy ones are not capped).
+POOL_IDLE_MAX = 8
+_NUMBER = re.compile(r"-?\d+(\.\d+)?([eE][-+]?\d+)?", re.ASCII)
+
+DDL = (
+    """CREATE TABLE IF NOT EXISTS vw_meta (key text PRIMARY KEY, value text NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS vw_layers (
+        name text PRIMARY KEY,
+        seq bigint NOT NULL DEFAULT 0,
+        next_id bigint NOT NULL DEFAULT 1)""",
+    """CREATE TABLE IF NOT EXISTS vw_features (
+        layer text NOT NULL,
+        id text NOT NULL,
+        seq bigint NOT NULL,
+        deleted boolean NOT NULL DEFAULT false,
+        geom geometry(Geometry, 4326),
+        geometry jsonb,
+        properties jsonb NOT NULL,
+        PRIMARY KEY (layer, id))""",
+    """CREATE INDEX IF NOT EXISTS vw_features_geom ON vw_features USING gist (geom)
+        WHERE NOT deleted""",
+    """CREATE INDEX IF NOT EXISTS vw_features_seq ON vw_features (layer, seq)""",
+    """CREATE TABLE IF NOT EXISTS vw_changes (
+        layer text NOT NULL,
+        seq bigint NOT NULL,
+        txn text NOT NULL,
+        changed_at text,
+        changed_by text,
+        source text,
+        ids text[] NOT NULL,
+        record json NOT NULL,
+        PRIMARY KEY (layer, seq))""",
+    """CREATE INDEX IF NOT EXISTS vw_changes_ids ON vw_changes USING gin (ids)""",
+    """CREATE TABLE IF NOT EXISTS vw_idempotency (
+        layer text NOT NULL,
+        key text NOT NULL,
+        seq bigint NOT NULL,
+        ids text[] NOT NULL,
+        PRIMARY KEY (layer, key))""",
+)
+
+_PUT = """
+INSERT INTO vw_features AS f (layer, id, seq, deleted, geom, geometry, properties)
+VALUES (%(layer)s, %(id)s, %(seq)s, %(deleted)s,
+        ST_SetSRID(ST_Force2D(ST_GeomFromGeoJSON(%(geometry)s::text)), 4326),
+        %(geometry)s::jsonb, %(properties)s::jsonb)
+ON CONFLICT (layer, id) DO UPDATE SET
+    seq = EXCLUDED.seq, deleted = EXCLUDED.deleted, geom = EXCLUDED.geom,
+    geometry = EXCLUDED.geometry, properties = EXCLUDED.properties
+"""
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
+
+
+def _row(layer: str, feature: Mapping[str, Any], seq: int, *, deleted: bool) -> dict[str, Any]:
+    """Parameters of ``_PUT`` for one feature."""
+    return {
+        "layer": layer,
+        "id": str(feature["id"]),
+        "seq": seq,
+        "deleted": deleted,
+        "geometry": _json(feature.get("geometry")),
+        "properties": _json(feature.get("properties") or {}),
+    }
+
+
+def _connect(url: str) -> psycopg.Connection[Any]:
+    conn = psycopg.connect(url, autocommit=True)
+    set_json_loads(orjson.loads, conn)
+    return conn
+
+
+class ConnectionPool:
+    """A small thread-safe pool of autocommit connections (no background threads).
+
+    Transactions are explicit (``with conn.transaction()``), so a connection returned
+    to the pool is never left inside one.
+    """
+
+    def __init__(self, url: str, idle_max: int = POOL_IDLE_MAX):
+        self.url = url
+        self.idle_max = idle_max
+        self._idle: list[psycopg.Connection[Any]] = []
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """A connection for the duration of the block."""
+        with self._lock:
+            if self._pid != os.getpid():
+                # A forked worker (gunicorn --preload): the parent's sockets are not ours.
+                self._idle, self._pid = [], os.getpid()
+            conn = self._idle.pop() if self._idle else None
+        if conn is None or conn.closed:
+            conn = _connect(self.url)
+        try:
+            yield conn
+        finally:
+            idle = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+            kept = False
+            with self._lock:
+                if not conn.closed and not conn.broken and idle:
+                    if len(self._idle) < self.idle_max:
+                        self._idle.append(conn)
+                        kept = True
+            if not kept:
+                conn.close()
+
+    def close(self) -> None:
+        """Close every idle connection."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+
+@dataclass
+class _Snapshot:
+    """This process's copy of one layer's live features, as of ``seq``."""
+
+    seq: int = -1
+    features: dict[str, dict[str, Any]] = field(default_factory=dict)
+    frame: gpd.GeoDataFrame | None = None
+    frame_seq: int = -1
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class _Lookup(Mapping[str, dict[str, Any]]):
+    """Live features of one layer by id, fetched on demand inside the commit's transaction."""
+
+    def __init__(self, store: PostGISStore, conn: psycopg.Connection[Any], spec: LayerSpec):
+        self.store, self.conn, self.spec = store, conn, spec
+        self.found: dict[str, dict[str, Any] | None] = {}
+
+    def prefetch(self, ids: Iterable[str]) -> None:
+        wanted = [i for i in dict.fromkeys(ids) if i not in self.found]
+        if not wanted:
+            return
+        rows = self.conn.execute(
+            "SELECT id, geometry, properties FROM vw_features "
+            "WHERE layer = %s AND id = ANY(%s) AND NOT deleted",
+            (self.spec.name, wanted),
+        ).fetchall()
+        self.found.update(dict.fromkeys(wanted))
+        for fid, geometry, props in rows:
+            self.found[fid] = self.store._feature(self.spec, fid, geometry, props)
+
+    def __getitem__(self, fid: str) -> dict[str, Any]:
+        self.prefetch([fid])
+        feature = self.found[fid]
+        if feature is None:
+            raise KeyError(fid)
+        return feature
+
+    def __contains__(self, fid: object) -> bool:
+        return isinstance(fid, str) and self.get(fid) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([k for k, v in self.found.items() if v is not None])
+
+    def __len__(self) -> int:
+        return sum(v is not None for v in self.found.values())
+
+
+class PostGISStore(BaseStore):
+    """Layers in PostgreSQL + PostGIS; safe for many processes, threads and servers.
+
+    ``data_dir`` still holds what is not layer data: the county's spec declarations
+    (``specs/``), accounts, uploads and photos.
+    """
+
+    backend = "postgis"
+
+    def __init__(
+        self,
+        data_dir: Path | str,
+        database_url: str,
+        specs: SpecRegistry | None = None,
+        *,
+        clock: Callable[[], str] = utc_now,
+    ):
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.database_url = database_url
+        self.clock = clock
+        self.specs = specs if specs is not None else SpecRegistry.load(self.data_dir / "specs")
+        self._pool = ConnectionPool(database_url)
+        self._local = threading.local()
+        self._snapshots: dict[str, _Snapshot] = {}
+        self._guard = threading.Lock()
+        self._orders: dict[str, tuple[str, ...]] = {}
+        self.ensure_schema()
+
+    # ------------------------------------------------------------- connections
+    @contextmanager
+    def _conn(self) -> Iterator[psycopg.Connection[Any]]:
+        """This thread's connection: the one of its open transaction, if any."""
+        current = getattr(self._local, "conn", None)
+        if current is not None:
+            yield current
+            return
+        with self._pool.connection() as conn:
+            self._local.conn = conn
+            try:
+                yield conn
+            finally:
+                self._local.conn = None
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self._pool.close()
+
+    def ensure_schema(self) -> None:
+        """Create the tables (and the postgis extension if missing) once per database."""
+        with self._conn() as conn:
+            row = conn.execute("SELECT to_regclass('vw_meta') IS NOT NULL").fetchone()
+            if row and row[0]:
+                got = conn.execute("SELECT value FROM vw_meta WHERE key = 'schema'").fetchone()
+                if got and int(got[0]) >= SCHEMA_VERSION:
+                    return
+            with conn.transaction():
+                # Two servers starting at once: one creates, the other waits and finds it.
+                conn.execute("SELECT pg_advisory_xact_lock(hashtext('villageworks:schema'))")
+                exists = conn.execute("SELECT to_regtype('geometry') IS NOT NULL").fetchone()
+                if not (exists and exists[0]):
+                    conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+                for statement in DDL:
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO vw_meta (key, value) VALUES ('schema', %s) "
+                    "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                    (str(SCHEMA_VERSION),),
+                )
+
+    # ---------------------------------------------------------------- features
+    def _order(self, spec: LayerSpec) -> tuple[str, ...]:
+        order = self._orders.get(spec.name)
+        if order is None:
+            order = (*spec.field_names, *(k for k in SYSTEM_FIELDS if k not in spec.field_names))
+            self._orders[spec.name] = order
+        return order
+
+    def _feature(
+        self, spec: LayerSpec, fid: str, geometry: Any, props: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """A GeoJSON feature from a row; properties in the spec's order (jsonb sorts keys)."""
+        ordered = {k: props[k] for k in self._order(spec) if k in props}
+        if len(ordered) != len(props):
+            ordered.update({k: v for k, v in props.items() if k not in ordered})
+        return {"type": "Feature", "id": fid, "geometry": geometry, "properties": ordered}
+
+    def _rows_to_features(self, spec: LayerSpec, rows: Iterable[Any]) -> list[dict[str, Any]]:
+        return [self._feature(spec, fid, geometry, props) for fid, geometry, props in rows]
+
+    # ------------------------------------------------------------------- reads
+    def version(self, layer: str) -> int:
+        """The seq of the layer's last change (0 for a layer never written)."""
+        self.spec(layer)
+        with self._conn() as conn:
+            row = conn.execute("SELECT seq FROM vw_layers WHERE name = %s", (layer,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def count(self, layer: str) -> int:
+        """Live features in ``layer``."""
+        self.spec(layer)
+        with self._conn() as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM vw_features WHERE layer = %s AND NOT deleted", (layer,)
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def counts(self) -> dict[str, int]:
+        """Live feature count of every layer (one query)."""
+        with self._conn() as conn:
+            rows = conn.execute(
+                "SELECT layer, count(*) FROM vw_features WHERE NOT deleted GROUP BY layer"
+            ).fetchall()
+        found = {name: int(n) for name, n in rows}
+        return {name: found.get(name, 0) for name in self.layer_names()}
+
+    def _snapshot(self, layer: str) -> _Snapshot:
+        spec = self.spec(layer)
+        with self._guard:
+            snap = self._snapshots.setdefault(layer, _Snapshot())
+        with snap.lock:
+            seq = self.version(layer)
+            if seq == snap.seq:
+                return snap
+            with self._conn() as conn:
+                # One statement, one snapshot: the seq and the rows changed up to it.
+                rows = conn.execute(
+                    "SELECT l.seq, f.id, f.deleted, f.geometry, f.properties FROM vw_layers l "
+                    "LEFT JOIN vw_features f ON f.layer = l.name AND f.seq > %s "
+                    "WHERE l.name = %s",
+                    (snap.seq, layer),
+                ).fetchall()
+            added = False
+            for seq_now, fid, deleted, geometry, props in rows:
+                seq = int(seq_now)
+                if fid is None:
+                    continue
+                if deleted:
+                    snap.features.pop(fid, None)
+                else:
+                    added = added or fid not in snap.features
+                    snap.features[fid] = self._feature(spec, fid, geometry, props)
+            if added:
+                snap.features = dict(sorted(snap.features.items()))
+            snap.seq = seq if rows else 0
+            return snap
+
+    def features(self, layer: str) -> list[dict[str, Any]]:
+        """Every live feature of ``layer``, by id (GeoJSON dicts; treat them as read-only)."""
+        return list(self._snapshot(layer).features.values())
+
+    def get(self, layer: str, fid: str) -> dict[str, Any] | None:
+        """One live feature, or None."""
+        spec = self.spec(layer)
+        with self._conn() as conn:
+            row = conn.execute(
+                "SELECT id, geometry, properties FROM vw_features "
+                "WHERE layer = %s AND id = %s AND NOT deleted",
+                (layer, str(fid)),
+            ).fetchone()
+        return None if row is None else self._feature(spec, *row)
+
+    def frame(self, layer: str) -> gpd.GeoDataFrame:
+        """Live features as a GeoDataFrame (EPSG:4326) with ``id`` and every field.
+
+        Built once per layer version and shared: callers must not modify it in place.
+        """
+        snap = self._snapshot(layer)
+        with snap.lock:
+            if snap.frame is None or snap.frame_seq != snap.seq:
+                feats = list(snap.features.values())
+                snap.frame = _frame(self.spec(layer), feats, _geometries(feats))
+                snap.frame_seq = snap.seq
+            return snap.frame
+
+    def _where(
+        self,
+        spec: LayerSpec,
+        bbox: BBox | None,
+        equals: Mapping[str, Any] | None,
+        date_from: str | None,
+        date_to: str | None,
+    ) -> tuple[str, list[Any]]:
+        """SQL conditions with the GeoJSON store's semantics (see its ``query``)."""
+        where = ["layer = %s", "NOT deleted"]
+        params: list[Any] = [spec.name]
+        if bbox is not None:
+            where.append("geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326)")
+            where.append("ST_Intersects(geom, ST_MakeEnvelope(%s, %s, %s, %s, 4326))")
+            params += [*map(float, bbox), *map(float, bbox)]
+        for key, value in (equals or {}).items():
+            wanted = _as_text(value)
+            if key == "id":
+                where.append("id = %s")
+                params.append(wanted)
+            elif wanted == "":
+                where.append("coalesce(properties->>%s, '') = ''")
+                params.append(key)
+            elif _NUMBER.fullmatch(wanted):
+                # 8 and 8.0 are one number (the file store compares Python's text of it).
+                # CASE, not AND: only CASE promises the cast sees numbers only.
+                where.append(
+                    "CASE WHEN jsonb_typeof(properties->%s) = 'number' "
+                    "THEN (properties->>%s)::numeric = %s::numeric "
+                    "ELSE properties->>%s = %s END"
+                )
+                params += [key, key, wanted, key, wanted]
+            else:
+                where.append("properties->>%s = %s")
+                params += [key, wanted]
+        if spec.date_field and (date_from or date_to):
+            day = 'left(properties->>%s, 10) COLLATE "C"'
+            where.append("coalesce(properties->>%s, '') NOT IN ('', 'false', '0')")
+            params.append(spec.date_field)
+            if date_from:
+                where.append(f"{day} >= %s")
+                params += [spec.date_field, date_from]
+            if date_to:
+                where.append(f"{day} <= %s")
+                params += [spec.date_field, date_to]
+        return " AND ".join(where), params
+
+    def bbox_ids(self, layer: str, bbox: BBox) -> list[str]:
+        """Ids of features whose geometry intersects ``bbox`` (lon/lat), via the GIST index."""
+        spec = self.spec(layer)
+        if not spec.spatial:
+            return []
+        where, params = self._where(spec, bbox, None, None, None)
+        statement = sql.SQL('SELECT id FROM vw_features WHERE {} ORDER BY id COLLATE "C"')
+        with self._conn() as conn:
+            rows = conn.execute(statement.format(sql.SQL(where)), params).fetchall()
+        return [r[0] for r in rows]
+
+    def query(
+        self,
+        layer: str,
+        *,
+        bbox: BBox | None = None,
+        equals: Mapping[str, Any] | None = None,
+        date_from: str | None = None,
+        date_to: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> QueryResult:
+        """Features matching a bbox, equality filters on properties and a date range, in SQL.
+
+        Same semantics as :meth:`layers.store.GeoJSONStore.query`; results by id.
+        """
+        spec = self.spec(layer)
+        if bbox is not None and not spec.spatial:
+            return QueryResult([], 0)
+        where, params = self._where(spec, bbox, equals, date_from, date_to)
+        page = sql.SQL(
+            "SELECT id, geometry, properties, count(*) OVER () FROM vw_features "
+            'WHERE {} ORDER BY id COLLATE "C" LIMIT %s OFFSET %s'
+        ).format(sql.SQL(where))
+        counted = sql.SQL("SELECT count(*) FROM vw_features WHERE {}").format(sql.SQL(where))
+        with self._conn() as conn:
+            rows = conn.execute(page, [*params, limit, max(0, offset)]).fetchall()
+            if rows:
+                matched = int(rows[0][3])
+            else:
+                got = conn.execute(counted, params).fetchone()
+                matched = int(got[0]) if got else 0
+        return QueryResult(self._rows_to_features(spec, (r[:3] for r in rows)), matched)
+
+    def extent(self, layer: str) -> BBox | None:
+        """Lon/lat bounds of the live features, or None for an empty or non-spatial layer."""
+        self.spec(layer)
+        with self._conn() as conn:
+            row = conn.execute(
+                "SELECT min(ST_XMin(geom)), min(ST_YMin(geom)), max(ST_XMax(geom)), "
+                "max(ST_YMax(geom)) FROM vw_features "
+                "WHERE layer = %s AND NOT deleted AND geom IS NOT NULL",
+                (layer,),
+            ).fetchone()
+        if row is None or row[0] is None:
+            return None
+        return (float(row[0]), float(row[1]), float(row[2]), float(row[3]))
+
+    def history(self, layer: str, fid: str) -> list[dict[str, Any]]:
+        """Every recorded change of one feature, oldest first: op, when, who, source, body."""
+        self.spec(layer)
+        with self._conn() as conn:
+            rows = conn.execute(
+                "SELECT record FROM vw_changes WHERE layer = %s AND ids @> ARRAY[%s]::text[] "
+                "ORDER BY seq",
+                (layer, str(fid)),
+            ).fetchall()
+        return history_of((r[0] for r in rows), str(fid), self.get(layer, fid))
+
+    def records(self, layer: str) -> list[dict[str, Any]]:
+        """Every change record of ``layer`` (the full audit trail), oldest first."""
+        self.spec(layer)
+        with self._conn() as conn:
+            rows = conn.execute(
+                "SELECT record FROM vw_changes WHERE layer = %s ORDER BY seq", (layer,)
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def _last_body(self, layer: str, fid: str) -> dict[str, Any] | None:
+        spec = self.spec(layer)
+        with self._conn() as conn:
+            row = conn.execute(
+                "SELECT id, geometry, properties FROM vw_features "
+                "WHERE layer = %s AND id = %s AND deleted",
+                (layer, fid),
+            ).fetchone()
+        return None if row is None else self._feature(spec, *row)
+
+    # ------------------------------------------------------------------ writes
+    def _lock_layer(self, conn: psycopg.Connection[Any], layer: str) -> tuple[int, int]:
+        """Lock the layer's row for this transaction; its seq and next id number."""
+        row = conn.execute(
+            "INSERT INTO vw_layers AS l (name) VALUES (%s) "
+            "ON CONFLICT (name) DO UPDATE SET name = l.name RETURNING seq, next_id",
+            (layer,),
+        ).fetchone()
+        assert row is not None
+        return int(row[0]), int(row[1])
+
+    def _live(
+        self, conn: psycopg.Connection[Any], spec: LayerSpec, ids: list[str]
+    ) -> list[dict[str, Any]]:
+        lookup = _Lookup(self, conn, spec)
+        lookup.prefetch(ids)
+        return [f for i in ids if (f := lookup.found.get(i)) is not None]
+
+    def commit(
+        self,
+        layer: str,
+        changes: Iterable[Change],
+        *,
+        user: str,
+        source: str,
+        idempotency_key: str | None = None,
+        dry_run: bool = False,
+        extra_properties: Mapping[str, Any] | None = None,
+    ) -> CommitResult:
+        """Apply ``changes`` to ``layer`` all together or not at all, in one transaction.
+
+        Raises :class:`ValidationFailed` with every problem found (nothing written),
+        :class:`Conflict` when an ``if_version`` does not match, :class:`NotFound` for a
+        missing feature. Returns once the transaction committed. With the same
+        ``idempotency_key`` a second call writes nothing and returns the first result.
+        """
+        spec = self.spec(layer)
+        changes = list(changes)
+        result: CommitResult | None = None
+        with self._conn() as conn:
+            with conn.transaction() as tx:
+                seq, next_id = self._lock_layer(conn, layer)
+                result = self._commit_locked(
+                    conn,
+                    spec,
+                    changes,
+                    seq=seq,
+                    next_id=next_id,
+                    user=user,
+                    source=source,
+                    idempotency_key=idempotency_key,
+                    dry_run=dry_run,
+                    extra=extra_properties or {},
+                )
+                if dry_run or result.replayed:
+                    raise psycopg.Rollback(tx)
+        assert result is not None
+        if not (dry_run or result.replayed):
+            log.info(
+                "commit %s seq=%s changes=%d by=%s source=%s",
+                layer,
+                result.seq,
+                len(result.features),
+                user,
+                source,
+            )
+        return result
+
+    def _commit_locked(
+        self,
+        conn: psycopg.Connection[Any],
+        spec: LayerSpec,
+        changes: list[Change],
+        *,
+        seq: int,
+        next_id: int,
+        user: str,
+        source: str,
+        idempotency_key: str | None,
+        dry_run: bool,
+        extra: Mapping[str, Any],
+    ) -> CommitResult:
+        layer = spec.name
+        if idempotency_key:
+            row = conn.execute(
+                "SELECT seq, ids FROM vw_idempotency WHERE layer = %s AND key = %s",
+                (layer, idempotency_key),
+            ).fetchone()
+            if row is not None:
+                feats = self._live(conn, spec, list(row[1]))
+                return CommitResult(layer, int(row[0]), "", feats, replayed=True)
+        now = self.clock()
+        lookup = _Lookup(self, conn, spec)
+        lookup.prefetch(str(c.id) for c in changes if c.id is not None)
+        # The ids new features will get, checked for clashes in the same single query.
+        new = sum(c.op == "create" and c.id is None for c in changes)
+        lookup.prefetch(f"{spec.id_prefix}-{n:06d}" for n in range(next_id, next_id + new))
+        entries, warnings = self._prepare(
+            spec,
+            changes,
+            current_features=lookup,
+            next_id=next_id,
+            user=user,
+            source=source,
+            now=now,
+            extra=extra,
+        )
+        feats = [e["feature"] for e in entries]
+        if dry_run:
+            return CommitResult(layer, seq, "", feats, warnings=warnings)
+        txn = uuid.uuid4().hex
+        ids = [e["id"] for e in entries]
+        record: dict[str, Any] = {
+            "seq": seq + 1,
+            "txn": txn,
+            "layer": layer,
+            "at": now,
+            "by": user,
+            "source": source,
+            "changes": entries,
+            "ids": ids,
+        }
+        if idempotency_key:
+            record["idempotency_key"] = idempotency_key
+        self._write_record(conn, record)
+        with conn.cursor() as cur:
+            # One pipelined batch, in the entries' order (a later entry may touch the same id).
+            cur.executemany(
+                _PUT,
+                [_row(layer, e["feature"], seq + 1, deleted=e["op"] == "delete") for e in entries],
+            )
+        if idempotency_key:
+            conn.execute(
+                "INSERT INTO vw_idempotency (layer, key, seq, ids) VALUES (%s, %s, %s, %s)",
+                (layer, idempotency_key, seq + 1, ids),
+            )
+        conn.execute(
+            "UPDATE vw_layers SET seq = %s, next_id = %s WHERE name = %s",
+            (seq + 1, next_id_after(spec, next_id, ids), layer),
+        )
+        return CommitResult(layer, seq + 1, txn, feats, warnings=warnings)
+
+    def _write_record(self, conn: psycopg.Connection[Any], record: Mapping[str, Any]) -> None:
+        conn.execute(
+            "INSERT INTO vw_changes (layer, seq, txn, changed_at, changed_by, source, ids, record) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s::json)",
+            (
+                record["layer"],
+                record["seq"],
+                record.get("txn", ""),
+                record.get("at"),
+                record.get("by"),
+                record.get("source"),
+                [str(i) for i in record.get("ids", [])],
+                _json(record),
+            ),
+        )
+
+    def undo_source(self, layer: str, source: str, *, user: str) -> CommitResult | None:
+        """Soft-delete every live feature created by ``source`` (e.g. ``upload:U-...``)."""
+        spec = self.spec(layer)
+        with self._conn() as conn, conn.transaction():
+            seq, next_id = self._lock_layer(conn, layer)
+            rows = conn.execute(
+                "SELECT id FROM vw_features WHERE layer = %s AND NOT deleted "
+                "AND properties->>'source' = %s ORDER BY id COLLATE \"C\"",
+                (layer, source),
+            ).fetchall()
+            if not rows:
+                return None
+            return self._commit_locked(
+                conn,
+                spec,
+                [Change("delete", id=r[0]) for r in rows],
+                seq=seq,
+                next_id=next_id,
+                user=user,
+                source=f"undo:{source}",
+                idempotency_key=None,
+                dry_run=False,
+                extra={},
+            )
+
+    def compact(self, layer: str) -> bool:
+        """Nothing to compact in a database: always False."""
+        self.spec(layer)
+        return False
+
+    def pending(self, layer: str) -> int:
+        """Nothing waits for compaction in a database: always 0."""
+        self.spec(layer)
+        return 0
+
+    # -------------------------------------------------------------- migrations
+    def is_empty(self) -> bool:
+        """True when no layer holds a feature or a record."""
+        with self._conn() as conn:
+            row = conn.execute(
+                "SELECT NOT EXISTS (SELECT 1 FROM vw_features) "
+                "AND NOT EXISTS (SELECT 1 FROM vw_changes) "
+                "AND NOT EXISTS (SELECT 1 FROM vw_layers WHERE seq > 0)"
+            ).fetchone()
+        return bool(row and row[0])
+
+    def export_layer(self, layer: str) -> LayerDump:
+        """Everything held about ``layer``: live features, deleted bodies, history, keys."""
+        spec = self.spec(layer)
+        with self._conn() as conn, conn.transaction():
+            seq, next_id = self._lock_layer(conn, layer)
+            rows = conn.execute(
+                "SELECT id, deleted, geometry, properties FROM vw_features WHERE layer = %s "
+                'ORDER BY id COLLATE "C"',
+                (layer,),
+            ).fetchall()
+            keys = conn.execute(
+                "SELECT key, seq, ids FROM vw_idempotency WHERE layer = %s ORDER BY seq, key",
+                (layer,),
+            ).fetchall()
+            records = self.records(layer)
+        dump = LayerDump(layer=layer, seq=seq, next_id=next_id, records=records)
+        for fid, deleted, geometry, props in rows:
+            feature = self._feature(spec, fid, geometry, props)
+            if deleted:
+                dump.deleted[fid] = feature
+            else:
+                dump.live.append(feature)
+        dump.idempotency = {k: {"seq": int(s), "ids": list(ids)} for k, s, ids in keys}
+        return dump
+
+    def import_layer(self, dump: LayerDump) -> None:
+        """Load ``dump`` into a layer never written here, in one transaction."""
+        self.spec(dump.layer)
+        with self._conn() as conn, conn.transaction():
+            seq, _next = self._lock_layer(conn, dump.layer)
+            taken = conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM vw_features WHERE layer = %s) "
+                "OR EXISTS (SELECT 1 FROM vw_changes WHERE layer = %s)",
+                (dump.layer, dump.layer),
+            ).fetchone()
+            if seq or (taken and taken[0]):
+                raise VillageWorksError("bad_request", value=f"layer {dump.layer} holds data")
+            touched = last_seq_by_id(dump.records)
+            with conn.cursor() as cur:
+                cur.executemany(
+                    _PUT,
+                    [
+                        _row(dump.layer, f, touched.get(str(f["id"]), 0), deleted=deleted)
+                        for deleted, batch in ((False, dump.live), (True, dump.deleted.values()))
+                        for f in batch
+                    ],
+                )
+            for record in dump.records:
+                self._write_record(conn, record)
+            for key, entry in dump.idempotency.items():
+                conn.execute(
+                    "INSERT INTO vw_idempotency (layer, key, seq, ids) VALUES (%s, %s, %s, %s)",
+                    (dump.layer, key, int(entry["seq"]), [str(i) for i in entry.get("ids", [])]),
+                )
+            conn.execute(
+                "UPDATE vw_layers SET seq = %s, next_id = %s WHERE name = %s",
+                (dump.seq, dump.next_id, dump.layer),
+            )
+
+    def seed(self, dumps: Iterable[LayerDump]) -> list[str]:
+        """Import ``dumps`` if the database is empty (one transaction, one seeder at a time).
+
+        Returns the layers written; nothing when another process seeded first.
+        """
+        written: list[str] = []
+        with self._conn() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('villageworks:seed'))")
+            if not self.is_empty():
+                return []
+            for dump in dumps:
+                if dump.layer not in self.specs:
+                    log.warning("seed: no spec declares layer %s; skipped", dump.layer)
+                    continue
+                self.import_layer(dump)
+                written.append(dump.layer)
+        return written

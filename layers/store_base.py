@@ -1,0 +1,750 @@
+"""What every store backend shares: the change model, validation and feature building.
+
+A backend (:class:`layers.store.GeoJSONStore`, :class:`layers.postgis.PostGISStore`)
+subclasses :class:`BaseStore` and supplies persistence: reading live features, the
+history, and ``commit`` (lock the layer, look up the features the changes touch, call
+:meth:`BaseStore._prepare`, write everything in one durable step). Validation, ids,
+version bumps, computed fields and audit properties are decided here, once, so both
+backends turn the same changes into the same features.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import orjson
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from geo.metric import geodesic_area_m2, geodesic_length_m
+from geo.problems import Problem, short_value
+from layers.errors import Conflict, NotFound, ValidationFailed, VillageWorksError
+from layers.specs import SYSTEM_FIELDS, LayerSpec, PropertyChecker, SpecRegistry
+
+COORD_DECIMALS = 7
+#: Idempotency keys a layer remembers (the GeoJSON store trims to this many).
+IDEMPOTENCY_KEYS_KEPT = 5000
+BBox = tuple[float, float, float, float]
+
+
+def utc_now() -> str:
+    """Current UTC time as ISO 8601 with seconds and a ``Z``."""
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Change:
+    """One change to one feature, as asked for by a form, an upload row or the API.
+
+    ``op`` is ``create``, ``update`` (merge the given properties, optional geometry),
+    ``replace`` (all properties and geometry), ``delete`` (soft) or ``restore``.
+    ``geometry`` is a GeoJSON geometry mapping or a shapely geometry. ``if_version``
+    makes the change conditional on the feature's current version. ``row`` is the
+    user-visible row number used in problem reports.
+    """
+
+    op: str
+    id: str | None = None
+    geometry: Any = None
+    properties: Mapping[str, Any] | None = None
+    if_version: int | None = None
+    row: int | None = None
+
+
+@dataclass
+class CommitResult:
+    """What a commit did: the record's seq, and the features as they now are."""
+
+    layer: str
+    seq: int
+    txn: str
+    features: list[dict[str, Any]]
+    replayed: bool = False
+    warnings: list[Problem] = field(default_factory=list)
+
+    @property
+    def ids(self) -> list[str]:
+        """Ids of the changed features, in the order of the changes."""
+        return [f["id"] for f in self.features]
+
+
+@dataclass
+class QueryResult:
+    """A page of features and how many matched in all."""
+
+    features: list[dict[str, Any]]
+    number_matched: int
+
+
+@dataclass(eq=False)
+class LayerDump:
+    """Everything a backend holds about one layer, for moving it to another backend.
+
+    ``live`` are the live features, ``deleted`` the last body of each soft-deleted one
+    (what ``restore`` brings back), ``records`` the full history (journal records, oldest
+    first), ``idempotency`` key -> ``{"seq", "ids"}``. Two backends holding equal dumps
+    hold the same layer.
+    """
+
+    layer: str
+    seq: int = 0
+    next_id: int = 1
+    live: list[dict[str, Any]] = field(default_factory=list)
+    deleted: dict[str, dict[str, Any]] = field(default_factory=dict)
+    records: list[dict[str, Any]] = field(default_factory=list)
+    idempotency: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def is_empty(self) -> bool:
+        """True for a layer that was never written."""
+        return self.seq == 0 and not self.live and not self.records and not self.deleted
+
+    def _key(self) -> tuple[Any, ...]:
+        live = {str(f["id"]): f for f in self.live}
+        return (self.layer, self.seq, self.next_id, live, self.deleted, self.records)
+
+    def __eq__(self, other: object) -> bool:
+        # Backends list live features in their own order (file order, id order).
+        if not isinstance(other, LayerDump):
+            return NotImplemented
+        return self._key() == other._key() and self.idempotency == other.idempotency
+
+
+def _round_coords(coords: Any) -> Any:
+    if isinstance(coords, list | tuple):
+        if coords and isinstance(coords[0], int | float) and not isinstance(coords[0], bool):
+            return [round(float(c), COORD_DECIMALS) for c in coords[:2]]
+        return [_round_coords(c) for c in coords]
+    return coords
+
+
+class BaseStore(ABC):
+    """The store interface and the logic every backend shares.
+
+    Reads return GeoJSON feature dicts (treat them as read-only). Writes go through
+    :meth:`commit`; :meth:`create`, :meth:`update`, :meth:`delete` and :meth:`restore`
+    are one-change shortcuts.
+    """
+
+    backend = "base"
+    #: The database URL of a database backend; empty for the file store.
+    database_url = ""
+    data_dir: Path
+    specs: SpecRegistry
+    clock: Callable[[], str]
+
+    def spec(self, layer: str) -> LayerSpec:
+        """The spec of ``layer``; :class:`NotFound` for an unknown name."""
+        spec = self.specs.get(layer)
+        if spec is None:
+            raise NotFound("unknown_layer", value=layer)
+        return spec
+
+    def layer_names(self) -> list[str]:
+        """Every declared layer."""
+        return self.specs.names()
+
+    def counts(self) -> dict[str, int]:
+        """Live feature count of every layer."""
+        return {name: self.count(name) for name in self.layer_names()}
+
+    def require(self, layer: str, fid: str) -> dict[str, Any]:
+        """One live feature; :class:`NotFound` if it is absent or deleted."""
+        feature = self.get(layer, fid)
+        if feature is None:
+            raise NotFound(what=self.spec(layer).label_in("zh"), value=fid)
+        return feature
+
+    def close(self) -> None:
+        """Release connections or other resources (nothing for the file store)."""
+        return None
+
+    def query_frame(
+        self,
+        layer: str,
+        *,
+        bbox: BBox | None = None,
+        equals: Mapping[str, Any] | None = None,
+        date_from: str | None = None,
+        date_to: str | None = None,
+    ) -> gpd.GeoDataFrame:
+        """The features :meth:`query` matches, as a frame shaped like :meth:`frame`.
+
+        For an analysis of part of a layer (a bbox, a township, a period): on PostGIS the
+        selection runs in SQL and only the matching rows reach the process.
+        """
+        feats = self.query(
+            layer, bbox=bbox, equals=equals, date_from=date_from, date_to=date_to
+        ).features
+        return _frame(self.spec(layer), feats, _geometries(feats))
+
+    def query_sample(
+        self,
+        layer: str,
+        *,
+        bbox: BBox | None = None,
+        equals: Mapping[str, Any] | None = None,
+        date_from: str | None = None,
+        date_to: str | None = None,
+        within: BaseGeometry | None = None,
+        limit: int,
+        offset: int = 0,
+        spread: bool = False,
+    ) -> QueryResult:
+        """A page of what :meth:`query` matches, for a map view.
+
+        ``within`` keeps the features whose anchor (the point itself, else a point on
+        the surface) lies in that area; ``spread`` picks ``limit`` features evenly over
+        all matched instead of the first ones, so a zoomed-out view of a dense layer
+        still shows its shape. ``number_matched`` counts every match.
+        """
+        feats = self.query(
+            layer, bbox=bbox, equals=equals, date_from=date_from, date_to=date_to
+        ).features
+        if within is not None and feats:
+            shapely.prepare(within)
+            geoms = _geometries(feats)
+            anchors = np.where(
+                shapely.get_type_id(geoms) == 0, geoms, shapely.point_on_surface(geoms)
+            )
+            inside = shapely.intersects(within, anchors)
+            feats = [f for f, keep in zip(feats, inside, strict=True) if keep]
+        picks = page_positions(len(feats), limit, offset, spread)
+        return QueryResult([feats[i] for i in picks], len(feats))
+
+    # ------------------------------------------------------------ backend reads
+    @abstractmethod
+    def version(self, layer: str) -> int:
+        """The seq of the layer's last change (0 for a layer never written)."""
+
+    @abstractmethod
+    def count(self, layer: str) -> int:
+        """Live features in ``layer``."""
+
+    @abstractmethod
+    def features(self, layer: str) -> list[dict[str, Any]]:
+        """Every live feature of ``layer`` (GeoJSON dicts; treat them as read-only)."""
+
+    @abstractmethod
+    def get(self, layer: str, fid: str) -> dict[str, Any] | None:
+        """One live feature, or None."""
+
+    @abstractmethod
+    def frame(self, layer: str) -> gpd.GeoDataFrame:
+        """Live features as a GeoDataFrame (EPSG:4326) with ``id`` and every field."""
+
+    @abstractmethod
+    def bbox_ids(self, layer: str, bbox: BBox) -> list[str]:
+        """Ids of features whose geometry intersects ``bbox`` (lon/lat)."""
+
+    @abstractmethod
+    def query(
+        self,
+        layer: str,
+        *,
+        bbox: BBox | None = None,
+        equals: Mapping[str, Any] | None = None,
+        date_from: str | None = None,
+        date_to: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> QueryResult:
+        """Features matching a bbox, equality filters on properties and a date range."""
+
+    def date_range(self, layer: str) -> tuple[str, str] | None:
+        """First and last day (``YYYY-MM-DD``) in the layer's date field, or None.
+
+        Backends override this with something cheaper than reading every feature.
+        """
+        field_name = self.spec(layer).date_field
+        if not field_name:
+            return None
+        days = [
+            str(value)[:10]
+            for f in self.features(layer)
+            if (value := (f.get("properties") or {}).get(field_name))
+        ]
+        return (min(days), max(days)) if days else None
+
+    @abstractmethod
+    def extent(self, layer: str) -> BBox | None:
+        """Lon/lat bounds of the live features, or None for an empty or non-spatial layer."""
+
+    @abstractmethod
+    def history(self, layer: str, fid: str) -> list[dict[str, Any]]:
+        """Every recorded change of one feature, oldest first: op, when, who, source, body."""
+
+    @abstractmethod
+    def records(self, layer: str) -> list[dict[str, Any]]:
+        """Every change record of ``layer`` (the full audit trail), oldest first."""
+
+    # ----------------------------------------------------------- backend writes
+    @abstractmethod
+    def commit(
+        self,
+        layer: str,
+        changes: Iterable[Change],
+        *,
+        user: str,
+        source: str,
+        idempotency_key: str | None = None,
+        dry_run: bool = False,
+        extra_properties: Mapping[str, Any] | None = None,
+    ) -> CommitResult:
+        """Apply ``changes`` to ``layer`` all together or not at all (see the backends)."""
+
+    @abstractmethod
+    def undo_source(self, layer: str, source: str, *, user: str) -> CommitResult | None:
+        """Soft-delete every live feature created by ``source`` (e.g. ``upload:U-...``)."""
+
+    @abstractmethod
+    def compact(self, layer: str) -> bool:
+        """Bring the layer's compacted form up to date; True if it was behind."""
+
+    @abstractmethod
+    def pending(self, layer: str) -> int:
+        """Changes not yet compacted (0 for a backend that needs no compaction)."""
+
+    @abstractmethod
+    def export_layer(self, layer: str) -> LayerDump:
+        """Everything held about ``layer`` (live, deleted, history), for a migration."""
+
+    @abstractmethod
+    def import_layer(self, dump: LayerDump) -> None:
+        """Load a dump into a layer never written here; refuses a layer holding data."""
+
+    @abstractmethod
+    def is_empty(self) -> bool:
+        """True when no layer holds a feature or a record."""
+
+    @abstractmethod
+    def _last_body(self, layer: str, fid: str) -> dict[str, Any] | None:
+        """The body a deleted feature had (what ``restore`` brings back), or None."""
+
+    # ------------------------------------------------------------------ writes
+    def create(
+        self,
+        layer: str,
+        geometry: Any,
+        properties: Mapping[str, Any],
+        *,
+        user: str,
+        source: str = "form",
+        idempotency_key: str | None = None,
+    ) -> CommitResult:
+        """Add one feature."""
+        change = Change("create", geometry=geometry, properties=properties)
+        return self.commit(
+            layer, [change], user=user, source=source, idempotency_key=idempotency_key
+        )
+
+    def update(
+        self,
+        layer: str,
+        fid: str,
+        *,
+        user: str,
+        properties: Mapping[str, Any] | None = None,
+        geometry: Any = None,
+        if_version: int | None = None,
+        source: str = "form",
+    ) -> CommitResult:
+        """Change some properties (and/or the geometry) of one feature."""
+        change = Change(
+            "update", id=fid, geometry=geometry, properties=properties or {}, if_version=if_version
+        )
+        return self.commit(layer, [change], user=user, source=source)
+
+    def delete(
+        self,
+        layer: str,
+        fid: str,
+        *,
+        user: str,
+        if_version: int | None = None,
+        source: str = "form",
+    ) -> CommitResult:
+        """Soft-delete one feature (its history is kept)."""
+        return self.commit(
+            layer, [Change("delete", id=fid, if_version=if_version)], user=user, source=source
+        )
+
+    def restore(self, layer: str, fid: str, *, user: str, source: str = "form") -> CommitResult:
+        """Bring back a deleted feature as it was before its deletion."""
+        return self.commit(layer, [Change("restore", id=fid)], user=user, source=source)
+
+    def _prepare(
+        self,
+        spec: LayerSpec,
+        changes: list[Change],
+        *,
+        current_features: Mapping[str, dict[str, Any]],
+        next_id: int,
+        user: str,
+        source: str,
+        now: str,
+        extra: Mapping[str, Any],
+    ) -> tuple[list[dict[str, Any]], list[Problem]]:
+        """Validate ``changes`` and build the journal entries (``op``, ``id``, ``feature``).
+
+        ``current_features`` maps ids to live features (at least every id the changes
+        name); ``next_id`` is the layer's next free number. Raises :class:`NotFound`,
+        :class:`Conflict` or :class:`ValidationFailed` (every problem); returns the
+        entries and the warnings.
+        """
+        problems: list[Problem] = []
+        entries: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        # A batch (an upload) repeats values and references: each is checked once.
+        check = PropertyChecker(spec)
+        refs_seen: dict[tuple[str, str], bool] = {}
+        for index, change in enumerate(changes, start=1):
+            row = change.row if change.row is not None else index
+            current = current_features.get(str(change.id)) if change.id is not None else None
+            if change.op in ("update", "replace", "delete"):
+                if current is None:
+                    raise NotFound(what=spec.label_in("zh"), value=change.id)
+                version = int(current["properties"].get("version", 1))
+                if change.if_version is not None and change.if_version != version:
+                    raise Conflict(current=version, expected=change.if_version)
+            if change.op == "delete":
+                entries.append(
+                    {
+                        "op": "delete",
+                        "id": current["id"],  # type: ignore[index]
+                        "feature": current,
+                        "action": "delete",
+                    }
+                )
+                continue
+            if change.op == "restore":
+                body = self._last_body(spec.name, str(change.id)) if current is None else None
+                if body is None:
+                    raise (
+                        NotFound("not_deleted")
+                        if current is not None
+                        else NotFound(what=spec.label_in("zh"), value=change.id)
+                    )
+                props = dict(body["properties"])
+                props.update(
+                    updated_at=now, updated_by=user, version=int(props.get("version", 1)) + 1
+                )
+                feature = {
+                    "type": "Feature",
+                    "id": body["id"],
+                    "geometry": body["geometry"],
+                    "properties": props,
+                }
+                entries.append(
+                    {"op": "put", "id": body["id"], "feature": feature, "action": "restore"}
+                )
+                continue
+            if change.op not in ("create", "update", "replace"):
+                raise VillageWorksError("bad_request", value=f"unknown op {change.op!r}")
+            partial = change.op == "update"
+            props, found = check(change.properties or {}, row, partial=partial)
+            problems.extend(found)
+            geometry = change.geometry
+            if geometry is None and change.op == "update" and current is not None:
+                geometry = current.get("geometry")
+            geom_json, geom_problems = self._check_geometry(spec, geometry, row)
+            problems.extend(geom_problems)
+            problems.extend(self._check_refs(spec, props, row, refs_seen))
+            if change.op == "create":
+                fid = str(change.id) if change.id else f"{spec.id_prefix}-{next_id:06d}"
+                if change.id is None:
+                    next_id += 1
+                if fid in current_features or fid in seen:
+                    problems.append(Problem("id_taken", row=row, field="id", value=fid))
+                base: dict[str, Any] = {
+                    "created_at": now,
+                    "created_by": user,
+                    "version": 1,
+                    "source": source,
+                }
+                base.update({k: v for k, v in extra.items() if k in SYSTEM_FIELDS})
+            else:
+                assert current is not None
+                fid = current["id"]
+                old = current["properties"]
+                base = {k: old[k] for k in SYSTEM_FIELDS if k in old}
+                base["version"] = int(old.get("version", 1)) + 1
+                if partial:
+                    merged = {k: v for k, v in old.items() if k not in SYSTEM_FIELDS}
+                    merged.update(props)
+                    props = {k: v for k, v in merged.items() if v is not None}
+            seen.add(fid)
+            base.update(updated_at=now, updated_by=user)
+            if change.op != "create":
+                base.setdefault("source", source)
+            props = self._computed(spec, props, geom_json)
+            ordered = {f.name: props[f.name] for f in spec.fields if f.name in props}
+            ordered.update({k: base[k] for k in SYSTEM_FIELDS if k in base})
+            feature = {"type": "Feature", "id": fid, "geometry": geom_json, "properties": ordered}
+            entries.append({"op": "put", "id": fid, "feature": feature, "action": change.op})
+        errors = [p for p in problems if p.severity == "error"]
+        if errors:
+            raise ValidationFailed(problems)
+        return entries, [p for p in problems if p.severity != "error"]
+
+    def _check_geometry(
+        self, spec: LayerSpec, geometry: Any, row: int
+    ) -> tuple[dict[str, Any] | None, list[Problem]]:
+        if not spec.spatial:
+            return None, []
+        if geometry is None:
+            return None, [Problem("geometry_missing", row=row, params={"row": row})]
+        xy = _point_xy(geometry) if "Point" in spec.geometry else None
+        if xy is not None and math.isfinite(xy[0]) and math.isfinite(xy[1]):
+            # The common case (a form, a GPS point, an upload row), without GEOS.
+            rounded = [round(xy[0], COORD_DECIMALS), round(xy[1], COORD_DECIMALS)]
+            return {"type": "Point", "coordinates": rounded}, []
+        try:
+            geom = (
+                geometry
+                if isinstance(geometry, BaseGeometry)
+                else shapely.from_geojson(orjson.dumps(geometry))
+            )
+        except (shapely.errors.GEOSException, TypeError, ValueError, orjson.JSONEncodeError) as exc:
+            return None, [
+                Problem("bad_geometry", row=row, value=short_value(str(exc)), params={"row": row})
+            ]
+        params = {
+            "row": row,
+            "layer": spec.label_in("zh"),
+            "layer_en": spec.label_in("en"),
+            "allowed": "/".join(spec.geometry),
+        }
+        if geom is None or geom.is_empty:
+            return None, [Problem("geometry_missing", row=row, params={"row": row})]
+        if geom.geom_type not in spec.geometry:
+            return None, [Problem("geometry_type", row=row, value=geom.geom_type, params=params)]
+        coords = shapely.get_coordinates(geom)
+        if not np.all(np.isfinite(coords)):
+            return None, [
+                Problem("not_finite", row=row, value=short_value(geom.wkt), params={"row": row})
+            ]
+        if geom.geom_type in ("Polygon", "MultiPolygon") and not geom.is_valid:
+            reason = shapely.is_valid_reason(geom)
+            return None, [Problem("bad_geometry", row=row, value=reason, params={"row": row})]
+        mapping = orjson.loads(shapely.to_geojson(geom))
+        mapping["coordinates"] = _round_coords(mapping["coordinates"])
+        return mapping, []
+
+    def _check_refs(
+        self,
+        spec: LayerSpec,
+        props: Mapping[str, Any],
+        row: int,
+        seen: dict[tuple[str, str], bool] | None = None,
+    ) -> list[Problem]:
+        """Problems of references to features that do not exist (``seen`` remembers
+        which references were found, across the rows of a batch)."""
+        problems: list[Problem] = []
+        for fspec in spec.fields:
+            value = props.get(fspec.name)
+            if fspec.type != "ref" or value in (None, "") or fspec.ref_layer not in self.specs:
+                continue
+            if fspec.ref_layer == spec.name:
+                continue
+            assert fspec.ref_layer is not None
+            key = (fspec.ref_layer, str(value))
+            found = seen.get(key) if seen is not None else None
+            if found is None:
+                found = self.get(fspec.ref_layer, str(value)) is not None
+                if seen is not None:
+                    seen[key] = found
+            if not found:
+                problems.append(
+                    Problem(
+                        "ref_missing",
+                        row=row,
+                        field=fspec.name,
+                        value=short_value(value),
+                        params={
+                            "row": row,
+                            "label": fspec.label_in("zh"),
+                            "label_en": fspec.label_in("en"),
+                            "layer": self.spec(fspec.ref_layer).label_in("zh"),
+                            "layer_en": self.spec(fspec.ref_layer).label_in("en"),
+                        },
+                    )
+                )
+        return problems
+
+    @staticmethod
+    def _computed(spec: LayerSpec, props: dict[str, Any], geom_json: Any) -> dict[str, Any]:
+        props = dict(props)
+        for fspec in spec.fields:
+            if not fspec.computed or geom_json is None:
+                continue
+            geom = shapely.geometry.shape(geom_json)
+            if fspec.computed == "length_m" and geom.geom_type in ("LineString", "MultiLineString"):
+                props[fspec.name] = round(geodesic_length_m(geom), 2)
+            elif fspec.computed == "area_m2" and geom.geom_type in ("Polygon", "MultiPolygon"):
+                props[fspec.name] = round(geodesic_area_m2(geom), 2)
+            elif fspec.computed == "area_m2" and fspec.name in props:
+                pass
+        return props
+
+
+def page_positions(matched: int, limit: int, offset: int, spread: bool) -> np.ndarray:
+    """Positions of one page of ``matched`` results; with ``spread``, ``limit`` positions
+    spread evenly over all of them."""
+    if spread and matched > limit:
+        return np.unique(np.linspace(0, matched - 1, limit).astype(np.int64))
+    return np.arange(min(offset, matched), min(offset + limit, matched), dtype=np.int64)
+
+
+def _point_xy(geometry: Any) -> tuple[float, float] | None:
+    """x and y of a non-empty Point (shapely, or a GeoJSON mapping with numeric
+    coordinates), else None."""
+    if isinstance(geometry, BaseGeometry):
+        if isinstance(geometry, shapely.Point) and not geometry.is_empty:
+            return float(geometry.x), float(geometry.y)
+        return None
+    if isinstance(geometry, Mapping) and geometry.get("type") == "Point":
+        coords = geometry.get("coordinates")
+        if (
+            isinstance(coords, list | tuple)
+            and len(coords) >= 2
+            and type(coords[0]) in (int, float)
+            and type(coords[1]) in (int, float)
+        ):
+            return float(coords[0]), float(coords[1])
+    return None
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return "" if value is None else str(value)
+
+
+def _geometries(features: list[dict[str, Any]]) -> np.ndarray:
+    """Shapely geometries of ``features`` (None where a feature has none), vectorised."""
+    if not features:
+        return np.array([], dtype=object)
+    geoms = [f.get("geometry") for f in features]
+    if all(g is not None and g.get("type") == "Point" for g in geoms):
+        coords = np.array([g["coordinates"][:2] for g in geoms], dtype=np.float64)  # type: ignore[index]
+        return np.asarray(shapely.points(coords), dtype=object)
+    texts = np.array(
+        [orjson.dumps(g).decode() if g is not None else None for g in geoms], dtype=object
+    )
+    out = np.full(len(texts), None, dtype=object)
+    mask = np.array([t is not None for t in texts])
+    if mask.any():
+        out[mask] = shapely.from_geojson(texts[mask])
+    return out
+
+
+def _frame(
+    spec: LayerSpec, features: list[dict[str, Any]], geoms: np.ndarray | None
+) -> gpd.GeoDataFrame:
+    columns = ["id", *spec.field_names, *SYSTEM_FIELDS]
+    rows = [{"id": f["id"], **(f.get("properties") or {})} for f in features]
+    frame = (
+        gpd.GeoDataFrame(
+            rows,
+            columns=columns,
+            geometry=gpd.GeoSeries(geoms if geoms is not None else [], crs="EPSG:4326"),
+            crs="EPSG:4326",
+        )
+        if rows
+        else gpd.GeoDataFrame(
+            {c: [] for c in columns}, geometry=gpd.GeoSeries([], crs="EPSG:4326"), crs="EPSG:4326"
+        )
+    )
+    for fspec in spec.fields:
+        if fspec.type in ("number",) and fspec.name in frame:
+            frame[fspec.name] = frame[fspec.name].astype(float)
+    return frame
+
+
+def finite_or_none(value: Any) -> Any:
+    """``value``, or None where it is a NaN or infinite float (JSON has no NaN)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def next_id_after(spec: LayerSpec, next_id: int, ids: Iterable[str]) -> int:
+    """``next_id`` raised past every ``<prefix>-<number>`` id in ``ids``."""
+    prefix = spec.id_prefix + "-"
+    for fid in ids:
+        if fid.startswith(prefix) and fid[len(prefix) :].isdigit():
+            next_id = max(next_id, int(fid[len(prefix) :]) + 1)
+    return next_id
+
+
+def history_of(
+    records: Iterable[Mapping[str, Any]], fid: str, current: Mapping[str, Any] | None
+) -> list[dict[str, Any]]:
+    """The history entries of feature ``fid`` in ``records`` (oldest first).
+
+    A feature that came with the data (seeded, never changed here) has no record: its
+    history is one ``create`` entry built from its audit properties.
+    """
+    entries: list[dict[str, Any]] = []
+    for record in records:
+        for change in record.get("changes", []):
+            if str(change["id"]) == str(fid):
+                entries.append(
+                    {
+                        "seq": record["seq"],
+                        "op": change.get("action", change["op"]),
+                        "at": record.get("at"),
+                        "by": record.get("by"),
+                        "source": record.get("source"),
+                        "feature": change.get("feature"),
+                    }
+                )
+    if not entries and current is not None:
+        props = current.get("properties", {})
+        entries.append(
+            {
+                "seq": 0,
+                "op": "create",
+                "at": props.get("created_at"),
+                "by": props.get("created_by"),
+                "source": props.get("source"),
+                "feature": current,
+            }
+        )
+    return entries
+
+
+def deleted_bodies(
+    records: Iterable[Mapping[str, Any]], live_ids: Iterable[str]
+) -> dict[str, dict[str, Any]]:
+    """The last body of every feature whose last recorded change deleted it."""
+    deleted: dict[str, dict[str, Any]] = {}
+    for record in records:
+        for change in record.get("changes", []):
+            fid = str(change["id"])
+            if change["op"] == "delete" and change.get("feature") is not None:
+                deleted[fid] = change["feature"]
+            elif change["op"] == "put":
+                deleted.pop(fid, None)
+    for fid in live_ids:
+        deleted.pop(fid, None)
+    return deleted
+
+
+def last_seq_by_id(records: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """For each feature id, the seq of the last record that changed it."""
+    seqs: dict[str, int] = {}
+    for record in records:
+        for change in record.get("changes", []):
+            seqs[str(change["id"])] = int(record["seq"])
+    return seqs
