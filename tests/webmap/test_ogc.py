@@ -509,7 +509,11 @@ def test_create_with_a_malformed_body_is_400(client, app, data):
 
 def test_cookie_session_writes_need_the_csrf_token(client, app):
     UserStore(app.config["DATA_DIR"]).add("field2", "field", "password123")
-    client.post("/login", data={"name": "field2", "password": "password123"})
+    page = client.get("/login").get_data(as_text=True)
+    token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    login = client.post("/login", data={"name": "field2", "password": "password123",
+                                        "csrf_token": token})
+    assert login.status_code == 302
     response = client.post(
         "/ogc/collections/streetlights/items",
         data=orjson.dumps(NEW_LIGHT),
