@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Mapping, Sequence
+import weakref
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, TypeVar
 
 import geopandas as gpd
 import numpy as np
+import orjson
 import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
@@ -330,6 +332,12 @@ def select_features(
     """
     if spec.kind != "work" or len(frame) == 0:
         return frame
+    if (
+        area is None
+        and not (filters.status or filters.ledger_item or filters.date_from)
+        and (not filters.date_to)
+    ):
+        return frame  # nothing to select: no copy of a layer of a million rows
     keep = np.ones(len(frame), dtype=bool)
     if filters.status and spec.status_field:
         keep &= (frame[spec.status_field].astype(str) == filters.status).to_numpy()
@@ -569,7 +577,7 @@ def unit_label(unit: str, lang: str) -> str:
     return unit if text == f"maps.unit.{unit}" else text
 
 
-def _plain(value: Any) -> Any:
+def plain_value(value: Any) -> Any:
     """``value`` as a JSON-ready Python value; NaN, NaT and missing become None."""
     if value is None or value is pd.NaT:
         return None
@@ -589,7 +597,7 @@ def _plain(value: Any) -> Any:
 
 def display_value(spec: LayerSpec, name: str, value: Any, lang: str) -> str:
     """One property as a user reads it: enum label, formatted number with unit, date."""
-    value = _plain(value)
+    value = plain_value(value)
     fspec = spec.field(name)
     if value is None or value == "":
         return ""
@@ -623,15 +631,19 @@ def field_rows(
     properties: Mapping[str, Any],
     lang: str,
     titles: Mapping[str, Mapping[str, str]],
+    layer_labels: Mapping[str, str] | None = None,
 ) -> list[FieldRow]:
     """Every declared field of a feature, in declaration order, for its detail page.
 
-    ``titles`` gives the name of referenced features (layer -> id -> title).
+    ``titles`` gives the name of referenced features (layer -> id -> title);
+    ``layer_labels`` the label of each layer, for a ledger item's ``category``.
     """
     rows = []
     for fspec in spec.fields:
         raw = properties.get(fspec.name)
         text = display_value(spec, fspec.name, raw, lang)
+        if fspec.name == "category" and str(raw) in (layer_labels or {}):
+            text = (layer_labels or {})[str(raw)]
         ref_layer = ref_id = None
         if fspec.type == "ref" and raw not in (None, ""):
             ref_layer, ref_id = fspec.ref_layer, str(raw)
@@ -642,10 +654,11 @@ def field_rows(
 
 
 def feature_title(spec: LayerSpec, feature: Mapping[str, Any], lang: str) -> str:
-    """What a feature is called: its title field, else its layer and id."""
+    """What a feature is called: its title field (or ``name``), else its layer and id."""
     props = feature.get("properties") or {}
-    if spec.title_field and props.get(spec.title_field):
-        return str(props[spec.title_field])
+    field_name = spec.title_field or ("name" if spec.field("name") else None)
+    if field_name and props.get(field_name):
+        return str(props[field_name])
     return f"{spec.label_in(lang)} {feature.get('id', '')}".strip()
 
 
@@ -682,16 +695,36 @@ class HistoryRow:
 
 
 def history_rows(
-    history: Sequence[Mapping[str, Any]], spec: LayerSpec, lang: str
+    history: Sequence[Mapping[str, Any]],
+    spec: LayerSpec,
+    lang: str,
+    current: Mapping[str, Any] | None = None,
 ) -> list[HistoryRow]:
-    """A feature's history, newest first, each entry with the fields it changed."""
+    """A feature's history, newest first, each change with the fields it changed.
+
+    A feature that came with the data directory (seeded, imported before the journal) has
+    no recorded creation: its ``created_*`` properties (from ``current``) stand for it, and
+    the first recorded change cannot say what it changed.
+    """
+    entries = list(history)
+    props_now = current or {}
+    if entries and entries[0].get("op") != "create" and props_now.get("created_at"):
+        created = {
+            "seq": 0,
+            "op": "create",
+            "at": props_now.get("created_at"),
+            "by": props_now.get("created_by"),
+            "source": props_now.get("source"),
+            "feature": None,
+        }
+        entries.insert(0, created)
     rows = []
-    before: Mapping[str, Any] = {}
-    for entry in history:
+    before: Mapping[str, Any] | None = None
+    for entry in entries:
         body = entry.get("feature") or {}
         props = body.get("properties") or {}
         changes = []
-        if entry.get("op") not in ("delete",):
+        if before is not None and entry.get("op") not in ("create", "delete"):
             for fspec in spec.fields:
                 old, new = before.get(fspec.name), props.get(fspec.name)
                 if old != new:
@@ -712,7 +745,7 @@ def history_rows(
                 tuple(changes),
             )
         )
-        before = props
+        before = props if entry.get("feature") else None
     return rows[::-1]
 
 
@@ -755,14 +788,19 @@ def status_counts(spec: LayerSpec, frame: pd.DataFrame, lang: str) -> tuple[Stat
         return ()
     fspec = spec.field(spec.status_field)
     assert fspec is not None
-    counts = frame[spec.status_field].astype(str).value_counts()
-    colors = spec.style.get("status_colors", {})
+    counts = per_frame(
+        frame,
+        f"status:{spec.status_field}",
+        lambda: frame[spec.status_field].astype(str).value_counts(),
+    )
+    colors = {k: safe_color(v) for k, v in spec.style.get("status_colors", {}).items()}
+    base = safe_color(spec.style.get("color"))
     codes = list(fspec.values) + [c for c in counts.index if c not in fspec.values]
     return tuple(
         StatusCount(
             c,
             fspec.value_label(c, lang),
-            colors.get(c, spec.style.get("color", "#555")),
+            colors.get(c, base),
             int(counts.get(c, 0)),
         )
         for c in codes
@@ -790,7 +828,7 @@ def area_figures(
         LayerCount(
             name,
             specs[name].label_in(lang),
-            specs[name].style.get("color", "#555"),
+            safe_color(specs[name].style.get("color")),
             len(frame),
             status_counts(specs[name], frame, lang),
         )
@@ -837,24 +875,51 @@ def month_label(month: str, lang: str) -> str:
     return f"{day.year}年{day.month}月" if lang == "zh" else day.strftime("%b %Y")
 
 
+#: Beyond this many months a chart counts works per year instead.
+CHART_MAX_MONTHS = 36
+
+
 def monthly_chart(
     frames: Mapping[str, pd.DataFrame], specs: Mapping[str, LayerSpec], lang: str
 ) -> dict[str, Any]:
-    """Works per month and layer, as Chart.js data (labels and one dataset per layer)."""
+    """Works over time per layer, as Chart.js data: per month, or per year when the works
+    span more than :data:`CHART_MAX_MONTHS` months (``period`` says which)."""
     dated = {n: specs[n].date_field for n in frames if specs[n].date_field}
     table = works_by_month({n: frames[n] for n in dated}, dated)  # type: ignore[arg-type]
+    period = "month"
+    labels = [month_label(m, lang) for m in table.index]
+    if len(table) > CHART_MAX_MONTHS:
+        period = "year"
+        table = table.groupby(table.index.str[:4]).sum()
+        labels = [f"{y}年" if lang == "zh" else y for y in table.index]
     return {
-        "labels": [month_label(m, lang) for m in table.index],
+        "period": period,
+        "labels": labels,
         "datasets": [
             {
                 "label": specs[name].label_in(lang),
-                "backgroundColor": specs[name].style.get("color", "#555"),
+                "backgroundColor": safe_color(specs[name].style.get("color")),
                 "data": [int(v) for v in table[name]],
             }
             for name in table.columns
             if int(table[name].sum()) > 0
         ],
     }
+
+
+_COLOR = re.compile(r"^#[0-9a-fA-F]{3,8}$")
+_DASH = re.compile(r"^[0-9. ,]{1,40}$")
+
+
+def safe_color(value: Any, default: str = "#555555") -> str:
+    """A ``#rrggbb`` colour from a spec, or ``default``: a county's spec file must not be
+    able to put arbitrary CSS into a page."""
+    return value if isinstance(value, str) and _COLOR.match(value) else default
+
+
+def safe_dash(value: Any) -> str | None:
+    """An SVG/Canvas dash pattern such as ``8 6``, or None."""
+    return value if isinstance(value, str) and _DASH.match(value) else None
 
 
 def replay_years(layers: Iterable[MapLayer]) -> list[int]:
@@ -864,6 +929,374 @@ def replay_years(layers: Iterable[MapLayer]) -> list[int]:
         field_name = layer.spec.date_field
         if layer.group != "work" or not field_name or field_name not in layer.frame.columns:
             continue
-        text = _dates(layer.frame, field_name).str[:4]
-        years.update(int(y) for y in text.unique() if y.isdigit())
+        years.update(_years(layer.frame, field_name))
     return sorted(years)
+
+
+T = TypeVar("T")
+_PER_FRAME: dict[tuple[int, str], tuple[Any, Any]] = {}
+
+
+def per_frame(frame: pd.DataFrame, what: str, compute: Callable[[], T]) -> T:
+    """``compute()``, remembered for ``frame`` while it lives. Layer frames are shared
+    and rebuilt per layer version, so a page does not count a million rows per request."""
+    key = (id(frame), what)
+    cached = _PER_FRAME.get(key)
+    if cached is not None and cached[0]() is frame:
+        return cached[1]  # type: ignore[no-any-return]
+    value = compute()
+    if len(_PER_FRAME) > 512:
+        _PER_FRAME.clear()
+    _PER_FRAME[key] = (weakref.ref(frame), value)
+    return value
+
+
+def _years(frame: pd.DataFrame, column: str) -> frozenset[int]:
+    """Years of a date column, from its distinct values (a million rows hold a few
+    thousand dates)."""
+
+    def compute() -> frozenset[int]:
+        values = frame[column]
+        return frozenset(
+            int(text[:4])
+            for v in pd.unique(values[values.notna()].to_numpy(dtype=object))
+            if (text := str(v)) and text[:4].isdigit()
+        )
+
+    return per_frame(frame, f"years:{column}", compute)
+
+
+# --------------------------------------------------------------------- county snapshot
+
+
+@dataclass
+class Snapshot:
+    """Everything the map pages read, built once per version of the data."""
+
+    frames: dict[str, gpd.GeoDataFrame]
+    specs: dict[str, LayerSpec]
+    places: Places
+    titles: dict[str, dict[str, str]]
+    gaps: dict[str, Overlay]
+
+    @property
+    def layer_names(self) -> list[str]:
+        """Every layer a map may show, gap overlays included."""
+        return [*self.frames, *self.gaps]
+
+    def bounds(self) -> tuple[float, float, float, float] | None:
+        """The county's box, else the box of everything drawn."""
+        if self.places.county is not None and self.places.county.geometry is not None:
+            return tuple(self.places.county.geometry.bounds)  # type: ignore[return-value]
+        boxes = [f.total_bounds for f in self.frames.values() if len(f)]
+        if not boxes:
+            return None
+        stacked = np.array(boxes)
+        return (
+            float(np.nanmin(stacked[:, 0])),
+            float(np.nanmin(stacked[:, 1])),
+            float(np.nanmax(stacked[:, 2])),
+            float(np.nanmax(stacked[:, 3])),
+        )
+
+
+def snapshot(
+    frames: Mapping[str, gpd.GeoDataFrame], specs: Iterable[LayerSpec], as_of: dt.date
+) -> Snapshot:
+    """Places, reference titles and gap overlays of a county's layers (spatial and not)."""
+    specs = list(specs)
+    empty = gpd.GeoDataFrame({"id": [], "level": [], "name": []}, geometry=[], crs=WGS84)
+    places = find_places(frames.get("boundaries", empty), frames.get("villages", empty))
+    spatial = {s.name: frames[s.name] for s in specs if s.spatial and s.name in frames}
+    return Snapshot(
+        frames=spatial,
+        specs={s.name: s for s in specs},
+        places=places,
+        titles=ref_titles(frames, specs),
+        gaps=gap_frames(spatial, as_of),
+    )
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One option of a filter list; ``group`` is an optgroup label."""
+
+    value: str
+    label: str
+    group: str = ""
+
+
+@dataclass(frozen=True)
+class FilterChoices:
+    """The options of the filter form."""
+
+    statuses: tuple[Choice, ...]
+    townships: tuple[Choice, ...]
+    villages: tuple[Choice, ...]
+    ledger_items: tuple[Choice, ...]
+
+
+def filter_choices(snap: Snapshot, ledger: pd.DataFrame | None, lang: str) -> FilterChoices:
+    """Statuses of the work layers, townships, villages (by township) and ledger items."""
+    statuses: dict[str, str] = {}
+    for spec in _ordered(snap.specs.values()):
+        status = (
+            spec.field(spec.status_field) if spec.status_field and spec.kind == "work" else None
+        )
+        for code in status.values if status else ():
+            statuses.setdefault(code, status.value_label(code, lang))  # type: ignore[union-attr]
+    townships = snap.places.townships
+    villages = sorted(
+        snap.places.villages.values(),
+        key=lambda v: (townships[v.parent_id].name if v.parent_id in townships else "", v.name),
+    )
+    items: tuple[Choice, ...] = ()
+    if ledger is not None and len(ledger):
+        title = ledger["title"] if "title" in ledger.columns else ledger["id"]
+        items = tuple(Choice(str(i), str(t)) for i, t in zip(ledger["id"], title, strict=True))
+    return FilterChoices(
+        statuses=tuple(Choice(c, label) for c, label in statuses.items()),
+        townships=tuple(Choice(t.id, t.name) for t in townships.values()),
+        villages=tuple(
+            Choice(v.id, v.name, townships[v.parent_id].name if v.parent_id in townships else "")
+            for v in villages
+        ),
+        ledger_items=items,
+    )
+
+
+def works_per_village(
+    works: Mapping[str, gpd.GeoDataFrame], villages: Sequence[Place]
+) -> dict[str, int]:
+    """How many works (all work layers but villages) lie in each village's area."""
+    areas = gpd.GeoDataFrame(
+        {"village_id": [v.id for v in villages]},
+        geometry=[v.geometry for v in villages],
+        crs=WGS84,
+    )
+    areas = areas[areas.geometry.notna()]
+    counts = dict.fromkeys((v.id for v in villages), 0)
+    if len(areas) == 0:
+        return counts
+    for name, frame in works.items():
+        if name == "villages" or len(frame) == 0:
+            continue
+        for vid, n in assign_to_areas(frame, areas).value_counts().items():
+            counts[str(vid)] = counts.get(str(vid), 0) + int(n)
+    return counts
+
+
+def village_count_per_township(places: Places) -> dict[str, int]:
+    """How many villages each township holds."""
+    counts = dict.fromkeys(places.townships, 0)
+    for village in places.villages.values():
+        if village.parent_id in counts:
+            counts[village.parent_id] += 1
+    return counts
+
+
+# ------------------------------------------------------------------------- bbox API
+
+
+@dataclass(frozen=True)
+class FeatureQuery:
+    """A request of the bbox API: box (lon/lat, in ``coords``), paging, sampling."""
+
+    bbox: tuple[float, float, float, float] | None = None
+    limit: int = 1000
+    offset: int = 0
+    sample: bool = False
+    coords: str = "wgs84"
+
+
+def _number(text: str, name: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise BadRequest(value=f"{name}={text}") from None
+    if not np.isfinite(value):
+        raise BadRequest(value=f"{name}={text}")
+    return value
+
+
+def parse_feature_query(args: Mapping[str, str], max_limit: int) -> FeatureQuery:
+    """Box, limit (1..``max_limit``), offset, ``sample=even`` and ``coords`` from the URL.
+
+    >>> parse_feature_query({"bbox": "112,39,113,40", "limit": "5"}, 100).bbox
+    (112.0, 39.0, 113.0, 40.0)
+    """
+    bbox = None
+    if args.get("bbox"):
+        parts = args["bbox"].split(",")
+        if len(parts) != 4:
+            raise BadRequest(value=f"bbox={args['bbox'][:_TEXT_MAX]}")
+        minx, miny, maxx, maxy = (_number(p, "bbox") for p in parts)
+        if minx > maxx or miny > maxy or not (-90 <= miny <= maxy <= 90):
+            raise BadRequest(value=f"bbox={args['bbox'][:_TEXT_MAX]}")
+        bbox = (minx, miny, maxx, maxy)
+    limit = int(_number(args.get("limit") or "1000", "limit"))
+    offset = int(_number(args.get("offset") or "0", "offset"))
+    if not 1 <= limit <= max_limit or offset < 0:
+        raise BadRequest(value=f"limit={limit} offset={offset} (1..{max_limit})")
+    coords = args.get("coords") or "wgs84"
+    if coords not in ("wgs84", "gcj02"):
+        raise BadRequest(value=f"coords={coords[:_TEXT_MAX]}")
+    sample = (args.get("sample") or "") == "even"
+    return FeatureQuery(bbox, limit, offset, sample, coords)
+
+
+# ---------------------------------------------------------------------- page helpers
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """A work in a village's list: id, title, status label and colour, date."""
+
+    id: str
+    title: str
+    status: str
+    color: str
+    date: str
+
+
+@dataclass(frozen=True)
+class WorkList:
+    """The works of one layer in an area (the first ``limit``) and how many in all."""
+
+    name: str
+    label: str
+    total: int
+    items: tuple[WorkItem, ...]
+
+
+def work_lists(
+    works: Mapping[str, gpd.GeoDataFrame],
+    specs: Mapping[str, LayerSpec],
+    lang: str,
+    limit: int = 60,
+) -> list[WorkList]:
+    """Per work layer, the area's works newest first (undated last), at most ``limit``."""
+    out = []
+    for name, frame in works.items():
+        spec = specs[name]
+        if len(frame) == 0 or name == "villages":
+            continue
+        rows = frame
+        if spec.date_field and spec.date_field in frame.columns:
+            rows = frame.assign(_day=_dates(frame, spec.date_field)).sort_values(
+                "_day", ascending=False
+            )
+        colors = {k: safe_color(v) for k, v in spec.style.get("status_colors", {}).items()}
+        items = []
+        for _, row in rows.head(limit).iterrows():
+            feature = {"id": row["id"], "properties": row.to_dict()}
+            status = row.get(spec.status_field) if spec.status_field else None
+            items.append(
+                WorkItem(
+                    str(row["id"]),
+                    feature_title(spec, feature, lang),
+                    display_value(spec, spec.status_field, status, lang) if status else "",
+                    colors.get(status, safe_color(spec.style.get("color"))),
+                    display_value(spec, spec.date_field, row.get(spec.date_field), lang)
+                    if spec.date_field
+                    else "",
+                )
+            )
+        out.append(WorkList(name, spec.label_in(lang), len(frame), tuple(items)))
+    return out
+
+
+def feature_frame(spec: LayerSpec, feature: Mapping[str, Any]) -> gpd.GeoDataFrame:
+    """One feature as a one-row frame with its declared fields."""
+    props = feature.get("properties") or {}
+    data = {"id": [str(feature["id"])]}
+    data.update({name: [props.get(name)] for name in spec.field_names})
+    geom = shapely.from_geojson(orjson_dumps(feature["geometry"]))
+    return gpd.GeoDataFrame(data, geometry=[geom], crs=WGS84)
+
+
+def orjson_dumps(value: Any) -> str:
+    """Compact JSON text."""
+    return orjson.dumps(value).decode()
+
+
+def padded_bounds(
+    frame: gpd.GeoDataFrame, minimum_deg: float = 0.004
+) -> tuple[float, float, float, float]:
+    """The frame's box, widened to at least ``minimum_deg`` (about 400 m) each way."""
+    minx, miny, maxx, maxy = (float(v) for v in frame.total_bounds)
+    pad_x = max((minimum_deg - (maxx - minx)) / 2, (maxx - minx) * 0.15)
+    pad_y = max((minimum_deg - (maxy - miny)) / 2, (maxy - miny) * 0.15)
+    return (minx - pad_x, miny - pad_y, maxx + pad_x, maxy + pad_y)
+
+
+@dataclass(frozen=True)
+class Photo:
+    """A photo of a feature: its URL, and whether the app serves it (then it is shown)."""
+
+    url: str
+    local: bool
+
+
+def photo_links(properties: Mapping[str, Any]) -> list[Photo]:
+    """The ``photos`` property as links. Only photos the app serves (a path starting with
+    one ``/``) are shown as images; a page never loads a file from another host."""
+    raw = properties.get("photos")
+    if not isinstance(raw, list):
+        return []
+    out = []
+    for url in raw:
+        if not isinstance(url, str) or not url.strip():
+            continue
+        url = url.strip()
+        if url.startswith("/") and not url.startswith("//"):
+            out.append(Photo(url, True))
+        elif url.lower().startswith(("https://", "http://")):
+            out.append(Photo(url, False))
+    return out
+
+
+def where_is(places: Places, feature: Mapping[str, Any]) -> tuple[Place | None, Place | None]:
+    """The township and village (area) a feature lies in, by its point."""
+    geometry = feature.get("geometry")
+    if not geometry:
+        return None, None
+    geom = shapely.from_geojson(orjson_dumps(geometry))
+    point = geom if geom.geom_type == "Point" else geom.point_on_surface()
+    village = next(
+        (
+            v
+            for v in places.villages.values()
+            if v.geometry is not None and v.geometry.intersects(point)
+        ),
+        None,
+    )
+    if village is not None and village.parent_id in places.townships:
+        return places.townships[village.parent_id], village
+    township = next(
+        (
+            t
+            for t in places.townships.values()
+            if t.geometry is not None and t.geometry.intersects(point)
+        ),
+        None,
+    )
+    return township, village
+
+
+def feature_layers(
+    snap: Snapshot, spec: LayerSpec, feature: Mapping[str, Any]
+) -> tuple[list[MapLayer], tuple[float, float, float, float]]:
+    """The map of a feature page: the feature, with the outlines and roads around it."""
+    focus = feature_frame(spec, feature)
+    bounds = padded_bounds(focus)
+    box = shapely.box(*bounds)
+    context = []
+    for name in ("boundaries", "roads"):
+        frame = snap.frames.get(name)
+        if frame is None or name == spec.name or name not in snap.specs:
+            continue
+        near = frame[shapely.intersects(box, np.asarray(frame.geometry.to_numpy(), dtype=object))]
+        context.append(MapLayer(snap.specs[name], "reference", near, True, name))
+    link = "villages" if spec.name == "villages" else spec.name
+    return [*context, MapLayer(spec, spec.kind, focus, True, link)], bounds

@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import quote
 
 import folium
+import geopandas as gpd
 import numpy as np
 import orjson
 import pandas as pd
@@ -37,15 +38,40 @@ from folium.map import Layer
 from folium.template import Template
 from shapely.geometry.base import BaseGeometry
 
-from geo.crs import wgs84_to_gcj02
+from geo.crs import gcj02_to_wgs84, wgs84_to_gcj02
+from layers.specs import LayerSpec
+from layers.store_base import page_positions
 from webmap.assets import ASSET_URLS, localise
 from webmap.i18n import catalogue, translate
-from webmap.mapdata import Filters, MapLayer, _plain, unit_label
+from webmap.mapdata import (
+    GROUPS,
+    FeatureQuery,
+    Filters,
+    MapLayer,
+    StatusCount,
+    anchor_points,
+    plain_value,
+    safe_color,
+    safe_dash,
+    status_counts,
+    unit_label,
+)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 #: Statuses drawn with a warning ring, whatever their colour.
 ALERT_STATUSES = ("faulty",)
 COORD_DECIMALS = 6  # about 0.1 m: plenty for a screen
+#: Bytes of features a layer may embed in a page before it is fetched instead, and the
+#: estimate: per feature (id, properties) and per coordinate.
+EMBED_MAX_BYTES = 80_000
+EMBED_FEATURE_BYTES = 60
+EMBED_COORD_BYTES = 22
+#: How each level of the boundaries layer is drawn (the county bold, villages faint).
+BOUNDARY_LEVELS = {
+    "county": {"weight": 3.5},
+    "township": {"weight": 1.8, "dashArray": "7 5"},
+    "village": {"weight": 1, "dashArray": "2 4"},
+}
 MAX_ZOOM = 19
 _POINT_TYPES = {"Point"}
 _LINE_TYPES = {"LineString", "MultiLineString"}
@@ -136,6 +162,9 @@ class MapView:
     basemap: str = "none"
     tianditu_key: str = ""
     embed_max_features: int = 3000
+    #: A layer whose features would take more bytes than this is fetched too (the roads
+    #: of a province, the dark stretches of 20,000 km of road): the page stays small.
+    embed_max_bytes: int = EMBED_MAX_BYTES
     bounds: tuple[float, float, float, float] | None = None
     outline: BaseGeometry | None = None
     outline_method: str = "boundary"
@@ -224,26 +253,36 @@ def _field_info(layer: MapLayer, lang: str) -> list[dict[str, Any]]:
     return out
 
 
+def _number(value: Any, default: float, top: float) -> float:
+    return float(value) if isinstance(value, int | float) and 0 <= value <= top else default
+
+
 def _style(layer: MapLayer) -> dict[str, Any]:
+    """How a layer is drawn, from its spec's ``style``, every value checked: a county's
+    spec file must not be able to put arbitrary text into a page's CSS or script."""
     style = layer.spec.style
-    out = {
-        "color": style.get("color", "#555555"),
-        "weight": style.get("weight", 2),
-        "radius": style.get("radius", 5),
-        "opacity": style.get("opacity", 0.9),
-        "fill": style.get("fill", True),
-        "dash": style.get("dash"),
-        "ring": bool(style.get("ring", False)),
+    out: dict[str, Any] = {
+        "color": safe_color(style.get("color")),
+        "weight": _number(style.get("weight"), 2, 20),
+        "radius": _number(style.get("radius"), 5, 30),
+        "opacity": _number(style.get("opacity"), 0.9, 1),
+        "fill": style.get("fill", True) is not False,
+        "dash": safe_dash(style.get("dash")),
+        "ring": style.get("ring") is True,
     }
-    if style.get("status_colors"):
-        out["statusColors"] = dict(style["status_colors"])
+    if isinstance(style.get("status_colors"), Mapping):
+        out["statusColors"] = {
+            str(k): safe_color(v, out["color"]) for k, v in style["status_colors"].items()
+        }
+    if layer.name == "boundaries":
+        out["levels"] = BOUNDARY_LEVELS
     return out
 
 
 def _column(frame: pd.DataFrame, name: str) -> list[Any]:
     if name not in frame.columns:
         return [None] * len(frame)
-    return [_plain(v) for v in frame[name].to_numpy(dtype=object)]
+    return [plain_value(v) for v in frame[name].to_numpy(dtype=object)]
 
 
 def _geometry_json(geoms: np.ndarray, kind: str) -> list[Any]:
@@ -253,12 +292,22 @@ def _geometry_json(geoms: np.ndarray, kind: str) -> list[Any]:
     return [None if t is None else orjson.loads(t) for t in texts]
 
 
-def layer_data(layer: MapLayer, gcj02: bool) -> dict[str, Any]:
+def _township_links(frame: pd.DataFrame, urls: MapUrls) -> list[str | None] | None:
+    """Township outlines open their township page (other features their own page)."""
+    if "level" not in frame.columns or not (frame["level"] == "township").any():
+        return None
+    return [
+        urls.township.replace("{id}", quote(str(i), safe="")) if level == "township" else None
+        for i, level in zip(frame["id"], frame["level"], strict=True)
+    ]
+
+
+def layer_data(layer: MapLayer, view: MapView) -> dict[str, Any]:
     """A layer's features in the page's compact form: ids, geometries (a point is
     ``[lon, lat]``), and one list of values per feature in field order."""
     frame = layer.frame
     kind = _geometry_kind(layer.spec.geometry)
-    geoms = _shift(np.asarray(frame.geometry.to_numpy(), dtype=object), gcj02)
+    geoms = _shift(np.asarray(frame.geometry.to_numpy(), dtype=object), view.gcj02)
     columns = [_column(frame, f.name) for f in layer.spec.fields]
     data: dict[str, Any] = {
         "ids": [str(i) for i in frame["id"]],
@@ -269,13 +318,17 @@ def layer_data(layer: MapLayer, gcj02: bool) -> dict[str, Any]:
     }
     if layer.link_id != "id":
         data["linkIds"] = [str(v) for v in _column(frame, layer.link_id)]
+    if layer.name == "boundaries":
+        links = _township_links(frame, view.urls)
+        if links:
+            data["links"] = links
     return data
 
 
 def layer_payload(layer: MapLayer, view: MapView) -> dict[str, Any]:
     """What the page needs to draw one layer: how, its fields, and its features or API."""
     spec = layer.spec
-    embedded = len(layer.frame) <= view.embed_max_features or layer.group == "gaps"
+    embedded = is_embedded(layer, view)
     link_url = view.urls.village if layer.link == "villages" else view.urls.feature
     payload: dict[str, Any] = {
         "name": spec.name,
@@ -291,15 +344,78 @@ def layer_payload(layer: MapLayer, view: MapView) -> dict[str, Any]:
         "count": len(layer.frame),
         "fields": _field_info(layer, view.lang),
         "link": link_url.replace("{layer}", quote(layer.link, safe="")),
+        "linkKind": "village" if layer.link == "villages" else "feature",
         "mode": "embed" if embedded else "fetch",
     }
     if embedded:
-        payload["data"] = layer_data(layer, view.gcj02)
+        payload["data"] = layer_data(layer, view)
     else:
         payload["api"] = view.urls.api.replace("{layer}", quote(spec.name, safe=""))
         payload["query"] = view.filters.args(with_layers=False)
         payload["limit"] = view.embed_max_features
     return payload
+
+
+def is_embedded(layer: MapLayer, view: MapView) -> bool:
+    """Whether a layer's features go into the page (else the page fetches them from the
+    bbox API): up to ``embed_max_features`` features taking up to ``embed_max_bytes``."""
+    if len(layer.frame) > view.embed_max_features:
+        return False
+    return embedded_bytes(layer.frame) <= view.embed_max_bytes
+
+
+def embedded_bytes(frame: pd.DataFrame) -> int:
+    """About how many bytes the features of ``frame`` take embedded in a page."""
+    if len(frame) == 0:
+        return 0
+    coords = int(shapely.get_num_coordinates(np.asarray(frame.geometry.to_numpy())).sum())
+    return EMBED_FEATURE_BYTES * len(frame) + EMBED_COORD_BYTES * coords
+
+
+@dataclass(frozen=True)
+class LegendEntry:
+    """A layer in the panel: switch, symbol, label, count, and counts by status."""
+
+    name: str
+    label: str
+    count: int
+    show: bool
+    kind: str
+    style: Mapping[str, Any]
+    statuses: tuple[StatusCount, ...]
+    fetched: bool
+
+
+@dataclass(frozen=True)
+class LegendGroup:
+    """Works, reference layers or gaps, with their entries."""
+
+    key: str
+    label: str
+    entries: tuple[LegendEntry, ...]
+
+
+def legend(layers: Sequence[MapLayer], view: MapView) -> list[LegendGroup]:
+    """The layer panel and legend of a map, grouped (works, reference, gaps)."""
+    groups = []
+    for key in GROUPS:
+        entries = tuple(
+            LegendEntry(
+                layer.name,
+                layer.spec.label_in(view.lang),
+                len(layer.frame),
+                layer.show,
+                _geometry_kind(layer.spec.geometry),
+                _style(layer),
+                status_counts(layer.spec, layer.frame, view.lang),
+                not is_embedded(layer, view),
+            )
+            for layer in layers
+            if layer.group == key
+        )
+        if entries:
+            groups.append(LegendGroup(key, translate(f"maps.group.{key}", view.lang), entries))
+    return groups
 
 
 # ---------------------------------------------------------------------------- elements
@@ -455,7 +571,11 @@ def _setup_config(view: MapView) -> dict[str, Any]:
         "coords": "gcj02" if view.gcj02 else "wgs84",
         "strings": js_strings(view.lang),
         "titles": view.titles,
-        "urls": {"village": view.urls.village, "township": view.urls.township},
+        "urls": {
+            "village": view.urls.village,
+            "township": view.urls.township,
+            "feature": view.urls.feature,
+        },
         "search": _search_json(view.search, view.gcj02),
         "outline": _outline_json(view),
         "years": list(view.replay_years),
@@ -527,17 +647,16 @@ def build_map(layers: Sequence[MapLayer], view: MapView) -> folium.Map:
         prefer_canvas=True,
         maxZoom=MAX_ZOOM,
         minZoom=5,
+        zoomSnap=0.25,
         zoom_control=True,
     )
     _add_tiles(m, view)
-    MapSetup(_setup_config(view)).add_to(m)
+    MapSetup({**_setup_config(view), "fit": latlng_bounds(bounds) if bounds else None}).add_to(m)
     for layer in layers:
         FeatureLayer(layer_payload(layer, view)).add_to(m)
     if view.controls:
         _add_controls(m, view.lang)
     MapFinish(view.urls).add_to(m)
-    if bounds:
-        m.fit_bounds(latlng_bounds(bounds))
     localise(m, f"{view.urls.static.rstrip('/')}/vendor")
     return m
 
@@ -556,3 +675,146 @@ def render_parts(m: folium.Map) -> MapParts:
     root = m.get_root()
     root.render()
     return MapParts(root.header.render(), root.html.render(), root.script.render())
+
+
+# ---------------------------------------------------------------------------- bbox API
+
+
+def _wgs84_box(query: FeatureQuery) -> tuple[float, float, float, float] | None:
+    """The query's box in WGS84: a GCJ-02 box (drawn over Gaode tiles) is shifted back."""
+    if query.bbox is None or query.coords != "gcj02":
+        return query.bbox
+    minx, miny, maxx, maxy = query.bbox
+    lon, lat = gcj02_to_wgs84(np.array([minx, maxx]), np.array([miny, maxy]))
+    return (float(lon[0]), float(lat[0]), float(lon[1]), float(lat[1]))
+
+
+def features_in_view(
+    store: Any,
+    spec: LayerSpec,
+    filters: Filters,
+    query: FeatureQuery,
+    area: BaseGeometry | None,
+) -> dict[str, Any]:
+    """The bbox API's answer: a GeoJSON FeatureCollection of the layer's features in the
+    box that pass ``filters`` (place filters as ``area``), with ``numberMatched``.
+
+    The box is looked up in the store's STRtree; properties are the declared fields;
+    coordinates are shifted to GCJ-02 when ``query.coords`` asks for it.
+    """
+    equals: dict[str, str] = {}
+    if spec.kind == "work" and filters.status and spec.status_field:
+        equals[spec.status_field] = filters.status
+    if spec.kind == "work" and filters.ledger_item and spec.field("ledger_item"):
+        equals["ledger_item"] = filters.ledger_item
+    dated = spec.kind == "work"
+    box = _wgs84_box(query)
+    if area is not None and dated:
+        box = _intersect_boxes(box, area.bounds)
+        if box is None:
+            return _collection([], [], 0)
+    # Only the page is read: a county-wide view of a million points stays quick.
+    result = store.query_sample(
+        spec.name,
+        bbox=box,
+        equals=equals,
+        date_from=(filters.date_from or None) if dated else None,
+        date_to=(filters.date_to or None) if dated else None,
+        within=area if dated else None,
+        limit=query.limit,
+        offset=query.offset,
+        spread=query.sample,
+    )
+    page = result.features
+    shown = _shift(_feature_geometries(page), query.coords == "gcj02")
+    return _collection(page, shown, result.number_matched, spec.field_names)
+
+
+def _intersect_boxes(
+    a: tuple[float, float, float, float] | None, b: tuple[float, float, float, float]
+) -> tuple[float, float, float, float] | None:
+    if a is None:
+        return tuple(b)  # type: ignore[return-value]
+    box = (max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3]))
+    return box if box[0] <= box[2] and box[1] <= box[3] else None
+
+
+def _feature_geometries(features: list[dict[str, Any]]) -> np.ndarray:
+    """Shapely geometries of GeoJSON features, vectorised (points straight from coordinates)."""
+    geoms = [f.get("geometry") for f in features]
+    if geoms and all(g is not None and g.get("type") == "Point" for g in geoms):
+        xy = np.array([g["coordinates"][:2] for g in geoms], dtype=np.float64)  # type: ignore[index]
+        return np.asarray(shapely.points(xy), dtype=object)
+    texts = np.array([None if g is None else orjson.dumps(g).decode() for g in geoms], dtype=object)
+    out = np.full(len(texts), None, dtype=object)
+    present = np.array([t is not None for t in texts], dtype=bool)
+    if present.any():
+        out[present] = shapely.from_geojson(texts[present])
+    return out
+
+
+def overlay_in_view(
+    frame: gpd.GeoDataFrame,
+    spec: LayerSpec,
+    link_id: str,
+    query: FeatureQuery,
+    area: BaseGeometry | None,
+) -> dict[str, Any]:
+    """The bbox API's answer for a derived overlay (the gap layers): its rows in the box
+    (and ``area``), paged or spread like :func:`features_in_view`; each feature carries
+    ``linkId``, the id of the feature its popup opens (a dark stretch opens its road)."""
+    positions = np.arange(len(frame))
+    box = _wgs84_box(query)
+    if box is not None and len(frame):
+        positions = np.sort(frame.sindex.query(shapely.box(*box), predicate="intersects"))
+    if area is not None and len(positions):
+        shapely.prepare(area)
+        anchors = anchor_points(frame.geometry.iloc[positions])
+        positions = positions[shapely.intersects(area, anchors)]
+    picks = positions[page_positions(len(positions), query.limit, query.offset, query.sample)]
+    rows = frame.iloc[picks]
+    names = [n for n in spec.field_names if n in rows.columns]
+    values = {n: [plain_value(v) for v in rows[n].to_numpy(dtype=object)] for n in names}
+    links = rows[link_id].astype(str).tolist() if link_id in rows.columns else None
+    page = [
+        {"id": str(fid), "properties": {n: values[n][i] for n in names}}
+        for i, fid in enumerate(rows["id"])
+    ]
+    shown = _shift(np.asarray(rows.geometry.to_numpy(), dtype=object), query.coords == "gcj02")
+    body = _collection(page, shown, len(positions), names)
+    if links is not None:
+        for feature, link in zip(body["features"], links, strict=True):
+            feature["linkId"] = link
+    return body
+
+
+def _geojson_geometries(shown: Any) -> list[Any]:
+    """GeoJSON mappings of shapely geometries (points without a round trip through text)."""
+    geoms = np.asarray(shown, dtype=object)
+    if len(geoms) and (shapely.get_type_id(geoms) == 0).all():
+        return [
+            {"type": "Point", "coordinates": xy} for xy in shapely.get_coordinates(geoms).tolist()
+        ]
+    return [None if g is None else orjson.loads(shapely.to_geojson(g)) for g in geoms]
+
+
+def _collection(
+    page: list[dict[str, Any]], shown: Any, matched: int, names: Sequence[str] = ()
+) -> dict[str, Any]:
+    features = [
+        {
+            "type": "Feature",
+            "id": f["id"],
+            "geometry": g,
+            "properties": {
+                n: v for n in names if (v := (f.get("properties") or {}).get(n)) is not None
+            },
+        }
+        for f, g in zip(page, _geojson_geometries(shown), strict=True)
+    ]
+    return {
+        "type": "FeatureCollection",
+        "features": features,
+        "numberMatched": matched,
+        "numberReturned": len(features),
+    }

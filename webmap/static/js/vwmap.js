@@ -13,6 +13,7 @@
   vw.maps = vw.maps || [];
   var EN_MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
   var FETCH_DELAY_MS = 200;
+  var TOAST_MS = 5000;
   var REPLAY_STEP_MS = 900;
 
   // ------------------------------------------------------------------ small helpers
@@ -67,6 +68,24 @@
     };
   }
 
+  function toast(map, text) {
+    var box = el("div", "vw-toast", text);
+    box.setAttribute("role", "status");
+    map.getContainer().appendChild(box);
+    setTimeout(function () {
+      if (box.parentNode) box.parentNode.removeChild(box);
+    }, TOAST_MS);
+  }
+
+  // "Show my location" fails on plain http and when the user says no: say so on the map
+  // instead of the plugin's alert().
+  if (L.Control.Locate) {
+    L.Control.Locate.prototype.options.onLocationError = function (error, control) {
+      var map = control._map;
+      if (map && map._vw) toast(map, map._vw.strings.locate_failed);
+    };
+  }
+
   // ------------------------------------------------------------------------ features
 
   function fieldIndex(p) {
@@ -101,7 +120,7 @@
         props: p.fields.map(function (f) {
           return props[f.name];
         }),
-        linkId: String(feature.id),
+        linkId: String(feature.linkId != null ? feature.linkId : feature.id),
         link: null,
       };
     });
@@ -170,7 +189,7 @@
   }
 
   function title(layer, feature) {
-    var field = layer.p.titleField;
+    var field = layer.p.titleField || (layer.index.name !== undefined ? "name" : null);
     var value = field ? prop(layer, feature, field) : null;
     return isBlank(value) ? layer.p.label + " " + feature.id : String(value);
   }
@@ -247,6 +266,16 @@
     return box;
   }
 
+  function eachLeaf(item, fn) {
+    if (item.eachLayer && !item.getLatLng && !item.getLatLngs) {
+      item.eachLayer(function (child) {
+        eachLeaf(child, fn);
+      });
+    } else {
+      fn(item);
+    }
+  }
+
   function leafletLayer(layer, feature) {
     var geom = feature.geom;
     if (!geom) return null;
@@ -264,20 +293,25 @@
         },
       });
     }
-    made.bindPopup(
-      function () {
-        return popupContent(layer, feature);
-      },
-      { maxWidth: 320, minWidth: 180, autoPanPadding: [24, 24] }
-    );
-    if (!L.Browser.mobile) {
-      made.bindTooltip(
+    // Bind on the drawn leaves: Leaflet 1.9.3 throws when a tooltip is bound to a group
+    // holding another group (a MultiPoint inside L.geoJSON).
+    eachLeaf(made, function (leaf) {
+      leaf.vwLayer = layer.p.name;
+      leaf.bindPopup(
         function () {
-          return el("span", null, title(layer, feature));
+          return popupContent(layer, feature);
         },
-        { sticky: !Array.isArray(geom), direction: "top", offset: [0, -4] }
+        { maxWidth: 320, minWidth: 180, autoPanPadding: [24, 24] }
       );
-    }
+      if (!L.Browser.mobile) {
+        leaf.bindTooltip(
+          function () {
+            return el("span", null, title(layer, feature));
+          },
+          { sticky: !Array.isArray(geom), direction: "top", offset: [0, -4] }
+        );
+      }
+    });
     made.vwFeature = feature;
     return made;
   }
@@ -348,6 +382,8 @@
     };
     map._vw = state;
     vw.maps.push(state);
+    // Fit at once (no animation), so nothing moves the view after the page is ready.
+    if (config.fit) map.fitBounds(config.fit, { animate: false, padding: [8, 8] });
     L.control.scale({ imperial: false, position: "bottomleft" }).addTo(map);
     if (map.attributionControl) map.attributionControl.setPrefix(false);
     if (config.outline) {
@@ -469,6 +505,7 @@
     var names = shownNames(state).join(",");
     document.querySelectorAll('input[name="layers"][type="hidden"]').forEach(function (input) {
       input.value = names;
+      input.disabled = false;
     });
     var url = new URL(window.location.href);
     url.searchParams.set("layers", names);
@@ -484,21 +521,6 @@
         setShown(layer, box.checked);
         rememberLayers(state);
       });
-    });
-    document.querySelectorAll("[data-vw-print]").forEach(function (button) {
-      button.addEventListener("click", function () {
-        window.print();
-      });
-    });
-    document.querySelectorAll("[data-vw-toggle-panel]").forEach(function (button) {
-      button.addEventListener("click", function () {
-        var open = document.body.classList.toggle("vw-panel-open");
-        button.setAttribute("aria-expanded", open ? "true" : "false");
-        setTimeout(function () { state.map.invalidateSize(); }, 250);
-      });
-    });
-    window.addEventListener("beforeprint", function () {
-      state.map.invalidateSize();
     });
   }
 
@@ -516,6 +538,12 @@
       var url = new URL(window.location.href);
       url.hash = hash;
       history.replaceState(history.state, "", url.toString());
+      // The language switch keeps the view too.
+      document.querySelectorAll("a[data-lang]").forEach(function (link) {
+        var target = new URL(link.href, window.location.href);
+        target.hash = hash;
+        link.href = target.toString();
+      });
     });
   }
 
@@ -729,6 +757,14 @@
     }, FETCH_DELAY_MS));
     state.ready = true;
     document.documentElement.setAttribute("data-vw-ready", "1");
+  };
+
+  // For tests and the console: how many features of a layer are drawn on the map.
+  vw.drawnCount = function (layerName) {
+    var state = vw.maps[vw.maps.length - 1];
+    return Object.keys(state.renderer._layers).filter(function (key) {
+      return state.renderer._layers[key].vwLayer === layerName;
+    }).length;
   };
 
   // For tests and the console: the pixel where a feature is drawn.

@@ -1,0 +1,253 @@
+"""Map pages: the county map, township and village pages, one feature's page.
+
+Each route parses the request, reads the county's snapshot (rebuilt only when a layer
+changed), calls the pure functions of ``webmap.mapdata`` and ``webmap.maps``, and
+renders the result.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from dataclasses import replace
+from typing import Any
+
+from flask import Blueprint, current_app, render_template, request, url_for
+
+from layers.errors import NotFound
+from webmap import mapdata
+from webmap.app import get_store
+from webmap.assets import chart_js_url
+from webmap.i18n import current_lang, translate
+from webmap.maps import (
+    MapUrls,
+    MapView,
+    SearchEntry,
+    build_map,
+    legend,
+    render_parts,
+    static_link,
+)
+
+bp = Blueprint("maps", __name__)
+_LOCK = threading.Lock()
+_PLACEHOLDER = "__vw__"
+
+
+@bp.context_processor
+def _assets() -> dict[str, Any]:
+    urls = page_urls()
+    county = snapshot().places.county
+    return {
+        "county_name": county.name if county is not None and county.name else "",
+        "chart_js": chart_js_url(urls.static + "/vendor"),
+        "charts_js": static_link(urls, "js/charts.js"),
+        "page_js": static_link(urls, "js/page.js"),
+        "maps_css": static_link(urls, "css/maps.css"),
+    }
+
+
+def snapshot() -> mapdata.Snapshot:
+    """The current app's snapshot of every layer, rebuilt when a layer's version moves."""
+    store = get_store()
+    today = dt.date.today()
+    key = (today, tuple((n, store.version(n)) for n in store.layer_names()))
+    cache = current_app.extensions.setdefault("villageworks.mapsnapshot", {})
+    with _LOCK:
+        if cache.get("key") != key:
+            frames = {n: store.frame(n) for n in store.layer_names()}
+            cache["snapshot"] = mapdata.snapshot(frames, store.specs, today)
+            cache["key"] = key
+        return cache["snapshot"]  # type: ignore[no-any-return]
+
+
+def page_urls() -> MapUrls:
+    """URL templates of this app (works under any script root)."""
+
+    def template(endpoint: str, **values: str) -> str:
+        url = url_for(endpoint, **{k: _PLACEHOLDER + k for k in values})
+        for k in values:
+            url = url.replace(_PLACEHOLDER + k, "{" + values[k] + "}")
+        return url
+
+    return MapUrls(
+        feature=template("maps.feature", layer="layer", fid="id"),
+        village=template("maps.village", village_id="id"),
+        township=template("maps.township", township_id="id"),
+        api=template("api_features.features", layer="layer"),
+        static=url_for("static", filename="").rstrip("/"),
+    )
+
+
+def _search(snap: mapdata.Snapshot) -> list[SearchEntry]:
+    towns = snap.places.townships
+    villages = snap.frames.get("villages")
+    if villages is None:
+        return []
+    points = dict(zip(villages["id"].astype(str), villages.geometry, strict=True))
+    entries = []
+    for village in snap.places.villages.values():
+        point = points[village.id]
+        town = towns[village.parent_id].name if village.parent_id in towns else ""
+        entries.append(SearchEntry(village.id, village.name, town, point.x, point.y))
+    return entries
+
+
+def _view(snap: mapdata.Snapshot, filters: mapdata.Filters, **options: Any) -> MapView:
+    config = current_app.config
+    key = config.get("TIANDITU_KEY", "")
+    basemap = mapdata.choose_basemap(request.args.get("basemap"), config["DEFAULT_BASEMAP"], key)
+    return MapView(
+        lang=current_lang(),
+        basemap=basemap,
+        tianditu_key=key,
+        embed_max_features=int(config["EMBED_MAX_FEATURES"]),
+        filters=filters,
+        titles=snap.titles,
+        urls=page_urls(),
+        **options,
+    )
+
+
+def _map_page(layers: list[mapdata.MapLayer], view: MapView) -> dict[str, Any]:
+    return {
+        "parts": render_parts(build_map(layers, view)),
+        "legend": legend(layers, view),
+        "basemap": view.basemap,
+        "basemaps": mapdata.offered_basemaps(view.tianditu_key),
+    }
+
+
+@bp.get("/")
+def county() -> str:
+    """The county map with every layer, the panel, filters, search and replay."""
+    snap = snapshot()
+    filters = mapdata.parse_filters(request.args, snap.layer_names)
+    snap.places.check(filters)
+    layers = mapdata.map_layers(snap.frames, snap.specs.values(), filters, snap.places, snap.gaps)
+    area = snap.places.area_of(filters)
+    view = _view(
+        snap,
+        filters,
+        bounds=area.bounds if area is not None else snap.bounds(),
+        outline=area,
+        outline_method=_method(snap, filters),
+        search=_search(snap),
+        replay_years=mapdata.replay_years(layers),
+    )
+    ledger = get_store().frame("ledger") if "ledger" in snap.specs else None
+    return render_template(
+        "map.html",
+        filters=filters,
+        choices=mapdata.filter_choices(snap, ledger, view.lang),
+        townships=list(snap.places.townships.values()),
+        village_counts=mapdata.village_count_per_township(snap.places),
+        **_map_page(layers, view),
+    )
+
+
+def _method(snap: mapdata.Snapshot, filters: mapdata.Filters) -> str:
+    village = snap.places.village(filters.village)
+    return village.method if village is not None else "boundary"
+
+
+def _area_page(snap: mapdata.Snapshot, place: mapdata.Place) -> dict[str, Any]:
+    """What township and village pages share: map, legend, figures, chart."""
+    filters = mapdata.parse_filters(request.args, snap.layer_names)
+    filters = replace(filters, township="", village="")
+    layers = mapdata.map_layers(
+        snap.frames, snap.specs.values(), filters, snap.places, snap.gaps, focus=place.geometry
+    )
+    view = _view(
+        snap,
+        filters,
+        bounds=place.geometry.bounds if place.geometry is not None else snap.bounds(),
+        outline=place.geometry,
+        outline_method=place.method,
+    )
+    works = {layer.name: layer.frame for layer in layers if layer.group == "work"}
+    return {
+        "place": place,
+        "filters": filters,
+        "works": works,
+        "figures": mapdata.area_figures(works, snap.specs, view.lang),
+        "chart": mapdata.monthly_chart(works, snap.specs, view.lang),
+        **_map_page(layers, view),
+    }
+
+
+@bp.get("/townships/<township_id>")
+def township(township_id: str) -> str:
+    """A township: its map, figures, chart, and its villages with their works."""
+    snap = snapshot()
+    place = snap.places.township(township_id)
+    if place is None:
+        raise NotFound(what=translate("maps.township"), value=township_id)
+    page = _area_page(snap, place)
+    villages = snap.places.villages_of(township_id)
+    return render_template(
+        "township.html",
+        villages=villages,
+        village_works=mapdata.works_per_village(page["works"], villages),
+        **page,
+    )
+
+
+@bp.get("/villages/<village_id>")
+def village(village_id: str) -> str:
+    """A village: its map, figures, chart and works, and how its area was found."""
+    snap = snapshot()
+    place = snap.places.village(village_id)
+    if place is None:
+        raise NotFound(what=translate("maps.village"), value=village_id)
+    page = _area_page(snap, place)
+    return render_template(
+        "village.html",
+        township=snap.places.township(place.parent_id or ""),
+        village_row=get_store().require("villages", village_id),
+        lists=mapdata.work_lists(page["works"], snap.specs, current_lang()),
+        **page,
+    )
+
+
+@bp.get("/features/<layer>/<fid>")
+def feature(layer: str, fid: str) -> str:
+    """One feature: every field, its photos, its history, and where it is."""
+    store = get_store()
+    spec = store.spec(layer)
+    found = store.require(layer, fid)
+    snap = snapshot()
+    lang = current_lang()
+    page: dict[str, Any] = {}
+    where = mapdata.where_is(snap.places, found) if spec.spatial else (None, None)
+    if spec.spatial and found.get("geometry"):
+        layers, bounds = mapdata.feature_layers(snap, spec, found)
+        village = where[1]
+        view = _view(
+            snap,
+            mapdata.Filters(),
+            bounds=bounds,
+            outline=village.geometry if village is not None else None,
+            outline_method=village.method if village is not None else "boundary",
+            controls=False,
+        )
+        page = _map_page(layers, view)
+    return render_template(
+        "feature.html",
+        spec=spec,
+        feature=found,
+        title=mapdata.feature_title(spec, found, lang),
+        rows=mapdata.field_rows(
+            spec,
+            found.get("properties") or {},
+            lang,
+            snap.titles,
+            {name: s.label_in(lang) for name, s in snap.specs.items()},
+        ),
+        history=mapdata.history_rows(
+            store.history(layer, fid), spec, lang, found.get("properties")
+        ),
+        photos=mapdata.photo_links(found.get("properties") or {}),
+        where=where,
+        **page,
+    )
