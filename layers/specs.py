@@ -12,10 +12,11 @@ reports problems as :class:`geo.problems.Problem` records (row, field, value, co
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -181,10 +182,14 @@ class LayerSpec:
 
     def field(self, name: str) -> FieldSpec | None:
         """The field called ``name``, or None."""
+        return self._by_name.get(name)
+
+    @functools.cached_property
+    def _by_name(self) -> dict[str, FieldSpec]:
+        by_name: dict[str, FieldSpec] = {}
         for spec in self.fields:
-            if spec.name == name:
-                return spec
-        return None
+            by_name.setdefault(spec.name, spec)
+        return by_name
 
     @property
     def field_names(self) -> tuple[str, ...]:
@@ -402,6 +407,11 @@ def _to_number(value: Any) -> float | None:
 def _is_blank(value: Any) -> bool:
     if value is None:
         return True
+    kind = value.__class__
+    if kind is str:
+        return not value.strip()
+    if kind is int or kind is bool:
+        return False
     if isinstance(value, float) and math.isnan(value):
         return True
     return isinstance(value, str) and not value.strip()
@@ -411,18 +421,33 @@ def _enum_value(spec: FieldSpec, value: Any) -> str | None:
     text = str(value).strip()
     if text in spec.values:
         return text
-    lowered = text.lower()
+    return _enum_lookup(spec).get(text.lower())
+
+
+_ENUM_LOOKUPS: dict[int, tuple[FieldSpec, dict[str, str]]] = {}
+
+
+def _enum_lookup(spec: FieldSpec) -> dict[str, str]:
+    """Lower-cased code or label -> code (the first code declaring it wins), per field."""
+    cached = _ENUM_LOOKUPS.get(id(spec))
+    if cached is not None and cached[0] is spec:
+        return cached[1]
+    lookup: dict[str, str] = {}
     for code, labels in spec.value_labels.items():
-        if lowered == code.lower() or any(lowered == lab.lower() for lab in labels.values()):
-            return code
-    return None
+        lookup.setdefault(code.lower(), code)
+        for lab in labels.values():
+            lookup.setdefault(lab.lower(), code)
+    if len(_ENUM_LOOKUPS) > 4096:
+        _ENUM_LOOKUPS.clear()
+    _ENUM_LOOKUPS[id(spec)] = (spec, lookup)
+    return lookup
 
 
 def coerce_value(spec: FieldSpec, value: Any, row: int | None) -> tuple[Any, Problem | None]:
     """``value`` converted to the type of ``spec``, or a problem naming row/field/value."""
-    params = {"row": row, "label": spec.label_in("zh"), "label_en": spec.label_in("en")}
 
     def problem(code: str, **extra: Any) -> tuple[Any, Problem]:
+        params = {"row": row, "label": spec.label_in("zh"), "label_en": spec.label_in("en")}
         return None, Problem(
             code, row=row, field=spec.name, value=short_value(value), params={**params, **extra}
         )
@@ -471,6 +496,9 @@ def coerce_value(spec: FieldSpec, value: Any, row: int | None) -> tuple[Any, Pro
     return text, None
 
 
+Coerce = Callable[[FieldSpec, Any, "int | None"], tuple[Any, "Problem | None"]]
+
+
 def validate_properties(
     spec: LayerSpec,
     properties: Mapping[str, Any],
@@ -478,6 +506,7 @@ def validate_properties(
     *,
     partial: bool = False,
     allow_computed: bool = False,
+    coerce: Coerce = coerce_value,
 ) -> tuple[dict[str, Any], list[Problem]]:
     """Check and convert ``properties`` against ``spec``.
 
@@ -493,8 +522,9 @@ def validate_properties(
     """
     clean: dict[str, Any] = {}
     problems: list[Problem] = []
+    known = spec._by_name
     for key in properties:
-        if spec.field(key) is None and key not in SYSTEM_FIELDS:
+        if key not in known and key not in SYSTEM_FIELDS:
             problems.append(
                 Problem(
                     "unknown_field",
@@ -537,9 +567,90 @@ def validate_properties(
             elif partial and fspec.name in properties:
                 clean[fspec.name] = None
             continue
-        value, problem = coerce_value(fspec, properties[fspec.name], row)
+        value, problem = coerce(fspec, properties[fspec.name], row)
         if problem is not None:
             problems.append(problem)
         else:
             clean[fspec.name] = value
     return clean, problems
+
+
+class PropertyChecker:
+    """:func:`validate_properties` for the many rows of one batch (an upload, a commit):
+    the same results, but each distinct value of a field is converted once.
+
+    >>> check = PropertyChecker(SpecRegistry.load()["streetlights"])
+    >>> [check({"power_source": "太阳能", "status": "working"}, row)[0]["power_source"]
+    ...  for row in (1, 2)]
+    ['solar', 'solar']
+    """
+
+    #: Distinct values remembered per field (a free-text field stops being remembered).
+    KEPT = 20_000
+
+    def __init__(self, spec: LayerSpec) -> None:
+        self.spec = spec
+        self._memo: dict[str, dict[tuple[type, Any], Any]] = {f.name: {} for f in spec.fields}
+        self._plain = all(not f.computed for f in spec.fields)
+        self._names = frozenset(spec.field_names) | frozenset(SYSTEM_FIELDS)
+
+    def _coerce(self, fspec: FieldSpec, value: Any, row: int | None) -> tuple[Any, Problem | None]:
+        memo = self._memo.get(fspec.name)
+        try:
+            key = (value.__class__, value)
+            hit = memo.get(key, _MISS) if memo is not None else _MISS
+        except TypeError:  # unhashable: convert it every time
+            return coerce_value(fspec, value, row)
+        if hit is not _MISS:
+            return hit, None
+        converted, problem = coerce_value(fspec, value, row)
+        if problem is None and memo is not None and len(memo) < self.KEPT:
+            memo[key] = converted
+        return converted, problem
+
+    def __call__(
+        self,
+        properties: Mapping[str, Any],
+        row: int | None = None,
+        *,
+        partial: bool = False,
+        allow_computed: bool = False,
+    ) -> tuple[dict[str, Any], list[Problem]]:
+        """Like :func:`validate_properties` for ``self.spec``."""
+        fast = self._fast(properties) if self._plain and not partial else None
+        if fast is not None:
+            return fast, []
+        return validate_properties(
+            self.spec,
+            properties,
+            row,
+            partial=partial,
+            allow_computed=allow_computed,
+            coerce=self._coerce,
+        )
+
+    def _fast(self, properties: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The clean properties when every value is known to be good (seen before, or
+        absent with a default or not required), else None: then the full check runs."""
+        if not self._names.issuperset(properties):
+            return None
+        clean: dict[str, Any] = {}
+        for fspec in self.spec.fields:
+            value = properties.get(fspec.name)
+            if value is None or _is_blank(value):
+                if fspec.default is not None:
+                    clean[fspec.name] = fspec.default
+                elif fspec.required:
+                    return None
+                continue
+            try:
+                hit = self._memo[fspec.name].get((value.__class__, value), _MISS)
+            except TypeError:
+                return None
+            if hit is _MISS:
+                return None
+            clean[fspec.name] = hit
+        return clean
+
+
+_MISS = object()

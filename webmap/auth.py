@@ -184,8 +184,10 @@ def init_app(app: Flask) -> None:
         user = current_user()
         # Anonymous writes are refused as such (401) before the CSRF check; the login form
         # is the one anonymous post, and it is CSRF-checked like every other form.
-        if request.method in UNSAFE_METHODS and user is None and request.endpoint not in (
-            "auth.login", "auth.logout"
+        if (
+            request.method in UNSAFE_METHODS
+            and user is None
+            and request.endpoint not in ("auth.login", "auth.logout")
         ):
             raise Unauthorized()
         check_csrf()

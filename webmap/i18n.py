@@ -1,8 +1,8 @@
 """Interface language: Simplified Chinese by default, English on request.
 
 Strings live in ``translations/<area>.<lang>.json`` (one file per area of the app, merged);
-each area's zh and en files have the same keys (a test checks). The language comes from ``?lang=``, then the ``lang`` cookie, then the
-``DEFAULT_LANG`` setting.
+each area's zh and en files have the same keys (a test checks). The language comes from
+``?lang=``, then the ``lang`` cookie, then the ``DEFAULT_LANG`` setting.
 """
 
 from __future__ import annotations

@@ -2,13 +2,13 @@
 
 import re
 
-PASSWORD = "correct-horse-9"
-
 import pytest
 from flask import Blueprint
 
 from layers.users import UserStore, hash_password, verify_password
 from webmap.auth import require_role, user_name
+
+PASSWORD = "correct-horse-9"
 
 
 @pytest.fixture
