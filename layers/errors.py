@@ -29,7 +29,11 @@ for _code, _zh, _en in (
     ("forbidden", "您的账号没有权限执行此操作", "Your account may not do this"),
     ("unauthorized", "请先登录", "Please log in first"),
     ("bad_request", "请求有误：{value}", "Bad request: {value}"),
-    ("upload_too_large", "文件太大（上限 {limit_mb} MB）", "The file is too large (limit {limit_mb} MB)"),
+    (
+        "upload_too_large",
+        "文件太大（上限 {limit_mb} MB）",
+        "The file is too large (limit {limit_mb} MB)",
+    ),
     ("already_deleted", "该要素已删除", "This feature has already been deleted"),
     ("not_deleted", "该要素未被删除，无需恢复", "This feature is not deleted"),
     ("bad_geometry", "第 {row} 行：几何图形无效：{value}", "Row {row}: invalid geometry: {value}"),

@@ -164,3 +164,24 @@ def accounts():
         return tokens
 
     return make
+
+
+def _tree_digest(folder: Path) -> dict[str, str]:
+    import hashlib
+
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    } | {str(p.relative_to(folder)) + "/": "dir" for p in folder.rglob("*") if p.is_dir()}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tracked_data_is_never_modified():
+    """Running the app or the tests never changes the committed data/ folder."""
+    folder = ROOT / "data"
+    before = _tree_digest(folder)
+    yield
+    after = _tree_digest(folder)
+    changed = sorted(set(before.items()) ^ set(after.items()))
+    assert not changed, f"tests modified tracked files under data/: {changed[:10]}"

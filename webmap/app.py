@@ -9,8 +9,8 @@ from typing import Any
 
 from flask import Flask
 
-from layers.seed import is_empty, seed_demo
-from layers.store import GeoJSONStore
+from layers.backends import open_store, seed_if_empty
+from layers.store_base import BaseStore
 from webmap import auth, errors, i18n
 from webmap.settings import DEMO_DIR, from_environment
 
@@ -42,26 +42,44 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     data_dir = Path(app.config["DATA_DIR"]).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     app.config["DATA_DIR"] = str(data_dir)
-    if app.config["SEED_DEMO"] and is_empty(data_dir) and (DEMO_DIR / "layers").is_dir():
-        seed_demo(data_dir, DEMO_DIR)
-        log.info("seeded %s from the demo county", data_dir)
+    database_url = str(app.config.get("DATABASE_URL") or "")
+    if app.config["SEED_DEMO"] and (DEMO_DIR / "layers").is_dir():
+        if seed_if_empty(data_dir, DEMO_DIR, database_url):
+            log.info("seeded %s from the demo county", "the database" if database_url else data_dir)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(data_dir)
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_UPLOAD_MB"]) * 1024 * 1024
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
-    app.extensions["villageworks.store"] = GeoJSONStore(data_dir)
+    app.extensions["villageworks.store"] = open_store(data_dir, database_url)
 
     i18n.init_app(app)
     errors.init_app(app)
     auth.init_app(app)
-    from webmap.views import home, uploads_api
+    from webmap.views import api_features, home, maps, uploads_api
 
+    # Before home: the county map is the start page.
+    app.register_blueprint(maps.bp)
+    app.register_blueprint(api_features.bp)
     app.register_blueprint(home.bp)
     app.register_blueprint(uploads_api.bp)
+    from webmap import ogc
+    from webmap.views import exports
+
+    ogc.init_app(app)
+    app.register_blueprint(exports.bp)
+    from webmap.views import admin_users, capture, uploads_pages
+
+    app.register_blueprint(capture.bp)
+    app.register_blueprint(uploads_pages.bp)
+    app.register_blueprint(admin_users.bp)
+    from webmap.views import dashboard, ledger
+
+    app.register_blueprint(dashboard.bp)
+    app.register_blueprint(ledger.bp)
     return app
 
 
-def get_store(app: Flask | None = None) -> GeoJSONStore:
+def get_store(app: Flask | None = None) -> BaseStore:
     """The store of ``app`` (default: the current app)."""
     from flask import current_app
 

@@ -17,15 +17,16 @@ def _data_dir(args: argparse.Namespace) -> Path:
 
 
 def _store(args: argparse.Namespace) -> Any:
-    from layers.seed import is_empty, seed_demo
-    from layers.store import GeoJSONStore
+    from layers.backends import open_store, seed_if_empty
 
     data_dir = _data_dir(args)
     data_dir.mkdir(parents=True, exist_ok=True)
-    if is_empty(data_dir) and (DEMO_DIR / "layers").is_dir() and not getattr(args, "empty", False):
-        seed_demo(data_dir, DEMO_DIR)
-        print(f"seeded {data_dir} from the demo county", file=sys.stderr)
-    return GeoJSONStore(data_dir)
+    url = str(from_environment()["DATABASE_URL"])
+    if (DEMO_DIR / "layers").is_dir() and not getattr(args, "empty", False):
+        if seed_if_empty(data_dir, DEMO_DIR, url):
+            where = "the database" if url else data_dir
+            print(f"seeded {where} from the demo county", file=sys.stderr)
+    return open_store(data_dir, url)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -101,7 +102,9 @@ def cmd_import(args: argparse.Namespace) -> int:
         crs=args.crs,
         dry_run=args.dry_run,
         defaults=dict(kv.split("=", 1) for kv in args.set or []),
+        column_map=dict(kv.split("=", 1) for kv in args.map or []),
         on_duplicate=args.duplicates,
+        skip_rejected=args.skip_rejected,
     )
     print(f"reading {path.name} ({len(data) / 1024:.0f} KB) ...", file=sys.stderr)
     try:
@@ -152,11 +155,70 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_gaps(args: argparse.Namespace) -> int:
+    from layers.analyses import format_for, parse_as_of, parse_thresholds, run_gaps, write_frame
+    from layers.errors import VillageWorksError
+
+    store = _store(args)
+    given = {
+        name: getattr(args, name)
+        for name in ("min_gap_m", "lateral_m", "max_days", "max_distance_m", "rest_distance_m")
+        if getattr(args, name) is not None
+    }
+    given.update({"snap_m": args.snap_m} if args.snap_m is not None else {})
+    try:
+        format_for(args.output)
+        as_of = parse_as_of(args.as_of)
+        thresholds = parse_thresholds(args.kind, given)
+        frame = run_gaps(store, args.kind, as_of=as_of, **thresholds)
+        labels = {spec.name: spec.label_in(args.lang) for spec in store.specs}
+        write_frame(frame, args.output, lang=args.lang, layer_labels=labels)
+    except VillageWorksError as exc:
+        print(f"error: {exc.user_message(args.lang)}", file=sys.stderr)
+        return 2
+    length = float(frame["length_m"].sum()) if "length_m" in frame and len(frame) else 0.0
+    extra = f", {length / 1000:.1f} km" if length else ""
+    print(f"wrote {args.output}: {len(frame)} gap(s){extra}", file=sys.stderr)
+    return 0
+
+
 def cmd_compact(args: argparse.Namespace) -> int:
     store = _store(args)
     for name in store.layer_names():
         if store.compact(name):
             print(f"compacted {name}")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from layers.backends import migrate, open_store
+    from layers.errors import VillageWorksError
+
+    backend, target = args.to
+    data_dir = _data_dir(args)
+    if backend == "postgis":
+        source = open_store(data_dir)
+        target_dir, target_url = Path(args.target_data or data_dir), target
+    elif backend == "geojson":
+        url = args.source_url or str(from_environment()["DATABASE_URL"])
+        if not url:
+            print("error: give --from URL or set VILLAGEWORKS_DATABASE_URL", file=sys.stderr)
+            return 2
+        source = open_store(data_dir, url)
+        target_dir, target_url = Path(target).resolve(), ""
+    else:
+        print(f"error: --to {backend}: choose postgis or geojson", file=sys.stderr)
+        return 2
+    try:
+        counts = migrate(
+            source, target_dir, target_url, progress=lambda msg: print(msg, file=sys.stderr)
+        )
+    except VillageWorksError as exc:
+        print(f"error: {exc.user_message(args.lang)}", file=sys.stderr)
+        return 1
+    finally:
+        source.close()
+    print(f"migrated {sum(counts.values())} features in {len(counts)} layers to {backend}")
     return 0
 
 
@@ -256,10 +318,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="value for a field the file lacks, for every row (repeatable)",
     )
     p.add_argument(
+        "--map",
+        action="append",
+        metavar="COLUMN=FIELD",
+        help="file column that fills a field when the header differs (repeatable)",
+    )
+    p.add_argument(
         "--duplicates",
-        choices=("skip", "keep"),
+        choices=("skip", "keep", "merge"),
         default="skip",
         help="what to do with rows that duplicate an existing feature (skip)",
+    )
+    p.add_argument(
+        "--skip-rejected",
+        action="store_true",
+        help="import the good rows of a file that has bad ones (default: import nothing)",
     )
     p.add_argument("--dry-run", action="store_true", help="check only; write nothing")
     p.add_argument(
@@ -301,9 +374,58 @@ def build_parser() -> argparse.ArgumentParser:
         data_arg(u)
     p.set_defaults(func=cmd_users)
 
+    p = sub.add_parser(
+        "migrate",
+        help="copy every layer, its history, the ledger and the accounts to another backend",
+    )
+    p.add_argument(
+        "--to",
+        nargs=2,
+        required=True,
+        metavar=("BACKEND", "TARGET"),
+        help="'postgis URL' (from the GeoJSON data directory) or 'geojson DIR' (from PostGIS); "
+        "the target must be empty",
+    )
+    p.add_argument(
+        "--from",
+        dest="source_url",
+        metavar="URL",
+        help="with --to geojson: the database (default: $VILLAGEWORKS_DATABASE_URL)",
+    )
+    p.add_argument(
+        "--target-data",
+        metavar="DIR",
+        help="with --to postgis: data directory of the PostGIS deployment for specs, "
+        "accounts, uploads and photos (default: the source data directory)",
+    )
+    data_arg(p)
+    p.set_defaults(func=cmd_migrate)
+
     p = sub.add_parser("compact", help="write every layer file from its journal now")
     data_arg(p)
     p.set_defaults(func=cmd_compact)
+
+    p = sub.add_parser(
+        "gaps",
+        help="run a gap analysis (lighting, irrigation, visits, services, targets) to a file",
+        description="Write the gaps of one analysis to FILE; .geojson, .csv, .xlsx or .gpkg "
+        "by its extension. Thresholds left out take their defaults.",
+    )
+    p.add_argument("kind", choices=("lighting", "irrigation", "visits", "services", "targets"))
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="output file")
+    p.add_argument("--as-of", metavar="DATE", help="replay to this day, YYYY-MM-DD (today)")
+    p.add_argument("--min-gap-m", type=float, help="lighting: longest dark stretch (100)")
+    p.add_argument("--lateral-m", type=float, help="lighting: light within m of road (30)")
+    p.add_argument("--max-days", type=float, help="visits: days without a visit (90)")
+    p.add_argument(
+        "--max-distance-m",
+        type=float,
+        help="irrigation: distance to a working well; services: to the free bus (500)",
+    )
+    p.add_argument("--rest-distance-m", type=float, help="services: rest station reach (1000)")
+    p.add_argument("--snap-m", type=float, help="irrigation: pipe end near a well (10)")
+    data_arg(p)
+    p.set_defaults(func=cmd_gaps)
     return parser
 
 

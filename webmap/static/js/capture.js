@@ -1,0 +1,407 @@
+/* Field capture: form, location, photos, and an offline queue that sends each capture once.
+ *
+ * Every capture is first written to IndexedDB with a random idempotency key, then sent to
+ * the JSON endpoint with that key in the Idempotency-Key header. A capture leaves the queue
+ * only when the server has answered that it is stored (201, or 200 for a repeat), so a
+ * dropped connection or a lost answer means "send again", and the server makes the repeat
+ * harmless. User text is only ever set with textContent.
+ */
+(function () {
+  "use strict";
+
+  var config = JSON.parse(document.getElementById("cap-config").textContent);
+  var T = config.text;
+  var csrfMeta = document.querySelector('meta[name="csrf-token"]');
+  var csrf = csrfMeta ? csrfMeta.getAttribute("content") : "";
+  var $ = function (id) { return document.getElementById(id); };
+  var form = $("cap-form");
+  var layerSelect = $("cap-layer");
+  var accuracyEl = $("cap-accuracy");
+  var acceptWrap = $("cap-accept-low-wrap");
+  var acceptBox = $("cap-accept-low");
+  var photosInput = $("cap-photos");
+  var errorEl = $("cap-error");
+  var netEl = $("cap-net");
+  var queueList = $("cap-queue-list");
+  var doneList = $("cap-done-list");
+  var fieldsets = Array.prototype.slice.call(document.querySelectorAll(".cap-fields"));
+  var here = null; // {lon, lat, accuracy_m, source}
+  var RETRY_MS = 20000;
+
+  function fill(text, values) {
+    return String(text).replace(/\{(\w+)\}/g, function (m, k) {
+      return values[k] === undefined ? m : String(values[k]);
+    });
+  }
+
+  // ---------------------------------------------------------------- GCJ-02 display shift
+  // Only when the basemap is Gaode's (GCJ-02): positions are kept in WGS84 and shifted for
+  // drawing; a tap is shifted back before it is stored.
+  var PI = Math.PI, A = 6378245.0, EE = 0.00669342162296594323;
+  function tLat(x, y) {
+    var r = -100 + 2 * x + 3 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * Math.sqrt(Math.abs(x));
+    r += (20 * Math.sin(6 * x * PI) + 20 * Math.sin(2 * x * PI)) * 2 / 3;
+    r += (20 * Math.sin(y * PI) + 40 * Math.sin(y / 3 * PI)) * 2 / 3;
+    r += (160 * Math.sin(y / 12 * PI) + 320 * Math.sin(y * PI / 30)) * 2 / 3;
+    return r;
+  }
+  function tLon(x, y) {
+    var r = 300 + x + 2 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * Math.sqrt(Math.abs(x));
+    r += (20 * Math.sin(6 * x * PI) + 20 * Math.sin(2 * x * PI)) * 2 / 3;
+    r += (20 * Math.sin(x * PI) + 40 * Math.sin(x / 3 * PI)) * 2 / 3;
+    r += (150 * Math.sin(x / 12 * PI) + 300 * Math.sin(x / 30 * PI)) * 2 / 3;
+    return r;
+  }
+  function wgsToGcj(lon, lat) {
+    if (lon < 72.004 || lon > 137.8347 || lat < 0.8293 || lat > 55.8271) return [lon, lat];
+    var dLat = tLat(lon - 105, lat - 35), dLon = tLon(lon - 105, lat - 35);
+    var radLat = lat / 180 * PI, magic = Math.sin(radLat);
+    magic = 1 - EE * magic * magic;
+    var sq = Math.sqrt(magic);
+    dLat = (dLat * 180) / ((A * (1 - EE)) / (magic * sq) * PI);
+    dLon = (dLon * 180) / (A / sq * Math.cos(radLat) * PI);
+    return [lon + dLon, lat + dLat];
+  }
+  function gcjToWgs(lon, lat) {
+    var w = [lon, lat];
+    for (var i = 0; i < 8; i++) {
+      var g = wgsToGcj(w[0], w[1]);
+      w = [w[0] - (g[0] - lon), w[1] - (g[1] - lat)];
+    }
+    return w;
+  }
+  function toDisplay(lon, lat) {
+    var p = config.gcj02 ? wgsToGcj(lon, lat) : [lon, lat];
+    return L.latLng(p[1], p[0]);
+  }
+  function fromDisplay(latlng) {
+    return config.gcj02 ? gcjToWgs(latlng.lng, latlng.lat) : [latlng.lng, latlng.lat];
+  }
+
+  // ------------------------------------------------------------------------------ map
+  var map = L.map("cap-map", { zoomControl: true, maxZoom: 19 });
+  config.tiles.forEach(function (t) {
+    L.tileLayer(t.url, { attribution: t.attribution, subdomains: t.subdomains || "abc",
+      maxZoom: t.maxZoom || 18 }).addTo(map);
+  });
+  if (config.outline) {
+    L.geoJSON(config.outline, {
+      interactive: false,
+      style: { color: "#8e1b1b", weight: 2, fill: false },
+      coordsToLatLng: function (c) { return toDisplay(c[0], c[1]); }
+    }).addTo(map);
+  }
+  var b = config.bounds;
+  map.fitBounds([[b[1], b[0]], [b[3], b[2]]]);
+  var marker = null, circle = null;
+
+  function currentLimit() {
+    var info = config.layers[layerSelect.value];
+    return info && info.accuracy_limit_m ? Number(info.accuracy_limit_m) : null;
+  }
+
+  function overLimit() {
+    var limit = currentLimit();
+    return !!(here && here.source === "gps" && limit && here.accuracy_m > limit);
+  }
+
+  function showAccuracy() {
+    accuracyEl.removeAttribute("data-state");
+    acceptWrap.hidden = true;
+    if (!here) { accuracyEl.textContent = ""; return; }
+    var where = here.lat.toFixed(6) + ", " + here.lon.toFixed(6);
+    if (here.source === "map") {
+      accuracyEl.textContent = fill(T.placed_on_map, { where: where });
+      return;
+    }
+    var text = fill(T.located, { where: where }) + " " +
+      fill(T.accuracy, { m: Math.round(here.accuracy_m) });
+    if (overLimit()) {
+      text += " " + fill(T.accuracy_over, { limit: currentLimit() });
+      accuracyEl.setAttribute("data-state", "over");
+      acceptWrap.hidden = false;
+    } else {
+      accuracyEl.setAttribute("data-state", "ok");
+    }
+    accuracyEl.textContent = text;
+  }
+
+  function setLocation(loc) {
+    here = loc;
+    acceptBox.checked = false;
+    var ll = toDisplay(loc.lon, loc.lat);
+    if (marker) { marker.setLatLng(ll); } else { marker = L.marker(ll).addTo(map); }
+    if (circle) { map.removeLayer(circle); circle = null; }
+    if (loc.accuracy_m) {
+      circle = L.circle(ll, { radius: loc.accuracy_m, weight: 1, interactive: false }).addTo(map);
+    }
+    map.setView(ll, Math.max(map.getZoom(), 16));
+    showAccuracy();
+  }
+
+  map.on("click", function (e) {
+    var p = fromDisplay(e.latlng);
+    setLocation({ lon: p[0], lat: p[1], accuracy_m: null, source: "map" });
+  });
+
+  $("cap-locate").addEventListener("click", function () {
+    errorEl.textContent = "";
+    if (!navigator.geolocation) { errorEl.textContent = T.geo_unavailable; return; }
+    navigator.geolocation.getCurrentPosition(function (pos) {
+      setLocation({ lon: pos.coords.longitude, lat: pos.coords.latitude,
+        accuracy_m: pos.coords.accuracy, source: "gps" });
+    }, function (err) {
+      errorEl.textContent = err && err.code === 1 ? T.geo_denied : T.geo_unavailable;
+    }, { enableHighAccuracy: true, timeout: 20000, maximumAge: 0 });
+  });
+
+  // ----------------------------------------------------------------------- layer choice
+  function activeFieldset() {
+    return fieldsets.filter(function (fs) { return fs.dataset.layer === layerSelect.value; })[0];
+  }
+  function showLayer() {
+    fieldsets.forEach(function (fs) {
+      var on = fs.dataset.layer === layerSelect.value;
+      fs.hidden = !on;
+      fs.disabled = !on;
+    });
+    showAccuracy();
+  }
+  layerSelect.addEventListener("change", function () {
+    try { localStorage.setItem("vw-capture-layer", layerSelect.value); } catch (e) { /* private mode */ }
+    showLayer();
+  });
+  try {
+    var last = localStorage.getItem("vw-capture-layer");
+    if (last && config.layers[last]) layerSelect.value = last;
+  } catch (e) { /* private mode */ }
+
+  // ------------------------------------------------------------------------- IndexedDB
+  var DB_NAME = "villageworks-capture", STORE = "queue";
+  function openDb() {
+    return new Promise(function (resolve, reject) {
+      var req = indexedDB.open(DB_NAME, 1);
+      req.onupgradeneeded = function () { req.result.createObjectStore(STORE, { keyPath: "key" }); };
+      req.onsuccess = function () { resolve(req.result); };
+      req.onerror = function () { reject(req.error); };
+    });
+  }
+  function withStore(mode, work) {
+    return openDb().then(function (db) {
+      return new Promise(function (resolve, reject) {
+        var tx = db.transaction(STORE, mode);
+        var result = work(tx.objectStore(STORE));
+        tx.oncomplete = function () { db.close(); resolve(result && result.result); };
+        tx.onerror = function () { db.close(); reject(tx.error); };
+      });
+    });
+  }
+  function queueAll() {
+    return withStore("readonly", function (s) { return s.getAll(); }).then(function (items) {
+      return (items || []).sort(function (a, b) { return a.created < b.created ? -1 : 1; });
+    });
+  }
+  function queuePut(rec) { return withStore("readwrite", function (s) { return s.put(rec); }); }
+  function queueDelete(key) { return withStore("readwrite", function (s) { return s.delete(key); }); }
+
+  // -------------------------------------------------------------------------- capture
+  function newKey() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    var bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (x) {
+      return ("0" + x.toString(16)).slice(-2);
+    }).join("");
+  }
+
+  function readProperties(fs) {
+    var props = {};
+    Array.prototype.forEach.call(fs.querySelectorAll("[name]"), function (el) {
+      var value = String(el.value || "").trim();
+      if (value !== "") props[el.name] = value;
+    });
+    return props;
+  }
+
+  function firstInvalid(fs) {
+    var controls = fs.querySelectorAll("input, select, textarea");
+    for (var i = 0; i < controls.length; i++) {
+      if (!controls[i].checkValidity()) return controls[i];
+    }
+    return null;
+  }
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    errorEl.textContent = "";
+    var fs = activeFieldset();
+    var bad = firstInvalid(fs);
+    if (bad) {
+      bad.reportValidity();
+      errorEl.textContent = T.invalid;
+      return;
+    }
+    var files = Array.prototype.slice.call(photosInput.files || []);
+    if (!here && !files.length) { errorEl.textContent = T.no_location; return; }
+    if (overLimit() && !acceptBox.checked) {
+      errorEl.textContent = fill(T.accuracy_over, { limit: currentLimit() });
+      return;
+    }
+    var rec = {
+      key: newKey(),
+      layer: layerSelect.value,
+      label: layerSelect.options[layerSelect.selectedIndex].text,
+      properties: readProperties(fs),
+      geometry: here ? { type: "Point", coordinates: [here.lon, here.lat] } : null,
+      accuracy_m: here && here.accuracy_m ? here.accuracy_m : null,
+      location_source: here ? here.source : "photo",
+      accept_low_accuracy: !!acceptBox.checked,
+      photos: files.map(function (f) { return { name: f.name, type: f.type, blob: f }; }),
+      created: new Date().toISOString(),
+      state: "queued"
+    };
+    queuePut(rec).then(function () {
+      photosInput.value = "";
+      here = null;
+      if (marker) { map.removeLayer(marker); marker = null; }
+      if (circle) { map.removeLayer(circle); circle = null; }
+      showAccuracy();
+      return render();
+    }).then(flush);
+  });
+
+  // --------------------------------------------------------------------------- sending
+  var flushing = false;
+
+  function setNet(online) {
+    netEl.setAttribute("data-state", online ? "online" : "offline");
+    return render();
+  }
+
+  function send(rec) {
+    var body = new FormData();
+    body.append("capture", JSON.stringify({
+      layer: rec.layer, properties: rec.properties, geometry: rec.geometry,
+      accuracy_m: rec.accuracy_m, location_source: rec.location_source,
+      accept_low_accuracy: rec.accept_low_accuracy
+    }));
+    rec.photos.forEach(function (p) { body.append("photos", p.blob, p.name); });
+    return fetch(config.api, {
+      method: "POST", body: body, credentials: "same-origin",
+      headers: { "Idempotency-Key": rec.key, "X-CSRF-Token": csrf, "Accept": "application/json" }
+    }).then(function (resp) {
+      netEl.setAttribute("data-state", "online");
+      return resp.json().catch(function () { return null; }).then(function (json) {
+        if (resp.ok) {
+          return queueDelete(rec.key).then(function () { addDone(rec, json); return "sent"; });
+        }
+        if (resp.status >= 500 || resp.status === 429) return "retry";
+        var err = json && json.error ? json.error : {};
+        var problems = (err.problems || []).map(function (p) { return p.message; });
+        rec.error = [err.message || String(resp.status)].concat(problems).join("\n");
+        // Not logged in, or the page is stale: keep it queued for after a new login.
+        if (resp.status === 401 || resp.status === 403 || err.code === "csrf_failed") {
+          rec.state = "queued";
+        } else {
+          rec.state = "failed";
+        }
+        return queuePut(rec).then(function () { return rec.state; });
+      });
+    }, function () {
+      netEl.setAttribute("data-state", "offline");
+      return "offline";
+    });
+  }
+
+  // A connection that drops mid-request is retried soon, then less and less often.
+  var backoffMs = 1000, retryTimer = null;
+  function retrySoon() {
+    if (retryTimer) return;
+    retryTimer = setTimeout(function () { retryTimer = null; flush(); }, backoffMs);
+    backoffMs = Math.min(backoffMs * 2, RETRY_MS);
+  }
+
+  function flush() {
+    if (flushing) return Promise.resolve();
+    flushing = true;
+    return queueAll().then(function (items) {
+      var chain = Promise.resolve("start");
+      items.forEach(function (rec) {
+        chain = chain.then(function (last) {
+          if (last === "offline" || rec.state === "failed") return last;
+          rec.state = "sending";
+          return render().then(function () { return send(rec); });
+        });
+      });
+      return chain;
+    }).catch(function () { return "error"; }).then(function (last) {
+      flushing = false;
+      if (last === "offline" || last === "retry") {
+        if (navigator.onLine) retrySoon();
+      } else {
+        backoffMs = 1000;
+      }
+      return render();
+    });
+  }
+
+  // --------------------------------------------------------------------------- display
+  function addDone(rec, json) {
+    var li = document.createElement("li");
+    li.className = "cap-sent";
+    li.dataset.key = rec.key;
+    li.textContent = fill(T.sent, { layer: rec.label, id: json && json.id ? json.id : "" });
+    doneList.insertBefore(li, doneList.firstChild);
+  }
+
+  function queueItem(rec) {
+    var li = document.createElement("li");
+    li.dataset.key = rec.key;
+    li.dataset.state = rec.state;
+    var when = new Date(rec.created);
+    var head = document.createElement("span");
+    head.textContent = rec.label + " · " + when.toLocaleTimeString() + " · " +
+      (rec.state === "failed" ? T.failed : rec.state === "sending" ? T.sending : T.queued);
+    li.appendChild(head);
+    if (rec.error) {
+      var err = document.createElement("pre");
+      err.className = "cap-item-error";
+      err.textContent = rec.error;
+      li.appendChild(err);
+    }
+    if (rec.state === "failed") {
+      var discard = document.createElement("button");
+      discard.type = "button";
+      discard.className = "cap-discard";
+      discard.textContent = T.discard;
+      discard.addEventListener("click", function () { queueDelete(rec.key).then(render); });
+      li.appendChild(discard);
+    }
+    return li;
+  }
+
+  function render() {
+    return queueAll().then(function (items) {
+      queueList.textContent = "";
+      items.forEach(function (rec) { queueList.appendChild(queueItem(rec)); });
+      var waiting = items.filter(function (r) { return r.state !== "failed"; }).length;
+      var online = netEl.getAttribute("data-state") !== "offline" && navigator.onLine;
+      netEl.textContent = (online ? T.online : T.offline) + " · " +
+        (waiting ? fill(T.queued, {}) + " " + waiting : T.queue_empty);
+      netEl.dataset.waiting = String(waiting);
+    }).catch(function () { return null; });
+  }
+
+  window.addEventListener("online", function () { setNet(true).then(flush); });
+  window.addEventListener("offline", function () { setNet(false); });
+  setInterval(function () { if (navigator.onLine) flush(); }, RETRY_MS);
+
+  if ("serviceWorker" in navigator && config.sw) {
+    navigator.serviceWorker.register(config.sw).catch(function () { return null; });
+  }
+
+  showLayer();
+  netEl.setAttribute("data-state", navigator.onLine ? "online" : "offline");
+  render().then(function () { if (navigator.onLine) flush(); });
+  window.vwCapture = { flush: flush, queueAll: queueAll };
+})();

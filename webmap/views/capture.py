@@ -1,0 +1,235 @@
+"""Field capture on a phone: the page, its JSON endpoint, photos, and the offline shell.
+
+- ``GET /capture``: the form, built from the layer specs, with a map and "use my location".
+- ``POST /api/capture``: one feature (JSON or multipart with photos); send an
+  ``Idempotency-Key`` header so a retried capture lands once.
+- ``GET /photos/<id>``: a stored photo.
+- ``GET /sw.js`` and ``GET /manifest.webmanifest``: the service worker (at the root, so its
+  scope covers ``/capture``) and the web app manifest that make the page installable and
+  usable offline.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from werkzeug.wrappers import Response as BaseResponse
+
+from layers.capture import Capture, capture_feature, capture_layers, check_key
+from layers.errors import BadRequest, Forbidden, NotFound
+from layers.photos import MIME_TYPES, PhotoStore
+from layers.specs import FieldSpec, LayerSpec
+from layers.uploads import working_area
+from webmap.app import get_store
+from webmap.auth import current_user, require_role, user_name
+from webmap.i18n import current_lang, translate
+from webmap.maps import basemap_tiles, script_json
+from webmap.views.uploads_api import json_response
+
+bp = Blueprint("capture", __name__)
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+#: Choices offered for a reference field (a village, a ledger item) at most.
+MAX_REF_CHOICES = 2000
+_JS_KEYS = (
+    "offline",
+    "online",
+    "queued",
+    "sending",
+    "sent",
+    "failed",
+    "no_location",
+    "accuracy",
+    "accuracy_over",
+    "located",
+    "placed_on_map",
+    "from_photo",
+    "geo_denied",
+    "geo_unavailable",
+    "discard",
+    "retry",
+    "queue_empty",
+    "invalid",
+)
+
+
+def ref_choices(spec: LayerSpec) -> dict[str, list[tuple[str, str]]]:
+    """For each reference field: (id, title) of the features it may point to."""
+    store = get_store()
+    choices: dict[str, list[tuple[str, str]]] = {}
+    for fspec in spec.fields:
+        if fspec.type != "ref" or not fspec.ref_layer or fspec.ref_layer not in store.specs:
+            continue
+        target = store.spec(fspec.ref_layer)
+        title = target.title_field or ("name" if target.field("name") else None)
+        feats = store.features(fspec.ref_layer)[:MAX_REF_CHOICES]
+        choices[fspec.name] = [
+            (f["id"], str((f.get("properties") or {}).get(title) or "") if title else "")
+            for f in feats
+        ]
+    return choices
+
+
+def map_setup(lang: str) -> dict[str, Any]:
+    """Basemap tiles, county outline and bounds (WGS84) for a small Leaflet map.
+
+    ``gcj02`` is true with Gaode tiles: what is drawn must then be shifted to GCJ-02.
+    """
+    area = working_area(get_store())
+    basemap = current_app.config.get("DEFAULT_BASEMAP", "none")
+    tiles = basemap_tiles(basemap, lang, current_app.config.get("TIANDITU_KEY", ""))
+    outline = None
+    if area is not None:
+        outline = orjson.loads(orjson.dumps(area.simplify(0.001).__geo_interface__))
+    return {
+        "bounds": list(area.bounds) if area is not None else [73.0, 18.0, 135.5, 53.6],
+        "outline": outline,
+        "gcj02": basemap == "amap" and bool(tiles),
+        "tiles": [
+            {
+                "url": t.url,
+                "attribution": t.attribution,
+                "subdomains": t.subdomains,
+                "maxZoom": t.max_zoom,
+            }
+            for t in tiles
+        ],
+    }
+
+
+def _page_config(layers: list[LayerSpec], lang: str) -> dict[str, Any]:
+    return {
+        **map_setup(lang),
+        "api": url_for("capture.api_capture"),
+        "sw": url_for("capture.service_worker"),
+        "layers": {
+            s.name: {"label": s.label_in(lang), "accuracy_limit_m": s.accuracy_limit_m}
+            for s in layers
+        },
+        "text": {k: translate(f"capture.js.{k}", lang) for k in _JS_KEYS},
+    }
+
+
+def input_kind(fspec: FieldSpec) -> str:
+    """Which form control a field gets (see ``_capture_field.html``)."""
+    if fspec.type == "enum":
+        return "datalist" if fspec.extensible else "select"
+    return {
+        "integer": "number",
+        "number": "number",
+        "date": "date",
+        "boolean": "boolean",
+        "text": "textarea",
+        "ref": "ref",
+    }.get(fspec.type, "text")
+
+
+@bp.get("/capture")
+def capture_page() -> Any:
+    """The capture form (field staff); visitors are sent to the login page first."""
+    user = current_user()
+    if user is None:
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    if not user.can("field"):
+        raise Forbidden()
+    lang = current_lang()
+    layers = capture_layers(get_store())
+    return render_template(
+        "capture.html",
+        layers=layers,
+        refs={s.name: ref_choices(s) for s in layers},
+        input_kind=input_kind,
+        config_json=script_json(_page_config(layers, lang)),
+    )
+
+
+def _capture_from_request() -> Capture:
+    """The capture in the request body: JSON, or multipart with ``capture`` + ``photos``."""
+    if request.mimetype == "multipart/form-data":
+        raw = request.form.get("capture", "")
+        files = request.files.getlist("photos")
+        photos = [(f.filename or "photo", f.read()) for f in files if f]
+    else:
+        raw = request.get_data(as_text=True)
+        photos = []
+    try:
+        body = orjson.loads(raw or "null")
+    except orjson.JSONDecodeError:
+        raise BadRequest("capture_bad_payload", value="JSON") from None
+    if not isinstance(body, dict) or not isinstance(body.get("layer"), str):
+        raise BadRequest("capture_bad_payload", value="layer")
+    props = body.get("properties") or {}
+    accuracy = body.get("accuracy_m")
+    if not isinstance(props, dict) or not (
+        accuracy is None or (isinstance(accuracy, int | float) and accuracy >= 0)
+    ):
+        raise BadRequest("capture_bad_payload", value="properties/accuracy_m")
+    return Capture(
+        layer=body["layer"],
+        properties=props,
+        geometry=body.get("geometry"),
+        accuracy_m=float(accuracy) if accuracy is not None else None,
+        location_source=str(body.get("location_source") or ""),
+        accept_low_accuracy=body.get("accept_low_accuracy") is True,
+        photos=photos,
+    )
+
+
+@bp.post("/api/capture")
+@require_role("field")
+def api_capture() -> Response:
+    """Store one captured feature; 201 when new, 200 when the same key came before."""
+    key = check_key(request.headers.get("Idempotency-Key"))
+    capture = _capture_from_request()
+    result = capture_feature(
+        get_store(),
+        capture,
+        user=user_name(),
+        idempotency_key=key,
+        margin_m=float(current_app.config["AREA_MARGIN_M"]),
+    )
+    body = result.as_dict(current_lang())
+    body["photo_urls"] = [url_for("capture.photo", photo_id=p) for p in result.photo_ids]
+    return json_response(body, 200 if result.replayed else 201)
+
+
+@bp.get("/photos/<photo_id>")
+def photo(photo_id: str) -> BaseResponse:
+    """A stored photo, served with its checked type and no sniffing."""
+    photos = PhotoStore(get_store().data_dir)
+    path = photos.path(photo_id)
+    meta = photos.meta(photo_id)
+    if path is None or meta is None:
+        raise NotFound("not_found", what="photo", value=photo_id[:40])
+    response = send_file(path, mimetype=MIME_TYPES[meta["kind"]], max_age=86400)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'"
+    return response
+
+
+@bp.get("/sw.js")
+def service_worker() -> BaseResponse:
+    """The service worker, from the site root so that its scope covers ``/capture``."""
+    response = send_file(STATIC_DIR / "sw.js", mimetype="text/javascript", max_age=0)
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.get("/manifest.webmanifest")
+def manifest() -> BaseResponse:
+    """The web app manifest (installable capture page)."""
+    response = send_file(
+        STATIC_DIR / "manifest.webmanifest", mimetype="application/manifest+json", max_age=3600
+    )
+    return response

@@ -1,0 +1,267 @@
+"""Upload pages: choose a file, PREVIEW what would happen, commit, list and undo.
+
+The file is staged server-side under a random token between preview and commit
+(:class:`layers.uploads.Staging`); the browser only ever holds the token. A commit runs
+with exactly the options the user last previewed: if the form was changed since, the page
+shows the new preview instead of committing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import shapely
+import shapely.geometry
+from flask import (
+    Blueprint,
+    flash,
+    get_flashed_messages,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from werkzeug.wrappers import Response
+
+from geo.crs import wgs84_to_gcj02
+from layers.errors import BadRequest, ValidationFailed
+from layers.specs import LayerSpec
+from layers.uploads import (
+    DUPLICATE_ACTIONS,
+    Staging,
+    UploadLog,
+    UploadOptions,
+    UploadReport,
+    run_upload,
+    undo_upload,
+)
+from webmap.app import get_store
+from webmap.auth import current_user, require_role, user_name
+from webmap.i18n import current_lang, translate
+from webmap.maps import script_json
+from webmap.views.capture import input_kind, map_setup, ref_choices
+from webmap.views.uploads_api import max_upload_bytes, options_from_form
+
+bp = Blueprint("uploads_pages", __name__, url_prefix="/uploads")
+CRS_CHOICES = ("auto", "wgs84", "cgcs2000", "gcj02", "bd09")
+#: Options compared to decide whether the user has previewed what they commit.
+_PREVIEWED_KEYS = ("layer", "crs", "defaults", "column_map", "on_duplicate", "encoding", "swap_xy")
+
+
+def _import_layers() -> list[LayerSpec]:
+    """Layers a file can go into: works first, then reference layers."""
+    specs = [s for s in get_store().specs if s.kind in ("work", "reference")]
+    return sorted(specs, key=lambda s: s.kind != "work")
+
+
+def _staging() -> Staging:
+    return Staging(get_store().data_dir)
+
+
+@bp.get("")
+@require_role("viewer")
+def index() -> str:
+    """Every upload: who, when, file, hash, layer, CRS, counts, status; undo for planners."""
+    user = current_user()
+    return render_template(
+        "uploads.html",
+        uploads=UploadLog(get_store().data_dir).list(),
+        specs={s.name: s for s in get_store().specs},
+        can_undo=bool(user and user.can("planner")),
+        messages=get_flashed_messages(),
+    )
+
+
+@bp.get("/new")
+@require_role("field")
+def new() -> str:
+    """The upload form: file, layer, coordinate system."""
+    return render_template(
+        "upload_new.html", layers=_import_layers(), crs_choices=CRS_CHOICES, error=None
+    )
+
+
+@bp.post("/new")
+@require_role("field")
+def stage() -> Response | tuple[str, int]:
+    """Keep the file under a random token and show its preview."""
+    upload = request.files.get("file")
+    data = upload.read() if upload is not None else b""
+    if upload is None or not data:
+        error = translate("uploads.no_file")
+        page = render_template(
+            "upload_new.html", layers=_import_layers(), crs_choices=CRS_CHOICES, error=error
+        )
+        return page, 400
+    form = request.form.to_dict()
+    if form.get("crs") == "epsg":
+        form["crs"] = form.get("crs_epsg", "")
+    options = options_from_form(form)
+    get_store().spec(options.layer)  # unknown layer: 404 before anything is kept
+    token = _staging().put(data, upload.filename or "upload", options, user=user_name())
+    return redirect(url_for("uploads_pages.preview", token=token))
+
+
+def _run_preview(token: str, options: UploadOptions) -> tuple[UploadReport | None, Any]:
+    """The dry-run report of a staged file, or the error that stops it."""
+    staging = _staging()
+    meta = staging.meta(token, user=user_name())
+    data = staging.data(token, user=user_name())
+    options = UploadOptions.from_dict({**options.to_dict(), "dry_run": True})
+    try:
+        report = run_upload(
+            get_store(),
+            data,
+            meta["filename"],
+            options,
+            user=user_name(),
+            max_bytes=max_upload_bytes(),
+        )
+    except (ValidationFailed, BadRequest) as exc:
+        return None, exc
+    return report, None
+
+
+@bp.get("/staged/<token>")
+@require_role("field")
+def preview(token: str) -> Any:
+    """What the staged file would add: map, counts, problems per row, options to adjust."""
+    meta = _staging().meta(token, user=user_name())
+    if meta.get("upload_id"):
+        return redirect(url_for("uploads_pages.detail", upload_id=meta["upload_id"]))
+    options = UploadOptions.from_dict(meta["options"])
+    report, error = _run_preview(token, options)
+    spec = get_store().spec(options.layer)
+    lang = current_lang()
+    features = report.features[:2000] if report else []
+    return render_template(
+        "upload_preview.html",
+        token=token,
+        meta=meta,
+        options=options,
+        report=report,
+        error=error,
+        error_problems=getattr(error, "problems", []),
+        spec=spec,
+        layers=_import_layers(),
+        crs_choices=CRS_CHOICES,
+        duplicate_actions=DUPLICATE_ACTIONS,
+        input_kind=input_kind,
+        messages=get_flashed_messages(),
+        refs=ref_choices(spec),
+        map_json=script_json(_map_data(features, spec, lang)),
+    )
+
+
+def _map_data(features: list[dict[str, Any]], spec: LayerSpec, lang: str) -> dict[str, Any]:
+    """What the preview map draws; shifted to GCJ-02 when the basemap is Gaode's."""
+    setup = map_setup(lang)
+    if setup["gcj02"]:
+        features = [dict(f, geometry=_gcj(f.get("geometry"))) for f in features]
+        setup["outline"] = _gcj(setup["outline"])
+    labels = {f.name: f.label_in(lang) for f in spec.fields}
+    return {**setup, "features": features, "labels": labels}
+
+
+def _gcj(geometry: Any) -> Any:
+    if geometry is None:
+        return None
+    shape = shapely.geometry.shape(geometry)
+    moved = shapely.transform(shape, lambda c: np.column_stack(wgs84_to_gcj02(c[:, 0], c[:, 1])))
+    return shapely.geometry.mapping(moved)
+
+
+def _options_from_preview_form(staged: UploadOptions) -> UploadOptions:
+    """The options as the preview form now has them."""
+    form = request.form
+    fields: dict[str, Any] = {
+        "layer": form.get("layer") or staged.layer,
+        "crs": form.get("crs_epsg", "").strip() or form.get("crs") or "auto",
+        "duplicates": form.get("duplicates") or staged.on_duplicate,
+        "swap_xy": form.get("swap_xy", ""),
+        "encoding": form.get("encoding", ""),
+    }
+    options = options_from_form(fields)
+    options.defaults = {
+        key[len("default.") :]: value.strip()
+        for key, value in form.items()
+        if key.startswith("default.") and value.strip()
+    }
+    options.column_map = {
+        key[len("map.") :]: value for key, value in form.items() if key.startswith("map.")
+    }
+    return options
+
+
+def _same(a: UploadOptions, b: UploadOptions) -> bool:
+    da, db = a.to_dict(), b.to_dict()
+    return all(da[k] == db[k] for k in _PREVIEWED_KEYS)
+
+
+@bp.post("/staged/<token>")
+@require_role("field")
+def act(token: str) -> Response:
+    """Preview again with new options, or commit exactly what was previewed."""
+    staging = _staging()
+    staged = staging.options(token, user=user_name())
+    if staging.meta(token, user=user_name()).get("upload_id"):
+        upload_id = staging.meta(token, user=user_name())["upload_id"]
+        return redirect(url_for("uploads_pages.detail", upload_id=upload_id))
+    options = _options_from_preview_form(staged)
+    if request.form.get("action") != "commit" or not _same(options, staged):
+        if request.form.get("action") == "commit":
+            flash(translate("uploads.changed_since_preview"))
+        staging.update(token, user=user_name(), options=options.to_dict())
+        return redirect(url_for("uploads_pages.preview", token=token))
+    return _commit(token, staged)
+
+
+def _commit(token: str, options: UploadOptions) -> Response:
+    staging = _staging()
+    meta = staging.meta(token, user=user_name())
+    options.dry_run = False
+    options.skip_rejected = True  # the user has seen which rows are left out
+    options.idempotency_key = f"staging-{token}"
+    try:
+        report = run_upload(
+            get_store(),
+            staging.data(token, user=user_name()),
+            meta["filename"],
+            options,
+            user=user_name(),
+            max_bytes=max_upload_bytes(),
+        )
+    except ValidationFailed:
+        flash(translate("uploads.commit_failed"))
+        return redirect(url_for("uploads_pages.preview", token=token))
+    if report.upload_id is None:
+        flash(translate("uploads.nothing_written"))
+        return redirect(url_for("uploads_pages.preview", token=token))
+    staging.committed(token, report.upload_id, user=user_name())
+    flash(translate("uploads.committed", count=len(report.ids), id=report.upload_id))
+    return redirect(url_for("uploads_pages.detail", upload_id=report.upload_id))
+
+
+@bp.get("/<upload_id>")
+@require_role("viewer")
+def detail(upload_id: str) -> str:
+    """One upload's record with its problems."""
+    meta = UploadLog(get_store().data_dir).get(upload_id)
+    user = current_user()
+    return render_template(
+        "upload_detail.html",
+        u=meta,
+        spec=get_store().specs.get(meta.get("layer", "")),
+        can_undo=bool(user and user.can("planner")),
+        messages=get_flashed_messages(),
+    )
+
+
+@bp.post("/<upload_id>/undo")
+@require_role("planner")
+def undo(upload_id: str) -> Response:
+    """Soft-delete what the upload added (history kept); back to the list."""
+    meta = undo_upload(get_store(), upload_id, user=user_name())
+    flash(translate("uploads.undone", id=upload_id, count=meta.get("removed", 0)))
+    return redirect(url_for("uploads_pages.index"))
