@@ -104,10 +104,11 @@ def test_offline_capture_waits_on_the_phone_and_lands_once(app, live_server_fact
     page.wait_for_function("() => window.vwCapture && true")
     page.evaluate("window.vwCapture.flush()")
     page.wait_for_function(
-        "document.querySelectorAll('#cap-done-list li').length === 1", timeout=15_000
+        "document.querySelectorAll('#cap-done-list li').length === 1"
+        " && document.querySelectorAll('#cap-queue-list li').length === 0",
+        timeout=30_000,
     )
     assert len(posts) >= 2 and len(set(posts)) == 1  # retried, always with the same key
-    assert page.locator("#cap-queue-list li").count() == 0
     assert store.count("streetlights") == before + 1  # exactly one feature landed
 
     feature = store.features("streetlights")[-1]
