@@ -248,10 +248,9 @@ def _nearest(
     if len(targets) == 0 or len(usable) == 0:
         return distance, position
     tree = shapely.STRtree(sources[usable])
-    # query_nearest needs a positive radius; a zero radius is then enforced below.
-    (target_i, source_i), found = tree.query_nearest(
-        targets, max_distance=max(max_distance_m, 1e-9), return_distance=True
-    )
+    # An unbounded search, then the radius: GEOS's bounded search is about twice slower
+    # (and if the nearest source is beyond the radius, so is every other).
+    (target_i, source_i), found = tree.query_nearest(targets, return_distance=True)
     within = found <= max_distance_m
     distance[target_i[within]] = found[within]
     position[target_i[within]] = usable[source_i[within]]
@@ -260,7 +259,11 @@ def _nearest(
 
 def _metric_geoms(frame: gpd.GeoDataFrame, crs: pyproj.CRS) -> NDArray[np.object_]:
     """The geometries of ``frame`` projected to ``crs``, as a numpy array."""
-    dense = shapely.segmentize(np.asarray(frame.geometry.to_numpy(), dtype=object), _DENSIFY_DEG)
+    geoms = np.asarray(frame.geometry.to_numpy(), dtype=object)
+    dense = geoms.copy()
+    edges = shapely.get_type_id(geoms) > 0  # points have no edge to densify
+    if edges.any():
+        dense[edges] = shapely.segmentize(geoms[edges], _DENSIFY_DEG)
     return np.asarray(gpd.GeoSeries(dense, crs=WGS84).to_crs(crs).to_numpy(), dtype=object)
 
 
@@ -515,7 +518,9 @@ def road_lighting_gaps(
     if net is None:
         return _road_gaps_frame(roads, np.zeros(0, dtype=np.intp), np.zeros(0), np.zeros(0), [])
     lit = _located(lights[lights["status"].isin(_statuses(counted_status))])
-    lonlat = shapely.get_coordinates(shapely.centroid(lit.geometry.to_numpy()))
+    geoms = np.asarray(lit.geometry.to_numpy(), dtype=object)
+    points = bool(len(geoms)) and bool(np.all(shapely.get_type_id(geoms) == 0))
+    lonlat = shapely.get_coordinates(geoms if points else shapely.centroid(geoms))
     to_metric = pyproj.Transformer.from_crs(WGS84, crs, always_xy=True)
     xy = np.column_stack(to_metric.transform(lonlat[:, 0], lonlat[:, 1])).reshape(-1, 2)
     road, chain = _locate_lights(net, xy, lateral_m)

@@ -42,6 +42,16 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "文件中没有任何要素（点、线或面）。",
         "en": "The file contains no features (points, lines or polygons).",
     },
+    "too_many_columns": {
+        "zh": "文件有 {count} 列，超过上限 {limit} 列：请只保留需要导入的列。",
+        "en": "The file has {count} columns, more than the limit of {limit}; keep only the "
+        "columns to import.",
+    },
+    "too_many_vertices": {
+        "zh": "第 {row} 行的几何有 {count} 个顶点，超过上限 {limit} 个：请先简化（抽稀）后再上传。",
+        "en": "Row {row}: the geometry has {count} vertices, more than the limit of {limit}; "
+        "simplify it first.",
+    },
     "non_finite_coordinate": {
         "zh": "第 {row} 行：坐标不是有限数值（NaN 或无穷大），已跳过。",
         "en": "Row {row}: a coordinate is not a finite number (NaN or infinity); skipped.",

@@ -9,6 +9,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "第 {row} 行的坐标 {value} 不是有效数字（空值 NaN 或无穷大）。",
         "en": "Row {row}: the coordinates {value} are not numbers (NaN or infinite).",
     },
+    "coordinates_out_of_range": {
+        "zh": "第 {row} 行的坐标 {value} 超出经纬度范围（经度 ±180°，纬度 ±90°），"
+        "可能是以米为单位的投影坐标：请指定文件的坐标系。",
+        "en": "Row {row}: the coordinates {value} are beyond longitude ±180° / latitude ±90°, "
+        "probably projected metres: please say which coordinate system the file uses.",
+    },
     "geometry_type_not_allowed": {
         "zh": "第 {row} 行的几何类型 {value} 在此图层中不允许（允许：{allowed}）。",
         "en": "Row {row}: geometry type {value} is not allowed in this layer (allowed: {allowed}).",

@@ -48,7 +48,14 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from geo.problems import InputError, Problem, short_value
-from geo.safety import check_size, load_json, parse_xml, safe_unzip
+from geo.safety import (
+    MAX_COLUMNS,
+    MAX_FEATURE_VERTICES,
+    check_size,
+    load_json,
+    parse_xml,
+    safe_unzip,
+)
 
 _LOG = logging.getLogger(__name__)
 
@@ -365,18 +372,48 @@ def _drop_non_finite(table: _Table) -> None:
     table.rows = [table.rows[i] for i in keep]
 
 
+def _drop_huge(table: _Table) -> None:
+    """Leave out rows whose geometry has more than ``MAX_FEATURE_VERTICES`` vertices."""
+    arr = np.empty(len(table.geoms), dtype=object)
+    arr[:] = table.geoms
+    counts = shapely.get_num_coordinates(arr) if len(arr) else np.zeros(0, dtype=np.int64)
+    bad = set(np.flatnonzero(counts > MAX_FEATURE_VERTICES).tolist())
+    if not bad:
+        return
+    for i in sorted(bad):
+        table.problems.append(
+            _problem(
+                "too_many_vertices",
+                row=table.rows[i],
+                count=int(counts[i]),
+                limit=MAX_FEATURE_VERTICES,
+            )
+        )
+    keep = [i for i in range(len(arr)) if i not in bad]
+    table.records = [table.records[i] for i in keep]
+    table.geoms = [table.geoms[i] for i in keep]
+    table.rows = [table.rows[i] for i in keep]
+
+
 def _finish(table: _Table, fmt: str) -> ReadResult:
     """Turn a gathered table into a ReadResult (or an InputError if nothing was readable)."""
     _split_z(table)
     _drop_non_finite(table)
+    _drop_huge(table)
     errors = [p for p in table.problems if p.severity == "error"]
     if not table.rows and errors:
         raise InputError(table.problems)
     if not table.rows:
         table.problems.append(_problem("no_features", severity="warning"))
     names: list[str] = list(table.base)
+    seen = set(names)
     for record in table.records:
-        names.extend(k for k in record if k not in names)
+        for key in record:
+            if key not in seen:
+                seen.add(key)
+                names.append(key)
+    if len(names) > MAX_COLUMNS:
+        raise _fail("too_many_columns", count=len(names), limit=MAX_COLUMNS)
     frame = pd.DataFrame.from_records(table.records, columns=names) if names else None
     geometry = gpd.GeoSeries(table.geoms, crs=table.crs)
     gdf = gpd.GeoDataFrame(frame, geometry=geometry, crs=table.crs)
@@ -592,6 +629,16 @@ class _GeoJSONCoords:
         """A list of at least ``minimum`` positions, as 2D tuples."""
         if not isinstance(seq, list):
             raise self._error("geojson_bad_coordinates", seq)
+        if len(seq) > MAX_FEATURE_VERTICES:  # refused before a million positions are checked
+            raise _RowError(
+                _problem(
+                    "too_many_vertices",
+                    row=self.row,
+                    field="coordinates",
+                    count=len(seq),
+                    limit=MAX_FEATURE_VERTICES,
+                )
+            )
         points = [self.position(p)[:2] for p in seq]
         if len(points) < minimum:
             raise self._error("geojson_too_few_points", seq, minimum=minimum)
@@ -656,7 +703,7 @@ def _decode_csv(data: bytes, encoding: str | None) -> tuple[str, str]:
     if encoding:
         try:
             return data.decode(encoding), encoding
-        except (UnicodeDecodeError, LookupError) as exc:
+        except (UnicodeError, LookupError) as exc:  # wrong, unknown or not a text codec
             raise _fail("csv_encoding", value=encoding) from exc
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         candidates = ["utf-16"]
@@ -715,6 +762,8 @@ def _read_csv(data: bytes, encoding: str | None) -> _Table:
         headers = next(h for h in records if any(c.strip() for c in h))
     except StopIteration:
         raise _fail("empty_file") from None
+    if len(headers) > MAX_COLUMNS:
+        raise _fail("too_many_columns", count=len(headers), limit=MAX_COLUMNS)
     found = _find_columns([_norm_header(h) for h in headers])
     if found is None:
         raise _fail("csv_no_geometry_columns", value=" | ".join(headers))
@@ -1127,6 +1176,10 @@ def _read_kml(root: Element) -> _Table:
     return table
 
 
+#: Folder names kept in a placemark's folder path; deeper folders add nothing to it.
+_MAX_FOLDER_PATH = 32
+
+
 def _placemarks(root: Element, table: _Table) -> Iterator[tuple[Element, str]]:
     """(Placemark, folder path) in document order, without recursion."""
     stack: list[tuple[Element, tuple[str, ...]]] = [(root, ())]
@@ -1146,7 +1199,9 @@ def _placemarks(root: Element, table: _Table) -> Iterator[tuple[Element, str]]:
                 )
             )
             continue
-        if name == "Folder":
+        if name == "Folder" and len(path) < _MAX_FOLDER_PATH:
+            # Capped: copying an ever longer path at each of 100,000 nested folders is
+            # quadratic (seconds of CPU for a 2 MB file).
             path = (*path, _text(_children(el).get("name")) or "")
         stack.extend((child, path) for child in reversed(list(el)))
 

@@ -32,6 +32,13 @@ from geo.problems import InputError, Problem, short_value
 
 MB = 1024 * 1024
 MAX_JSON_DEPTH = 64
+#: Most vertices one feature may have. A county's pipe or road needs a few thousand; a
+#: million-vertex line costs seconds of CPU at every step and every later rewrite of its
+#: layer, so it is refused with advice to simplify.
+MAX_FEATURE_VERTICES = 100_000
+#: Most columns (fields) a file may have: a work list needs dozens; each costs time at
+#: every step, so a file of a million columns is refused at once.
+MAX_COLUMNS = 1000
 _ZIP_CHUNK = 64 * 1024
 #: Entries smaller than this are never refused for their ratio alone: small text files
 #: (a DBF full of blank padding, a KML of repeated styles) compress far better than 200:1,

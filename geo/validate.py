@@ -205,6 +205,19 @@ def _null_island(geoms: NDArray[np.object_], rows: IntArray) -> tuple[IntArray, 
     return bad.astype(np.int64), problems
 
 
+def _lonlat_range(geoms: NDArray[np.object_], rows: IntArray) -> tuple[IntArray, list[Problem]]:
+    """Rows with a vertex beyond longitude ±180 or latitude ±90: not lon/lat at all
+    (projected metres read as degrees), which no distance to an area can be measured for."""
+    coords, index = shapely.get_coordinates(geoms, return_index=True)
+    beyond = (np.abs(coords[:, 0]) > 180.0) | (np.abs(coords[:, 1]) > 90.0)
+    bad, pos = _first_per_row(index, beyond)
+    problems = [
+        _problem("coordinates_out_of_range", rows[i], _lonlat_text(*coords[p]))
+        for i, p in zip(bad, pos, strict=True)
+    ]
+    return bad.astype(np.int64), problems
+
+
 def _swapped(
     geoms: NDArray[np.object_], rows: IntArray, area: shapely.Geometry
 ) -> tuple[IntArray, list[Problem]]:
@@ -558,10 +571,10 @@ def validate_geometries(
 ) -> list[Problem]:
     """All geometric checks, in order, each row reported for its first failing check.
 
-    Order: missing/non-finite coordinates, geometry type, (0, 0), swapped axes, outside the
-    area; a row failing one is not checked further. Rows passing them all are checked for
-    duplicates (warnings) when ``duplicate_distance_m`` is given, against ``existing`` if
-    given and against earlier rows of the batch.
+    Order: missing/non-finite coordinates, geometry type, (0, 0), swapped axes, beyond
+    ±180/±90 degrees, outside the area; a row failing one is not checked further. Rows
+    passing them all are checked for duplicates (warnings) when ``duplicate_distance_m`` is
+    given, against ``existing`` if given and against earlier rows of the batch.
 
     Parameters
     ----------
@@ -615,6 +628,8 @@ def validate_geometries(
     ]
     if area_geom is not None:
         steps.append(lambda g, r: _swapped(g, r, area_geom))
+    steps.append(_lonlat_range)
+    if area_geom is not None:
         steps.append(lambda g, r: _in_area(g, r, area_geom, margin_m))
     for step in steps:
         positions = np.flatnonzero(keep)

@@ -16,6 +16,7 @@ from pathlib import Path
 import orjson
 
 from layers.errors import VillageWorksError
+from layers.journal import InterProcessLock
 from layers.seed import is_empty, seed_demo
 from layers.specs import SpecRegistry
 from layers.store import GeoJSONStore
@@ -61,7 +62,10 @@ def seed_if_empty(data_dir: Path, demo_dir: Path, database_url: str = "") -> lis
     demo's own layers are declared there.
     """
     if not database_url:
-        return seed_demo(data_dir, demo_dir) if is_empty(data_dir) else []
+        # Under a lock: gunicorn workers start together; the others wait until the first
+        # has copied every file, and then find the directory seeded.
+        with InterProcessLock(Path(data_dir) / "locks" / "seed.lock"):
+            return seed_demo(data_dir, demo_dir) if is_empty(data_dir) else []
     from layers.postgis import PostGISStore
 
     probe = PostGISStore(data_dir, database_url)

@@ -23,7 +23,7 @@ import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree as ET
 
 import geopandas as gpd
@@ -32,12 +32,12 @@ import orjson
 import pandas as pd
 import pyogrio
 import shapely
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.utils import get_column_letter
 
 from layers.specs import SYSTEM_FIELDS, FieldSpec, LayerSpec
 from layers.store_base import BaseStore
+
+if TYPE_CHECKING:
+    from openpyxl import Workbook
 
 #: Labels of the columns every export carries besides the declared fields.
 COLUMN_LABELS: dict[str, dict[str, str]] = {
@@ -516,6 +516,8 @@ def xlsx_value(fspec: FieldSpec | None, name: str, value: Any, lang: str) -> Any
 def _cell(sheet: Any, value: Any) -> Any:
     """A value as appended to a write-only sheet: text that starts like a formula and
     dates get a cell of their own (text type; a date format)."""
+    from openpyxl.cell import WriteOnlyCell
+
     if isinstance(value, str) and value.startswith("="):
         cell = WriteOnlyCell(sheet, value=value)
         cell.data_type = "s"  # openpyxl would store it as a formula; user text never is one
@@ -528,6 +530,8 @@ def _cell(sheet: Any, value: Any) -> Any:
 
 
 def _xlsx_sheet(workbook: Workbook, part: LayerExport, lang: str, taken: set[str]) -> None:
+    from openpyxl.utils import get_column_letter
+
     spec = part.spec
     sheet = workbook.create_sheet(_sheet_title(spec, lang, taken))
     names = tabular_header(spec)
@@ -551,6 +555,8 @@ def write_xlsx(parts: Sequence[LayerExport], lang: str) -> bytes:
     """An Excel workbook with a sheet per layer, headers from the field labels in
     ``lang``. Geometry as lon/lat (points) or WKT; a WKT longer than an Excel cell holds
     is left blank (use GeoPackage for such shapes). Written in openpyxl's streaming mode."""
+    from openpyxl import Workbook  # imported on use: half of the app's start-up otherwise
+
     workbook = Workbook(write_only=True)
     taken: set[str] = set()
     for part in parts:

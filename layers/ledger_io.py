@@ -486,7 +486,10 @@ def read_rows(data: bytes, filename: str) -> list[tuple[int, list[Any]]]:
         if filename.lower().endswith((".xlsx", ".xlsm")):
             raise InputError([Problem("ledger_bad_file", value=short_value(filename))])
         reader = csv.reader(io.StringIO(_decode(data)))
-        return [(i, list(r)) for i, r in enumerate(reader, start=1) if i <= MAX_ROWS + 10]
+        try:
+            return [(i, list(r)) for i, r in enumerate(reader, start=1) if i <= MAX_ROWS + 10]
+        except csv.Error as exc:  # e.g. a field longer than csv.field_size_limit()
+            raise InputError([Problem("ledger_bad_file", value=short_value(str(exc)))]) from exc
     safe_unzip(data, max_total=MAX_UNZIPPED, max_entry=MAX_UNZIPPED)
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)

@@ -99,6 +99,11 @@ for _code, _zh, _en in (
         "Row {row}: '{label}' is longer than {max_length} characters",
     ),
     (
+        "bad_character",
+        "第 {row} 行：“{label}”含有无法保存的字符（{char}）",
+        "Row {row}: '{label}' contains a character that cannot be stored ({char})",
+    ),
+    (
         "bad_pattern",
         "第 {row} 行：“{label}”格式不对：“{value}”",
         "Row {row}: '{label}' has the wrong format: '{value}'",
@@ -443,6 +448,18 @@ def _enum_lookup(spec: FieldSpec) -> dict[str, str]:
     return lookup
 
 
+def _unstorable(text: str) -> str | None:
+    """What in ``text`` no backend can keep: NUL (PostgreSQL text and jsonb refuse it) or
+    a lone UTF-16 surrogate (not UTF-8 at all); None when it is fine."""
+    if "\x00" in text:
+        return "NUL"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "surrogate"
+    return None
+
+
 def coerce_value(spec: FieldSpec, value: Any, row: int | None) -> tuple[Any, Problem | None]:
     """``value`` converted to the type of ``spec``, or a problem naming row/field/value."""
 
@@ -483,12 +500,18 @@ def coerce_value(spec: FieldSpec, value: Any, row: int | None) -> tuple[Any, Pro
         code = _enum_value(spec, value)
         if code is None:
             if spec.extensible and isinstance(value, str) and value.strip():
+                char = _unstorable(value)
+                if char is not None:
+                    return problem("bad_character", char=char)
                 return value.strip(), None
             return problem("not_allowed", allowed=", ".join(spec.values))
         return code, None
     if not isinstance(value, str | int | float) or isinstance(value, bool):
         return problem("not_text")
     text = str(value).strip() if spec.type != "text" else str(value)
+    char = _unstorable(text)
+    if char is not None:
+        return problem("bad_character", char=char)
     if spec.max_length is not None and len(text) > spec.max_length:
         return problem("too_long", max_length=spec.max_length)
     if spec.pattern and not re.fullmatch(spec.pattern, text):
@@ -593,6 +616,7 @@ class PropertyChecker:
         self._memo: dict[str, dict[tuple[type, Any], Any]] = {f.name: {} for f in spec.fields}
         self._plain = all(not f.computed for f in spec.fields)
         self._names = frozenset(spec.field_names) | frozenset(SYSTEM_FIELDS)
+        self._fields = [(f, self._memo[f.name]) for f in spec.fields]
 
     def _coerce(self, fspec: FieldSpec, value: Any, row: int | None) -> tuple[Any, Problem | None]:
         memo = self._memo.get(fspec.name)
@@ -617,9 +641,10 @@ class PropertyChecker:
         allow_computed: bool = False,
     ) -> tuple[dict[str, Any], list[Problem]]:
         """Like :func:`validate_properties` for ``self.spec``."""
-        fast = self._fast(properties) if self._plain and not partial else None
-        if fast is not None:
-            return fast, []
+        if self._plain and not partial:
+            fast = self._fast(properties)
+            if fast is not None:
+                return fast, []
         return validate_properties(
             self.spec,
             properties,
@@ -635,16 +660,17 @@ class PropertyChecker:
         if not self._names.issuperset(properties):
             return None
         clean: dict[str, Any] = {}
-        for fspec in self.spec.fields:
+        for fspec, memo in self._fields:
             value = properties.get(fspec.name)
-            if value is None or _is_blank(value):
+            kind = value.__class__
+            if value is None or (not value.strip() if kind is str else _is_blank(value)):
                 if fspec.default is not None:
                     clean[fspec.name] = fspec.default
                 elif fspec.required:
                     return None
                 continue
             try:
-                hit = self._memo[fspec.name].get((value.__class__, value), _MISS)
+                hit = memo.get((kind, value), _MISS)
             except TypeError:
                 return None
             if hit is _MISS:

@@ -26,6 +26,7 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.metric import geodesic_area_m2, geodesic_length_m
 from geo.problems import Problem, short_value
+from geo.safety import MAX_FEATURE_VERTICES
 from layers.errors import Conflict, NotFound, ValidationFailed, VillageWorksError
 from layers.specs import SYSTEM_FIELDS, LayerSpec, PropertyChecker, SpecRegistry
 
@@ -405,6 +406,12 @@ class BaseStore(ABC):
         # A batch (an upload) repeats values and references: each is checked once.
         check = PropertyChecker(spec)
         refs_seen: dict[tuple[str, str], bool] = {}
+        computed = any(f.computed for f in spec.fields)
+        # Every created feature gets the same system properties: build them once.
+        created: dict[str, Any] = {"created_at": now, "created_by": user, "version": 1}
+        created.update(source=source, **{k: v for k, v in extra.items() if k in SYSTEM_FIELDS})
+        created.update(updated_at=now, updated_by=user)
+        created_system = {k: created[k] for k in SYSTEM_FIELDS if k in created}
         for index, change in enumerate(changes, start=1):
             row = change.row if change.row is not None else index
             current = current_features.get(str(change.id)) if change.id is not None else None
@@ -463,27 +470,27 @@ class BaseStore(ABC):
                     next_id += 1
                 if fid in current_features or fid in seen:
                     problems.append(Problem("id_taken", row=row, field="id", value=fid))
-                base: dict[str, Any] = {
-                    "created_at": now,
-                    "created_by": user,
-                    "version": 1,
-                    "source": source,
-                }
-                base.update({k: v for k, v in extra.items() if k in SYSTEM_FIELDS})
-            else:
-                assert current is not None
-                fid = current["id"]
-                old = current["properties"]
-                base = {k: old[k] for k in SYSTEM_FIELDS if k in old}
-                base["version"] = int(old.get("version", 1)) + 1
-                if partial:
-                    merged = {k: v for k, v in old.items() if k not in SYSTEM_FIELDS}
-                    merged.update(props)
-                    props = {k: v for k, v in merged.items() if v is not None}
+                seen.add(fid)
+                if computed:
+                    props = self._computed(spec, props, geom_json)
+                    props = {f.name: props[f.name] for f in spec.fields if f.name in props}
+                # ``props`` is a fresh dict of declared fields in declaration order.
+                props.update(created_system)
+                feature = {"type": "Feature", "id": fid, "geometry": geom_json, "properties": props}
+                entries.append({"op": "put", "id": fid, "feature": feature, "action": "create"})
+                continue
+            assert current is not None
+            fid = current["id"]
+            old = current["properties"]
+            base: dict[str, Any] = {k: old[k] for k in SYSTEM_FIELDS if k in old}
+            base["version"] = int(old.get("version", 1)) + 1
+            if partial:
+                merged = {k: v for k, v in old.items() if k not in SYSTEM_FIELDS}
+                merged.update(props)
+                props = {k: v for k, v in merged.items() if v is not None}
             seen.add(fid)
             base.update(updated_at=now, updated_by=user)
-            if change.op != "create":
-                base.setdefault("source", source)
+            base.setdefault("source", source)
             props = self._computed(spec, props, geom_json)
             ordered = {f.name: props[f.name] for f in spec.fields if f.name in props}
             ordered.update({k: base[k] for k in SYSTEM_FIELDS if k in base})
@@ -531,6 +538,9 @@ class BaseStore(ABC):
             return None, [
                 Problem("not_finite", row=row, value=short_value(geom.wkt), params={"row": row})
             ]
+        if len(coords) > MAX_FEATURE_VERTICES:
+            count = {"row": row, "count": len(coords), "limit": MAX_FEATURE_VERTICES}
+            return None, [Problem("too_many_vertices", row=row, params=count)]
         if geom.geom_type in ("Polygon", "MultiPolygon") and not geom.is_valid:
             reason = shapely.is_valid_reason(geom)
             return None, [Problem("bad_geometry", row=row, value=reason, params={"row": row})]

@@ -50,6 +50,8 @@ from layers.store import Change, GeoJSONStore, utc_now
 
 DUPLICATE_ACTIONS = ("skip", "keep", "merge")
 DEFAULT_MARGIN_M = 2000.0
+#: Largest accepted margin around the working area (a province is a few hundred km).
+MAX_MARGIN_M = 1_000_000.0
 PREVIEW_MAX_FEATURES = 2000
 #: Staged files older than this are removed when the next file is staged.
 STAGING_TTL_S = 24 * 3600
@@ -635,6 +637,8 @@ def run_upload(
     spec = store.spec(options.layer)
     if options.on_duplicate not in DUPLICATE_ACTIONS:
         raise BadRequest("bad_upload_option", field="duplicates", value=options.on_duplicate)
+    if not 0 <= options.margin_m <= MAX_MARGIN_M:  # also refuses NaN and infinity
+        raise BadRequest("bad_upload_option", field="margin_m", value=options.margin_m)
     if len(data) > max_bytes:
         raise TooLarge(limit_mb=max_bytes // (1024 * 1024))
     report = UploadReport(

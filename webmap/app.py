@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 from pathlib import Path
 from typing import Any
@@ -11,20 +12,28 @@ from flask import Flask
 
 from layers.backends import open_store, seed_if_empty
 from layers.store_base import BaseStore
-from webmap import auth, errors, i18n
+from webmap import auth, errors, i18n, security
 from webmap.settings import DEMO_DIR, from_environment
 
 log = logging.getLogger(__name__)
 
 
 def _secret_key(data_dir: Path) -> str:
+    """The key in ``<data>/secret_key``, made once. Workers starting at the same moment
+    (gunicorn -w 4 on a fresh data directory) get the same key: the file appears whole,
+    and only if it is absent (a hard link of a finished temp file)."""
     path = data_dir / "secret_key"
-    if path.exists():
-        return path.read_text().strip()
-    key = secrets.token_hex(32)
-    path.write_text(key)
-    path.chmod(0o600)
-    return key
+    if not path.exists():
+        tmp = data_dir / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        tmp.write_text(secrets.token_hex(32))
+        tmp.chmod(0o600)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another worker made it first: use theirs
+        finally:
+            tmp.unlink()
+    return path.read_text().strip()
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -54,6 +63,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     i18n.init_app(app)
     errors.init_app(app)
+    security.init_app(app)
     auth.init_app(app)
     from webmap.views import api_features, home, maps, uploads_api
 

@@ -151,7 +151,10 @@ class CheckedPage:
 @pytest.fixture
 def page_checked(browser: Browser, request: pytest.FixtureRequest) -> Iterator[CheckedPage]:
     """A fresh page; at teardown a screenshot is saved and the page must be clean."""
-    context = browser.new_context(viewport={"width": 1024, "height": 768})
+    # Playwright's wait_for_function evaluates its predicate with eval, which the app's
+    # Content-Security-Policy forbids; tests/reliability/test_xss.py loads every page with
+    # the policy in force (and fails on any violation).
+    context = browser.new_context(viewport={"width": 1024, "height": 768}, bypass_csp=True)
     context.set_default_timeout(10_000)  # local pages only: fail fast, not after 30 s
     checked = CheckedPage(context.new_page())
     try:

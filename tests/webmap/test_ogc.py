@@ -8,8 +8,8 @@ from pathlib import Path
 import orjson
 import pyproj
 import pytest
-import shapely
 
+from layers.memtable import FeatureTable
 from layers.store import Change, GeoJSONStore
 from layers.users import UserStore
 from webmap.app import create_app, get_store
@@ -241,7 +241,8 @@ def test_datetime_on_a_layer_without_dates_is_400(client):
 def test_bbox_query_uses_the_in_memory_index_not_the_file(client, store, monkeypatch):
     get_json(client, "/ogc/collections/streetlights/items?bbox=112,39,113,40")  # warm up
     queries = []
-    original = shapely.STRtree.query
+    # The store's spatial index (a grid for points, an STRtree for other geometries).
+    original = FeatureTable.bbox_rows
 
     def spy(self, *args, **kwargs):
         queries.append(args)
@@ -256,7 +257,7 @@ def test_bbox_query_uses_the_in_memory_index_not_the_file(client, store, monkeyp
     def no_read(path, *args, **kwargs):
         raise AssertionError(f"{path} was read again")
 
-    monkeypatch.setattr(shapely.STRtree, "query", spy)
+    monkeypatch.setattr(FeatureTable, "bbox_rows", spy)
     monkeypatch.setattr(builtins, "open", guarded_open)
     monkeypatch.setattr(Path, "read_bytes", no_read)
     monkeypatch.setattr(Path, "read_text", no_read)
@@ -511,8 +512,9 @@ def test_cookie_session_writes_need_the_csrf_token(client, app):
     UserStore(app.config["DATA_DIR"]).add("field2", "field", "password123")
     page = client.get("/login").get_data(as_text=True)
     token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
-    login = client.post("/login", data={"name": "field2", "password": "password123",
-                                        "csrf_token": token})
+    login = client.post(
+        "/login", data={"name": "field2", "password": "password123", "csrf_token": token}
+    )
     assert login.status_code == 302
     response = client.post(
         "/ogc/collections/streetlights/items",
