@@ -279,6 +279,11 @@ class PostGISStore(BaseStore):
         """Close the pooled connections."""
         self._pool.close()
 
+    @staticmethod
+    def _has_meta(conn: Any) -> bool:
+        row = conn.execute("SELECT to_regclass('vw_meta') IS NOT NULL").fetchone()
+        return bool(row and row[0])
+
     def ensure_schema(self) -> None:
         """Create the tables (and the postgis extension if missing) once per database."""
         with self._conn() as conn:
@@ -290,6 +295,12 @@ class PostGISStore(BaseStore):
             with conn.transaction():
                 # Two servers starting at once: one creates, the other waits and finds it.
                 conn.execute("SELECT pg_advisory_xact_lock(hashtext('villageworks:schema'))")
+                # The other may have finished meanwhile: then its tables are in use, and
+                # re-running the DDL (CREATE INDEX takes table locks) could deadlock with it.
+                if self._has_meta(conn):
+                    got = conn.execute("SELECT value FROM vw_meta WHERE key = 'schema'").fetchone()
+                    if got and int(got[0]) >= SCHEMA_VERSION:
+                        return
                 exists = conn.execute("SELECT to_regtype('geometry') IS NOT NULL").fetchone()
                 if not (exists and exists[0]):
                     conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
