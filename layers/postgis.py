@@ -62,6 +62,7 @@ from layers.store_base import (
 )
 
 log = logging.getLogger(__name__)
+DEADLOCK_RETRIES = 4
 
 SCHEMA_VERSION = 1
 #: Idle connections a store keeps for reuse (busy ones are not capped).
@@ -285,7 +286,22 @@ class PostGISStore(BaseStore):
         return bool(row and row[0])
 
     def ensure_schema(self) -> None:
-        """Create the tables (and the postgis extension if missing) once per database."""
+        """Create the tables (and the postgis extension if missing) once per database.
+
+        Servers starting together serialise on an advisory lock; should PostgreSQL still
+        pick this one as a deadlock victim (DDL takes table locks a running server's
+        writes also need), the whole step is simply tried again.
+        """
+        for attempt in range(DEADLOCK_RETRIES + 1):
+            try:
+                self._ensure_schema_once()
+                return
+            except psycopg.errors.DeadlockDetected:
+                if attempt == DEADLOCK_RETRIES:
+                    raise
+                log.warning("deadlock while creating the schema; trying again")
+
+    def _ensure_schema_once(self) -> None:
         with self._conn() as conn:
             row = conn.execute("SELECT to_regclass('vw_meta') IS NOT NULL").fetchone()
             if row and row[0]:
@@ -591,23 +607,31 @@ class PostGISStore(BaseStore):
         spec = self.spec(layer)
         changes = list(changes)
         result: CommitResult | None = None
-        with self._conn() as conn:
-            with conn.transaction() as tx:
-                seq, next_id = self._lock_layer(conn, layer)
-                result = self._commit_locked(
-                    conn,
-                    spec,
-                    changes,
-                    seq=seq,
-                    next_id=next_id,
-                    user=user,
-                    source=source,
-                    idempotency_key=idempotency_key,
-                    dry_run=dry_run,
-                    extra=extra_properties or {},
-                )
-                if dry_run or result.replayed:
-                    raise psycopg.Rollback(tx)
+        # A transaction PostgreSQL aborts as a deadlock victim wrote nothing: run it again.
+        for attempt in range(DEADLOCK_RETRIES + 1):
+            try:
+                with self._conn() as conn:
+                    with conn.transaction() as tx:
+                        seq, next_id = self._lock_layer(conn, layer)
+                        result = self._commit_locked(
+                            conn,
+                            spec,
+                            changes,
+                            seq=seq,
+                            next_id=next_id,
+                            user=user,
+                            source=source,
+                            idempotency_key=idempotency_key,
+                            dry_run=dry_run,
+                            extra=extra_properties or {},
+                        )
+                        if dry_run or result.replayed:
+                            raise psycopg.Rollback(tx)
+                break
+            except psycopg.errors.DeadlockDetected:
+                if attempt == DEADLOCK_RETRIES:
+                    raise
+                log.warning("commit to %s chosen as a deadlock victim; trying again", layer)
         assert result is not None
         if not (dry_run or result.replayed):
             log.info(
