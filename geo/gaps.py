@@ -97,6 +97,14 @@ def as_wgs84(frame: gpd.GeoDataFrame, layer: str, columns: Iterable[str] = ()) -
     return frame.to_crs(WGS84) if not frame.crs.equals(WGS84) else frame.copy()
 
 
+def _geometry_only(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """``frame`` reduced to its active geometry column (anything else is returned as is,
+    for :func:`as_wgs84` to refuse)."""
+    if isinstance(frame, gpd.GeoDataFrame) and frame.active_geometry_name is not None:
+        return frame[[frame.active_geometry_name]]
+    return frame
+
+
 def _check_columns(frame: Frame, layer: str, columns: Iterable[str]) -> Frame:
     """A copy of a plain (or geo) DataFrame after checking it holds ``columns``."""
     if not isinstance(frame, pd.DataFrame):
@@ -300,8 +308,9 @@ def nearest_distance_m(
     >>> nearest_distance_m(t.iloc[:0], s, max_distance_m=500)
     array([], dtype=float64)
     """
-    targets = as_wgs84(targets, "targets")
-    sources = as_wgs84(sources, "sources")
+    # Only the geometries are needed: no copy of every other column.
+    targets = as_wgs84(_geometry_only(targets), "targets")
+    sources = as_wgs84(_geometry_only(sources), "sources")
     _check_thresholds(max_distance_m=max_distance_m)
     crs = _metric_crs(targets, sources)
     found, _position = _nearest(

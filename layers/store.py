@@ -54,7 +54,7 @@ from layers.journal import (
     read_records,
     remove_stale_temp_files,
 )
-from layers.memtable import FeatureTable
+from layers.memtable import RELEASE_AFTER_ROWS, FeatureTable, release_memory, tune_memory
 from layers.specs import SYSTEM_FIELDS, LayerSpec, SpecRegistry
 from layers.store_base import (
     COORD_DECIMALS,
@@ -194,6 +194,7 @@ class GeoJSONStore(BaseStore):
         self.specs = specs if specs is not None else SpecRegistry.load(self.data_dir / "specs")
         self._states: dict[str, _LayerState] = {}
         self._plans: dict[str, _Plan] = {}
+        tune_memory()
         self._locks: dict[str, InterProcessLock] = {}
         self._guard = threading.Lock()
 
@@ -250,6 +251,8 @@ class GeoJSONStore(BaseStore):
                     state.offset = end
                     self.journal(layer).repair_tail(end)
                     self._states[layer] = state
+                    if len(state.features) >= RELEASE_AFTER_ROWS:
+                        release_memory()  # what parsing the file left behind
         with state.lock:
             size = self.journal(layer).size()
             if size < state.offset:

@@ -553,11 +553,17 @@ def _check_rows(
     if any(p.severity == "error" for p in default_problems):
         raise ValidationFailed(default_problems)
     gdf = batch.gdf
-    records = gdf.drop(columns=gdf.geometry.name).to_dict("records") if len(gdf) else []
+    # Column by column (not a dict per row from pandas): 100,000 rows in a blink.
+    values = {
+        target: [_plain(v) for v in gdf[column].to_numpy(dtype=object)]
+        if column in gdf.columns
+        else [None] * len(gdf)
+        for column, target in mapping.items()
+    }
     geoms = list(gdf.geometry.values) if len(gdf) else []
     check = PropertyChecker(spec)  # converts each distinct value of a column once
-    for index, (row, record) in enumerate(zip(batch.rows, records, strict=True)):
-        props = {target: _plain(record.get(column)) for column, target in mapping.items()}
+    for index, row in enumerate(batch.rows):
+        props = {target: column[index] for target, column in values.items()}
         for key, value in defaults.items():
             if props.get(key) in (None, ""):
                 props[key] = value

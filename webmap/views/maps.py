@@ -15,6 +15,7 @@ from typing import Any
 from flask import Blueprint, current_app, render_template, request, url_for
 
 from layers.errors import NotFound
+from layers.memtable import release_memory
 from webmap import mapdata
 from webmap.app import get_store
 from webmap.assets import chart_js_url
@@ -58,6 +59,8 @@ def snapshot() -> mapdata.Snapshot:
             frames = {n: store.frame(n) for n in store.layer_names()}
             cache["snapshot"] = mapdata.snapshot(frames, store.specs, today)
             cache["key"] = key
+            # The gap analyses of a big layer leave freed memory behind: give it back.
+            release_memory()
         return cache["snapshot"]  # type: ignore[no-any-return]
 
 

@@ -1,0 +1,37 @@
+"""scripts/bench.py still runs: every row on tiny layers (no pygeoapi, no browser)."""
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_bench_smoke_run_writes_the_table(tmp_path):
+    out = tmp_path / "BENCHMARKS.md"
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "bench.py"),
+            "--smoke",
+            "--out",
+            str(out),
+            "--work",
+            str(tmp_path / "work"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert time.perf_counter() - started < 60
+    text = out.read_text(encoding="utf-8")
+    assert "| row | measure | features | ours | target | met | peer (same run) | ratio |" in text
+    rows = {line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| ")}
+    for row in ("items", "commit", "import", "map", "gaps", "nearest", "memory", "startup"):
+        assert row in rows, f"no {row} figures in:\n{text}"
+    assert "ogr2ogr" in text or "n/a" in text
+    assert (tmp_path / "work" / "results.json").exists()
