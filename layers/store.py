@@ -378,16 +378,30 @@ class GeoJSONStore(BaseStore):
         wanted = {k: _as_text(v) for k, v in (equals or {}).items()}
         with state.lock:
             table = state.features
-            if bbox is None:
-                rows = table.all_rows()
-            elif state.spec.spatial:
-                rows = table.bbox_rows(bbox)
-            else:
-                rows = np.zeros(0, dtype=np.intp)
-            if wanted or date_from or date_to:
-                rows = table.filter_rows(rows, wanted, state.spec.date_field, date_from, date_to)
+            rows = self._matching_rows(state, bbox, wanted, date_from, date_to)
             end = None if limit is None else offset + limit
             return QueryResult(table.decode(rows[offset:end]), len(rows))
+
+    @staticmethod
+    def _matching_rows(
+        state: _LayerState,
+        bbox: BBox | None,
+        wanted: Mapping[str, str],
+        date_from: str | None,
+        date_to: str | None,
+    ) -> np.ndarray:
+        """Row numbers of the table that match a bbox, equality filters and a date range
+        (the caller holds ``state.lock``)."""
+        table = state.features
+        if bbox is None:
+            rows = table.all_rows()
+        elif state.spec.spatial:
+            rows = table.bbox_rows(bbox)
+        else:
+            rows = np.zeros(0, dtype=np.intp)
+        if wanted or date_from or date_to:
+            rows = table.filter_rows(rows, wanted, state.spec.date_field, date_from, date_to)
+        return rows
 
     def query_sample(
         self,
@@ -408,14 +422,7 @@ class GeoJSONStore(BaseStore):
         wanted = {k: _as_text(v) for k, v in (equals or {}).items()}
         with state.lock:
             table = state.features
-            if bbox is None:
-                rows = table.all_rows()
-            elif state.spec.spatial:
-                rows = table.bbox_rows(bbox)
-            else:
-                rows = np.zeros(0, dtype=np.intp)
-            if wanted or date_from or date_to:
-                rows = table.filter_rows(rows, wanted, state.spec.date_field, date_from, date_to)
+            rows = self._matching_rows(state, bbox, wanted, date_from, date_to)
             if within is not None and len(rows):
                 rows = rows[table.anchors_in(rows, within)]
             picks = page_positions(len(rows), limit, offset, spread)
