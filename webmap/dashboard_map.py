@@ -35,11 +35,10 @@ from layers.dashboard import Dashboard
 from layers.store_base import BaseStore
 from webmap.assets import ASSET_URLS, localise
 from webmap.i18n import format_date, format_number, translate
-from webmap.maps import basemap_tiles
+from webmap.maps import MAX_ZOOM, add_basemap_tiles
 
 COORD_DECIMALS = 6  # about 0.1 m: plenty for a screen
 RED = "#d32f2f"
-MAX_ZOOM = 19
 
 
 @dataclass(frozen=True)
@@ -349,20 +348,6 @@ def _strings(lang: str) -> dict[str, str]:
     return {k: translate(f"dash.map.{k}", lang) for k in keys}
 
 
-def _add_tiles(m: folium.Map, view: GapMapView) -> None:
-    for i, tiles in enumerate(basemap_tiles(view.basemap, view.lang, view.tianditu_key)):
-        folium.TileLayer(
-            tiles=tiles.url,
-            attr=tiles.attribution or " ",
-            name=f"basemap-{i}",
-            subdomains=tiles.subdomains or "abc",
-            max_zoom=MAX_ZOOM,
-            max_native_zoom=tiles.max_zoom,
-            overlay=i > 0,
-            control=False,
-        ).add_to(m)
-
-
 def gap_map(store: BaseStore, board: Dashboard, view: GapMapView) -> folium.Map:
     """The dashboard's map: township areas, works, roads, villages and every gap.
 
@@ -383,7 +368,7 @@ def gap_map(store: BaseStore, board: Dashboard, view: GapMapView) -> folium.Map:
     m = folium.Map(location=[39.5, 112.8], zoom_start=10, tiles=None, max_zoom=MAX_ZOOM)
     m.default_js = [("leaflet", ASSET_URLS["leaflet"].upstream_url)]
     m.default_css = [("leaflet_css", ASSET_URLS["leaflet_css"].upstream_url)]
-    _add_tiles(m, view)
+    add_basemap_tiles(m, view.basemap, view.lang, view.tianditu_key)
     GapLayers(payload).add_to(m)
     if extent is not None:
         box = _display([shapely.box(*extent)], view.gcj02)[0]

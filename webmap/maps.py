@@ -584,8 +584,9 @@ def _setup_config(view: MapView) -> dict[str, Any]:
     }
 
 
-def _add_tiles(m: folium.Map, view: MapView) -> None:
-    for i, tiles in enumerate(basemap_tiles(view.basemap, view.lang, view.tianditu_key)):
+def add_basemap_tiles(m: folium.Map, basemap: str, lang: str, tianditu_key: str = "") -> None:
+    """The chosen basemap's tile layers (none for ``none``), shared by every map page."""
+    for i, tiles in enumerate(basemap_tiles(basemap, lang, tianditu_key)):
         folium.TileLayer(
             tiles=tiles.url,
             attr=tiles.attribution or " ",
@@ -650,7 +651,7 @@ def build_map(layers: Sequence[MapLayer], view: MapView) -> folium.Map:
         zoomSnap=0.25,
         zoom_control=True,
     )
-    _add_tiles(m, view)
+    add_basemap_tiles(m, view.basemap, view.lang, view.tianditu_key)
     MapSetup({**_setup_config(view), "fit": latlng_bounds(bounds) if bounds else None}).add_to(m)
     for layer in layers:
         FeatureLayer(layer_payload(layer, view)).add_to(m)
