@@ -23,7 +23,9 @@ Guarantees
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
+import gc
 import io
 import logging
 import math
@@ -33,8 +35,9 @@ import unicodedata
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from itertools import chain, repeat
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.etree.ElementTree import Element
 
 import geopandas as gpd
@@ -56,6 +59,9 @@ from geo.safety import (
     parse_xml,
     safe_unzip,
 )
+
+if TYPE_CHECKING:
+    from _csv import Reader as CsvReader
 
 _LOG = logging.getLogger(__name__)
 
@@ -112,6 +118,9 @@ class _Table:
     encoding: str | None = None
     #: Attribute columns present even when no row is read (a format's fixed schema).
     base: list[str] = field(default_factory=list)
+    #: Attribute values by column, when a reader gathered them column-wise instead of as
+    #: ``records``; its geometries are then 2D, finite and small by construction.
+    columnar: dict[str, Any] | None = None
 
     def add(self, row: int, record: dict[str, Any], geom: BaseGeometry | None) -> None:
         """Keep one readable row."""
@@ -395,28 +404,45 @@ def _drop_huge(table: _Table) -> None:
     table.rows = [table.rows[i] for i in keep]
 
 
+def _column_names(table: _Table) -> list[str]:
+    """The table's attribute columns: its base ones, then others in order of appearance."""
+    names: list[str] = list(table.base)
+    seen = set(names)
+    keyed = [table.columnar] if table.columnar is not None else table.records
+    for record in keyed:
+        for key in record:
+            if key not in seen:
+                seen.add(key)
+                names.append(key)
+    return names
+
+
+def _attribute_frame(table: _Table, names: list[str]) -> pd.DataFrame | None:
+    """The table's attribute columns ``names`` as a DataFrame; None when there are none."""
+    if not names:
+        return None
+    if table.columnar is not None:
+        return pd.DataFrame(table.columnar, columns=names, copy=False)
+    return pd.DataFrame.from_records(table.records, columns=names)
+
+
 def _finish(table: _Table, fmt: str) -> ReadResult:
     """Turn a gathered table into a ReadResult (or an InputError if nothing was readable)."""
-    _split_z(table)
-    _drop_non_finite(table)
-    _drop_huge(table)
+    if table.columnar is None:
+        _split_z(table)
+        _drop_non_finite(table)
+        _drop_huge(table)
     errors = [p for p in table.problems if p.severity == "error"]
     if not table.rows and errors:
         raise InputError(table.problems)
     if not table.rows:
         table.problems.append(_problem("no_features", severity="warning"))
-    names: list[str] = list(table.base)
-    seen = set(names)
-    for record in table.records:
-        for key in record:
-            if key not in seen:
-                seen.add(key)
-                names.append(key)
+    names = _column_names(table)
     if len(names) > MAX_COLUMNS:
         raise _fail("too_many_columns", count=len(names), limit=MAX_COLUMNS)
-    frame = pd.DataFrame.from_records(table.records, columns=names) if names else None
     geometry = gpd.GeoSeries(table.geoms, crs=table.crs)
-    gdf = gpd.GeoDataFrame(frame, geometry=geometry, crs=table.crs)
+    frame = _attribute_frame(table, names)  # made here, so GeoDataFrame need not copy it
+    gdf = gpd.GeoDataFrame(frame, geometry=geometry, crs=table.crs, copy=False)
     return ReadResult(
         gdf=gdf,
         format=fmt,
@@ -721,19 +747,55 @@ def _decode_csv(data: bytes, encoding: str | None) -> tuple[str, str]:
     raise _fail("csv_encoding", value="UTF-8, GB18030")
 
 
+def _first_line(text: str) -> str:
+    """The first non-blank line of ``text`` as ``str.splitlines`` cuts it, or ``""``.
+
+    Reads a growing head of the text rather than splitting all of a large file.
+    """
+    size = 4096
+    while True:
+        lines = text[:size].splitlines()
+        if size < len(text):
+            lines = lines[:-1]  # the last one may go on past the head
+        line = next((line for line in lines if line.strip()), None)
+        if line is not None or size >= len(text):
+            return line or ""
+        size *= 8
+
+
 def _sniff_delimiter(text: str) -> str:
     """Comma, semicolon or tab, whichever the header line has most of."""
-    header = next((line for line in text.splitlines() if line.strip()), "")
+    header = _first_line(text)
     counts = {d: header.count(d) for d in (",", ";", "\t")}
     best = max(counts, key=lambda d: counts[d])
     # One column only (a lone WKT column): split on nothing, so "1 2, 3 4" stays whole.
     return best if counts[best] else "\x1f"
 
 
-def _csv_records(text: str) -> Iterator[list[str]]:
-    """csv.reader over ``text`` with the sniffed delimiter and a field size fit for WKT."""
+def _plain_lines(text: str) -> list[str] | None:
+    """The lines of a text without quotes, cut as csv.reader cuts them; None if it has any.
+
+    Without quotes a record is exactly one line: csv.reader can read these lines instead of
+    a StringIO copy of the text, which a large file makes costly.
+    """
+    if '"' in text:
+        return None
+    if "\r" in text:  # csv.reader ends a line at "\r\n", "\r" or "\n"
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    if lines[-1] == "":  # after the final line end: no record
+        lines.pop()
+    return lines
+
+
+def _csv_records(text: str, lines: list[str] | None) -> CsvReader:
+    """csv.reader over ``text`` (or its ``lines``, see :func:`_plain_lines`).
+
+    With the sniffed delimiter and a field size fit for WKT.
+    """
     csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
-    return csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(text))
+    source = io.StringIO(text, newline="") if lines is None else iter(lines)
+    return csv.reader(source, delimiter=_sniff_delimiter(text))
 
 
 def _find_columns(norm: list[str]) -> tuple[str, list[int]] | None:
@@ -753,11 +815,16 @@ def _find_columns(norm: list[str]) -> tuple[str, list[int]] | None:
 
 
 def _read_csv(data: bytes, encoding: str | None) -> _Table:
-    """CSV (comma, semicolon or tab) with lon/lat, x/y or WKT columns into a table."""
+    """CSV (comma, semicolon or tab) with lon/lat, x/y or WKT columns into a table.
+
+    Files with x/y columns are read column by column when that gives the same result (see
+    :class:`_CsvColumns`), row by row otherwise.
+    """
     text, used = _decode_csv(data, encoding)
     if "\x00" in text:
         raise _fail("unknown_format", value="NUL")
-    records = _csv_records(text)
+    lines = _plain_lines(text)
+    records = _csv_records(text, lines)
     try:
         headers = next(h for h in records if any(c.strip() for c in h))
     except StopIteration:
@@ -771,10 +838,16 @@ def _read_csv(data: bytes, encoding: str | None) -> _Table:
     names = [_unique(h.strip(), taken) for h in headers]
     table = _Table(columns=list(headers), encoding=used)
     table.base = [n for i, n in enumerate(names) if i not in found[1]]
+    remaining: Iterator[list[str]] = records
+    if _CSV_COLUMNWISE and found[0] == "xy":
+        with _gc_paused():
+            remaining, uniform = _uniform_cells(lines, records, len(headers))
+            if uniform is not None and _CsvColumns(names, found[1], table).read(uniform):
+                return table
     parse = _CsvRow(headers, names, found[0], found[1], table)
     row = 0
     try:
-        for row, cells in enumerate(records, 1):
+        for row, cells in enumerate(remaining, 1):
             if any(c.strip() for c in cells):
                 parse.read(row, cells)
     except csv.Error as exc:
@@ -958,6 +1031,154 @@ def _decimal(body: str) -> float:
     if not re.fullmatch(r"\d+(?:\.\d*)?(?:E[+-]?\d+)?|\.\d+(?:E[+-]?\d+)?", body):
         raise ValueError(body)
     return float(body)
+
+
+# --- CSV, column by column ---------------------------------------------------------------
+
+#: Read clean x/y CSV files column by column. False forces the row-by-row reader (the
+#: tests compare the two).
+_CSV_COLUMNWISE = True
+#: In a column of cells each preceded by a newline, matches before any cell that is not a
+#: plain number, i.e. not one ``parse_coordinate`` reads as ``float(cell)`` at first sight
+#: (ASCII only, on purpose: anything else is left to the row-by-row reader).
+_NOT_PLAIN = re.compile(r"\n(?![ \t]*-?[0-9]{1,9}(?:\.[0-9]{1,20})?[ \t]*(?:\n|\Z))")
+#: The type pandas gives a column of strings (``str`` since pandas 3).
+_STR_DTYPE: Any = pd.Series(["text"]).dtype
+#: Every character ``str.strip()`` removes, i.e. every one ``str.isspace()`` accepts.
+_WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause automatic garbage collection while making objects that all stay alive.
+
+    A 100,000-row file makes close to a million objects (cells, points); the collections
+    their allocation triggers would walk them all again and again, for nothing, taking
+    about half the reading time. Collection resumes afterwards unless it was off already,
+    so overlapping uses (threads) leave it on in the end if it was on at first.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@dataclass
+class _Cells:
+    """The data cells of a CSV file whose data rows are all exactly as wide as its header."""
+
+    #: The cells, row after row.
+    flat: list[str]
+    #: Row number of each data row (blank records in between count, but are not kept).
+    rows: list[int]
+    #: Whether some cell may hold whitespace: if not, no cell needs stripping.
+    spaced: bool
+
+
+def _uniform_cells(
+    lines: list[str] | None, records: CsvReader, width: int
+) -> tuple[Iterator[list[str]], _Cells | None]:
+    """The cells after the header row, or None unless every data row has ``width`` cells.
+
+    ``lines`` are those of a text without quotes (see :func:`_plain_lines`), ``records``
+    the reader that has just read the header. Also returns the records the row-by-row
+    reader should go on with: ``records`` itself, or the ones read from it here.
+    """
+    if lines is not None:  # a line is a record: split it at each delimiter
+        data = lines[records.line_num :]
+        return records, _unquoted_cells(data, records.dialect.delimiter, width)
+    rest: list[list[str]] = []
+    try:
+        rest.extend(records)  # keeps the records read before an error
+    except csv.Error as exc:  # as the row-by-row reader would fail, whatever rows came before
+        raise _fail("csv_invalid", value=str(exc), row=len(rest) + 1) from exc
+    return iter(rest), _quoted_cells(rest, width)
+
+
+def _unquoted_cells(lines: list[str], sep: str, width: int) -> _Cells | None:
+    """The cells of the data lines of a text without quotes."""
+    rows, kept = _numbered(lines)
+    if not kept or set(map(str.count, kept, repeat(sep))) != {width - 1}:
+        return None
+    joined = sep.join(kept)
+    return _Cells(joined.split(sep), rows, _has_space(joined, sep))
+
+
+def _quoted_cells(records: list[list[str]], width: int) -> _Cells | None:
+    """The cells of the records csv.reader read from a text with quotes."""
+    rows, kept = _numbered(records)
+    if not kept or set(map(len, kept)) != {width}:
+        return None
+    flat = list(chain.from_iterable(kept))
+    return _Cells(flat, rows, _has_space("\x00".join(flat), "\x00"))  # no NUL in a CSV
+
+
+def _has_space(text: str, sep: str) -> bool:
+    """True if ``text`` holds whitespace other than ``sep`` (a quick scan per character)."""
+    return any(ch in text for ch in _WHITESPACE if ch != sep)
+
+
+def _numbered(items: list[Any]) -> tuple[list[int], list[Any]]:
+    """Row numbers (from 1) of the non-empty items, and those items.
+
+    An empty item is an empty line: no record, but a row as a spreadsheet counts them.
+    """
+    if all(items):
+        return list(range(1, len(items) + 1)), items
+    rows = [i for i, item in enumerate(items, 1) if item]
+    return rows, [items[i - 1] for i in rows]
+
+
+class _CsvColumns:
+    """Reads the data rows of an x/y CSV file column by column into its table.
+
+    Only when every coordinate is a plain number, so that no row is refused and each
+    coordinate is ``float(cell)``, exactly as :class:`_CsvRow` would read it.
+    """
+
+    def __init__(self, names: list[str], idx: list[int], table: _Table):
+        self.names, self.idx, self.table = names, idx, table
+
+    def read(self, cells: _Cells) -> bool:
+        """Fill the table; False, leaving it untouched, if a coordinate is not plain."""
+        width = len(self.names)
+        x = _plain_numbers(cells.flat[self.idx[0] :: width])
+        y = None if x is None else _plain_numbers(cells.flat[self.idx[1] :: width])
+        if x is None or y is None:
+            return False
+        self.table.columnar = self.attributes(cells)
+        points: Any = shapely.points(x, y)  # an array here: x and y are arrays
+        self.table.geoms = list(points)
+        self.table.rows = cells.rows
+        return True
+
+    def attributes(self, cells: _Cells) -> dict[str, Any]:
+        """Each non-coordinate column, stripped, with blank cells as None (as _CsvRow)."""
+        width = len(self.names)
+        others = [(i, name) for i, name in enumerate(self.names) if i not in self.idx]
+        if cells.spaced:
+            return {name: [c.strip() or None for c in cells.flat[i::width]] for i, name in others}
+        if "" in cells.flat:
+            return {name: [c or None for c in cells.flat[i::width]] for i, name in others}
+        grid = np.fromiter(cells.flat, dtype=object, count=len(cells.flat)).reshape(-1, width)
+        # Strings only: give them the type pandas would infer, without the inferring.
+        return {name: pd.array(grid[:, i], dtype=_STR_DTYPE) for i, name in others}
+
+
+def _plain_numbers(column: list[str]) -> np.ndarray | None:
+    """The cells as floats, or None unless each is one plain number (see ``_NOT_PLAIN``)."""
+    joined = "\n" + "\n".join(column)
+    if joined.count("\n") != len(column) or _NOT_PLAIN.search(joined):
+        return None
+    # NumPy parses each number with PyOS_string_to_double, as float() does: same values.
+    values = np.fromstring(joined, sep="\n")
+    return values if len(values) == len(column) else None
 
 
 # --- XML: GPX and KML --------------------------------------------------------------------
