@@ -146,6 +146,10 @@ def _to_metric(crs: pyproj.CRS) -> pyproj.Transformer:
 
 
 def _project(geoms: Any, transformer: pyproj.Transformer) -> Any:
+    if _all_points(geoms):  # an upload of points: no per-geometry coordinate rewrite
+        x, y = transformer.transform(shapely.get_x(geoms), shapely.get_y(geoms))
+        return shapely.points(np.asarray(x), np.asarray(y))
+
     def func(coords: NDArray[np.float64]) -> NDArray[np.float64]:
         x, y = transformer.transform(coords[:, 0], coords[:, 1])
         return np.column_stack([x, y])
@@ -218,13 +222,25 @@ def _lonlat_range(geoms: NDArray[np.object_], rows: IntArray) -> tuple[IntArray,
     return bad.astype(np.int64), problems
 
 
+def _all_points(geoms: Any) -> bool:
+    """True for a non-empty array of non-empty points only."""
+    if not isinstance(geoms, np.ndarray) or geoms.ndim != 1 or not len(geoms):
+        return False
+    return bool(np.all(shapely.get_type_id(geoms) == 0) and not shapely.is_empty(geoms).any())
+
+
 def _swapped(
     geoms: NDArray[np.object_], rows: IntArray, area: shapely.Geometry
 ) -> tuple[IntArray, list[Problem]]:
     usable = np.flatnonzero(_usable(geoms))
     candidates = geoms[usable]
-    swapped = shapely.transform(candidates, lambda c: np.ascontiguousarray(c[:, ::-1]))
-    hit = ~shapely.intersects(area, candidates) & shapely.intersects(area, swapped)
+    shapely.prepare(area)
+    if _all_points(candidates):
+        x, y = shapely.get_x(candidates), shapely.get_y(candidates)
+        hit = ~shapely.intersects_xy(area, x, y) & shapely.intersects_xy(area, y, x)
+    else:
+        swapped = shapely.transform(candidates, lambda c: np.ascontiguousarray(c[:, ::-1]))
+        hit = ~shapely.intersects(area, candidates) & shapely.intersects(area, swapped)
     bad = usable[hit]
     problems = []
     for i in bad:
@@ -307,7 +323,14 @@ def _duplicates(
         return []
     minx, miny, maxx, maxy = shapely.total_bounds(new[usable])
     to_metric = _to_metric(metric_crs_for((minx, miny, maxx, maxy)))
-    new_m = _project(new[usable], to_metric)
+    near: Callable[[Any, Any, float], tuple[IntArray, IntArray, NDArray[np.float64]]]
+    if _all_points(new[usable]):
+        # Points (an upload): coordinate arrays and a grid, no geometry objects at all.
+        new_m: Any = _metric_xy(new[usable], to_metric)
+        near = _near_points
+    else:
+        new_m = _project(new[usable], to_metric)
+        near = _near_geometries
     problems: list[Problem] = []
     if existing is not None and existing.size:
         # Only features near the batch are projected: far ones would distort in this zone.
@@ -315,21 +338,30 @@ def _duplicates(
         window = shapely.box(minx - pad, miny - pad, maxx + pad, maxy + pad)
         candidates = np.flatnonzero(_usable(existing))
         nearby = candidates[shapely.intersects(window, existing[candidates])]
-        tree = shapely.STRtree(_project(existing[nearby], to_metric))
-        (src, dst), dists = tree.query_nearest(
-            new_m, max_distance=distance_m, return_distance=True, all_matches=False
-        )
-        for s, d, dist in zip(src, dst, dists, strict=True):
-            params = {"existing_id": existing_ids[nearby[d]], "distance_m": round(float(dist), 1)}
+        old = existing[nearby]
+        old_m: Any
+        if not len(old):
+            old_m = (np.zeros(0), np.zeros(0)) if near is _near_points else old
+        elif near is _near_points and _all_points(old):
+            old_m = _metric_xy(old, to_metric)
+        else:  # lines or polygons stored near a batch of points
+            near, new_m, old_m = _near_geometries, _as_geoms(new_m), _project(old, to_metric)
+        src, dst, dists = near(new_m, old_m, distance_m)
+        # Per new row, the nearest existing feature (the first of equals).
+        order = np.lexsort((dst, dists, src))
+        first = np.r_[True, src[order][1:] != src[order][:-1]] if order.size else order
+        for k in order[first]:
+            params = {
+                "existing_id": existing_ids[nearby[dst[k]]],
+                "distance_m": round(float(dists[k]), 1),
+            }
             problems.append(
-                _problem("duplicate_existing", rows[usable[s]], None, params, "warning")
+                _problem("duplicate_existing", rows[usable[src[k]]], None, params, "warning")
             )
-    tree = shapely.STRtree(new_m)
-    src, dst = tree.query(new_m, predicate="dwithin", distance=distance_m)
+    src, dst, dists = near(new_m, new_m, distance_m)
     earlier = dst < src
-    src, dst = src[earlier], dst[earlier]
+    src, dst, dists = src[earlier], dst[earlier], dists[earlier]
     if src.size:
-        dists = shapely.distance(new_m[src], new_m[dst])
         order = np.lexsort((dst, dists, src))  # per row: the nearest earlier row
         first = np.r_[True, src[order][1:] != src[order][:-1]]
         for k in order[first]:
@@ -341,6 +373,67 @@ def _duplicates(
                 _problem("duplicate_in_batch", rows[usable[src[k]]], None, params, "warning")
             )
     return problems
+
+
+def _metric_xy(
+    points: NDArray[np.object_], transformer: pyproj.Transformer
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    x, y = transformer.transform(shapely.get_x(points), shapely.get_y(points))
+    return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+
+
+def _as_geoms(value: Any) -> Any:
+    return shapely.points(*value) if isinstance(value, tuple) else value
+
+
+def _near_geometries(
+    a: NDArray[np.object_], b: NDArray[np.object_], distance: float
+) -> tuple[IntArray, IntArray, NDArray[np.float64]]:
+    """Pairs ``(i, j)`` of ``a[i]`` and ``b[j]`` within ``distance``, with the distance."""
+    src, dst = shapely.STRtree(b).query(a, predicate="dwithin", distance=distance)
+    return src, dst, shapely.distance(a[src], b[dst])
+
+
+def _near_points(
+    a: tuple[NDArray[np.float64], NDArray[np.float64]],
+    b: tuple[NDArray[np.float64], NDArray[np.float64]],
+    distance: float,
+) -> tuple[IntArray, IntArray, NDArray[np.float64]]:
+    """:func:`_near_geometries` for points given as coordinate arrays: a grid of cells
+    ``distance`` wide, each point against the points of its cell and the 8 around it."""
+    (ax, ay), (bx, by) = a, b
+    empty = np.zeros(0, dtype=np.intp)
+    if not len(ax) or not len(bx):
+        return empty, empty, np.zeros(0, dtype=np.float64)
+    size = max(float(distance), 1e-6)
+    bcx, bcy = np.floor(bx / size).astype(np.int64), np.floor(by / size).astype(np.int64)
+    x0, y0 = int(bcx.min()) - 1, int(bcy.min()) - 1
+    width = int(bcy.max()) - y0 + 2
+    order = np.argsort((bcx - x0) * width + (bcy - y0), kind="stable")
+    keys = ((bcx - x0) * width + (bcy - y0))[order]
+    acx, acy = np.floor(ax / size).astype(np.int64) - x0, np.floor(ay / size).astype(np.int64) - y0
+    # Needles in key order: numpy's binary search starts from the previous answer.
+    by_key = np.argsort(acx * width + acy, kind="stable")
+    acx, acy = acx[by_key], acy[by_key]
+    low, high = np.clip(acy - 1, 0, width - 1), np.clip(acy + 1, 0, width - 1)
+    sources, targets = [], []
+    for dx in (-1, 0, 1):
+        # The three cells (cx + dx, cy - 1 .. cy + 1) are one run of keys.
+        column = acx + dx
+        lo = np.searchsorted(keys, column * width + low, "left")
+        counts = np.searchsorted(keys, column * width + high, "right") - lo
+        total = int(counts.sum())
+        if total:
+            sources.append(np.repeat(by_key, counts))
+            starts = np.repeat(lo - (np.cumsum(counts) - counts), counts)
+            targets.append(order[starts + np.arange(total)])
+    if not sources:
+        return empty, empty, np.zeros(0, dtype=np.float64)
+    src, dst = np.concatenate(sources), np.concatenate(targets)
+    dxs, dys = ax[src] - bx[dst], ay[src] - by[dst]
+    dists = np.sqrt(dxs * dxs + dys * dys)  # as GEOS measures a point-to-point distance
+    keep = dists <= distance
+    return src[keep], dst[keep], dists[keep]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -248,6 +248,9 @@ class FeatureTable(Mapping[str, dict[str, Any]]):
         self._cols = {c: _Column(object) for c in self.columns}
         self._unique: dict[str, dict[Any, Any] | None] = {c: {} for c in self.columns}
         self._recent: dict[str, bytes] = {}
+        #: The texts of the rows an :meth:`append_points` just added: (version, first row,
+        #: texts), valid while the table is at that version.
+        self._run: tuple[int, int, list[bytes]] | None = None
         self._grid: _Grid | None = None
         self._tree: STRtree | None = None
         self._tree_rows = np.zeros(0, dtype=np.intp)
@@ -281,23 +284,48 @@ class FeatureTable(Mapping[str, dict[str, Any]]):
 
     def raws(self) -> Iterator[bytes]:
         """The JSON text of every live feature, in order (for the layer file)."""
+        for chunk in self.raw_chunks():
+            yield from chunk
+
+    def raw_chunks(self, size: int = 10_000) -> Iterator[list[bytes]]:
+        """:meth:`raws`, ``size`` features at a time."""
         rows = self._live_rows()
-        for start in range(0, len(rows), 10_000):
-            yield from self.texts(rows[start : start + 10_000])
+        for start in range(0, len(rows), size):
+            yield list(self.texts(rows[start : start + size]))
 
     def texts(self, rows: Sequence[int] | np.ndarray) -> Iterator[bytes]:
         """The JSON texts of the features at ``rows``."""
         raw, ids, recent = self._raw, self._ids, self._recent
-        rebuilt = iter(self._rebuild([r for r in rows if raw[r] is None and ids[r] not in recent]))
-        for r in rows:
-            text = raw[r]
-            if text is None:
-                text = recent.get(ids[r])  # type: ignore[arg-type]
-            yield text if text is not None else orjson.dumps(next(rebuilt))
+        rows = rows.tolist() if isinstance(rows, np.ndarray) else rows
+        run = self._run if self._run is not None and self._run[0] == self.changes else None
+        texts = None
+        if run is not None and rows:
+            _, start, kept = run
+            first, last = rows[0] - start, rows[-1] - start
+            if 0 <= first and last < len(kept) and last - first == len(rows) - 1:
+                # Consecutive rows of the last append (most of a big upload's compaction).
+                return iter(kept[first : last + 1])
+            end = start + len(kept)
+            texts = [kept[r - start] if start <= r < end else raw[r] for r in rows]
+        if texts is None:
+            texts = [raw[r] for r in rows]
+        if recent:
+            get = recent.get
+            texts = [get(ids[r]) if t is None else t for t, r in zip(texts, rows, strict=True)]
+        missing = [i for i, t in enumerate(texts) if t is None]
+        if missing:
+            rebuilt = self._rebuild([rows[i] for i in missing])
+            for i, feature in zip(missing, rebuilt, strict=True):
+                texts[i] = orjson.dumps(feature)
+        return iter(texts)  # type: ignore[arg-type]
 
     def forget_recent(self) -> None:
         """Drop the texts kept from the last batch (once a compaction has used them)."""
-        self._recent = {}
+        self._recent, self._run = {}, None
+
+    def taken(self, ids: Iterable[str]) -> set[str]:
+        """Those of ``ids`` that are live features."""
+        return self._row.keys() & set(ids)
 
     def ids(self) -> list[str]:
         """Live ids in order."""
@@ -472,6 +500,56 @@ class FeatureTable(Mapping[str, dict[str, Any]]):
                 self._changed.update(range(start, start + len(new_at)))
         self._touched(x, y, geoms, values, replaced)
 
+    def append_points(
+        self,
+        ids: list[str],
+        x: np.ndarray,
+        y: np.ndarray,
+        columns: Mapping[str, tuple[np.ndarray, list[Any]]],
+        texts: list[bytes],
+    ) -> None:
+        """Add new point features given column by column (the store's checked upload).
+
+        ``ids`` are not in the table; ``x``/``y`` are float coordinates; ``columns`` maps
+        a column to ``(codes, uniques)``, row ``i`` holding ``uniques[codes[i]]`` (None:
+        absent); a column left out holds nothing. ``texts`` are the features' JSON texts,
+        written by the store in column order, so the rows rebuild them exactly and only
+        the next compaction reads them.
+        """
+        n = len(ids)
+        if not n:
+            return
+        start = len(self._ids)
+        self._row.update(zip(ids, range(start, start + n), strict=True))
+        self._ids.extend(ids)
+        self._raw.extend([None] * n)
+        self._x.extend(x)
+        self._y.extend(y)
+        geoms = np.full(n, None, dtype=object)
+        self._geom.extend(geoms)
+        self._live.extend(np.ones(n, dtype=np.bool_))
+        distinct: dict[str, list[Any]] = {}
+        for c in self.columns:
+            codes, uniques = columns.get(c, (np.zeros(n, dtype=np.intp), [None]))
+            seen = self._unique.get(c)
+            shared = [
+                _ABSENT
+                if v is None
+                else seen.setdefault(v, v)
+                if seen is not None and (v.__class__ is str or (v.__class__ is float and v != 0.0))
+                else v
+                for v in uniques
+            ]
+            if seen is not None and len(seen) > DISTINCT_KEPT:
+                self._unique[c] = None
+            self._cols[c].extend(_objects(shared)[codes])
+            distinct[c] = [v for v in uniques if v is not None]
+        self._recent = {}
+        if self._indexed:
+            self._changed.update(range(start, start + n))
+        self._touched(x, y, geoms, distinct, False)
+        self._run = (self.changes, start, texts)
+
     def delete(self, fid: str) -> bool:
         """Remove one feature; False if it was not live."""
         row = self._row.pop(fid, None)
@@ -555,6 +633,7 @@ class FeatureTable(Mapping[str, dict[str, Any]]):
         self._grid = self._tree = None
         self._indexed = False
         self._changed.clear()
+        self._run = None
 
     # ------------------------------------------------------------- spatial
     def _index(self) -> None:

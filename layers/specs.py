@@ -21,6 +21,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 from geo.messages import register
 from geo.problems import Problem, short_value
 
@@ -680,3 +683,144 @@ class PropertyChecker:
 
 
 _MISS = object()
+
+
+@dataclass(frozen=True)
+class CodedColumn:
+    """One column of many rows, each distinct value stored once: ``uniques[codes[i]]`` is
+    row ``i``'s value (in a checked column ``None`` is absent, or refused with a
+    problem)."""
+
+    codes: np.ndarray
+    uniques: list[Any]
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def values(self) -> np.ndarray:
+        """The value of every row (an object array)."""
+        return _object_array(self.uniques)[self.codes]
+
+    def take(self, positions: np.ndarray) -> CodedColumn:
+        """The column for the rows at ``positions`` only."""
+        return CodedColumn(self.codes[positions], self.uniques)
+
+
+def _object_array(values: list[Any]) -> np.ndarray:
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+def factorize(values: Any, n: int) -> tuple[np.ndarray, list[Any]]:
+    """``(codes, uniques)`` of one column of ``n`` raw values: ``uniques[codes[i]]`` is
+    ``values[i]``; equal only when of the same type and equal (``1`` is not ``1.0`` or
+    ``True``). ``None`` for ``values`` is a column absent from every row."""
+    if values is None:
+        return np.zeros(n, dtype=np.intp), [None]
+    if isinstance(values, CodedColumn):
+        return values.codes, values.uniques
+    column = values if isinstance(values, np.ndarray) else _object_array(list(values))
+    if is_text(column):
+        return factorize_text(column)
+    seen: dict[Any, int] = {}
+    uniques: list[Any] = []
+    out = np.empty(len(column), dtype=np.intp)
+    for i, value in enumerate(column):
+        try:
+            key: Any = (value.__class__, value)
+            code = seen.get(key)
+        except TypeError:  # unhashable (a list): its own entry
+            key, code = None, None
+        if code is None:
+            code = len(uniques)
+            uniques.append(value)
+            if key is not None:
+                seen[key] = code
+        out[i] = code
+    return out, uniques
+
+
+def is_text(column: np.ndarray) -> bool:
+    """True when every value is a ``str`` or ``None`` (a column read from a file)."""
+    return set(map(type, column)) <= {str, type(None)}
+
+
+def factorize_text(column: np.ndarray) -> tuple[np.ndarray, list[Any]]:
+    """:func:`factorize` of an object array of ``str`` and ``None`` (pandas hashes in C)."""
+    codes, found = pd.factorize(column, use_na_sentinel=True)
+    uniques = list(found)
+    if (codes < 0).any():
+        codes = np.where(codes < 0, len(uniques), codes)
+        uniques.append(None)
+    return np.asarray(codes, dtype=np.intp), uniques
+
+
+def check_columns(
+    checker: PropertyChecker, columns: Mapping[str, Any], rows: Any
+) -> tuple[dict[str, CodedColumn], list[Problem]]:
+    """What ``checker(props_i, rows[i])`` gives for every row ``i``, where ``props_i`` holds
+    ``columns[name][i]`` for each name, worked out once per distinct value of a column.
+
+    Returns each declared field's clean column and the problems, row by row in the order
+    :func:`validate_properties` reports them.
+    """
+    out, found = checked_columns(checker, columns, rows)
+    return out, [problem for _, _, problem in found]
+
+
+def checked_columns(
+    checker: PropertyChecker, columns: Mapping[str, Any], rows: Any
+) -> tuple[dict[str, CodedColumn], list[tuple[int, int, Problem]]]:
+    """:func:`check_columns` with each problem as ``(position, field order, problem)``."""
+    spec = checker.spec
+    rows = np.asarray(rows, dtype=np.int64)
+    n = len(rows)
+    found: list[tuple[int, int, Problem]] = []  # (position, field order, problem)
+    for name in columns:
+        if name not in spec._by_name and name not in SYSTEM_FIELDS:
+            for i, row in enumerate(rows.tolist()):
+                params = {"row": row}
+                found.append(
+                    (i, -1, Problem("unknown_field", row, str(name), None, params, "warning"))
+                )
+    out: dict[str, CodedColumn] = {}
+    for order, fspec in enumerate(spec.fields):
+        codes, raw = factorize(columns.get(fspec.name), n)
+        clean: list[Any] = []
+        refused: dict[int, Problem] = {}
+        for code, value in enumerate(raw):
+            kept, problem = _check_one(checker, fspec, value)
+            clean.append(kept)
+            if problem is not None:
+                refused[code] = problem
+        out[fspec.name] = CodedColumn(codes, clean)
+        if refused:
+            hit = np.isin(codes, np.fromiter(refused, dtype=np.intp, count=len(refused)))
+            for i in np.flatnonzero(hit).tolist():
+                row = int(rows[i])
+                problem = refused[int(codes[i])]
+                params = {**problem.params, "row": row}
+                found.append((i, order, replace(problem, row=row, params=params)))
+    found.sort(key=lambda item: (item[0], item[1]))
+    return out, found
+
+
+def _check_one(
+    checker: PropertyChecker, fspec: FieldSpec, value: Any
+) -> tuple[Any, Problem | None]:
+    """One distinct value of a field: its clean value and the problem (without a row)."""
+    present = not _is_blank(value)
+    if fspec.computed:
+        if not present:
+            return None, None
+        params = {"row": None, "label": fspec.label_in("zh")}
+        return None, Problem("computed_field", None, fspec.name, None, params, "warning")
+    if not present:
+        if fspec.default is not None:
+            return fspec.default, None
+        if fspec.required:
+            params = {"row": None, "label": fspec.label_in("zh"), "label_en": fspec.label_in("en")}
+            return None, Problem("required", None, fspec.name, None, params)
+        return None, None
+    return checker._coerce(fspec, value, None)

@@ -44,7 +44,9 @@ import numpy as np
 import orjson
 from shapely.geometry.base import BaseGeometry
 
-from layers.errors import VillageWorksError
+from geo.problems import Problem
+from layers.bulk import Block, Creates, LazyFeatures, created_system, fits_block, prepare_block
+from layers.errors import ValidationFailed, VillageWorksError
 from layers.journal import (
     InterProcessLock,
     Journal,
@@ -494,19 +496,27 @@ class GeoJSONStore(BaseStore):
             extra = dict(extra_properties or {})
             versions = self._versions(state)
             plan = self._plans.pop(layer, None)
+            entries: list[dict[str, Any]] | Block
             if plan is not None and plan.fits(changes, user, source, extra, versions):
                 now, entries, warnings = plan.now, plan.entries, plan.warnings
             else:
                 now = self.clock()
-                entries, warnings = self._prepare(
-                    state.spec,
+                entries, warnings = self._prepare_any(
+                    state, changes, user=user, source=source, now=now, extra=extra
+                )
+            if isinstance(entries, Block):
+                return self._commit_block(
+                    state,
                     changes,
-                    current_features=state.features,
-                    next_id=state.next_id,
-                    user=user,
-                    source=source,
-                    now=now,
-                    extra=extra,
+                    entries,
+                    warnings,
+                    now,
+                    user,
+                    source,
+                    idempotency_key,
+                    dry_run,
+                    extra,
+                    versions,
                 )
             txn = uuid.uuid4().hex
             record: dict[str, Any] = {
@@ -554,6 +564,98 @@ class GeoJSONStore(BaseStore):
                 source,
             )
             return CommitResult(layer, record["seq"], txn, feats, warnings=warnings)
+
+    def _prepare_any(
+        self,
+        state: _LayerState,
+        changes: list[Change],
+        *,
+        user: str,
+        source: str,
+        now: str,
+        extra: dict[str, Any],
+    ) -> tuple[list[dict[str, Any]] | Block, list[Problem]]:
+        """The checked entries of ``changes``: a :class:`Block` for one ``Creates`` of
+        points (column by column), else one entry per change."""
+        if not fits_block(state.spec, changes):
+            return self._prepare(
+                state.spec,
+                changes,
+                current_features=state.features,
+                next_id=state.next_id,
+                user=user,
+                source=source,
+                now=now,
+                extra=extra,
+            )
+        creates = changes[0]
+        assert isinstance(creates, Creates)
+        block, problems = prepare_block(
+            self,
+            state.spec,
+            creates,
+            current_features=state.features,
+            next_id=state.next_id,
+            system=created_system(now, user, source, extra),
+        )
+        if any(p.severity == "error" for p in problems):
+            raise ValidationFailed(problems)
+        return block, problems
+
+    def _commit_block(
+        self,
+        state: _LayerState,
+        changes: list[Change],
+        block: Block,
+        warnings: list[Problem],
+        now: str,
+        user: str,
+        source: str,
+        idempotency_key: str | None,
+        dry_run: bool,
+        extra: dict[str, Any],
+        versions: tuple[int, ...],
+    ) -> CommitResult:
+        """:meth:`commit` of a checked :class:`Block` (lock held): one journal record
+        written from the features' texts, then appended to the table by columns."""
+        layer = state.spec.name
+        feats = LazyFeatures(block.ids, block.texts)
+        if dry_run:
+            plan = _Plan(changes, user, source, extra, versions, now, block, warnings)  # type: ignore[arg-type]
+            self._keep_plan(layer, plan)
+            return CommitResult(layer, state.seq, "", feats, warnings=warnings)  # type: ignore[arg-type]
+        txn = uuid.uuid4().hex
+        head = {
+            "seq": state.seq + 1,
+            "txn": txn,
+            "layer": layer,
+            "at": now,
+            "by": user,
+            "source": source,
+        }
+        tail: dict[str, Any] = {"ids": block.ids}
+        if idempotency_key:
+            tail["idempotency_key"] = idempotency_key
+        text = block.record_text(head, tail)
+        journal = self.journal(layer)
+        with state.lock:
+            crashpoint("commit_before_append")
+            state.offset = journal.append_text(text)
+            crashpoint("commit_after_append")
+            columns = {name: (c.codes, c.uniques) for name, c in block.columns.items()}
+            n = len(block.ids)
+            for name, value in block.system.items():
+                columns[name] = (np.zeros(n, dtype=np.intp), [value])
+            state.features.append_points(block.ids, block.x, block.y, columns, block.texts)
+            state.next_id = next_id_after(state.spec, state.next_id, block.ids[-1:])
+            if idempotency_key:
+                state.idempotency[idempotency_key] = {"seq": state.seq + 1, "ids": block.ids}
+            state.seq += 1
+            self._trim_idempotency(state)
+            if self._should_compact(state):
+                self._write_layer_file(layer, state)
+        log.info("commit %s seq=%s changes=%d by=%s source=%s", layer, state.seq, n, user, source)
+        return CommitResult(layer, state.seq, txn, feats, warnings=warnings)  # type: ignore[arg-type]
 
     def _versions(self, state: _LayerState) -> tuple[int, ...]:
         """The layer's seq and those of the layers it refers to (what a plan depends on)."""
@@ -607,7 +709,9 @@ class GeoJSONStore(BaseStore):
             "vw:next_id": state.next_id,
             "vw:idempotency": state.idempotency,
         }
-        atomic_write_chunks(self.layer_path(layer), _layer_file_chunks(head, state.features.raws()))
+        atomic_write_chunks(
+            self.layer_path(layer), _layer_file_chunks(head, state.features.raw_chunks(WRITE_BATCH))
+        )
         state.features.forget_recent()
         state.file_seq, state.file_offset = state.seq, state.offset
 
@@ -667,8 +771,12 @@ class GeoJSONStore(BaseStore):
                 "vw:next_id": dump.next_id,
                 "vw:idempotency": dump.idempotency,
             }
-            raws = (orjson.dumps(f) for f in dump.live)
-            atomic_write_chunks(self.layer_path(dump.layer), _layer_file_chunks(head, raws))
+            live = dump.live
+            chunks = (
+                [orjson.dumps(f) for f in live[i : i + WRITE_BATCH]]
+                for i in range(0, len(live), WRITE_BATCH)
+            )
+            atomic_write_chunks(self.layer_path(dump.layer), _layer_file_chunks(head, chunks))
             with self._guard:
                 self._states.pop(dump.layer, None)
 
@@ -679,21 +787,16 @@ class GeoJSONStore(BaseStore):
         )
 
 
-def _layer_file_chunks(head: Mapping[str, Any], raws: Iterable[bytes]) -> Iterator[bytes]:
+def _layer_file_chunks(head: Mapping[str, Any], chunks: Iterable[list[bytes]]) -> Iterator[bytes]:
     """A layer file: the FeatureCollection's members on the first line, then one feature
-    per line (RFC 7946 and valid JSON all the same)."""
+    per line (RFC 7946 and valid JSON all the same); ``chunks``: the features' texts."""
     opening = orjson.dumps(head)
     yield opening[:-1] + b',"features":[\n'
-    batch: list[bytes] = []
     first = True
-    for raw in raws:
-        batch.append(raw)
-        if len(batch) >= WRITE_BATCH:
+    for batch in chunks:
+        if batch:
             yield (b"" if first else b",\n") + b",\n".join(batch)
-            batch, first = [], False
-    if batch:
-        yield (b"" if first else b",\n") + b",\n".join(batch)
-        first = False
+            first = False
     yield b"\n]}\n" if not first else b"]}\n"
 
 

@@ -27,6 +27,8 @@ from shapely.geometry.base import BaseGeometry
 from geo.metric import geodesic_area_m2, geodesic_length_m
 from geo.problems import Problem, short_value
 from geo.safety import MAX_FEATURE_VERTICES
+from layers.bulk import created_system as created_system_properties
+from layers.bulk import expand
 from layers.errors import Conflict, NotFound, ValidationFailed, VillageWorksError
 from layers.specs import SYSTEM_FIELDS, LayerSpec, PropertyChecker, SpecRegistry
 
@@ -74,6 +76,9 @@ class CommitResult:
     @property
     def ids(self) -> list[str]:
         """Ids of the changed features, in the order of the changes."""
+        known = getattr(self.features, "ids", None)  # LazyFeatures: without decoding them
+        if isinstance(known, list):
+            return list(known)
         return [f["id"] for f in self.features]
 
 
@@ -403,15 +408,13 @@ class BaseStore(ABC):
         problems: list[Problem] = []
         entries: list[dict[str, Any]] = []
         seen: set[str] = set()
+        changes = expand(changes)  # this path takes creates one by one
         # A batch (an upload) repeats values and references: each is checked once.
         check = PropertyChecker(spec)
         refs_seen: dict[tuple[str, str], bool] = {}
         computed = any(f.computed for f in spec.fields)
         # Every created feature gets the same system properties: build them once.
-        created: dict[str, Any] = {"created_at": now, "created_by": user, "version": 1}
-        created.update(source=source, **{k: v for k, v in extra.items() if k in SYSTEM_FIELDS})
-        created.update(updated_at=now, updated_by=user)
-        created_system = {k: created[k] for k in SYSTEM_FIELDS if k in created}
+        created_system = created_system_properties(now, user, source, extra)
         for index, change in enumerate(changes, start=1):
             row = change.row if change.row is not None else index
             current = current_features.get(str(change.id)) if change.id is not None else None

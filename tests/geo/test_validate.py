@@ -7,6 +7,8 @@ import numpy as np
 import pyproj
 import pytest
 import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from shapely.geometry import LineString, MultiPoint, Point, Polygon
 
 from geo.problems import Problem
@@ -376,3 +378,24 @@ def test_no_area_skips_area_checks():
     assert codes(problems) == [(1, "coordinates_out_of_range"), (2, "null_island")]
     assert check_in_area(gdf, None, margin_m=0) == []
     assert check_swapped_axes(gdf, Polygon(), rows=[4, 5, 6]) == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 40), st.integers(0, 40)), min_size=1, max_size=60),
+    st.lists(st.tuples(st.integers(0, 40), st.integers(0, 40)), min_size=1, max_size=60),
+    st.sampled_from([0.0, 0.5, 1.0, 2.5, 5.0]),
+)
+def test_the_point_grid_finds_the_pairs_the_strtree_finds(a, b, distance):
+    """Upload duplicates use a grid over coordinates for points: same pairs, same distances."""
+    from geo.validate import _near_geometries, _near_points
+
+    ax, ay = (np.array([p[i] for p in a], dtype=float) * 0.7 + 3e5 for i in (0, 1))
+    bx, by = (np.array([p[i] for p in b], dtype=float) * 0.7 + 3e5 for i in (0, 1))
+    src, dst, dist = _near_points((ax, ay), (bx, by), distance)
+    want_src, want_dst, want_dist = _near_geometries(
+        shapely.points(ax, ay), shapely.points(bx, by), distance
+    )
+    got = sorted(zip(src.tolist(), dst.tolist(), dist.tolist(), strict=True))
+    want = sorted(zip(want_src.tolist(), want_dst.tolist(), want_dist.tolist(), strict=True))
+    assert got == want
