@@ -405,16 +405,23 @@ def _near_points(
     empty = np.zeros(0, dtype=np.intp)
     if not len(ax) or not len(bx):
         return empty, empty, np.zeros(0, dtype=np.float64)
+    if a is not b and len(ax) > len(bx):  # the fewer points are searched among the many
+        dst, src, dists = _near_points(b, a, distance)
+        return src, dst, dists
     size = max(float(distance), 1e-6)
     bcx, bcy = np.floor(bx / size).astype(np.int64), np.floor(by / size).astype(np.int64)
     x0, y0 = int(bcx.min()) - 1, int(bcy.min()) - 1
     width = int(bcy.max()) - y0 + 2
     order = np.argsort((bcx - x0) * width + (bcy - y0), kind="stable")
     keys = ((bcx - x0) * width + (bcy - y0))[order]
-    acx, acy = np.floor(ax / size).astype(np.int64) - x0, np.floor(ay / size).astype(np.int64) - y0
     # Needles in key order: numpy's binary search starts from the previous answer.
-    by_key = np.argsort(acx * width + acy, kind="stable")
-    acx, acy = acx[by_key], acy[by_key]
+    if a is b:  # the batch against itself: the needles are the points just sorted
+        by_key, acx, acy = order, (bcx - x0)[order], (bcy - y0)[order]
+    else:
+        acx = np.floor(ax / size).astype(np.int64) - x0
+        acy = np.floor(ay / size).astype(np.int64) - y0
+        by_key = np.argsort(acx * width + acy, kind="stable")
+        acx, acy = acx[by_key], acy[by_key]
     low, high = np.clip(acy - 1, 0, width - 1), np.clip(acy + 1, 0, width - 1)
     sources, targets = [], []
     for dx in (-1, 0, 1):
@@ -712,6 +719,95 @@ def validate_geometries(
     row_numbers = _row_numbers(len(geoms), rows)
     area_geom = _area_wgs84(area)
     allowed = set(allowed_types)
+    if _POINTS_PATH and "Point" in allowed and _all_points(geoms):
+        keep, problems = _point_checks(geoms, row_numbers, area_geom, margin_m)
+    else:
+        keep, problems = _geometry_checks(geoms, row_numbers, area_geom, margin_m, allowed)
+    if duplicate_distance_m is not None:
+        positions = np.flatnonzero(keep)
+        existing_geoms = None if existing is None else _geoms_wgs84(existing)
+        ids: list[Any] = [] if existing is None else _ids(existing, id_column)
+        problems.extend(
+            _duplicates(
+                geoms[positions], row_numbers[positions], existing_geoms, ids, duplicate_distance_m
+            )
+        )
+    return sorted(problems, key=lambda p: p.row if p.row is not None else -1)
+
+
+#: Check a batch of points on coordinate arrays (False: as any geometry; the tests
+#: compare the two).
+_POINTS_PATH = True
+
+
+def _point_checks(
+    geoms: NDArray[np.object_], rows: IntArray, area: shapely.Geometry | None, margin_m: float
+) -> tuple[BoolArray, list[Problem]]:
+    """:func:`_geometry_checks` for non-empty points, on their coordinate arrays."""
+    x, y = shapely.get_x(geoms), shapely.get_y(geoms)
+    keep = np.ones(len(geoms), dtype=bool)
+    problems: list[Problem] = []
+
+    def drop(bad: BoolArray, code: str, describe: Callable[[int], tuple[Any, Any]]) -> None:
+        for i in np.flatnonzero(keep & bad).tolist():
+            value, params = describe(i)
+            problems.append(_problem(code, rows[i], value, params))
+        keep[bad] = False
+
+    drop(
+        ~(np.isfinite(x) & np.isfinite(y)),
+        "coordinates_not_finite",
+        lambda i: (f"{x[i]}, {y[i]}", None),
+    )
+    tol = _NULL_ISLAND_TOL_DEG
+    drop(
+        (np.abs(x) <= tol) & (np.abs(y) <= tol),
+        "null_island",
+        lambda i: (_lonlat_text(x[i], y[i]), None),
+    )
+    if area is not None:
+        at = np.flatnonzero(keep)
+        swapped = np.zeros(len(geoms), dtype=bool)
+        swapped[at] = ~shapely.intersects_xy(area, x[at], y[at]) & shapely.intersects_xy(
+            area, y[at], x[at]
+        )
+        drop(
+            swapped,
+            "swapped_axes",
+            lambda i: (_lonlat_text(x[i], y[i]), {"swapped": _lonlat_text(y[i], x[i])}),
+        )
+    drop(
+        (np.abs(x) > 180.0) | (np.abs(y) > 90.0),
+        "coordinates_out_of_range",
+        lambda i: (_lonlat_text(x[i], y[i]), None),
+    )
+    if area is not None:
+        at = np.flatnonzero(keep)
+        dist = np.zeros(len(geoms), dtype=np.float64)
+        if at.size:
+            dist[at] = _outside_distances_m(x[at], y[at], area, margin_m)
+
+        def outside(i: int) -> tuple[Any, Any]:
+            d = float(dist[i])
+            params = {
+                "distance_m": int(round(d)),
+                "distance_km": round(d / 1000.0, 1),
+                "margin_m": _number(margin_m),
+            }
+            return _lonlat_text(x[i], y[i]), params
+
+        drop(dist > 0, "outside_area", outside)
+    return keep, problems
+
+
+def _geometry_checks(
+    geoms: NDArray[np.object_],
+    row_numbers: IntArray,
+    area_geom: shapely.Geometry | None,
+    margin_m: float,
+    allowed: set[str],
+) -> tuple[BoolArray, list[Problem]]:
+    """The checks of :func:`validate_geometries` before duplicates: rows kept, problems."""
     keep = np.ones(len(geoms), dtype=bool)
     problems: list[Problem] = []
     steps: list[Callable[[NDArray[np.object_], IntArray], tuple[IntArray, list[Problem]]]] = [
@@ -729,13 +825,4 @@ def validate_geometries(
         bad, found = step(geoms[positions], row_numbers[positions])
         keep[positions[bad]] = False
         problems.extend(found)
-    if duplicate_distance_m is not None:
-        positions = np.flatnonzero(keep)
-        existing_geoms = None if existing is None else _geoms_wgs84(existing)
-        ids: list[Any] = [] if existing is None else _ids(existing, id_column)
-        problems.extend(
-            _duplicates(
-                geoms[positions], row_numbers[positions], existing_geoms, ids, duplicate_distance_m
-            )
-        )
-    return sorted(problems, key=lambda p: p.row if p.row is not None else -1)
+    return keep, problems

@@ -201,18 +201,15 @@ class Journal:
 
     def append_text(self, parts: list[bytes]) -> int:
         """Append one record given as the pieces of its text (RS, JSON, LF), written one
-        after the other: a record of a hundred thousand features is not copied whole
-        again. Returns the offset just past it (lock held)."""
+        after the other: a record of a hundred thousand features is never one buffer.
+        Returns the offset just past it (lock held)."""
         created = not self.path.exists()
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             if _CRASH_SPEC:
                 _torn_write(fd, b"".join(parts))
             for part in parts:
-                view = memoryview(part)
-                while view:
-                    written = os.write(fd, view)
-                    view = view[written:]
+                _write_all(fd, part)
             crashpoint("journal_before_fsync")
             os.fsync(fd)
             crashpoint("journal_after_fsync")
@@ -222,6 +219,13 @@ class Journal:
         if created:
             fsync_dir(self.path.parent)
         return end
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
 
 
 def _torn_write(fd: int, data: bytes) -> None:

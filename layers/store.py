@@ -90,6 +90,8 @@ PLAN_MIN_CHANGES = 100
 LOAD_BATCH = 20000
 #: Features per write when a layer file is written.
 WRITE_BATCH = 10000
+#: Features joined into one write of the layer file (about 150 KB).
+JOIN_FEATURES = 400
 
 __all__ = [
     "COORD_DECIMALS",
@@ -794,8 +796,10 @@ def _layer_file_chunks(head: Mapping[str, Any], chunks: Iterable[list[bytes]]) -
     yield opening[:-1] + b',"features":[\n'
     first = True
     for batch in chunks:
-        if batch:
-            yield (b"" if first else b",\n") + b",\n".join(batch)
+        # A few hundred features at a time: a buffer the allocator reuses, not a fresh
+        # mapping of megabytes for every chunk.
+        for start in range(0, len(batch), JOIN_FEATURES):
+            yield (b"" if first else b",\n") + b",\n".join(batch[start : start + JOIN_FEATURES])
             first = False
     yield b"\n]}\n" if not first else b"]}\n"
 

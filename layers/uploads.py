@@ -35,6 +35,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import orjson
+import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
@@ -578,7 +579,7 @@ def _check_rows(
     # Each column as its distinct values and a code per row: checked once per value here,
     # and again (as cheaply) by the store.
     values: dict[str, CodedColumn] = {
-        target: _coded(gdf[column].to_numpy(dtype=object))
+        target: _coded(gdf[column])
         if column in gdf.columns
         else CodedColumn(np.zeros(n, dtype=np.intp), [None])
         for column, target in mapping.items()
@@ -646,9 +647,10 @@ def _check_rows(
             batch.changes.append(Change("create", geometry=geometry, properties=props, row=row))
 
 
-def _coded(values: np.ndarray) -> CodedColumn:
+def _coded(series: Any) -> CodedColumn:
     """A column of the file as plain Python values, coded (text from a CSV as it is)."""
-    if is_text(values):
+    values = series.to_numpy(dtype=object)
+    if isinstance(series.dtype, pd.StringDtype) or is_text(values):  # str, or str and None
         return CodedColumn(*factorize_text(values))
     return CodedColumn(*factorize([_plain(v) for v in values], len(values)))
 

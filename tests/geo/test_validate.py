@@ -399,3 +399,60 @@ def test_the_point_grid_finds_the_pairs_the_strtree_finds(a, b, distance):
     got = sorted(zip(src.tolist(), dst.tolist(), dist.tolist(), strict=True))
     want = sorted(zip(want_src.tolist(), want_dst.tolist(), want_dist.tolist(), strict=True))
     assert got == want
+
+
+_coordinate = st.one_of(
+    st.floats(-200, 200, allow_nan=False),
+    st.sampled_from([0.0, 1e-7, float("nan"), float("inf"), 112.5, 39.5, 112.95, 39.2]),
+    st.floats(112.0, 113.5),
+    st.floats(39.0, 40.0),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.tuples(_coordinate, _coordinate), min_size=1, max_size=40),
+    st.sampled_from([0.0, 300.0, 5000.0]),
+    st.booleans(),
+)
+def test_points_are_checked_on_arrays_exactly_as_geometries(xy, margin, swap):
+    """A batch of points takes a path on coordinate arrays: the same problems, in order."""
+    import geo.validate as validate
+
+    area = Polygon([(112.2, 39.1), (113.0, 39.1), (113.0, 39.8), (112.6, 40.0), (112.2, 39.8)])
+    points = [Point((y, x) if swap and i % 3 == 0 else (x, y)) for i, (x, y) in enumerate(xy)]
+    gdf = gpd.GeoDataFrame(geometry=points, crs=4326)
+    existing = gpd.GeoDataFrame({"id": ["L-1"]}, geometry=[Point(112.5, 39.5)], crs=4326)
+
+    def run():
+        found = validate_geometries(
+            gdf,
+            allowed_types={"Point"},
+            area=area,
+            margin_m=margin,
+            existing=existing,
+            duplicate_distance_m=5.0,
+        )
+        return [(p.code, p.row, p.value, p.params, p.severity) for p in found]
+
+    fast = run()
+    validate._POINTS_PATH = False
+    try:
+        slow = run()
+    finally:
+        validate._POINTS_PATH = True
+    assert slow == fast
+
+
+def test_a_batch_of_points_does_not_take_the_geometry_path(monkeypatch):
+    import geo.validate as validate
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("points went the geometry way")
+
+    monkeypatch.setattr(validate, "_geometry_checks", refuse)
+    gdf = gpd.GeoDataFrame(geometry=[Point(0, 0), Point(39.5, 112.8), Point(112.8, 39.5)])
+    found = validate_geometries(
+        gdf, allowed_types={"Point"}, area=shapely.box(112, 39, 113, 40), margin_m=0
+    )
+    assert [(p.row, p.code) for p in found] == [(1, "null_island"), (2, "swapped_axes")]
