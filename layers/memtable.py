@@ -40,6 +40,15 @@ import pandas as pd
 import shapely
 from shapely import STRtree
 
+from layers.snapshot import (
+    decode_blobs,
+    decode_column,
+    encode_blobs,
+    encode_column,
+    geometries_from_wkb,
+    geometries_to_wkb,
+)
+
 #: The spatial index is rebuilt once this many rows changed since it was built ...
 INDEX_REBUILD_MIN_CHANGES = 256
 #: ... or this fraction of the layer, whichever is larger.
@@ -549,6 +558,68 @@ class FeatureTable(Mapping[str, dict[str, Any]]):
             self._changed.update(range(start, start + n))
         self._touched(x, y, geoms, distinct, False)
         self._run = (self.changes, start, texts)
+
+    # --------------------------------------------------------------- snapshot
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The live rows as numpy arrays, no pickles (see :mod:`layers.snapshot`)."""
+        rows = self._live_rows()
+        at = rows.tolist()
+        ids = [self._ids[r] for r in at]
+        arrays: dict[str, np.ndarray] = {
+            "ids": np.frombuffer(orjson.dumps(ids), dtype=np.uint8),
+            "x": self._x.data[rows],
+            "y": self._y.data[rows],
+        }
+        raw = self._raw
+        raw_rows = [i for i, r in enumerate(at) if raw[r] is not None]
+        arrays["raw_rows"] = np.asarray(raw_rows, dtype=np.int64)
+        texts = [raw[at[i]] or b"" for i in raw_rows]
+        arrays["raw"], arrays["raw_ends"] = encode_blobs(texts)
+        geoms = self._geom.data[rows]
+        geom_rows = np.flatnonzero(~shapely.is_missing(geoms))
+        arrays["geom_rows"] = geom_rows.astype(np.int64)
+        arrays["geom"], arrays["geom_ends"] = geometries_to_wkb(geoms[geom_rows])
+        for j, c in enumerate(self.columns):
+            codes, uniques = encode_column(self._cols[c].data[rows])
+            arrays[f"codes{j}"] = codes
+            arrays[f"uniques{j}"] = np.frombuffer(uniques, dtype=np.uint8)
+        return arrays
+
+    def from_arrays(self, arrays: Mapping[str, np.ndarray]) -> FeatureTable:
+        """Fill this empty table from :meth:`to_arrays` (of a table of the same columns)."""
+        ids: list[str | None] = orjson.loads(arrays["ids"].tobytes())
+        n = len(ids)
+        if len(arrays["x"]) != n or len(arrays["y"]) != n:
+            raise ValueError("snapshot: coordinates and ids differ in length")
+        self._ids = ids
+        self._row = dict(zip(ids, range(n), strict=True))  # type: ignore[arg-type]
+        if len(self._row) != n:
+            raise ValueError("snapshot: an id twice")
+        raw: list[bytes | None] = [None] * n
+        for i, text in zip(
+            arrays["raw_rows"].tolist(),
+            decode_blobs(arrays["raw"], arrays["raw_ends"]),
+            strict=True,
+        ):
+            raw[i] = text
+        self._raw = raw
+        self._x.extend(np.asarray(arrays["x"], dtype=np.float64))
+        self._y.extend(np.asarray(arrays["y"], dtype=np.float64))
+        geoms = np.full(n, None, dtype=object)
+        geoms[arrays["geom_rows"]] = geometries_from_wkb(arrays["geom"], arrays["geom_ends"])
+        self._geom.extend(geoms)
+        self._live.extend(np.ones(n, dtype=np.bool_))
+        for j, c in enumerate(self.columns):
+            values, uniques = decode_column(arrays[f"codes{j}"], arrays[f"uniques{j}"].tobytes())
+            if len(values) != n:
+                raise ValueError(f"snapshot: column {c} has {len(values)} rows for {n}")
+            self._cols[c].extend(values)
+            shared = {
+                v: v for v in uniques if v.__class__ is str or (v.__class__ is float and v != 0.0)
+            }
+            self._unique[c] = shared if len(shared) <= DISTINCT_KEPT else None
+        self.changes += 1
+        return self
 
     def delete(self, fid: str) -> bool:
         """Remove one feature; False if it was not live."""

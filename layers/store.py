@@ -57,6 +57,7 @@ from layers.journal import (
     remove_stale_temp_files,
 )
 from layers.memtable import RELEASE_AFTER_ROWS, FeatureTable, release_memory, tune_memory
+from layers.snapshot import SNAPSHOT_MIN_FEATURES, read_snapshot, remove_snapshot, write_snapshot
 from layers.specs import SYSTEM_FIELDS, LayerSpec, SpecRegistry
 from layers.store_base import (
     COORD_DECIMALS,
@@ -711,9 +712,13 @@ class GeoJSONStore(BaseStore):
             "vw:next_id": state.next_id,
             "vw:idempotency": state.idempotency,
         }
-        atomic_write_chunks(
-            self.layer_path(layer), _layer_file_chunks(head, state.features.raw_chunks(WRITE_BATCH))
-        )
+        chunks = state.features.raw_chunks(WRITE_BATCH)
+        path = self.layer_path(layer)
+        atomic_write_chunks(path, _layer_file_chunks(head, chunks))
+        if len(state.features) >= SNAPSHOT_MIN_FEATURES:
+            write_snapshot(path, state.seq, state.features)
+        else:
+            remove_snapshot(path)
         state.features.forget_recent()
         state.file_seq, state.file_offset = state.seq, state.offset
 
@@ -779,6 +784,7 @@ class GeoJSONStore(BaseStore):
                 for i in range(0, len(live), WRITE_BATCH)
             )
             atomic_write_chunks(self.layer_path(dump.layer), _layer_file_chunks(head, chunks))
+            remove_snapshot(self.layer_path(dump.layer))
             with self._guard:
                 self._states.pop(dump.layer, None)
 
@@ -820,6 +826,11 @@ def _read_layer_file(
             except orjson.JSONDecodeError:
                 doc = None
             if isinstance(doc, dict):
+                # A big layer compacted here has a snapshot of its table: no parsing.
+                seq = doc.get("vw:seq", 0)
+                snapped = read_snapshot(path, seq, new_table()) if isinstance(seq, int) else None
+                if snapped is not None:
+                    return doc, snapped
                 table = new_table()
                 if _read_feature_lines(fh, table):
                     table.forget_recent()
