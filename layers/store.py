@@ -834,6 +834,9 @@ def _read_layer_file(
                 table = new_table()
                 if _read_feature_lines(fh, table):
                     table.forget_recent()
+                    if len(table) >= SNAPSHOT_MIN_FEATURES and isinstance(seq, int):
+                        # Parsed once: the next start (and the other workers) need not.
+                        write_snapshot(path, seq, table)
                     return doc, table
     doc = orjson.loads(path.read_bytes())
     table = new_table()

@@ -178,3 +178,16 @@ def test_write_snapshot_refuses_what_it_cannot_keep(tmp_path):
     path.write_bytes(b"{}")
     assert write_snapshot(path, 1, table) is False
     assert not snapshot_path(path).exists()
+
+
+def test_a_big_layer_file_from_elsewhere_gets_its_snapshot_on_first_load(tmp_path, monkeypatch):
+    """A layer file written by another tool (a migration, the demo generator) is parsed on
+    the first start only."""
+    store = _big_store(tmp_path, monkeypatch)
+    path = store.layer_path("streetlights")
+    want = store.features("streetlights")
+    snapshot_path(path).unlink()
+    assert GeoJSONStore(tmp_path / "data").features("streetlights") == want
+    assert snapshot_path(path).exists()
+    _no_parsing(monkeypatch)
+    assert GeoJSONStore(tmp_path / "data").features("streetlights") == want
