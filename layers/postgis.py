@@ -43,6 +43,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import set_json_loads
 
+from layers.bulk import expand
 from layers.errors import VillageWorksError
 from layers.specs import SYSTEM_FIELDS, LayerSpec, SpecRegistry
 from layers.store_base import (
@@ -605,7 +606,7 @@ class PostGISStore(BaseStore):
         ``idempotency_key`` a second call writes nothing and returns the first result.
         """
         spec = self.spec(layer)
-        changes = list(changes)
+        changes = expand(list(changes))  # a Creates (an upload) as one change per feature
         result: CommitResult | None = None
         # A transaction PostgreSQL aborts as a deadlock victim wrote nothing: run it again.
         for attempt in range(DEADLOCK_RETRIES + 1):

@@ -1103,6 +1103,12 @@ STANDING_NOTES = [
     "Commits go through the OGC API (`POST /ogc/collections/streetlights/items`, bearer "
     "token, location checks): acknowledged after the journal record is fsynced. A layer of "
     "over 2,000 features is compacted every 500 records, which is what p99 catches.",
+    "A server's first request on a layer loads it: on the first start by parsing the layer "
+    "file, of which a layer of 50,000 features or more then keeps a snapshot of its table "
+    "(`layers/.<layer>.snapshot.npz`); after a restart, from that snapshot.",
+    "The import row reads, checks and commits through the upload pipeline in-process, as the "
+    "upload API does (`layers.uploads.run_upload`: preview checks, original kept, one "
+    "fsynced journal record, layer file compacted); ogr2ogr only converts the file.",
     "The map page's first request after a change rebuilds the county snapshot (every "
     "layer's frame and the gap analyses); later requests reuse it. Chromium timings are "
     "from opening the page (`basemap=none`: this machine is offline) to the streetlights "
