@@ -80,6 +80,7 @@ def _records(store: GeoJSONStore, layer: str) -> list[dict]:
     return out
 
 
+@pytest.mark.geojson_only
 def test_a_creates_commit_equals_its_single_changes_byte_for_byte(tmp_path):
     a, b = _stores(tmp_path)
     creates = _creates(40)
@@ -108,6 +109,7 @@ def test_a_creates_commit_equals_its_single_changes_byte_for_byte(tmp_path):
     assert after.ids == [f"SL-{41:06d}"]
 
 
+@pytest.mark.geojson_only
 def test_the_dry_run_plan_is_reused_and_matches(tmp_path):
     a, b = _stores(tmp_path)
     creates = _creates(150)
@@ -125,6 +127,7 @@ def _problems(store, changes):
     return [p.as_dict("en") for p in caught.value.problems]
 
 
+@pytest.mark.geojson_only
 def test_problems_are_the_same_in_the_same_order(tmp_path):
     a, b = _stores(tmp_path)
     creates = _creates(12)
@@ -148,6 +151,7 @@ def test_problems_are_the_same_in_the_same_order(tmp_path):
     )
 
 
+@pytest.mark.geojson_only
 def test_ids_already_taken_are_reported_like_single_creates(tmp_path):
     a, b = _stores(tmp_path)
     for store in (a, b):
@@ -250,6 +254,7 @@ def test_vectorised_rounding_equals_python_round(values):
     assert [orjson.dumps(v) for v in got] == [orjson.dumps(v) for v in want]
 
 
+@pytest.mark.geojson_only
 def test_a_change_after_the_append_is_what_the_layer_file_keeps(tmp_path):
     """The texts kept for the compaction after a big append go stale on the next change."""
     store, _ = _stores(tmp_path)
