@@ -401,7 +401,10 @@ def build_parser() -> argparse.ArgumentParser:
     data_arg(p)
     p.set_defaults(func=cmd_migrate)
 
-    p = sub.add_parser("compact", help="write every layer file from its journal now")
+    p = sub.add_parser(
+        "compact",
+        help="write every layer file from its journal now (big layers: and their table snapshot)",
+    )
     data_arg(p)
     p.set_defaults(func=cmd_compact)
 
