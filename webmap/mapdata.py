@@ -544,7 +544,12 @@ def gap_frames(
     get = frames.get
     roads, lights, wells, pipes = get("roads"), get("streetlights"), get("wells"), get("pipes")
     if roads is not None and lights is not None:
-        out["gap_dark_roads"] = _dark_roads(specs["gap_dark_roads"], roads, lights)
+        # The costly one (a million lights on 20,000 km): computed again only when the
+        # roads or the lights change, not on every change to another layer.
+        spec = specs["gap_dark_roads"]
+        out[spec.name] = per_frames(
+            (roads, lights), "gap_dark_roads", lambda s=spec: _dark_roads(s, roads, lights)
+        )
     serving = ("installed", "working", "faulty")
     if wells is not None and pipes is not None:
         unpiped = wells_without_pipe(wells, pipes, counted_status=serving)
@@ -934,20 +939,25 @@ def replay_years(layers: Iterable[MapLayer]) -> list[int]:
 
 
 T = TypeVar("T")
-_PER_FRAME: dict[tuple[int, str], tuple[Any, Any]] = {}
+_PER_FRAME: dict[tuple[tuple[int, ...], str], tuple[Any, Any]] = {}
 
 
 def per_frame(frame: pd.DataFrame, what: str, compute: Callable[[], T]) -> T:
     """``compute()``, remembered for ``frame`` while it lives. Layer frames are shared
     and rebuilt per layer version, so a page does not count a million rows per request."""
-    key = (id(frame), what)
+    return per_frames((frame,), what, compute)
+
+
+def per_frames(frames: tuple[pd.DataFrame, ...], what: str, compute: Callable[[], T]) -> T:
+    """:func:`per_frame` of a result computed from several frames (all still the same)."""
+    key = (tuple(id(f) for f in frames), what)
     cached = _PER_FRAME.get(key)
-    if cached is not None and cached[0]() is frame:
+    if cached is not None and all(ref() is f for ref, f in zip(cached[0], frames, strict=True)):
         return cached[1]  # type: ignore[no-any-return]
     value = compute()
     if len(_PER_FRAME) > 512:
         _PER_FRAME.clear()
-    _PER_FRAME[key] = (weakref.ref(frame), value)
+    _PER_FRAME[key] = (tuple(weakref.ref(f) for f in frames), value)
     return value
 
 

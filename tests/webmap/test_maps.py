@@ -482,3 +482,31 @@ def test_parse_feature_query_checks_its_arguments():
                 {"limit": "0"}, {"coords": "bd09"}, {"bbox": "nan,1,2,3"}):  # fmt: skip
         with pytest.raises(BadRequest):
             mapdata.parse_feature_query(bad, 10)
+
+
+def test_dark_roads_are_computed_again_only_when_roads_or_lights_change(monkeypatch):
+    """A change to another layer rebuilds the map snapshot, not the road-lighting gaps."""
+    calls = []
+    real = mapdata.road_lighting_gaps
+
+    def counted(roads, lights, **kwargs):
+        calls.append(len(lights))
+        return real(roads, lights, **kwargs)
+
+    monkeypatch.setattr(mapdata, "road_lighting_gaps", counted)
+    roads = gpd.GeoDataFrame(
+        {"id": ["RD-1"], "name": ["G208"], "kind": ["national"]},
+        geometry=[LineString([(112.80, 39.50), (112.90, 39.50)])],
+        crs=4326,
+    )
+    lights = gpd.GeoDataFrame(
+        {"id": ["SL-1"], "status": ["working"]}, geometry=[Point(112.80, 39.50)], crs=4326
+    )
+    day = dt.date(2026, 11, 27)
+    first = mapdata.gap_frames({"roads": roads, "streetlights": lights}, day)
+    again = mapdata.gap_frames({"roads": roads, "streetlights": lights}, day)
+    assert calls == [1] and again["gap_dark_roads"] is first["gap_dark_roads"]
+    assert len(first["gap_dark_roads"].frame) >= 1
+    more = pd.concat([lights, lights.assign(id=["SL-2"])], ignore_index=True)
+    mapdata.gap_frames({"roads": roads, "streetlights": more}, day)
+    assert calls == [1, 2]
