@@ -16,6 +16,7 @@ column path (PostGIS) commit those changes instead.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, overload
@@ -88,10 +89,13 @@ class Creates:
         names = list(self.properties)
         columns = [_as_list(self.properties[k]) for k in names]
         out = []
-        for i, row in enumerate(self.rows):
-            x, y = float(self.x[i]), float(self.y[i])
+        xs, ys = self.x.tolist(), self.y.tolist()
+        for i, (row, x, y) in enumerate(zip(self.rows, xs, ys, strict=True)):
             props = {name: column[i] for name, column in zip(names, columns, strict=True)}
-            geometry = shapely.Point(x, y)
+            # A GeoJSON mapping is checked without GEOS; a point without finite coordinates
+            # goes as a shapely point, for the same problem as the column path reports.
+            finite = math.isfinite(x) and math.isfinite(y)
+            geometry = {"type": "Point", "coordinates": [x, y]} if finite else shapely.Point(x, y)
             out.append(Change("create", geometry=geometry, properties=props, row=int(row)))
         return out
 
