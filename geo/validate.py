@@ -294,15 +294,18 @@ def _in_area(
     bad = usable[index[worst][outside]]
     problems = []
     for i, pos in zip(bad, worst[outside], strict=True):
-        d = float(dist[pos])
-        params = {
-            "distance_m": int(round(d)),
-            "distance_km": round(d / 1000.0, 1),
-            "margin_m": _number(margin_m),
-        }
-        value = _lonlat_text(*coords[pos])
-        problems.append(_problem("outside_area", rows[i], value, params))
+        params = _outside_params(float(dist[pos]), margin_m)
+        problems.append(_problem("outside_area", rows[i], _lonlat_text(*coords[pos]), params))
     return bad.astype(np.int64), problems
+
+
+def _outside_params(distance_m: float, margin_m: float) -> dict[str, Any]:
+    """The message parameters of an ``outside_area`` problem."""
+    return {
+        "distance_m": int(round(distance_m)),
+        "distance_km": round(distance_m / 1000.0, 1),
+        "margin_m": _number(margin_m),
+    }
 
 
 def _ids(frame: Frame, id_column: str) -> list[Any]:
@@ -788,13 +791,7 @@ def _point_checks(
             dist[at] = _outside_distances_m(x[at], y[at], area, margin_m)
 
         def outside(i: int) -> tuple[Any, Any]:
-            d = float(dist[i])
-            params = {
-                "distance_m": int(round(d)),
-                "distance_km": round(d / 1000.0, 1),
-                "margin_m": _number(margin_m),
-            }
-            return _lonlat_text(x[i], y[i]), params
+            return _lonlat_text(x[i], y[i]), _outside_params(float(dist[i]), margin_m)
 
         drop(dist > 0, "outside_area", outside)
     return keep, problems

@@ -33,12 +33,13 @@ from layers.specs import (
     LayerSpec,
     PropertyChecker,
     checked_columns,
+    object_array,
 )
 
 if TYPE_CHECKING:
     from layers.store_base import BaseStore, Change
 
-#: Coordinates are kept to this many decimals (about 1 cm), as for single changes.
+#: Coordinates are kept to this many decimals (about 1 cm), by every commit of any store.
 COORD_DECIMALS = 7
 
 
@@ -109,14 +110,8 @@ def _as_list(values: Any) -> list[Any]:
 def _take(values: Any, positions: np.ndarray) -> Any:
     if isinstance(values, CodedColumn):
         return values.take(positions)
-    column = values if isinstance(values, np.ndarray) else _objects(list(values))
+    column = values if isinstance(values, np.ndarray) else object_array(list(values))
     return list(column[positions].tolist())
-
-
-def _objects(values: list[Any]) -> np.ndarray:
-    out = np.empty(len(values), dtype=object)
-    out[:] = values
-    return out
 
 
 def expand(changes: Sequence[Any]) -> list[Change]:
@@ -200,13 +195,6 @@ class LazyFeatures(Sequence[dict[str, Any]]):
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         return (orjson.loads(t) for t in self._texts)
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, LazyFeatures | list):
-            return list(self) == list(other)
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
 
 
 def created_system(now: str, user: str, source: str, extra: Mapping[str, Any]) -> dict[str, Any]:
@@ -308,7 +296,7 @@ def _texts(spec: LayerSpec, block: Block, xs: list[float], ys: list[float]) -> l
         key = orjson.dumps(fspec.name) + b":"
         pieces = [b"" if v is None else key + orjson.dumps(v) + b"," for v in column.uniques]
         if any(pieces):  # a field no row has adds nothing
-            columns.append(_objects(pieces)[column.codes].tolist())
+            columns.append(object_array(pieces)[column.codes].tolist())
     tail = orjson.dumps(block.system)[1:] + b"}"  # the system members, closing braces
     template = (
         b'{"type":"Feature","id":%s,"geometry":{"type":"Point","coordinates":[%s,%s]},'

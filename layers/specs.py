@@ -564,32 +564,13 @@ def validate_properties(
         present = fspec.name in properties and not _is_blank(properties[fspec.name])
         if fspec.computed:
             if present and not allow_computed:
-                problems.append(
-                    Problem(
-                        "computed_field",
-                        row=row,
-                        field=fspec.name,
-                        severity="warning",
-                        params={"row": row, "label": fspec.label_in("zh")},
-                    )
-                )
+                problems.append(_computed_problem(fspec, row))
             continue
         if not present:
             if fspec.default is not None and not partial:
                 clean[fspec.name] = fspec.default
             elif fspec.required and not partial:
-                problems.append(
-                    Problem(
-                        "required",
-                        row=row,
-                        field=fspec.name,
-                        params={
-                            "row": row,
-                            "label": fspec.label_in("zh"),
-                            "label_en": fspec.label_in("en"),
-                        },
-                    )
-                )
+                problems.append(_required_problem(fspec, row))
             elif partial and fspec.name in properties:
                 clean[fspec.name] = None
             continue
@@ -699,17 +680,16 @@ class CodedColumn:
 
     def values(self) -> np.ndarray:
         """The value of every row (an object array)."""
-        return _object_array(self.uniques)[self.codes]
+        return object_array(self.uniques)[self.codes]
 
     def take(self, positions: np.ndarray) -> CodedColumn:
         """The column for the rows at ``positions`` only."""
         return CodedColumn(self.codes[positions], self.uniques)
 
 
-def _object_array(values: list[Any]) -> np.ndarray:
-    out = np.empty(len(values), dtype=object)
-    out[:] = values
-    return out
+def object_array(values: list[Any]) -> np.ndarray:
+    """A 1-D object array of ``values`` (lists stay single elements)."""
+    return np.fromiter(values, dtype=object, count=len(values))
 
 
 def factorize(values: Any, n: int) -> tuple[np.ndarray, list[Any]]:
@@ -720,7 +700,7 @@ def factorize(values: Any, n: int) -> tuple[np.ndarray, list[Any]]:
         return np.zeros(n, dtype=np.intp), [None]
     if isinstance(values, CodedColumn):
         return values.codes, values.uniques
-    column = values if isinstance(values, np.ndarray) else _object_array(list(values))
+    column = values if isinstance(values, np.ndarray) else object_array(list(values))
     if is_text(column):
         return factorize_text(column)
     seen: dict[Any, int] = {}
@@ -814,13 +794,23 @@ def _check_one(
     if fspec.computed:
         if not present:
             return None, None
-        params = {"row": None, "label": fspec.label_in("zh")}
-        return None, Problem("computed_field", None, fspec.name, None, params, "warning")
+        return None, _computed_problem(fspec, None)
     if not present:
         if fspec.default is not None:
             return fspec.default, None
         if fspec.required:
-            params = {"row": None, "label": fspec.label_in("zh"), "label_en": fspec.label_in("en")}
-            return None, Problem("required", None, fspec.name, None, params)
+            return None, _required_problem(fspec, None)
         return None, None
     return checker._coerce(fspec, value, None)
+
+
+def _computed_problem(fspec: FieldSpec, row: int | None) -> Problem:
+    """A value given for a field the store computes (a warning: it is ignored)."""
+    params = {"row": row, "label": fspec.label_in("zh")}
+    return Problem("computed_field", row, fspec.name, None, params, "warning")
+
+
+def _required_problem(fspec: FieldSpec, row: int | None) -> Problem:
+    """A required field without a value."""
+    params = {"row": row, "label": fspec.label_in("zh"), "label_en": fspec.label_in("en")}
+    return Problem("required", row, fspec.name, None, params)

@@ -137,7 +137,7 @@ class _Plan:
     extra: dict[str, Any]
     versions: tuple[int, ...]
     now: str
-    entries: list[dict[str, Any]]
+    entries: list[dict[str, Any]] | Block
     warnings: list[Any]
 
     def __post_init__(self) -> None:
@@ -624,7 +624,7 @@ class GeoJSONStore(BaseStore):
         layer = state.spec.name
         feats = LazyFeatures(block.ids, block.texts)
         if dry_run:
-            plan = _Plan(changes, user, source, extra, versions, now, block, warnings)  # type: ignore[arg-type]
+            plan = _Plan(changes, user, source, extra, versions, now, block, warnings)
             self._keep_plan(layer, plan)
             return CommitResult(layer, state.seq, "", feats, warnings=warnings)  # type: ignore[arg-type]
         txn = uuid.uuid4().hex

@@ -27,12 +27,11 @@ from shapely.geometry.base import BaseGeometry
 from geo.metric import geodesic_area_m2, geodesic_length_m
 from geo.problems import Problem, short_value
 from geo.safety import MAX_FEATURE_VERTICES
+from layers.bulk import COORD_DECIMALS, expand
 from layers.bulk import created_system as created_system_properties
-from layers.bulk import expand
 from layers.errors import Conflict, NotFound, ValidationFailed, VillageWorksError
 from layers.specs import SYSTEM_FIELDS, LayerSpec, PropertyChecker, SpecRegistry
 
-COORD_DECIMALS = 7
 #: Idempotency keys a layer remembers (the GeoJSON store trims to this many).
 IDEMPOTENCY_KEYS_KEPT = 5000
 BBox = tuple[float, float, float, float]
