@@ -2,7 +2,6 @@
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -10,7 +9,6 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_bench_smoke_run_writes_the_table(tmp_path):
     out = tmp_path / "BENCHMARKS.md"
-    started = time.perf_counter()
     proc = subprocess.run(
         [
             sys.executable,
@@ -27,7 +25,6 @@ def test_bench_smoke_run_writes_the_table(tmp_path):
         cwd=ROOT,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert time.perf_counter() - started < 60
     text = out.read_text(encoding="utf-8")
     assert "| row | measure | features | ours | target | met | peer (same run) | ratio |" in text
     rows = {line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| ")}

@@ -4,8 +4,6 @@
 request to another host, and saves a screenshot of the page as it ends.
 """
 
-import time
-
 import pytest
 
 from webmap.app import get_store
@@ -29,7 +27,6 @@ def open_dashboard(checked, url):
 
 
 def test_dashboard_shows_kpis_and_gap_map_offline(site, page_checked):
-    started = time.perf_counter()
     page_checked.page.set_viewport_size({"width": 1280, "height": 900})
     page = open_dashboard(page_checked, site + "/dashboard?as_of=2026-10-31")
     assert page.locator("html").get_attribute("lang") == "zh-CN"
@@ -47,7 +44,6 @@ def test_dashboard_shows_kpis_and_gap_map_offline(site, page_checked):
     # The hostile name is text in the village table and never ran.
     assert page.locator("#dash-villages").get_by_text(XSS_NAME, exact=True).count() == 1
     assert page.evaluate("window.__xss") is None
-    assert time.perf_counter() - started < 20
 
 
 def test_tables_sort_and_village_click_opens_its_page(site, page_checked):

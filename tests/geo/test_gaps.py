@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import date
 
 import geopandas as gpd
@@ -246,8 +245,8 @@ def test_missing_crs_column_and_threshold_are_reported():
         road_lighting_gaps(pd.DataFrame({"id": [1]}), NO_LIGHTS)
 
 
-def test_many_lights_take_well_under_a_few_seconds():
-    # 200 roads of 5 km, 100,000 lights: guards against a loop over lights.
+def test_many_lights_on_many_roads():
+    # 200 roads of 5 km, 100,000 lights (the time is a row of scripts/bench.py: gaps).
     rng = np.random.default_rng(3)
     starts = [fwd(LON, LAT, 90, 300.0 * i) for i in range(200)]
     roads = frame(
@@ -256,9 +255,7 @@ def test_many_lights_take_well_under_a_few_seconds():
     lines = roads.geometry.to_numpy()[np.repeat(np.arange(200), 500)]
     pts = shapely.line_interpolate_point(lines, rng.random(100_000), normalized=True)
     lights = frame(list(pts), status=["working"] * 100_000)
-    t0 = time.perf_counter()
     gaps = road_lighting_gaps(roads, lights, min_gap_m=150)
-    assert time.perf_counter() - t0 < 3.0
     assert (gaps["length_m"] > 150).all()
 
 
@@ -277,7 +274,8 @@ def test_nearest_distance_hand_values_and_cap():
     assert len(nearest_distance_m(frame([]), sources, max_distance_m=1000)) == 0
 
 
-def test_nearest_distance_is_fast_for_100k_targets():
+def test_nearest_distance_for_100k_targets():
+    # The time is a row of scripts/bench.py: nearest.
     rng = np.random.default_rng(0)
     t = gpd.GeoDataFrame(
         geometry=gpd.points_from_xy(rng.uniform(112, 113, 100_000), rng.uniform(39, 40, 100_000)),
@@ -287,9 +285,7 @@ def test_nearest_distance_is_fast_for_100k_targets():
         geometry=gpd.points_from_xy(rng.uniform(112, 113, 10_000), rng.uniform(39, 40, 10_000)),
         crs=4326,
     )
-    t0 = time.perf_counter()
     found = nearest_distance_m(t, s, max_distance_m=2000)
-    assert time.perf_counter() - t0 < 2.0
     assert np.nanmax(found) <= 2000 and np.isfinite(found).mean() > 0.9
 
 

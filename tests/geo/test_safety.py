@@ -6,7 +6,6 @@ import io
 import stat
 import struct
 import sys
-import time
 import zipfile
 from pathlib import Path
 
@@ -259,12 +258,11 @@ def _zeros_zip(name: str, size: int) -> bytes:
 
 
 @pytest.mark.slow
-def test_zip_bomb_of_300_mb_zeros_is_refused_quickly() -> None:
+def test_zip_bomb_of_300_mb_zeros_is_refused() -> None:
     bomb = _zeros_zip("doc.kml", 300 * MB)
     assert len(bomb) < 1 * MB  # ~300 KB on disk
-    start = time.perf_counter()
+    # Refused from the central directory; the time is a row of scripts/bench.py: zip bomb.
     problem = problem_of(read_upload, bomb, "bomb.kmz")
-    assert time.perf_counter() - start < 1.0  # refused from the central directory
     assert problem.code == "zip_entry_too_large" and problem.value == "doc.kml"
     assert "100 MB" in problem.message("en")
 

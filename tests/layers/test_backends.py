@@ -229,7 +229,7 @@ def test_bbox_is_answered_by_the_gist_index(tmp_path, database):
 
 
 def test_commit_latency_figures(tmp_path, database, capsys):
-    """Not a benchmark gate: prints a single commit's median latency on each backend."""
+    """Prints a single commit's median latency on each backend (the gate is scripts/bench.py)."""
     figures = {}
     for name, store in (
         ("geojson", GeoJSONStore(tmp_path / "g")),
@@ -241,10 +241,10 @@ def test_commit_latency_figures(tmp_path, database, capsys):
             store.create("streetlights", point(112 + i / 1000), LIGHT, user="a")
             times.append(time.perf_counter() - start)
         figures[name] = sorted(times)[len(times) // 2] * 1000
+        assert store.count("streetlights") == 50
         store.close()
     with capsys.disabled():
         print(" ".join(f"{k}: {v:.1f} ms" for k, v in figures.items()), end=" ")
-    assert all(v < 1000 for v in figures.values())
 
 
 def test_open_store_chooses_by_url(tmp_path, database):

@@ -6,7 +6,6 @@ import datetime as dt
 import io
 import json
 import re
-import time
 
 import openpyxl
 import pyogrio
@@ -33,9 +32,7 @@ def page(client, url="/dashboard?as_of=2026-10-31"):
 
 
 def test_dashboard_tells_a_leader_what_is_behind_and_where(client):
-    started = time.perf_counter()
-    html = page(client)
-    assert time.perf_counter() - started < 5
+    html = page(client)  # its time is a row of scripts/bench.py: dashboard
     headline = re.search(r'id="dash-headline">([^<]+)<', html).group(1)
     assert headline == (
         "15 项实事已完成 13 项，2 项滞后于计划；全县无路灯路段共 173.1 公里；"

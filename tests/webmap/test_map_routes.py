@@ -2,7 +2,6 @@
 
 import json
 import re
-import time
 
 import pytest
 
@@ -272,7 +271,7 @@ def test_bbox_api_errors_are_json(client, url, status):
 
 @pytest.mark.slow
 def test_100k_streetlights_are_fetched_not_embedded(client, app):
-    started = time.perf_counter()
+    # The page's time is a row of scripts/bench.py: map.
     store = get_store(app)
     changes = [
         Change(
@@ -286,9 +285,7 @@ def test_100k_streetlights_are_fetched_not_embedded(client, app):
         for i in range(100_000)
     ]
     store.commit("streetlights", changes, user="bulk", source="test")
-    built = time.perf_counter()
     response = client.get("/")
-    page_s = time.perf_counter() - built
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert len(response.data) < 1_000_000
@@ -299,4 +296,3 @@ def test_100k_streetlights_are_fetched_not_embedded(client, app):
         "/api/layers/streetlights/features?bbox=112.4,39.1,113.1,39.8&limit=3000&sample=even"
     ).get_json()
     assert body["numberReturned"] == 3000 and body["numberMatched"] > 100_000
-    assert page_s < 10 and time.perf_counter() - started < 20

@@ -14,7 +14,7 @@ from flask import Blueprint, Response, current_app, render_template, request
 from layers.errors import BadRequest, NotFound
 from layers.exports import display_value, title_of
 from layers.specs import LayerSpec
-from webmap.app import get_store
+from webmap.extensions import get_store
 from webmap.i18n import current_lang
 from webmap.ogc import crs as ogc_crs
 from webmap.ogc import documents as docs

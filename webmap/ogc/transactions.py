@@ -25,8 +25,8 @@ from geo.problems import Problem
 from layers.errors import BadRequest, Conflict, ValidationFailed
 from layers.store_base import BaseStore, Change, CommitResult
 from layers.uploads import check_locations
-from webmap.app import get_store
 from webmap.auth import require_role, user_name
+from webmap.extensions import get_store
 from webmap.ogc import crs as ogc_crs
 from webmap.ogc import documents as docs
 from webmap.ogc.routes import content_crs, etag, json_response, layer_spec

@@ -15,7 +15,7 @@ from flask import Blueprint, Response, current_app, request
 
 from layers.errors import NotFound
 from webmap import mapdata
-from webmap.app import get_store
+from webmap.extensions import get_store
 from webmap.maps import features_in_view, overlay_in_view
 from webmap.views.maps import snapshot
 

@@ -32,8 +32,8 @@ from layers.errors import BadRequest, Forbidden, NotFound
 from layers.photos import MIME_TYPES, PhotoStore
 from layers.specs import FieldSpec, LayerSpec
 from layers.uploads import working_area
-from webmap.app import get_store
 from webmap.auth import current_user, require_role, user_name
+from webmap.extensions import get_store
 from webmap.i18n import current_lang, translate
 from webmap.maps import basemap_tiles, script_json
 from webmap.views.uploads_api import json_response

@@ -26,9 +26,9 @@ from layers.analyses import (
 from layers.dashboard import Dashboard, Kpi, build_dashboard
 from layers.errors import NotFound
 from layers.ledger_io import category_label
-from webmap.app import get_store
 from webmap.assets import chart_js_url
 from webmap.dashboard_map import GapMapView, gap_map, render_parts
+from webmap.extensions import get_store
 from webmap.i18n import current_lang, format_number, translate
 from webmap.mapdata import choose_basemap, offered_basemaps
 

@@ -27,7 +27,7 @@ from layers.errors import BadRequest
 from layers.exports import FORMATS, export_layers
 from layers.specs import LayerSpec
 from layers.store_base import BaseStore
-from webmap.app import get_store
+from webmap.extensions import get_store
 from webmap.i18n import current_lang, translate
 from webmap.ogc import documents as docs
 from webmap.ogc.params import (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
-from webmap.app import get_store
+from webmap.extensions import get_store
 
 bp = Blueprint("home", __name__)
 

@@ -51,8 +51,8 @@ from layers.ledger_io import (
     township_order,
 )
 from layers.store_base import BaseStore, Change
-from webmap.app import get_store
 from webmap.auth import require_role, user_name
+from webmap.extensions import get_store
 from webmap.i18n import current_lang, translate
 
 bp = Blueprint("ledger", __name__)

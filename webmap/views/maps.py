@@ -17,8 +17,8 @@ from flask import Blueprint, current_app, render_template, request, url_for
 from layers.errors import NotFound
 from layers.memtable import release_memory
 from webmap import mapdata
-from webmap.app import get_store
 from webmap.assets import chart_js_url
+from webmap.extensions import get_store
 from webmap.i18n import current_lang, translate
 from webmap.maps import (
     MapUrls,

@@ -18,8 +18,8 @@ from flask import Blueprint, Response, current_app, request
 from layers.capture import check_key
 from layers.errors import BadRequest
 from layers.uploads import UploadLog, UploadOptions, run_upload, undo_upload
-from webmap.app import get_store
 from webmap.auth import require_role, user_name
+from webmap.extensions import get_store
 from webmap.i18n import current_lang
 
 bp = Blueprint("uploads_api", __name__, url_prefix="/api/uploads")

@@ -36,8 +36,8 @@ from layers.uploads import (
     run_upload,
     undo_upload,
 )
-from webmap.app import get_store
 from webmap.auth import current_user, require_role, user_name
+from webmap.extensions import get_store
 from webmap.i18n import current_lang, translate
 from webmap.maps import script_json
 from webmap.views.capture import input_kind, map_setup, ref_choices
