@@ -11,11 +11,39 @@ from typing import Any
 from flask import Flask
 
 from layers.backends import open_store, seed_if_empty
-from layers.store_base import BaseStore
-from webmap import auth, errors, i18n, security
-from webmap.settings import DEMO_DIR, from_environment
+from webmap import auth, errors, extensions, i18n, ogc, security
+from webmap.extensions import get_settings, get_store
+from webmap.settings import DEMO_DIR, Settings
+from webmap.views import (
+    admin_users,
+    api_features,
+    capture,
+    dashboard,
+    exports,
+    home,
+    ledger,
+    maps,
+    uploads_api,
+    uploads_pages,
+)
+
+__all__ = ["create_app", "get_settings", "get_store"]
 
 log = logging.getLogger(__name__)
+
+# The county map comes before home: it is the start page.
+BLUEPRINTS = (
+    maps.bp,
+    api_features.bp,
+    home.bp,
+    uploads_api.bp,
+    exports.bp,
+    capture.bp,
+    uploads_pages.bp,
+    admin_users.bp,
+    dashboard.bp,
+    ledger.bp,
+)
 
 
 def _secret_key(data_dir: Path) -> str:
@@ -43,7 +71,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     (``SEED_DEMO``, default True).
     """
     app = Flask(__name__, instance_relative_config=False)
-    app.config.update(from_environment())
+    app.config.update(Settings.from_environment().as_config())
     app.config.update(SEED_DEMO=True)
     if test_config:
         app.config.update(test_config)
@@ -59,39 +87,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = _secret_key(data_dir)
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_UPLOAD_MB"]) * 1024 * 1024
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
-    app.extensions["villageworks.store"] = open_store(data_dir, database_url)
+    app.extensions[extensions.SETTINGS] = Settings.from_config(app.config)
+    app.extensions[extensions.STORE] = open_store(data_dir, database_url)
 
-    i18n.init_app(app)
-    errors.init_app(app)
-    security.init_app(app)
-    auth.init_app(app)
-    from webmap.views import api_features, home, maps, uploads_api
-
-    # Before home: the county map is the start page.
-    app.register_blueprint(maps.bp)
-    app.register_blueprint(api_features.bp)
-    app.register_blueprint(home.bp)
-    app.register_blueprint(uploads_api.bp)
-    from webmap import ogc
-    from webmap.views import exports
-
-    ogc.init_app(app)
-    app.register_blueprint(exports.bp)
-    from webmap.views import admin_users, capture, uploads_pages
-
-    app.register_blueprint(capture.bp)
-    app.register_blueprint(uploads_pages.bp)
-    app.register_blueprint(admin_users.bp)
-    from webmap.views import dashboard, ledger
-
-    app.register_blueprint(dashboard.bp)
-    app.register_blueprint(ledger.bp)
+    for extension in (i18n, errors, security, auth, ogc):
+        extension.init_app(app)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
     return app
-
-
-def get_store(app: Flask | None = None) -> BaseStore:
-    """The store of ``app`` (default: the current app)."""
-    from flask import current_app
-
-    target = app or current_app
-    return target.extensions["villageworks.store"]  # type: ignore[no-any-return]

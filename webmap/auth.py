@@ -33,6 +33,8 @@ from werkzeug.wrappers import Response
 
 from layers.errors import BadRequest, Forbidden, Unauthorized
 from layers.users import User, UserStore
+from webmap import extensions
+from webmap.extensions import get_users
 from webmap.i18n import translate
 
 bp = Blueprint("auth", __name__)
@@ -40,11 +42,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 LOGIN_WINDOW_S = 300
 LOGIN_MAX_FAILURES = 5
-
-
-def get_users() -> UserStore:
-    """The account store of the current app."""
-    return current_app.extensions["villageworks.users"]  # type: ignore[no-any-return]
 
 
 def current_user() -> User | None:
@@ -176,7 +173,7 @@ def logout() -> Response:
 
 def init_app(app: Flask) -> None:
     """Account store, throttle, CSRF check before every request, template helpers."""
-    app.extensions["villageworks.users"] = UserStore(app.config["DATA_DIR"])
+    app.extensions[extensions.USERS] = UserStore(app.config["DATA_DIR"])
     app.extensions["villageworks.throttle"] = LoginThrottle()
 
     @app.before_request

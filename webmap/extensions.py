@@ -1,0 +1,36 @@
+"""The app's shared resources, like flaskr's ``db.py``: the store, the settings, the accounts.
+
+Views, the OGC API and the CLI get them from here, never from ``webmap.app``, so the
+factory imports the views and nothing imports the factory back.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, current_app
+
+from layers.store_base import BaseStore
+from layers.users import UserStore
+from webmap.settings import Settings
+
+STORE = "villageworks.store"
+SETTINGS = "villageworks.settings"
+USERS = "villageworks.users"
+
+
+def _app(app: Flask | None) -> Flask:
+    return app or current_app  # type: ignore[return-value]
+
+
+def get_store(app: Flask | None = None) -> BaseStore:
+    """The store of ``app`` (default: the current app)."""
+    return _app(app).extensions[STORE]  # type: ignore[no-any-return]
+
+
+def get_settings(app: Flask | None = None) -> Settings:
+    """The typed settings of ``app`` (default: the current app)."""
+    return _app(app).extensions[SETTINGS]  # type: ignore[no-any-return]
+
+
+def get_users(app: Flask | None = None) -> UserStore:
+    """The account store of ``app`` (default: the current app)."""
+    return _app(app).extensions[USERS]  # type: ignore[no-any-return]
