@@ -28,7 +28,7 @@ from geopandas.testing import assert_geodataframe_equal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from geo import readers
+from geo.readers import csvfile as readers
 from geo.problems import InputError, Problem
 from geo.readers import ReadResult, parse_coordinate, read_upload
 

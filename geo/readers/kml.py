@@ -1,0 +1,245 @@
+"""KML 2.x (and the KML inside a KMZ): placemarks with their folder path."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+from xml.etree.ElementTree import Element
+
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from geo.readers.result import WGS84, _problem, _RowError, _Table, _unique
+from geo.readers.xmldoc import _children, _float_or_none, _line_from_parts, _local, _text
+
+_KML_GEOMETRIES = (
+    "Point",
+    "LineString",
+    "LinearRing",
+    "Polygon",
+    "MultiGeometry",
+    "Track",
+    "MultiTrack",
+    "Model",
+)
+
+
+def _read_kml(root: Element) -> _Table:
+    """KML 2.x: every Placemark in document order, with its Folder path."""
+    table = _Table(columns=["name", "description", "folder"], crs=WGS84, crs_source="format")
+    table.base = ["name", "description", "folder"]
+    taken = {"name", "description", "folder", "time", "start_time", "end_time", "ele"}
+    extended: dict[str, str] = {}
+    for row, (placemark, folder) in enumerate(_placemarks(root, table), 1):
+        try:
+            record, geom = _kml_placemark(placemark, folder, row, table)
+        except _RowError as exc:
+            table.problems.extend(exc.problems)
+            continue
+        for key, value in _extended_data(placemark):
+            if key not in extended:
+                extended[key] = _unique(key, taken)
+                table.columns.append(key)
+            record[extended[key]] = value
+        table.add(row, record, geom)
+    return table
+
+
+#: Folder names kept in a placemark's folder path; deeper folders add nothing to it.
+_MAX_FOLDER_PATH = 32
+
+
+def _placemarks(root: Element, table: _Table) -> Iterator[tuple[Element, str]]:
+    """(Placemark, folder path) in document order, without recursion."""
+    stack: list[tuple[Element, tuple[str, ...]]] = [(root, ())]
+    while stack:
+        el, path = stack.pop()
+        name = _local(el.tag)
+        if name == "Placemark":
+            yield el, "/".join(path)
+            continue
+        if name == "NetworkLink":
+            # Never fetched: an upload must not make the server open URLs.
+            table.problems.append(
+                _problem(
+                    "kml_networklink_ignored",
+                    severity="warning",
+                    value=_text(_children(el).get("name")) or "",
+                )
+            )
+            continue
+        if name == "Folder" and len(path) < _MAX_FOLDER_PATH:
+            # Capped: copying an ever longer path at each of 100,000 nested folders is
+            # quadratic (seconds of CPU for a 2 MB file).
+            path = (*path, _text(_children(el).get("name")) or "")
+        stack.extend((child, path) for child in reversed(list(el)))
+
+
+def _extended_data(placemark: Element) -> Iterator[tuple[str, str | None]]:
+    """(name, value) pairs of ExtendedData: Data/value and SchemaData/SimpleData."""
+    ext = _children(placemark).get("ExtendedData")
+    if ext is None:
+        return
+    for item in ext:
+        kind = _local(item.tag)
+        if kind == "Data" and item.get("name"):
+            yield item.get("name", ""), _text(_children(item).get("value"))
+        elif kind == "SchemaData":
+            for simple in item:
+                if _local(simple.tag) == "SimpleData" and simple.get("name"):
+                    yield simple.get("name", ""), _text(simple)
+
+
+def _kml_placemark(
+    placemark: Element, folder: str, row: int, table: _Table
+) -> tuple[dict[str, Any], BaseGeometry | None]:
+    """One Placemark as (record, geometry)."""
+    kids = _children(placemark)
+    record: dict[str, Any] = {
+        "name": _text(kids.get("name")),
+        "description": _text(kids.get("description")),
+        "folder": folder,
+    }
+    stamp, span = kids.get("TimeStamp"), kids.get("TimeSpan")
+    if stamp is not None:
+        record["time"] = _text(_children(stamp).get("when"))
+    if span is not None:
+        record["start_time"] = _text(_children(span).get("begin"))
+        record["end_time"] = _text(_children(span).get("end"))
+    geom_el = next((c for c in placemark if _local(c.tag) in _KML_GEOMETRIES), None)
+    if geom_el is None:
+        return record, None
+    geom, ele, times = _KmlGeometry(row, table).build(geom_el)
+    if ele:  # KML writes altitude 0 for "no altitude" (clampToGround): not an elevation.
+        record["ele"] = ele
+    if times:
+        record.setdefault("start_time", times[0])
+        record.setdefault("end_time", times[-1])
+    return record, geom
+
+
+class _KmlGeometry:
+    """Builds the geometry of one Placemark; MultiGeometry is walked without recursion."""
+
+    def __init__(self, row: int, table: _Table):
+        self.row, self.table = row, table
+        self.times: list[str] = []
+
+    def _error(self, el: Element, value: Any) -> _RowError:
+        return _RowError(
+            _problem("kml_bad_geometry", row=self.row, field=_local(el.tag), value=value)
+        )
+
+    def coords(self, el: Element | None, owner: Element) -> list[tuple[float, float, float]]:
+        """``lon,lat[,alt]`` tuples of a ``<coordinates>`` element (altitude 0 if absent)."""
+        text = _text(el) or ""
+        out = []
+        for token in re.sub(r"\s*,\s*", ",", text).split():
+            numbers = [_float_or_none(v) for v in token.split(",")[:3]]
+            if len(numbers) < 2 or any(n is None for n in numbers):
+                raise self._error(owner, token)
+            x, y, *z = (n or 0.0 for n in numbers)
+            out.append((x, y, z[0] if z else 0.0))
+        return out
+
+    def points(self, el: Element | None, owner: Element) -> list[tuple[float, float]]:
+        """The 2D points of a ``<coordinates>`` element."""
+        return [(x, y) for x, y, _z in self.coords(el, owner)]
+
+    def ring(self, el: Element | None, owner: Element) -> list[tuple[float, float]]:
+        """A LinearRing's points, closed if the writer left it open."""
+        coords = _children(el).get("coordinates") if el is not None else None
+        points = self.points(coords, owner)
+        if len(points) >= 3 and points[0] != points[-1]:
+            points.append(points[0])
+            self.table.problems.append(
+                _problem("kml_ring_closed", row=self.row, field="LinearRing", severity="warning")
+            )
+        if len(points) < 4:
+            raise self._error(owner, f"{len(points)} points")
+        return points
+
+    def polygon(self, el: Element) -> shapely.Polygon:
+        """Outer boundary plus any number of inner rings."""
+        outer = _children(el).get("outerBoundaryIs")
+        rings = [c for c in outer if _local(c.tag) == "LinearRing"] if outer is not None else []
+        if not rings:
+            raise self._error(el, "outerBoundaryIs")
+        holes = [
+            self.ring(r, el)
+            for inner in el
+            if _local(inner.tag) == "innerBoundaryIs"
+            for r in inner
+            if _local(r.tag) == "LinearRing"
+        ]
+        return shapely.Polygon(self.ring(rings[0], el), holes)
+
+    def track(self, el: Element) -> list[tuple[float, float]]:
+        """A gx:Track's ``gx:coord`` points (``lon lat alt``), collecting its ``when`` times."""
+        points = []
+        for child in el:
+            kind = _local(child.tag)
+            if kind == "when" and _text(child):
+                self.times.append(_text(child) or "")
+            elif kind == "coord":
+                values = [_float_or_none(v) for v in (_text(child) or "").split()[:3]]
+                if len(values) < 2 or values[0] is None or values[1] is None:
+                    raise self._error(el, _text(child))
+                points.append((values[0], values[1]))
+        return points
+
+    def leaf(self, el: Element) -> tuple[BaseGeometry | None, float | None]:
+        """One simple geometry element, and a Point's altitude."""
+        kind = _local(el.tag)
+        coords_el = _children(el).get("coordinates")
+        if kind == "Point":
+            coords = self.coords(coords_el, el)
+            if not coords:
+                raise self._error(el, "")
+            return shapely.Point(coords[0][:2]), coords[0][2]
+        if kind in ("LineString", "LinearRing"):
+            line = self.points(coords_el, el)
+            return _line_from_parts([line], self.row, kind, self.table), None
+        if kind == "Polygon":
+            return self.polygon(el), None
+        if kind == "Track":
+            return _line_from_parts([self.track(el)], self.row, kind, self.table), None
+        if kind == "MultiTrack":
+            lines = [self.track(t) for t in el if _local(t.tag) == "Track"]
+            return _line_from_parts(lines, self.row, kind, self.table), None
+        raise _RowError(_problem("kml_unsupported_geometry", row=self.row, value=kind))
+
+    def build(self, el: Element) -> tuple[BaseGeometry | None, float | None, list[str]]:
+        """(geometry, point altitude or None, gx:Track times)."""
+        if _local(el.tag) != "MultiGeometry":
+            geom, z = self.leaf(el)
+            return geom, z, self.times
+        parts: list[BaseGeometry] = []
+        stack = list(reversed(list(el)))  # document order, without recursion
+        while stack:
+            child = stack.pop()
+            kind = _local(child.tag)
+            if kind == "MultiGeometry":
+                stack.extend(reversed(list(child)))
+            elif kind in _KML_GEOMETRIES:
+                geom, _z = self.leaf(child)
+                if geom is not None:
+                    parts.append(geom)
+        return _combine(parts), None, self.times
+
+
+def _combine(parts: list[BaseGeometry]) -> BaseGeometry:
+    """Parts of a MultiGeometry as the matching Multi* type, or a GeometryCollection."""
+    flat: list[BaseGeometry] = []
+    for part in parts:
+        flat.extend(getattr(part, "geoms", [part]))
+    types = {g.geom_type for g in flat}
+    multi: dict[str, Callable[[Any], BaseGeometry]] = {
+        "Point": shapely.MultiPoint,
+        "LineString": shapely.MultiLineString,
+        "Polygon": shapely.MultiPolygon,
+    }
+    if len(types) == 1 and (make := multi.get(types.pop())) is not None:
+        return make(flat)
+    return shapely.GeometryCollection(parts)
