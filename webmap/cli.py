@@ -1,19 +1,48 @@
-"""The ``villageworks`` command line: serve, demo, layers, check, import, export, compact."""
+"""The ``villageworks`` command line: serve, demo, layers, check, import, export, compact.
+
+Every command builds the same typed :class:`~webmap.settings.Settings` as the web app, so
+``VILLAGEWORKS_AREA_MARGIN_M``, ``VILLAGEWORKS_MAX_UPLOAD_MB`` and the rest mean the same
+thing here as in the browser.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from webmap.settings import DEMO_DIR, from_environment
+from geo.messages import register, render
+from webmap.settings import DEMO_DIR, Settings
+
+for _code, _zh, _en in (
+    (
+        "cli_file_too_large",
+        "文件 {value} 有 {size_mb} MB，超过上限 {limit_mb} MB（设置 VILLAGEWORKS_MAX_UPLOAD_MB），"
+        "未导入任何内容",
+        "The file {value} is {size_mb} MB, over the limit of {limit_mb} MB (setting "
+        "VILLAGEWORKS_MAX_UPLOAD_MB); nothing was imported",
+    ),
+    (
+        "cli_area_margin",
+        "工作区域为县界及周边 {margin_m} 米（设置 VILLAGEWORKS_AREA_MARGIN_M）",
+        "The working area is the county and {margin_m} m around it (setting "
+        "VILLAGEWORKS_AREA_MARGIN_M)",
+    ),
+):
+    register(_code, _zh, _en)
+
+OUTSIDE_AREA_CODES = ("outside_working_area", "all_outside_working_area")
+
+
+def _settings() -> Settings:
+    return Settings.from_environment()
 
 
 def _data_dir(args: argparse.Namespace) -> Path:
-    return Path(args.data or from_environment()["DATA_DIR"]).resolve()
+    return Path(args.data or _settings().data_dir).resolve()
 
 
 def _store(args: argparse.Namespace) -> Any:
@@ -21,12 +50,16 @@ def _store(args: argparse.Namespace) -> Any:
 
     data_dir = _data_dir(args)
     data_dir.mkdir(parents=True, exist_ok=True)
-    url = str(from_environment()["DATABASE_URL"])
+    url = _settings().database_url
     if (DEMO_DIR / "layers").is_dir() and not getattr(args, "empty", False):
         if seed_if_empty(data_dir, DEMO_DIR, url):
             where = "the database" if url else data_dir
             print(f"seeded {where} from the demo county", file=sys.stderr)
     return open_store(data_dir, url)
+
+
+def _error(text: str) -> None:
+    print(f"error: {text}", file=sys.stderr)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -86,43 +119,75 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
-def cmd_import(args: argparse.Namespace) -> int:
-    from layers.errors import VillageWorksError
-    from layers.uploads import UploadOptions, run_upload
+def _import_options(args: argparse.Namespace, settings: Settings) -> Any:
+    from layers.uploads import UploadOptions
 
-    store = _store(args)
-    path = Path(args.file)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        print(f"error: cannot read {path}: {exc.strerror}", file=sys.stderr)
-        return 2
-    options = UploadOptions(
+    return UploadOptions(
         layer=args.layer,
         crs=args.crs,
         dry_run=args.dry_run,
         defaults=dict(kv.split("=", 1) for kv in args.set or []),
         column_map=dict(kv.split("=", 1) for kv in args.map or []),
         on_duplicate=args.duplicates,
+        margin_m=settings.area_margin_m,
         skip_rejected=args.skip_rejected,
     )
+
+
+def _read_import_file(path: Path, settings: Settings, lang: str) -> bytes | None:
+    """The file's bytes, or None (message printed) when unreadable or over the size cap."""
+    try:
+        size = path.stat().st_size
+        if size > settings.max_upload_bytes:
+            _error(
+                render(
+                    "cli_file_too_large",
+                    lang,
+                    value=path.name,
+                    size_mb=f"{size / 1024 / 1024:.1f}",
+                    limit_mb=settings.max_upload_mb,
+                )
+            )
+            return None
+        return path.read_bytes()
+    except OSError as exc:
+        _error(f"cannot read {path}: {exc.strerror}")
+        return None
+
+
+def _print_problems(problems: Sequence[Any], lang: str, margin_m: float) -> None:
+    for problem in problems[:100]:
+        print(f"  - {problem.message(lang)}", file=sys.stderr)
+    if any(getattr(p, "code", "") in OUTSIDE_AREA_CODES for p in problems):
+        print(render("cli_area_margin", lang, margin_m=f"{margin_m:g}"), file=sys.stderr)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from layers.errors import VillageWorksError
+    from layers.uploads import run_upload
+
+    settings = _settings()
+    path = Path(args.file)
+    data = _read_import_file(path, settings, args.lang)
+    if data is None:
+        return 2
+    store = _store(args)
     print(f"reading {path.name} ({len(data) / 1024:.0f} KB) ...", file=sys.stderr)
     try:
         report = run_upload(
             store,
             data,
             path.name,
-            options,
+            _import_options(args, settings),
             user=args.user,
             progress=lambda msg: print(msg, file=sys.stderr),
+            max_bytes=settings.max_upload_bytes,
         )
     except VillageWorksError as exc:
-        print(f"error: {exc.user_message(args.lang)}", file=sys.stderr)
-        for problem in getattr(exc, "problems", [])[:100]:
-            print(f"  - {problem.message(args.lang)}", file=sys.stderr)
+        _error(exc.user_message(args.lang))
+        _print_problems(getattr(exc, "problems", []), args.lang, settings.area_margin_m)
         return 1
-    for problem in report.problems[:100]:
-        print(f"  - {problem.message(args.lang)}", file=sys.stderr)
+    _print_problems(report.problems, args.lang, settings.area_margin_m)
     verb = "would add" if args.dry_run else "added"
     print(
         f"{verb} {report.accepted} feature(s) to {args.layer}; rejected {report.rejected}; "
@@ -200,7 +265,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         source = open_store(data_dir)
         target_dir, target_url = Path(args.target_data or data_dir), target
     elif backend == "geojson":
-        url = args.source_url or str(from_environment()["DATABASE_URL"])
+        url = args.source_url or _settings().database_url
         if not url:
             print("error: give --from URL or set VILLAGEWORKS_DATABASE_URL", file=sys.stderr)
             return 2
@@ -258,51 +323,64 @@ def cmd_users(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (also used to document the CLI)."""
-    parser = argparse.ArgumentParser(
-        prog="villageworks",
-        description="VillageWorks: a county's public works on a map, as a ledger people trust.",
+def _common_args(p: argparse.ArgumentParser) -> None:
+    """``--data`` and ``--lang``, which every command takes."""
+    p.add_argument(
+        "--data",
+        metavar="DIR",
+        help="data directory (default: $VILLAGEWORKS_DATA or instance/data)",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p.add_argument(
+        "--lang",
+        choices=("zh", "en"),
+        default=_settings().lang,
+        help="language of messages (default: $VILLAGEWORKS_LANG or zh)",
+    )
 
-    def data_arg(p: argparse.ArgumentParser) -> None:
-        p.add_argument(
-            "--data",
-            metavar="DIR",
-            help="data directory (default: $VILLAGEWORKS_DATA or instance/data)",
-        )
-        p.add_argument(
-            "--lang",
-            choices=("zh", "en"),
-            default=os.environ.get("VILLAGEWORKS_LANG", "zh"),
-            help="language of messages (default: zh)",
-        )
 
-    p = sub.add_parser("serve", help="run the web app")
+Sub = Any  # argparse's _SubParsersAction, private in typeshed
+
+
+def _add(sub: Sub, name: str, func: Callable[[argparse.Namespace], int], **kw: Any) -> Any:
+    """A subcommand that runs ``func``."""
+    p = sub.add_parser(name, **kw)
+    p.set_defaults(func=func)
+    return p
+
+
+def _serve_parser(sub: Sub) -> None:
+    p = _add(sub, "serve", cmd_serve, help="run the web app")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     p.add_argument("--port", type=int, default=5000, help="port (5000)")
-    data_arg(p)
-    p.set_defaults(func=cmd_serve)
+    _common_args(p)
 
-    p = sub.add_parser("demo", help="write the Shanyin demo county into a data directory")
-    data_arg(p)
+
+def _small_parsers(sub: Sub) -> None:
+    """demo, layers and check."""
+    p = _add(sub, "demo", cmd_demo, help="write the Shanyin demo county into a data directory")
+    _common_args(p)
     p.add_argument("--force", action="store_true", help="replace data already there")
-    p.set_defaults(func=cmd_demo)
-
-    p = sub.add_parser("layers", help="list layers with their feature counts")
-    data_arg(p)
-    p.set_defaults(func=cmd_layers)
-
-    p = sub.add_parser("check", help="validate every layer file and journal")
-    data_arg(p)
+    _common_args(_add(sub, "layers", cmd_layers, help="list layers with their feature counts"))
+    p = _add(sub, "check", cmd_check, help="validate every layer file and journal")
+    _common_args(p)
     p.add_argument("--layer", help="check only this layer")
-    p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser(
+
+def _compact_parser(sub: Sub) -> None:
+    help_text = "write every layer file from its journal now (big layers: and their table snapshot)"
+    _common_args(_add(sub, "compact", cmd_compact, help=help_text))
+
+
+def _import_parser(sub: Sub) -> None:
+    p = _add(
+        sub,
         "import",
+        cmd_import,
         help="import a file (GeoJSON, CSV, GPX, KML/KMZ, zipped "
         "Shapefile, GeoPackage) into a layer",
+        description="Import a file through the same pipeline as the upload page. The "
+        "working area margin (VILLAGEWORKS_AREA_MARGIN_M) and the size cap "
+        "(VILLAGEWORKS_MAX_UPLOAD_MB) are the web app's settings.",
     )
     p.add_argument("file", help="the file to import")
     p.add_argument("--layer", required=True, help="target layer, e.g. streetlights")
@@ -338,44 +416,54 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--user", default=os.environ.get("USER", "cli"), help="name recorded as the author"
     )
-    data_arg(p)
-    p.set_defaults(func=cmd_import)
+    _common_args(p)
 
-    p = sub.add_parser("export", help="export a layer to a file")
+
+def _export_parser(sub: Sub) -> None:
+    p = _add(sub, "export", cmd_export, help="export a layer to a file")
     p.add_argument("--layer", required=True, help="layer to export")
     p.add_argument(
         "--format", default="geojson", help="geojson, gpkg, shp (zipped), kml, csv or xlsx"
     )
     p.add_argument("-o", "--output", required=True, help="output file, or - for stdout")
-    data_arg(p)
-    p.set_defaults(func=cmd_export)
+    _common_args(p)
 
-    p = sub.add_parser(
-        "users", help="manage accounts: add, list, disable, enable, token, revoke, passwd"
+
+USER_ACTIONS = (
+    ("disable", "disable an account and revoke its tokens"),
+    ("enable", "enable a disabled account"),
+    ("token", "print a new API token for an account"),
+    ("revoke", "revoke every API token of an account"),
+    ("passwd", "set a new password (read from stdin)"),
+)
+
+
+def _users_parser(sub: Sub) -> None:
+    p = _add(
+        sub,
+        "users",
+        cmd_users,
+        help="manage accounts: add, list, disable, enable, token, revoke, passwd",
     )
     users = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     u = users.add_parser("add", help="add an account (password read from stdin)")
     u.add_argument("name")
     u.add_argument("--role", required=True, choices=("viewer", "field", "planner", "admin"))
-    data_arg(u)
-    u = users.add_parser("list", help="list accounts")
-    data_arg(u)
-    for action, text in (
-        ("disable", "disable an account and revoke its tokens"),
-        ("enable", "enable a disabled account"),
-        ("token", "print a new API token for an account"),
-        ("revoke", "revoke every API token of an account"),
-        ("passwd", "set a new password (read from stdin)"),
-    ):
+    _common_args(u)
+    _common_args(users.add_parser("list", help="list accounts"))
+    for action, text in USER_ACTIONS:
         u = users.add_parser(action, help=text)
         u.add_argument("name")
         if action == "token":
             u.add_argument("--label", help="what the token is for, e.g. the phone's name")
-        data_arg(u)
-    p.set_defaults(func=cmd_users)
+        _common_args(u)
 
-    p = sub.add_parser(
+
+def _migrate_parser(sub: Sub) -> None:
+    p = _add(
+        sub,
         "migrate",
+        cmd_migrate,
         help="copy every layer, its history, the ledger and the accounts to another backend",
     )
     p.add_argument(
@@ -398,18 +486,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --to postgis: data directory of the PostGIS deployment for specs, "
         "accounts, uploads and photos (default: the source data directory)",
     )
-    data_arg(p)
-    p.set_defaults(func=cmd_migrate)
+    _common_args(p)
 
-    p = sub.add_parser(
-        "compact",
-        help="write every layer file from its journal now (big layers: and their table snapshot)",
-    )
-    data_arg(p)
-    p.set_defaults(func=cmd_compact)
 
-    p = sub.add_parser(
+GAP_THRESHOLDS = (
+    ("--min-gap-m", "lighting: longest dark stretch (100)"),
+    ("--lateral-m", "lighting: light within m of road (30)"),
+    ("--max-days", "visits: days without a visit (90)"),
+    ("--max-distance-m", "irrigation: distance to a working well; services: to the free bus (500)"),
+    ("--rest-distance-m", "services: rest station reach (1000)"),
+    ("--snap-m", "irrigation: pipe end near a well (10)"),
+)
+
+
+def _gaps_parser(sub: Sub) -> None:
+    p = _add(
+        sub,
         "gaps",
+        cmd_gaps,
         help="run a gap analysis (lighting, irrigation, visits, services, targets) to a file",
         description="Write the gaps of one analysis to FILE; .geojson, .csv, .xlsx or .gpkg "
         "by its extension. Thresholds left out take their defaults.",
@@ -417,18 +511,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("kind", choices=("lighting", "irrigation", "visits", "services", "targets"))
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="output file")
     p.add_argument("--as-of", metavar="DATE", help="replay to this day, YYYY-MM-DD (today)")
-    p.add_argument("--min-gap-m", type=float, help="lighting: longest dark stretch (100)")
-    p.add_argument("--lateral-m", type=float, help="lighting: light within m of road (30)")
-    p.add_argument("--max-days", type=float, help="visits: days without a visit (90)")
-    p.add_argument(
-        "--max-distance-m",
-        type=float,
-        help="irrigation: distance to a working well; services: to the free bus (500)",
+    for flag, text in GAP_THRESHOLDS:
+        p.add_argument(flag, type=float, help=text)
+    _common_args(p)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (also used to document the CLI)."""
+    parser = argparse.ArgumentParser(
+        prog="villageworks",
+        description="VillageWorks: a county's public works on a map, as a ledger people trust.",
     )
-    p.add_argument("--rest-distance-m", type=float, help="services: rest station reach (1000)")
-    p.add_argument("--snap-m", type=float, help="irrigation: pipe end near a well (10)")
-    data_arg(p)
-    p.set_defaults(func=cmd_gaps)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (
+        _serve_parser,
+        _small_parsers,
+        _import_parser,
+        _export_parser,
+        _users_parser,
+        _migrate_parser,
+        _compact_parser,
+        _gaps_parser,
+    ):
+        add(sub)
     return parser
 
 
