@@ -45,8 +45,9 @@ import orjson
 from shapely.geometry.base import BaseGeometry
 
 from geo.problems import Problem
-from layers.bulk import Block, Creates, LazyFeatures, created_system, fits_block, prepare_block
+from layers.bulk import Block, Creates, LazyFeatures, created_system, fits_block
 from layers.errors import ValidationFailed, VillageWorksError
+from layers.history import HistoryIndex, history_entries
 from layers.journal import (
     InterProcessLock,
     Journal,
@@ -57,6 +58,7 @@ from layers.journal import (
     remove_stale_temp_files,
 )
 from layers.memtable import RELEASE_AFTER_ROWS, FeatureTable, release_memory, tune_memory
+from layers.planner import prepare_block
 from layers.snapshot import SNAPSHOT_MIN_FEATURES, read_snapshot, remove_snapshot, write_snapshot
 from layers.specs import SYSTEM_FIELDS, LayerSpec, SpecRegistry
 from layers.store_base import (
@@ -72,7 +74,6 @@ from layers.store_base import (
     _round_coords,
     deleted_bodies,
     finite_or_none,
-    history_of,
     next_id_after,
     page_positions,
     utc_now,
@@ -199,6 +200,7 @@ class GeoJSONStore(BaseStore):
         self.specs = specs if specs is not None else SpecRegistry.load(self.data_dir / "specs")
         self._states: dict[str, _LayerState] = {}
         self._plans: dict[str, _Plan] = {}
+        self._histories: dict[str, HistoryIndex] = {}
         tune_memory()
         self._locks: dict[str, InterProcessLock] = {}
         self._guard = threading.Lock()
@@ -439,11 +441,22 @@ class GeoJSONStore(BaseStore):
         with state.lock:
             return state.features.extent()
 
-    def history(self, layer: str, fid: str) -> list[dict[str, Any]]:
-        """Every recorded change of one feature, oldest first: op, when, who, source, body."""
+    def _history_index(self, layer: str) -> HistoryIndex:
         self.spec(layer)
-        records = iter_all_records(self.journal(layer).path)
-        return history_of(records, str(fid), self.get(layer, fid))
+        with self._guard:
+            index = self._histories.get(layer)
+            if index is None:
+                index = self._histories[layer] = HistoryIndex(self.journal(layer).path)
+            return index
+
+    def history(self, layer: str, fid: str) -> list[dict[str, Any]]:
+        """Every recorded change of one feature, oldest first: op, when, who, source, body.
+
+        Read through the layer's :class:`~layers.history.HistoryIndex`: only the journal
+        records that name the feature are read.
+        """
+        changes = self._history_index(layer).changes(str(fid))
+        return history_entries(changes, self.get(layer, fid))
 
     def records(self, layer: str) -> list[dict[str, Any]]:
         """Every journal record of ``layer`` (the full audit trail)."""
@@ -684,10 +697,8 @@ class GeoJSONStore(BaseStore):
 
     def _last_body(self, layer: str, fid: str) -> dict[str, Any] | None:
         body: dict[str, Any] | None = None
-        for record in iter_all_records(self.journal(layer).path):
-            for change in record.get("changes", []):
-                if str(change["id"]) == fid:
-                    body = change.get("feature") if change["op"] in ("put", "delete") else body
+        for _head, change in self._history_index(layer).changes(str(fid)):
+            body = change.get("feature") if change["op"] in ("put", "delete") else body
         return body
 
     def _trim_idempotency(self, state: _LayerState) -> None:

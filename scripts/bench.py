@@ -55,7 +55,17 @@ import orjson  # noqa: E402
 
 DEMO = ROOT / "data" / "demo"
 VENV_BIN = Path(sys.executable).parent
-ROWS = ("items", "commit", "import", "map", "gaps", "nearest", "memory", "startup")
+ROWS = (
+    "items",
+    "commit",
+    "import",
+    "map",
+    "gaps",
+    "nearest",
+    "memory",
+    "startup",
+    "history",
+)
 PASSWORD = "bench-password-1"
 
 
@@ -879,6 +889,52 @@ class Bench:
             )
         )
 
+    # ------------------------------------------------------------------------ history
+    def row_history(self) -> None:
+        """A feature page (its history) on a layer whose journal holds a 100k record."""
+        from layers.store import GeoJSONStore
+        from layers.uploads import UploadOptions, run_upload
+        from webmap.app import create_app
+
+        size = 2_000 if self.args.smoke else 100_000
+        csv_path = self.work / "data" / f"lights-{size}.csv"
+        benchdata.write_csv(csv_path, DEMO, size)
+        folder = fresh_demo(self.work / "run" / "history")
+        store = GeoJSONStore(folder)
+        report = run_upload(
+            store,
+            csv_path.read_bytes(),
+            "lights.csv",
+            UploadOptions(layer="streetlights"),
+            user="bench",
+            max_bytes=200 * 1024 * 1024,
+        )
+        assert report.status == "committed", str(report.as_dict("en"))[:1000]
+        fid = store.query("streetlights", limit=1, offset=size // 2).features[0]["id"]
+        store.close()
+        app = create_app({"DATA_DIR": str(folder), "SEED_DEMO": False, "SECRET_KEY": "bench"})
+        client = app.test_client()
+        path = f"/features/streetlights/{fid}?lang=en"
+        first, response = timed(lambda: client.get(path))
+        assert response.status_code == 200, response.status_code
+        times = []
+        for _ in range(max(self.repeat, 5)):
+            seconds, response = timed(lambda: client.get(path))
+            assert response.status_code == 200, response.status_code
+            times.append(seconds * 1000)
+        self.add(
+            Figure(
+                "history",
+                "feature page with its history (journal holds one 100k-feature record)",
+                f"{size:,}",
+                "ms",
+                times,
+                "<= 100 ms",
+                100.0,
+                note=f"first request of the process {first * 1000:.0f} ms",
+            )
+        )
+
     # ---------------------------------------------------------------------------- map
     def _map(self, server: Server, client: Client, size: int) -> None:
         """The county map page: HTML size and server time, then headless Chromium."""
@@ -1092,6 +1148,8 @@ class Bench:
             self.row_nearest()
         if "startup" in rows:
             self.row_startup()
+        if "history" in rows:
+            self.row_history()
         self.write(time.perf_counter() - start)
 
 
