@@ -21,16 +21,32 @@ import logging
 import os
 import threading
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import orjson
 import pandas as pd
 import shapely
 
-if TYPE_CHECKING:
-    from layers.memtable import FeatureTable
+
+class Table(Protocol):
+    """What a snapshot needs of a table (``layers.memtable.FeatureTable``): its columns and
+    its rows as arrays. Declared here so this module need not import the table's."""
+
+    columns: tuple[str, ...]
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The live rows as numpy arrays."""
+        ...
+
+    def from_arrays(self, arrays: Mapping[str, np.ndarray]) -> Any:
+        """Fill this empty table from :meth:`to_arrays` output; returns the table."""
+        ...
+
+
+T = TypeVar("T", bound=Table)
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +66,7 @@ def _file_key(layer_file: Path) -> list[int]:
     return [st.st_size, st.st_mtime_ns, st.st_ino]
 
 
-def write_snapshot(layer_file: Path, seq: int, table: FeatureTable) -> bool:
+def write_snapshot(layer_file: Path, seq: int, table: Table) -> bool:
     """Write the snapshot of ``table``, just written to ``layer_file`` at ``seq``; False
     (and no snapshot) when the table holds what the format cannot keep."""
     target = snapshot_path(layer_file)
@@ -86,7 +102,7 @@ def remove_snapshot(layer_file: Path) -> None:
         snapshot_path(layer_file).unlink()
 
 
-def read_snapshot(layer_file: Path, seq: int, table: FeatureTable) -> FeatureTable | None:
+def read_snapshot(layer_file: Path, seq: int, table: T) -> T | None:
     """The table ``layer_file`` (at ``seq``) holds, from its snapshot, or None when there is
     none that matches it: then read the GeoJSON. ``table`` is an empty table of the layer
     (its columns must be the snapshot's)."""
@@ -104,7 +120,8 @@ def read_snapshot(layer_file: Path, seq: int, table: FeatureTable) -> FeatureTab
             ):
                 return None
             arrays = {name: data[name] for name in data.files if name != "meta"}
-        return table.from_arrays(arrays)
+        filled: T = table.from_arrays(arrays)
+        return filled
     except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, orjson.JSONDecodeError):
         log.warning("ignoring the unreadable snapshot %s", path.name, exc_info=True)
         return None
