@@ -18,19 +18,19 @@ USERS = "villageworks.users"
 
 
 def _app(app: Flask | None) -> Flask:
-    return app or current_app  # type: ignore[return-value]
+    return app or current_app
 
 
 def get_store(app: Flask | None = None) -> BaseStore:
     """The store of ``app`` (default: the current app)."""
-    return _app(app).extensions[STORE]  # type: ignore[no-any-return]
+    return _app(app).extensions[STORE]
 
 
 def get_settings(app: Flask | None = None) -> Settings:
     """The typed settings of ``app`` (default: the current app)."""
-    return _app(app).extensions[SETTINGS]  # type: ignore[no-any-return]
+    return _app(app).extensions[SETTINGS]
 
 
 def get_users(app: Flask | None = None) -> UserStore:
     """The account store of ``app`` (default: the current app)."""
-    return _app(app).extensions[USERS]  # type: ignore[no-any-return]
+    return _app(app).extensions[USERS]
