@@ -54,28 +54,48 @@ def _response(description: str, content: dict[str, Any] | None = None, **extra: 
     return result
 
 
-def _parameters(layer_names: list[str], crs_all: list[str], max_limit: int) -> dict[str, Any]:
-    crs_schema = {"type": "string", "format": "uri", "enum": crs_all}
+def _header(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {
-        "collectionId": {
-            "name": "collectionId",
-            "in": "path",
-            "required": True,
-            "description": "Layer name",
-            "schema": {"type": "string", "enum": layer_names},
-        },
-        "featureId": {
-            "name": "featureId",
-            "in": "path",
-            "required": True,
-            "description": "Feature id",
-            "schema": {"type": "string"},
-        },
+        "name": name,
+        "in": "header",
+        "required": False,
+        "description": description,
+        "schema": schema,
+    }
+
+
+def _path(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": schema,
+    }
+
+
+def _object(required: list[str], **properties: Any) -> dict[str, Any]:
+    """A JSON Schema object with ``properties`` (``required`` left out when empty)."""
+    schema: dict[str, Any] = {"type": "object"}
+    if required:
+        schema["required"] = required
+    schema["properties"] = properties
+    return schema
+
+
+_STRING: dict[str, Any] = {"type": "string"}
+_STRINGS: dict[str, Any] = {"type": "array", "items": {"type": "string"}}
+
+
+def _query_parameters(crs_all: list[str], max_limit: int) -> dict[str, Any]:
+    crs_schema = {"type": "string", "format": "uri", "enum": crs_all}
+    limit_schema = {"type": "integer", "minimum": 1, "maximum": max_limit, "default": DEFAULT_LIMIT}
+    return {
         "limit": _query(
             "limit",
             f"Features per page (default {DEFAULT_LIMIT}; larger values are lowered to "
             f"{max_limit})",
-            {"type": "integer", "minimum": 1, "maximum": max_limit, "default": DEFAULT_LIMIT},
+            limit_schema,
         ),
         "offset": _query(
             "offset", "Features to skip", {"type": "integer", "minimum": 0, "default": 0}
@@ -88,124 +108,90 @@ def _parameters(layer_names: list[str], crs_all: list[str], max_limit: int) -> d
         "bbox-crs": _query("bbox-crs", "CRS of bbox", crs_schema),
         "crs": _query("crs", "CRS of the response geometries", crs_schema),
         "datetime": _query(
-            "datetime",
-            "A date, or an interval start/end with '..' for an open end",
-            {"type": "string"},
+            "datetime", "A date, or an interval start/end with '..' for an open end", _STRING
         ),
         "f": _query(
             "f", "Response format", {"type": "string", "enum": ["json", "html", "geojson"]}
         ),
         "lang": _query("lang", "Interface language", {"type": "string", "enum": ["zh", "en"]}),
-        "If-Match": {
-            "name": "If-Match",
-            "in": "header",
-            "required": False,
-            "description": "ETag (feature version) the change is based on; 412 if it moved on",
-            "schema": {"type": "string"},
-        },
-        "Content-Crs": {
-            "name": "Content-Crs",
-            "in": "header",
-            "required": False,
-            "description": "CRS of the geometry sent, e.g. <http://www.opengis.net/def/crs/"
-            "EPSG/0/4490> (default CRS84)",
-            "schema": {"type": "string"},
-        },
-        "Idempotency-Key": {
-            "name": "Idempotency-Key",
-            "in": "header",
-            "required": False,
-            "description": "Sending the same key again creates nothing new",
-            "schema": {"type": "string", "maxLength": 200},
-        },
     }
 
 
-def _schemas() -> dict[str, Any]:
-    link = {
-        "type": "object",
-        "required": ["href"],
-        "properties": {
-            "href": {"type": "string"},
-            "rel": {"type": "string"},
-            "type": {"type": "string"},
-            "title": {"type": "string"},
-        },
-    }
-    links = {"type": "array", "items": _ref("schemas", "link")}
-    geometry = {
-        "type": "object",
-        "nullable": True,
-        "required": ["type"],
-        "properties": {
-            "type": {"type": "string"},
-            "coordinates": {"type": "array", "items": {}},
-        },
-    }
-    feature = {
-        "type": "object",
-        "required": ["type", "geometry", "properties"],
-        "properties": {
-            "type": {"type": "string", "enum": ["Feature"]},
-            "id": {"type": "string"},
-            "geometry": _ref("schemas", "geometryGeoJSON"),
-            "properties": {"type": "object", "nullable": True},
-            "links": links,
-        },
-    }
+def _parameters(layer_names: list[str], crs_all: list[str], max_limit: int) -> dict[str, Any]:
     return {
-        "link": link,
-        "landingPage": {
-            "type": "object",
-            "required": ["links"],
-            "properties": {
-                "title": {"type": "string"},
-                "description": {"type": "string"},
-                "links": links,
-            },
-        },
-        "confClasses": {
-            "type": "object",
-            "required": ["conformsTo"],
-            "properties": {"conformsTo": {"type": "array", "items": {"type": "string"}}},
-        },
-        "collection": {
-            "type": "object",
-            "required": ["id", "links"],
-            "properties": {
-                "id": {"type": "string"},
-                "title": {"type": "string"},
-                "description": {"type": "string"},
-                "links": links,
-                "extent": {"type": "object"},
-                "itemType": {"type": "string"},
-                "crs": {"type": "array", "items": {"type": "string"}},
-                "storageCrs": {"type": "string"},
-            },
-        },
-        "collections": {
-            "type": "object",
-            "required": ["links", "collections"],
-            "properties": {
-                "links": links,
-                "crs": {"type": "array", "items": {"type": "string"}},
-                "collections": {"type": "array", "items": _ref("schemas", "collection")},
-            },
-        },
+        "collectionId": _path(
+            "collectionId", "Layer name", {"type": "string", "enum": layer_names}
+        ),
+        "featureId": _path("featureId", "Feature id", _STRING),
+        **_query_parameters(crs_all, max_limit),
+        "If-Match": _header(
+            "If-Match",
+            "ETag (feature version) the change is based on; 412 if it moved on",
+            _STRING,
+        ),
+        "Content-Crs": _header(
+            "Content-Crs",
+            "CRS of the geometry sent, e.g. <http://www.opengis.net/def/crs/"
+            "EPSG/0/4490> (default CRS84)",
+            _STRING,
+        ),
+        "Idempotency-Key": _header(
+            "Idempotency-Key",
+            "Sending the same key again creates nothing new",
+            {"type": "string", "maxLength": 200},
+        ),
+    }
+
+
+def _collection_schemas(links: dict[str, Any]) -> dict[str, Any]:
+    """The landing page, conformance and collection documents."""
+    return {
+        "landingPage": _object(["links"], title=_STRING, description=_STRING, links=links),
+        "confClasses": _object(["conformsTo"], conformsTo=_STRINGS),
+        "collection": _object(
+            ["id", "links"],
+            id=_STRING,
+            title=_STRING,
+            description=_STRING,
+            links=links,
+            extent={"type": "object"},
+            itemType=_STRING,
+            crs=_STRINGS,
+            storageCrs=_STRING,
+        ),
+        "collections": _object(
+            ["links", "collections"],
+            links=links,
+            crs=_STRINGS,
+            collections={"type": "array", "items": _ref("schemas", "collection")},
+        ),
+    }
+
+
+def _feature_schemas(links: dict[str, Any]) -> dict[str, Any]:
+    """GeoJSON geometries, features and pages of them, and the merge patch."""
+    geometry = _object(["type"], type=_STRING, coordinates={"type": "array", "items": {}})
+    geometry["nullable"] = True
+    count = {"type": "integer", "minimum": 0}
+    return {
         "geometryGeoJSON": geometry,
-        "featureGeoJSON": feature,
-        "featureCollectionGeoJSON": {
-            "type": "object",
-            "required": ["type", "features"],
-            "properties": {
-                "type": {"type": "string", "enum": ["FeatureCollection"]},
-                "features": {"type": "array", "items": _ref("schemas", "featureGeoJSON")},
-                "links": links,
-                "timeStamp": {"type": "string", "format": "date-time"},
-                "numberMatched": {"type": "integer", "minimum": 0},
-                "numberReturned": {"type": "integer", "minimum": 0},
-            },
-        },
+        "featureGeoJSON": _object(
+            ["type", "geometry", "properties"],
+            type={"type": "string", "enum": ["Feature"]},
+            id=_STRING,
+            geometry=_ref("schemas", "geometryGeoJSON"),
+            properties={"type": "object", "nullable": True},
+            links=links,
+        ),
+        "featureCollectionGeoJSON": _object(
+            ["type", "features"],
+            type={"type": "string", "enum": ["FeatureCollection"]},
+            features={"type": "array", "items": _ref("schemas", "featureGeoJSON")},
+            links=links,
+            timeStamp={"type": "string", "format": "date-time"},
+            numberMatched=count,
+            numberReturned=count,
+        ),
         "mergePatch": {
             "type": "object",
             "description": "JSON Merge Patch (RFC 7396) of a feature: properties set to "
@@ -215,22 +201,23 @@ def _schemas() -> dict[str, Any]:
                 "properties": {"type": "object"},
             },
         },
-        "exception": {
-            "type": "object",
-            "required": ["error"],
-            "properties": {
-                "error": {
-                    "type": "object",
-                    "required": ["status", "code", "message"],
-                    "properties": {
-                        "status": {"type": "integer"},
-                        "code": {"type": "string"},
-                        "message": {"type": "string"},
-                        "problems": {"type": "array", "items": {"type": "object"}},
-                    },
-                }
-            },
-        },
+    }
+
+
+def _schemas() -> dict[str, Any]:
+    links = {"type": "array", "items": _ref("schemas", "link")}
+    error = _object(
+        ["status", "code", "message"],
+        status={"type": "integer"},
+        code=_STRING,
+        message=_STRING,
+        problems={"type": "array", "items": {"type": "object"}},
+    )
+    return {
+        "link": _object(["href"], href=_STRING, rel=_STRING, type=_STRING, title=_STRING),
+        **_collection_schemas(links),
+        **_feature_schemas(links),
+        "exception": _object(["error"], error=error),
     }
 
 
@@ -372,14 +359,8 @@ def _write_ops() -> tuple[dict[str, Any], dict[str, Any]]:
     return post, item_ops
 
 
-def document(store: BaseStore, max_limit: int) -> dict[str, Any]:
-    """The OpenAPI 3.0 document of this server."""
-    specs = list(store.specs)
-    crs_all: list[str] = []
-    for spec in specs:
-        meta = docs.collection_meta(store, spec)
-        crs_all += [c for c in meta.crs if c not in crs_all]
-    post, item_ops = _write_ops()
+def _fixed_paths(post: dict[str, Any], item_ops: dict[str, Any]) -> dict[str, Any]:
+    """The paths every server has, whatever its layers."""
     item_get = _get(
         "getFeature",
         "A feature",
@@ -387,7 +368,9 @@ def document(store: BaseStore, max_limit: int) -> dict[str, Any]:
         ["collectionId", "featureId", "crs", "f", "lang"],
         docs.GEOJSON,
     )
-    paths: dict[str, Any] = {
+    api = _response("The API definition", {docs.OPENAPI: {"schema": {"type": "object"}}})
+    schema = _response("JSON Schema", {docs.SCHEMA: {"schema": {"type": "object"}}})
+    return {
         "/": _get("getLandingPage", "Landing page", "landingPage", ["f", "lang"]),
         "/conformance": _get("getConformance", "Conformance classes", "confClasses", ["f"]),
         "/api": {
@@ -395,11 +378,7 @@ def document(store: BaseStore, max_limit: int) -> dict[str, Any]:
                 "operationId": "getApi",
                 "summary": "This document",
                 "parameters": [_ref("parameters", "f")],
-                "responses": {
-                    "200": _response(
-                        "The API definition", {docs.OPENAPI: {"schema": {"type": "object"}}}
-                    )
-                },
+                "responses": {"200": api},
             }
         },
         "/collections": _get("getCollections", "Collections", "collections", ["f", "lang"]),
@@ -411,10 +390,7 @@ def document(store: BaseStore, max_limit: int) -> dict[str, Any]:
                 "operationId": "getSchema",
                 "summary": "JSON Schema of the collection's features",
                 "parameters": [_ref("parameters", p) for p in ("collectionId", "lang")],
-                "responses": {
-                    "200": _response("JSON Schema", {docs.SCHEMA: {"schema": {"type": "object"}}}),
-                    **_errors("NotFound"),
-                },
+                "responses": {"200": schema, **_errors("NotFound")},
             }
         },
         "/collections/{collectionId}/items": {
@@ -423,6 +399,11 @@ def document(store: BaseStore, max_limit: int) -> dict[str, Any]:
         },
         "/collections/{collectionId}/items/{featureId}": {**item_get, **item_ops},
     }
+
+
+def _layer_paths(specs: list[LayerSpec], post: dict[str, Any]) -> dict[str, Any]:
+    """Each layer's own items path, listing its fields as query parameters."""
+    paths: dict[str, Any] = {}
     for spec in specs:
         own_post = {**post, "operationId": f"createFeature_{spec.name}"}
         own_post["parameters"] = [p for p in post["parameters"] if "collectionId" not in str(p)]
@@ -430,6 +411,17 @@ def document(store: BaseStore, max_limit: int) -> dict[str, Any]:
             "get": _items_get(f"getFeatures_{spec.name}", spec),
             "post": own_post,
         }
+    return paths
+
+
+def document(store: BaseStore, max_limit: int) -> dict[str, Any]:
+    """The OpenAPI 3.0 document of this server."""
+    specs = list(store.specs)
+    crs_all: list[str] = []
+    for spec in specs:
+        meta = docs.collection_meta(store, spec)
+        crs_all += [c for c in meta.crs if c not in crs_all]
+    post, item_ops = _write_ops()
     return {
         "openapi": OPENAPI_VERSION,
         "info": {
@@ -438,7 +430,7 @@ def document(store: BaseStore, max_limit: int) -> dict[str, Any]:
             "version": "1.0.0",
         },
         "servers": [{"url": url_for("ogc.landing", _external=True).rstrip("/")}],
-        "paths": paths,
+        "paths": {**_fixed_paths(post, item_ops), **_layer_paths(specs, post)},
         "components": {
             "parameters": _parameters([s.name for s in specs], crs_all, max_limit),
             "schemas": _schemas(),
