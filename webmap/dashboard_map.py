@@ -23,21 +23,20 @@ from urllib.parse import quote
 import folium
 import geopandas as gpd
 import numpy as np
-import orjson
 import pandas as pd
 import shapely
 from branca.element import MacroElement
 from folium.template import Template
 
-from geo.crs import wgs84_to_gcj02
+from geo.display import display_geojson
 from layers.analyses import gap_label, layer_frame, township_areas
 from layers.dashboard import Dashboard
 from layers.store_base import BaseStore
 from webmap.assets import ASSET_URLS, localise
 from webmap.i18n import format_date, format_number, translate
 from webmap.maps import MAX_ZOOM, add_basemap_tiles
+from webmap.scriptjson import script_json
 
-COORD_DECIMALS = 6  # about 0.1 m: plenty for a screen
 RED = "#d32f2f"
 
 
@@ -73,41 +72,7 @@ class GapLayers(MacroElement):
         self.payload = script_json(payload)
 
 
-def script_json(value: Any) -> str:
-    """``value`` as JSON safe inside ``<script>`` (no ``</script>``, ``<!--``, U+2028/9)."""
-    text = orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
-    for raw, escaped in (
-        ("<", "\\u003c"),
-        (">", "\\u003e"),
-        ("&", "\\u0026"),
-        ("\u2028", "\\u2028"),
-        ("\u2029", "\\u2029"),
-    ):
-        text = text.replace(raw, escaped)
-    return text
-
-
 # ------------------------------------------------------------------------- geometry
-
-
-def _display(geoms: Sequence[Any], gcj02: bool) -> list[Any]:
-    """GeoJSON geometries for the page: rounded, shifted to GCJ-02 when needed."""
-
-    def move(coords: np.ndarray) -> np.ndarray:
-        if gcj02 and len(coords):
-            lon, lat = wgs84_to_gcj02(coords[:, 0], coords[:, 1])
-            coords = np.column_stack([lon, lat])
-        return np.round(coords, COORD_DECIMALS)
-
-    array = np.asarray(list(geoms), dtype=object)
-    present = ~shapely.is_missing(array) if len(array) else np.zeros(0, dtype=bool)
-    out: list[Any] = [None] * len(array)
-    if present.any():
-        moved = shapely.transform(array[present], move)
-        texts = shapely.to_geojson(moved)
-        for i, text in zip(np.flatnonzero(present), texts, strict=True):
-            out[i] = orjson.loads(text)
-    return out
 
 
 def latlng_bounds(bounds: Sequence[float]) -> list[list[float]]:
@@ -132,7 +97,7 @@ def _features(
     describe: Any,
 ) -> list[dict[str, Any]]:
     """Compact features: geometry ``g``, title ``t``, lines ``l``, link ``h``, colour ``c``."""
-    shown = _display(geoms, gcj02)
+    shown = display_geojson(geoms, gcj02)
     out = []
     for (_, row), geometry in zip(frame.iterrows(), shown, strict=True):
         if geometry is None:
@@ -371,7 +336,7 @@ def gap_map(store: BaseStore, board: Dashboard, view: GapMapView) -> folium.Map:
     add_basemap_tiles(m, view.basemap, view.lang, view.tianditu_key)
     GapLayers(payload).add_to(m)
     if extent is not None:
-        box = _display([shapely.box(*extent)], view.gcj02)[0]
+        box = display_geojson([shapely.box(*extent)], view.gcj02)[0]
         m.fit_bounds(latlng_bounds(shapely.geometry.shape(box).bounds))
     localise(m, f"{view.static_url.rstrip('/')}/vendor")
     return m

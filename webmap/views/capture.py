@@ -35,7 +35,8 @@ from layers.uploads import working_area
 from webmap.auth import current_user, require_role, user_name
 from webmap.extensions import get_store
 from webmap.i18n import current_lang, translate
-from webmap.maps import basemap_tiles, script_json
+from webmap.maps import basemap_tiles
+from webmap.scriptjson import script_json
 from webmap.views.uploads_api import json_response
 
 bp = Blueprint("capture", __name__)

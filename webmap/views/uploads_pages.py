@@ -10,9 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-import shapely
-import shapely.geometry
 from flask import (
     Blueprint,
     flash,
@@ -24,7 +21,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
-from geo.crs import wgs84_to_gcj02
+from geo.display import display_mapping
 from layers.errors import BadRequest, ValidationFailed
 from layers.specs import LayerSpec
 from layers.uploads import (
@@ -39,7 +36,7 @@ from layers.uploads import (
 from webmap.auth import current_user, require_role, user_name
 from webmap.extensions import get_store
 from webmap.i18n import current_lang, translate
-from webmap.maps import script_json
+from webmap.scriptjson import script_json
 from webmap.views.capture import input_kind, map_setup, ref_choices
 from webmap.views.uploads_api import max_upload_bytes, options_from_form
 
@@ -158,18 +155,11 @@ def _map_data(features: list[dict[str, Any]], spec: LayerSpec, lang: str) -> dic
     """What the preview map draws; shifted to GCJ-02 when the basemap is Gaode's."""
     setup = map_setup(lang)
     if setup["gcj02"]:
-        features = [dict(f, geometry=_gcj(f.get("geometry"))) for f in features]
-        setup["outline"] = _gcj(setup["outline"])
+        shown = [display_mapping(f.get("geometry"), True, None) for f in features]
+        features = [dict(f, geometry=g) for f, g in zip(features, shown, strict=True)]
+        setup["outline"] = display_mapping(setup["outline"], True, None)
     labels = {f.name: f.label_in(lang) for f in spec.fields}
     return {**setup, "features": features, "labels": labels}
-
-
-def _gcj(geometry: Any) -> Any:
-    if geometry is None:
-        return None
-    shape = shapely.geometry.shape(geometry)
-    moved = shapely.transform(shape, lambda c: np.column_stack(wgs84_to_gcj02(c[:, 0], c[:, 1])))
-    return shapely.geometry.mapping(moved)
 
 
 def _options_from_preview_form(staged: UploadOptions) -> UploadOptions:
