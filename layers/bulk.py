@@ -1,17 +1,13 @@
-"""Many new points at once, column by column: the fast path of a big upload.
+"""Many new points at once, as columns: the data of a big upload's commit.
 
-An upload of 100,000 streetlights is 100,000 creates. Given one :class:`~layers.store_base.Change`
-each, the store checks every row's properties, builds a dict per feature, serialises it,
-and the in-memory table takes each dict apart again into its columns. :class:`Creates`
-hands the store the rows as columns instead (a coordinate array and one list per field).
-:func:`prepare_block` checks each distinct value of a column once (a CSV column of
-100,000 cells holds a handful of distinct values), checks the coordinates as arrays, and
-writes each feature's JSON text from per-value fragments. The result, a :class:`Block`, is
-what the GeoJSON store journals and appends to its table without a dict per feature.
-
-The outcome is exactly that of the equivalent changes (:meth:`Creates.changes`): the same
-problems in the same order, the same ids, byte-identical feature texts. Backends without a
-column path (PostGIS) commit those changes instead.
+An upload of 100,000 streetlights is 100,000 creates. :class:`Creates` hands them to the
+store as columns (a coordinate array and one list per field) instead of one
+:class:`~layers.changes.Change` each. The change planner (:func:`layers.planner.
+prepare_block`) checks each distinct value of a column once and the coordinates as
+arrays; the result, a :class:`Block`, holds each feature's JSON text written from
+per-value fragments (:func:`render_texts`), which the GeoJSON store journals and appends
+to its table without a dict per feature. A backend without a column path (PostGIS)
+commits :meth:`Creates.changes` instead, checked by the same planner.
 """
 
 from __future__ import annotations
@@ -19,25 +15,15 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, overload
+from typing import Any, overload
 
 import numpy as np
 import orjson
 import shapely
 
-from geo.problems import Problem
+from layers.changes import Change
 from layers.journal import LF, RS
-from layers.specs import (
-    SYSTEM_FIELDS,
-    CodedColumn,
-    LayerSpec,
-    PropertyChecker,
-    checked_columns,
-    object_array,
-)
-
-if TYPE_CHECKING:
-    from layers.store_base import BaseStore, Change
+from layers.specs import SYSTEM_FIELDS, CodedColumn, LayerSpec, object_array
 
 #: Coordinates are kept to this many decimals (about 1 cm), by every commit of any store.
 COORD_DECIMALS = 7
@@ -51,13 +37,16 @@ class Creates:
     per feature (``None`` or blank: absent; a sequence or a
     :class:`~layers.specs.CodedColumn`), checked and converted by the store exactly as
     a single create's properties are; ``rows`` are the user-visible row numbers that
-    problems name. Pass it to ``commit`` as the only change.
+    problems name; ``margin_m`` and ``located`` are those of
+    :class:`~layers.changes.Change`. Pass it to ``commit`` as the only change.
     """
 
     rows: Sequence[int]
     x: np.ndarray
     y: np.ndarray
     properties: Mapping[str, Any] = field(default_factory=dict)
+    margin_m: float | None = None
+    located: bool = False
 
     op = "creates"
 
@@ -81,12 +70,12 @@ class Creates:
             x=self.x[keep],
             y=self.y[keep],
             properties={k: _take(v, keep) for k, v in self.properties.items()},
+            margin_m=self.margin_m,
+            located=self.located,
         )
 
     def changes(self) -> list[Change]:
         """The same creates as one change each (for a backend without a column path)."""
-        from layers.store_base import Change
-
         names = list(self.properties)
         columns = [_as_list(self.properties[k]) for k in names]
         out = []
@@ -97,7 +86,9 @@ class Creates:
             # goes as a shapely point, for the same problem as the column path reports.
             finite = math.isfinite(x) and math.isfinite(y)
             geometry = {"type": "Point", "coordinates": [x, y]} if finite else shapely.Point(x, y)
-            out.append(Change("create", geometry=geometry, properties=props, row=int(row)))
+            change = Change("create", geometry=geometry, properties=props, row=int(row))
+            change.margin_m, change.located = self.margin_m, self.located
+            out.append(change)
         return out
 
 
@@ -197,51 +188,21 @@ class LazyFeatures(Sequence[dict[str, Any]]):
         return (orjson.loads(t) for t in self._texts)
 
 
+def round_coords(coords: Any) -> Any:
+    """GeoJSON coordinates (nested lists) rounded to :data:`COORD_DECIMALS`, 2-D."""
+    if isinstance(coords, list | tuple):
+        if coords and isinstance(coords[0], int | float) and not isinstance(coords[0], bool):
+            return [round(float(c), COORD_DECIMALS) for c in coords[:2]]
+        return [round_coords(c) for c in coords]
+    return coords
+
+
 def created_system(now: str, user: str, source: str, extra: Mapping[str, Any]) -> dict[str, Any]:
     """The system properties of a created feature, in the order the store writes them."""
     created: dict[str, Any] = {"created_at": now, "created_by": user, "version": 1}
     created.update(source=source, **{k: v for k, v in extra.items() if k in SYSTEM_FIELDS})
     created.update(updated_at=now, updated_by=user)
     return {k: created[k] for k in SYSTEM_FIELDS if k in created}
-
-
-def prepare_block(
-    store: BaseStore,
-    spec: LayerSpec,
-    creates: Creates,
-    *,
-    current_features: Mapping[str, Any],
-    next_id: int,
-    system: dict[str, Any],
-) -> tuple[Block, list[Problem]]:
-    """Check ``creates`` and build its :class:`Block`; the problems are those the single
-    changes would give, in the same order (the caller raises on errors)."""
-    rows = np.asarray(creates.rows, dtype=np.int64)
-    n = len(rows)
-    found: list[tuple[int, int, Problem]] = []
-    columns, prop_problems = checked_columns(PropertyChecker(spec), creates.properties, rows)
-    found.extend((i, 0, p) for i, _, p in prop_problems)
-    x, y = creates.x, creates.y
-    finite = np.isfinite(x) & np.isfinite(y)
-    for i in np.flatnonzero(~finite).tolist():
-        row = int(rows[i])
-        _, problems = store._check_geometry(spec, shapely.Point(x[i], y[i]), row)
-        found.extend((i, 1, p) for p in problems)
-    found.extend(_ref_problems(store, spec, columns, rows))
-    ids = [f"{spec.id_prefix}-{number:06d}" for number in range(next_id, next_id + n)]
-    taken = getattr(current_features, "taken", None)
-    clash = taken(ids) if taken is not None else {f for f in ids if f in current_features}
-    for i, fid in enumerate(ids) if clash else ():
-        if fid in clash:
-            found.append((i, 3, Problem("id_taken", row=int(rows[i]), field="id", value=fid)))
-    found.sort(key=lambda item: (item[0], item[1]))
-    problems = [p for _, _, p in found]
-    if any(p.severity == "error" for p in problems):
-        return Block(ids, x, y, columns, system, []), problems
-    rx, ry = round_like_python(x, COORD_DECIMALS), round_like_python(y, COORD_DECIMALS)
-    block = Block(ids, rx, ry, columns, system, [])
-    block.texts = _texts(spec, block, rx.tolist(), ry.tolist())
-    return block, problems
 
 
 def round_like_python(values: np.ndarray, decimals: int) -> np.ndarray:
@@ -261,32 +222,7 @@ def round_like_python(values: np.ndarray, decimals: int) -> np.ndarray:
     return out
 
 
-def _ref_problems(
-    store: BaseStore, spec: LayerSpec, columns: dict[str, CodedColumn], rows: np.ndarray
-) -> list[tuple[int, int, Problem]]:
-    """References to features that do not exist, checked once per distinct value."""
-    out: list[tuple[int, int, Problem]] = []
-    refs_seen: dict[tuple[str, str], bool] = {}
-    for fspec in spec.fields:
-        if fspec.type != "ref":
-            continue
-        column = columns[fspec.name]
-        missing = [
-            code
-            for code, value in enumerate(column.uniques)
-            if value not in (None, "")
-            and store._check_refs(spec, {fspec.name: value}, 0, refs_seen)
-        ]
-        if not missing:
-            continue
-        for i in np.flatnonzero(np.isin(column.codes, missing)).tolist():
-            value = column.uniques[int(column.codes[i])]
-            problems = store._check_refs(spec, {fspec.name: value}, int(rows[i]), refs_seen)
-            out.extend((i, 2, p) for p in problems)
-    return out
-
-
-def _texts(spec: LayerSpec, block: Block, xs: list[float], ys: list[float]) -> list[bytes]:
+def render_texts(spec: LayerSpec, block: Block, xs: list[float], ys: list[float]) -> list[bytes]:
     """Each feature's JSON text, byte for byte what ``orjson.dumps`` gives for its dict:
     the declared fields present, in declaration order, then the system properties. Each
     distinct value is serialised once; a row's text is one formatting of its pieces."""

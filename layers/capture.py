@@ -18,14 +18,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import geopandas as gpd
 import shapely
 
 from geo.exif import image_kind, read_exif
 from geo.messages import register
 from geo.problems import Problem, short_value
-from geo.validate import validate_geometries
+from layers.changes import Change
 from layers.errors import BadRequest, ValidationFailed
+from layers.locations import DEFAULT_MARGIN_M, location_problems, working_area_name
 from layers.photos import (
     MAX_PHOTOS_PER_FEATURE,
     PhotoStore,
@@ -35,7 +35,6 @@ from layers.photos import (
 )
 from layers.specs import LayerSpec, validate_properties
 from layers.store import GeoJSONStore
-from layers.uploads import DEFAULT_MARGIN_M, working_area, working_area_name
 
 LOCATION_SOURCES = ("gps", "map", "photo")
 # Row-free wording of the upload checks for a single captured point.
@@ -255,14 +254,10 @@ def capture_feature(
         raise ValidationFailed(problems)
     stored = [photo_store.save(data, name, user=user) for name, data in capture.photos]
     key = f"capture:{user}:{idempotency_key}" if idempotency_key else None
-    result = store.create(
-        spec.name,
-        {"type": "Point", "coordinates": [point[0], point[1]]},
-        clean,
-        user=user,
-        source="capture",
-        idempotency_key=key,
-    )
+    geometry = {"type": "Point", "coordinates": [point[0], point[1]]}
+    change = Change("create", geometry=geometry, properties=clean, margin_m=margin_m)
+    change.located = True  # checked above, worded for a capture
+    result = store.commit(spec.name, [change], user=user, source="capture", idempotency_key=key)
     feature = result.features[0]
     linked = photo_store.link(spec.name, feature["id"], [p.id for p in stored])
     return CaptureResult(
@@ -283,18 +278,9 @@ def _peek(name: str, data: bytes) -> StoredPhoto:
 def _location_problems(
     store: GeoJSONStore, spec: LayerSpec, point: tuple[float, float], margin_m: float
 ) -> list[Problem]:
-    """The upload checks for one point: (0, 0), inside the county, near an existing one."""
-    frame = gpd.GeoDataFrame(geometry=[shapely.Point(point)], crs="EPSG:4326")
-    existing = store.frame(spec.name)
-    found = validate_geometries(
-        frame,
-        allowed_types=spec.geometry,
-        area=working_area(store),
-        margin_m=margin_m,
-        existing=existing if len(existing) else None,
-        duplicate_distance_m=spec.duplicate_distance_m or None,
-        rows=[1],
-    )
+    """The location checks of every write (:mod:`layers.locations`) for one point, in a
+    capture's row-free wording."""
+    found = location_problems(store, spec, [shapely.Point(point)], [1], margin_m=margin_m)
     area_name = working_area_name(store)
     return [
         Problem(

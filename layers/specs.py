@@ -16,7 +16,7 @@ import functools
 import math
 import re
 import tomllib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -522,9 +522,6 @@ def coerce_value(spec: FieldSpec, value: Any, row: int | None) -> tuple[Any, Pro
     return text, None
 
 
-Coerce = Callable[[FieldSpec, Any, "int | None"], tuple[Any, "Problem | None"]]
-
-
 def validate_properties(
     spec: LayerSpec,
     properties: Mapping[str, Any],
@@ -532,138 +529,30 @@ def validate_properties(
     *,
     partial: bool = False,
     allow_computed: bool = False,
-    coerce: Coerce = coerce_value,
 ) -> tuple[dict[str, Any], list[Problem]]:
-    """Check and convert ``properties`` against ``spec``.
+    """Check and convert ``properties`` against ``spec``: :func:`check_rows` for one row.
 
     Returns the clean properties (declared fields only, converted, defaults filled) and
     the problems found. Unknown keys give a warning and are dropped; computed fields
     (length, area) are refused unless ``allow_computed`` (the store fills them itself).
-    With ``partial`` (an update), missing required fields are not reported.
+    With ``partial`` (an update), missing required fields are not reported and a field
+    given blank comes back as None (remove it).
 
     >>> spec = SpecRegistry.load()["streetlights"]
     >>> clean, problems = validate_properties(spec, {"power_source": "太阳能", "status": "working"})
     >>> clean["power_source"], problems
     ('solar', [])
+    >>> validate_properties(spec, {}, 3)[1][0].message("en")
+    "Row 3: required field 'Power source' is missing"
     """
-    clean: dict[str, Any] = {}
-    problems: list[Problem] = []
-    known = spec._by_name
-    for key in properties:
-        if key not in known and key not in SYSTEM_FIELDS:
-            problems.append(
-                Problem(
-                    "unknown_field",
-                    row=row,
-                    field=str(key),
-                    severity="warning",
-                    params={"row": row},
-                )
-            )
-    for fspec in spec.fields:
-        present = fspec.name in properties and not _is_blank(properties[fspec.name])
-        if fspec.computed:
-            if present and not allow_computed:
-                problems.append(_computed_problem(fspec, row))
-            continue
-        if not present:
-            if fspec.default is not None and not partial:
-                clean[fspec.name] = fspec.default
-            elif fspec.required and not partial:
-                problems.append(_required_problem(fspec, row))
-            elif partial and fspec.name in properties:
-                clean[fspec.name] = None
-            continue
-        value, problem = coerce(fspec, properties[fspec.name], row)
-        if problem is not None:
-            problems.append(problem)
-        else:
-            clean[fspec.name] = value
+    ((clean, problems),) = check_rows(
+        spec, [properties], [row], partial=partial, allow_computed=allow_computed
+    )
     return clean, problems
 
 
-class PropertyChecker:
-    """:func:`validate_properties` for the many rows of one batch (an upload, a commit):
-    the same results, but each distinct value of a field is converted once.
-
-    >>> check = PropertyChecker(SpecRegistry.load()["streetlights"])
-    >>> [check({"power_source": "太阳能", "status": "working"}, row)[0]["power_source"]
-    ...  for row in (1, 2)]
-    ['solar', 'solar']
-    """
-
-    #: Distinct values remembered per field (a free-text field stops being remembered).
-    KEPT = 20_000
-
-    def __init__(self, spec: LayerSpec) -> None:
-        self.spec = spec
-        self._memo: dict[str, dict[tuple[type, Any], Any]] = {f.name: {} for f in spec.fields}
-        self._plain = all(not f.computed for f in spec.fields)
-        self._names = frozenset(spec.field_names) | frozenset(SYSTEM_FIELDS)
-        self._fields = [(f, self._memo[f.name]) for f in spec.fields]
-
-    def _coerce(self, fspec: FieldSpec, value: Any, row: int | None) -> tuple[Any, Problem | None]:
-        memo = self._memo.get(fspec.name)
-        try:
-            key = (value.__class__, value)
-            hit = memo.get(key, _MISS) if memo is not None else _MISS
-        except TypeError:  # unhashable: convert it every time
-            return coerce_value(fspec, value, row)
-        if hit is not _MISS:
-            return hit, None
-        converted, problem = coerce_value(fspec, value, row)
-        if problem is None and memo is not None and len(memo) < self.KEPT:
-            memo[key] = converted
-        return converted, problem
-
-    def __call__(
-        self,
-        properties: Mapping[str, Any],
-        row: int | None = None,
-        *,
-        partial: bool = False,
-        allow_computed: bool = False,
-    ) -> tuple[dict[str, Any], list[Problem]]:
-        """Like :func:`validate_properties` for ``self.spec``."""
-        if self._plain and not partial:
-            fast = self._fast(properties)
-            if fast is not None:
-                return fast, []
-        return validate_properties(
-            self.spec,
-            properties,
-            row,
-            partial=partial,
-            allow_computed=allow_computed,
-            coerce=self._coerce,
-        )
-
-    def _fast(self, properties: Mapping[str, Any]) -> dict[str, Any] | None:
-        """The clean properties when every value is known to be good (seen before, or
-        absent with a default or not required), else None: then the full check runs."""
-        if not self._names.issuperset(properties):
-            return None
-        clean: dict[str, Any] = {}
-        for fspec, memo in self._fields:
-            value = properties.get(fspec.name)
-            kind = value.__class__
-            if value is None or (not value.strip() if kind is str else _is_blank(value)):
-                if fspec.default is not None:
-                    clean[fspec.name] = fspec.default
-                elif fspec.required:
-                    return None
-                continue
-            try:
-                hit = memo.get((kind, value), _MISS)
-            except TypeError:
-                return None
-            if hit is _MISS:
-                return None
-            clean[fspec.name] = hit
-        return clean
-
-
-_MISS = object()
+#: A field a row does not name at all (in a partial check: keep the stored value).
+ABSENT: Any = type("Absent", (), {"__repr__": lambda self: "ABSENT"})()
 
 
 @dataclass(frozen=True)
@@ -736,41 +625,72 @@ def factorize_text(column: np.ndarray) -> tuple[np.ndarray, list[Any]]:
     return np.asarray(codes, dtype=np.intp), uniques
 
 
+def check_rows(
+    spec: LayerSpec,
+    properties: Sequence[Mapping[str, Any]],
+    rows: Sequence[int | None],
+    *,
+    partial: bool = False,
+    allow_computed: bool = False,
+) -> list[tuple[dict[str, Any], list[Problem]]]:
+    """The clean properties and the problems of each of many rows, checked column by
+    column (each distinct value of a field once): the one property check of the app."""
+    names: dict[str, None] = {}
+    for props in properties:
+        names.update(dict.fromkeys(props))
+    filler = ABSENT if partial else None
+    columns = {name: [props.get(name, filler) for props in properties] for name in names}
+    checked, found = checked_columns(
+        spec, columns, rows, partial=partial, allow_computed=allow_computed
+    )
+    out: list[tuple[dict[str, Any], list[Problem]]] = [({}, []) for _ in properties]
+    for name, column in checked.items():
+        values = column.values()
+        for i, value in enumerate(values.tolist()):
+            if value is not ABSENT and (partial or value is not None):
+                out[i][0][name] = value
+    for position, _, problem in found:
+        out[position][1].append(problem)
+    return out
+
+
 def check_columns(
-    checker: PropertyChecker, columns: Mapping[str, Any], rows: Any
+    spec: LayerSpec, columns: Mapping[str, Any], rows: Any
 ) -> tuple[dict[str, CodedColumn], list[Problem]]:
-    """What ``checker(props_i, rows[i])`` gives for every row ``i``, where ``props_i`` holds
+    """What :func:`validate_properties` gives for every row ``i``, where row ``i`` holds
     ``columns[name][i]`` for each name, worked out once per distinct value of a column.
 
     Returns each declared field's clean column and the problems, row by row in the order
     :func:`validate_properties` reports them.
     """
-    out, found = checked_columns(checker, columns, rows)
+    out, found = checked_columns(spec, columns, rows)
     return out, [problem for _, _, problem in found]
 
 
 def checked_columns(
-    checker: PropertyChecker, columns: Mapping[str, Any], rows: Any
+    spec: LayerSpec,
+    columns: Mapping[str, Any],
+    rows: Any,
+    *,
+    partial: bool = False,
+    allow_computed: bool = False,
 ) -> tuple[dict[str, CodedColumn], list[tuple[int, int, Problem]]]:
-    """:func:`check_columns` with each problem as ``(position, field order, problem)``."""
-    spec = checker.spec
-    rows = np.asarray(rows, dtype=np.int64)
-    n = len(rows)
-    found: list[tuple[int, int, Problem]] = []  # (position, field order, problem)
-    for name in columns:
-        if name not in spec._by_name and name not in SYSTEM_FIELDS:
-            for i, row in enumerate(rows.tolist()):
-                params = {"row": row}
-                found.append(
-                    (i, -1, Problem("unknown_field", row, str(name), None, params, "warning"))
-                )
+    """:func:`check_columns` with each problem as ``(position, field order, problem)``.
+
+    A column value :data:`ABSENT` is a field the row does not name (``partial``: kept as
+    ABSENT; a blank value there comes back as None). ``rows`` may hold None (no row).
+    """
+    row_list = rows.tolist() if isinstance(rows, np.ndarray) else list(rows)
+    n = len(row_list)
+    found = _unknown_fields(spec, columns, row_list)
     out: dict[str, CodedColumn] = {}
     for order, fspec in enumerate(spec.fields):
-        codes, raw = factorize(columns.get(fspec.name), n)
+        given = columns.get(fspec.name)
+        codes, raw = factorize(given, n) if given is not None or not partial else _absent(n)
         clean: list[Any] = []
         refused: dict[int, Problem] = {}
         for code, value in enumerate(raw):
-            kept, problem = _check_one(checker, fspec, value)
+            kept, problem = _check_one(fspec, value, partial, allow_computed)
             clean.append(kept)
             if problem is not None:
                 refused[code] = problem
@@ -778,7 +698,7 @@ def checked_columns(
         if refused:
             hit = np.isin(codes, np.fromiter(refused, dtype=np.intp, count=len(refused)))
             for i in np.flatnonzero(hit).tolist():
-                row = int(rows[i])
+                row = row_list[i]
                 problem = refused[int(codes[i])]
                 params = {**problem.params, "row": row}
                 found.append((i, order, replace(problem, row=row, params=params)))
@@ -786,22 +706,50 @@ def checked_columns(
     return out, found
 
 
+def _absent(n: int) -> tuple[np.ndarray, list[Any]]:
+    return np.zeros(n, dtype=np.intp), [ABSENT]
+
+
+def _unknown_fields(
+    spec: LayerSpec, columns: Mapping[str, Any], rows: list[int | None]
+) -> list[tuple[int, int, Problem]]:
+    """A warning for each row that names a field the layer does not have."""
+    found: list[tuple[int, int, Problem]] = []
+    for name in columns:
+        if name in spec._by_name or name in SYSTEM_FIELDS:
+            continue
+        values = columns[name]
+        for i, row in enumerate(rows):
+            if not isinstance(values, list) or values[i] is not ABSENT:
+                params = {"row": row}
+                found.append(
+                    (i, -1, Problem("unknown_field", row, str(name), None, params, "warning"))
+                )
+    return found
+
+
 def _check_one(
-    checker: PropertyChecker, fspec: FieldSpec, value: Any
+    fspec: FieldSpec, value: Any, partial: bool, allow_computed: bool
 ) -> tuple[Any, Problem | None]:
-    """One distinct value of a field: its clean value and the problem (without a row)."""
-    present = not _is_blank(value)
+    """One distinct value of a field: its clean value (None, or ABSENT in a partial
+    check, where it is left out) and the problem (without a row)."""
+    present = value is not ABSENT and not _is_blank(value)
     if fspec.computed:
-        if not present:
-            return None, None
-        return None, _computed_problem(fspec, None)
+        if present and not allow_computed:
+            return ABSENT if partial else None, _computed_problem(fspec, None)
+        return ABSENT if partial else None, None
     if not present:
+        if partial:
+            return (ABSENT if value is ABSENT else None), None
         if fspec.default is not None:
             return fspec.default, None
         if fspec.required:
             return None, _required_problem(fspec, None)
         return None, None
-    return checker._coerce(fspec, value, None)
+    kept, problem = coerce_value(fspec, value, None)
+    if problem is not None:
+        return (ABSENT if partial else None), problem
+    return kept, None
 
 
 def _computed_problem(fspec: FieldSpec, row: int | None) -> Problem:

@@ -24,14 +24,16 @@ import orjson
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from geo.metric import geodesic_area_m2, geodesic_length_m
-from geo.problems import Problem, short_value
-from geo.safety import MAX_FEATURE_VERTICES
-from layers.bulk import COORD_DECIMALS, expand
-from layers.bulk import created_system as created_system_properties
-from layers.errors import Conflict, NotFound, ValidationFailed, VillageWorksError
-from layers.specs import SYSTEM_FIELDS, LayerSpec, PropertyChecker, SpecRegistry
+from geo.problems import Problem
+from layers.bulk import COORD_DECIMALS as COORD_DECIMALS
+from layers.bulk import round_coords
+from layers.changes import Change
+from layers.errors import NotFound
+from layers.planner import plan_changes
+from layers.specs import SYSTEM_FIELDS, LayerSpec, SpecRegistry
 
+#: The name the backends import :func:`layers.bulk.round_coords` by.
+_round_coords = round_coords
 #: Idempotency keys a layer remembers (the GeoJSON store trims to this many).
 IDEMPOTENCY_KEYS_KEPT = 5000
 BBox = tuple[float, float, float, float]
@@ -40,25 +42,6 @@ BBox = tuple[float, float, float, float]
 def utc_now() -> str:
     """Current UTC time as ISO 8601 with seconds and a ``Z``."""
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@dataclass
-class Change:
-    """One change to one feature, as asked for by a form, an upload row or the API.
-
-    ``op`` is ``create``, ``update`` (merge the given properties, optional geometry),
-    ``replace`` (all properties and geometry), ``delete`` (soft) or ``restore``.
-    ``geometry`` is a GeoJSON geometry mapping or a shapely geometry. ``if_version``
-    makes the change conditional on the feature's current version. ``row`` is the
-    user-visible row number used in problem reports.
-    """
-
-    op: str
-    id: str | None = None
-    geometry: Any = None
-    properties: Mapping[str, Any] | None = None
-    if_version: int | None = None
-    row: int | None = None
 
 
 @dataclass
@@ -120,14 +103,6 @@ class LayerDump:
         if not isinstance(other, LayerDump):
             return NotImplemented
         return self._key() == other._key() and self.idempotency == other.idempotency
-
-
-def _round_coords(coords: Any) -> Any:
-    if isinstance(coords, list | tuple):
-        if coords and isinstance(coords[0], int | float) and not isinstance(coords[0], bool):
-            return [round(float(c), COORD_DECIMALS) for c in coords[:2]]
-        return [_round_coords(c) for c in coords]
-    return coords
 
 
 class BaseStore(ABC):
@@ -396,215 +371,25 @@ class BaseStore(ABC):
         source: str,
         now: str,
         extra: Mapping[str, Any],
-    ) -> tuple[list[dict[str, Any]], list[Problem]]:
-        """Validate ``changes`` and build the journal entries (``op``, ``id``, ``feature``).
+    ) -> tuple[Any, list[Problem]]:
+        """Check ``changes`` with the change planner (:func:`layers.planner.plan_changes`)
+        and build what the commit writes: the journal entries (``op``, ``id``,
+        ``feature``), or a :class:`~layers.bulk.Block` for one ``Creates`` of points.
 
-        ``current_features`` maps ids to live features (at least every id the changes
-        name); ``next_id`` is the layer's next free number. Raises :class:`NotFound`,
-        :class:`Conflict` or :class:`ValidationFailed` (every problem); returns the
-        entries and the warnings.
+        Raises :class:`NotFound`, :class:`Conflict` or :class:`ValidationFailed` (every
+        problem); returns the entries and the warnings.
         """
-        problems: list[Problem] = []
-        entries: list[dict[str, Any]] = []
-        seen: set[str] = set()
-        changes = expand(changes)  # this path takes creates one by one
-        # A batch (an upload) repeats values and references: each is checked once.
-        check = PropertyChecker(spec)
-        refs_seen: dict[tuple[str, str], bool] = {}
-        computed = any(f.computed for f in spec.fields)
-        # Every created feature gets the same system properties: build them once.
-        created_system = created_system_properties(now, user, source, extra)
-        for index, change in enumerate(changes, start=1):
-            row = change.row if change.row is not None else index
-            current = current_features.get(str(change.id)) if change.id is not None else None
-            if change.op in ("update", "replace", "delete"):
-                if current is None:
-                    raise NotFound(what=spec.label_in("zh"), value=change.id)
-                version = int(current["properties"].get("version", 1))
-                if change.if_version is not None and change.if_version != version:
-                    raise Conflict(current=version, expected=change.if_version)
-            if change.op == "delete":
-                entries.append(
-                    {
-                        "op": "delete",
-                        "id": current["id"],  # type: ignore[index]
-                        "feature": current,
-                        "action": "delete",
-                    }
-                )
-                continue
-            if change.op == "restore":
-                body = self._last_body(spec.name, str(change.id)) if current is None else None
-                if body is None:
-                    raise (
-                        NotFound("not_deleted")
-                        if current is not None
-                        else NotFound(what=spec.label_in("zh"), value=change.id)
-                    )
-                props = dict(body["properties"])
-                props.update(
-                    updated_at=now, updated_by=user, version=int(props.get("version", 1)) + 1
-                )
-                feature = {
-                    "type": "Feature",
-                    "id": body["id"],
-                    "geometry": body["geometry"],
-                    "properties": props,
-                }
-                entries.append(
-                    {"op": "put", "id": body["id"], "feature": feature, "action": "restore"}
-                )
-                continue
-            if change.op not in ("create", "update", "replace"):
-                raise VillageWorksError("bad_request", value=f"unknown op {change.op!r}")
-            partial = change.op == "update"
-            props, found = check(change.properties or {}, row, partial=partial)
-            problems.extend(found)
-            geometry = change.geometry
-            if geometry is None and change.op == "update" and current is not None:
-                geometry = current.get("geometry")
-            geom_json, geom_problems = self._check_geometry(spec, geometry, row)
-            problems.extend(geom_problems)
-            problems.extend(self._check_refs(spec, props, row, refs_seen))
-            if change.op == "create":
-                fid = str(change.id) if change.id else f"{spec.id_prefix}-{next_id:06d}"
-                if change.id is None:
-                    next_id += 1
-                if fid in current_features or fid in seen:
-                    problems.append(Problem("id_taken", row=row, field="id", value=fid))
-                seen.add(fid)
-                if computed:
-                    props = self._computed(spec, props, geom_json)
-                    props = {f.name: props[f.name] for f in spec.fields if f.name in props}
-                # ``props`` is a fresh dict of declared fields in declaration order.
-                props.update(created_system)
-                feature = {"type": "Feature", "id": fid, "geometry": geom_json, "properties": props}
-                entries.append({"op": "put", "id": fid, "feature": feature, "action": "create"})
-                continue
-            assert current is not None
-            fid = current["id"]
-            old = current["properties"]
-            base: dict[str, Any] = {k: old[k] for k in SYSTEM_FIELDS if k in old}
-            base["version"] = int(old.get("version", 1)) + 1
-            if partial:
-                merged = {k: v for k, v in old.items() if k not in SYSTEM_FIELDS}
-                merged.update(props)
-                props = {k: v for k, v in merged.items() if v is not None}
-            seen.add(fid)
-            base.update(updated_at=now, updated_by=user)
-            base.setdefault("source", source)
-            props = self._computed(spec, props, geom_json)
-            ordered = {f.name: props[f.name] for f in spec.fields if f.name in props}
-            ordered.update({k: base[k] for k in SYSTEM_FIELDS if k in base})
-            feature = {"type": "Feature", "id": fid, "geometry": geom_json, "properties": ordered}
-            entries.append({"op": "put", "id": fid, "feature": feature, "action": change.op})
-        errors = [p for p in problems if p.severity == "error"]
-        if errors:
-            raise ValidationFailed(problems)
-        return entries, [p for p in problems if p.severity != "error"]
-
-    def _check_geometry(
-        self, spec: LayerSpec, geometry: Any, row: int
-    ) -> tuple[dict[str, Any] | None, list[Problem]]:
-        if not spec.spatial:
-            return None, []
-        if geometry is None:
-            return None, [Problem("geometry_missing", row=row, params={"row": row})]
-        xy = _point_xy(geometry) if "Point" in spec.geometry else None
-        if xy is not None and math.isfinite(xy[0]) and math.isfinite(xy[1]):
-            # The common case (a form, a GPS point, an upload row), without GEOS.
-            rounded = [round(xy[0], COORD_DECIMALS), round(xy[1], COORD_DECIMALS)]
-            return {"type": "Point", "coordinates": rounded}, []
-        try:
-            geom = (
-                geometry
-                if isinstance(geometry, BaseGeometry)
-                else shapely.from_geojson(orjson.dumps(geometry))
-            )
-        except (shapely.errors.GEOSException, TypeError, ValueError, orjson.JSONEncodeError) as exc:
-            return None, [
-                Problem("bad_geometry", row=row, value=short_value(str(exc)), params={"row": row})
-            ]
-        params = {
-            "row": row,
-            "layer": spec.label_in("zh"),
-            "layer_en": spec.label_in("en"),
-            "allowed": "/".join(spec.geometry),
-        }
-        if geom is None or geom.is_empty:
-            return None, [Problem("geometry_missing", row=row, params={"row": row})]
-        if geom.geom_type not in spec.geometry:
-            return None, [Problem("geometry_type", row=row, value=geom.geom_type, params=params)]
-        coords = shapely.get_coordinates(geom)
-        if not np.all(np.isfinite(coords)):
-            return None, [
-                Problem("not_finite", row=row, value=short_value(geom.wkt), params={"row": row})
-            ]
-        if len(coords) > MAX_FEATURE_VERTICES:
-            count = {"row": row, "count": len(coords), "limit": MAX_FEATURE_VERTICES}
-            return None, [Problem("too_many_vertices", row=row, params=count)]
-        if geom.geom_type in ("Polygon", "MultiPolygon") and not geom.is_valid:
-            reason = shapely.is_valid_reason(geom)
-            return None, [Problem("bad_geometry", row=row, value=reason, params={"row": row})]
-        mapping = orjson.loads(shapely.to_geojson(geom))
-        mapping["coordinates"] = _round_coords(mapping["coordinates"])
-        return mapping, []
-
-    def _check_refs(
-        self,
-        spec: LayerSpec,
-        props: Mapping[str, Any],
-        row: int,
-        seen: dict[tuple[str, str], bool] | None = None,
-    ) -> list[Problem]:
-        """Problems of references to features that do not exist (``seen`` remembers
-        which references were found, across the rows of a batch)."""
-        problems: list[Problem] = []
-        for fspec in spec.fields:
-            value = props.get(fspec.name)
-            if fspec.type != "ref" or value in (None, "") or fspec.ref_layer not in self.specs:
-                continue
-            if fspec.ref_layer == spec.name:
-                continue
-            assert fspec.ref_layer is not None
-            key = (fspec.ref_layer, str(value))
-            found = seen.get(key) if seen is not None else None
-            if found is None:
-                found = self.get(fspec.ref_layer, str(value)) is not None
-                if seen is not None:
-                    seen[key] = found
-            if not found:
-                problems.append(
-                    Problem(
-                        "ref_missing",
-                        row=row,
-                        field=fspec.name,
-                        value=short_value(value),
-                        params={
-                            "row": row,
-                            "label": fspec.label_in("zh"),
-                            "label_en": fspec.label_in("en"),
-                            "layer": self.spec(fspec.ref_layer).label_in("zh"),
-                            "layer_en": self.spec(fspec.ref_layer).label_in("en"),
-                        },
-                    )
-                )
-        return problems
-
-    @staticmethod
-    def _computed(spec: LayerSpec, props: dict[str, Any], geom_json: Any) -> dict[str, Any]:
-        props = dict(props)
-        for fspec in spec.fields:
-            if not fspec.computed or geom_json is None:
-                continue
-            geom = shapely.geometry.shape(geom_json)
-            if fspec.computed == "length_m" and geom.geom_type in ("LineString", "MultiLineString"):
-                props[fspec.name] = round(geodesic_length_m(geom), 2)
-            elif fspec.computed == "area_m2" and geom.geom_type in ("Polygon", "MultiPolygon"):
-                props[fspec.name] = round(geodesic_area_m2(geom), 2)
-            elif fspec.computed == "area_m2" and fspec.name in props:
-                pass
-        return props
+        return plan_changes(
+            self,
+            spec,
+            changes,
+            current_features=current_features,
+            next_id=next_id,
+            user=user,
+            source=source,
+            now=now,
+            extra=extra,
+        )
 
 
 def page_positions(matched: int, limit: int, offset: int, spread: bool) -> np.ndarray:
@@ -613,25 +398,6 @@ def page_positions(matched: int, limit: int, offset: int, spread: bool) -> np.nd
     if spread and matched > limit:
         return np.unique(np.linspace(0, matched - 1, limit).astype(np.int64))
     return np.arange(min(offset, matched), min(offset + limit, matched), dtype=np.int64)
-
-
-def _point_xy(geometry: Any) -> tuple[float, float] | None:
-    """x and y of a non-empty Point (shapely, or a GeoJSON mapping with numeric
-    coordinates), else None."""
-    if isinstance(geometry, BaseGeometry):
-        if isinstance(geometry, shapely.Point) and not geometry.is_empty:
-            return float(geometry.x), float(geometry.y)
-        return None
-    if isinstance(geometry, Mapping) and geometry.get("type") == "Point":
-        coords = geometry.get("coordinates")
-        if (
-            isinstance(coords, list | tuple)
-            and len(coords) >= 2
-            and type(coords[0]) in (int, float)
-            and type(coords[1]) in (int, float)
-        ):
-            return float(coords[0]), float(coords[1])
-    return None
 
 
 def _as_text(value: Any) -> str:

@@ -1,9 +1,9 @@
-"""The column path of big creates (``layers.bulk``) gives what one change per row gives.
+"""Big creates as columns (``layers.bulk``), checked by the one change planner.
 
-Two stores start equal; one commits a :class:`Creates`, the other its single changes
-(:meth:`Creates.changes`), with the same clock. Everything must come out the same: the
-problems, the ids, the journal record (but its random txn), the features and the layer
-file, byte for byte.
+A :class:`Creates` is written from per-value fragments (a :class:`Block`), single changes
+from one dict per feature: two stores committing each, with the same clock, must write
+the same journal record (but its random txn), features and layer file, byte for byte.
+The checks themselves are one path (:mod:`layers.planner`), tested here directly.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ import re
 import numpy as np
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from layers.bulk import Creates, LazyFeatures, expand, fits_block, round_like_python
 from layers.errors import ValidationFailed
 from layers.journal import iter_all_records
-from layers.specs import PropertyChecker, SpecRegistry, check_columns
+from layers.specs import SpecRegistry, check_columns, validate_properties
 from layers.store import GeoJSONStore
 from layers.store_base import Change
 
@@ -128,7 +128,7 @@ def _problems(store, changes):
 
 
 @pytest.mark.geojson_only
-def test_problems_are_the_same_in_the_same_order(tmp_path):
+def test_problems_come_row_by_row_in_check_order(tmp_path):
     a, b = _stores(tmp_path)
     creates = _creates(12)
     props = dict(creates.properties)
@@ -141,9 +141,18 @@ def test_problems_are_the_same_in_the_same_order(tmp_path):
     bad = Creates(creates.rows, x, creates.y, props)
     got = _problems(a, [bad])
     assert got == _problems(b, bad.changes())
-    codes = {p["code"] for p in got}
-    assert {"not_allowed", "required", "not_a_number", "above_max", "ref_missing"} <= codes
-    assert {"unknown_field"} <= codes
+    first_rows = [(p["row"], p["field"], p["code"]) for p in got if p["row"] in (2, 3, 5)]
+    assert first_rows == [
+        (2, "colour", "unknown_field"),
+        (2, "power_source", "not_allowed"),
+        (2, "pole_height_m", "not_a_number"),
+        (2, "ledger_item", "ref_missing"),
+        (3, "colour", "unknown_field"),
+        (3, "power_source", "required"),
+        (3, "pole_height_m", "above_max"),
+        (5, "colour", "unknown_field"),
+        (5, None, "not_finite"),
+    ]
     assert (
         a.count("streetlights") == 0
         and not a.journal("streetlights").path.exists()
@@ -207,34 +216,41 @@ def test_lazy_features_decode_on_demand():
     assert len(lazy) == 3 and lazy[1] == {"id": "1"} and lazy[:2] == [{"id": "0"}, {"id": "1"}]
 
 
-_cells = st.one_of(
-    st.none(),
-    st.sampled_from(["", " ", "solar", "太阳能", "grid", "8", "8.0", "-1", "x", "2026-1-2"]),
-    st.integers(-5, 50),
-    st.floats(allow_nan=True, allow_infinity=True),
-    st.booleans(),
-    st.text(max_size=4),
-)
+def test_each_distinct_value_of_a_column_is_converted_once(monkeypatch):
+    import layers.specs as specs
 
+    calls = []
+    real = specs.coerce_value
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.tuples(_cells, _cells, _cells, _cells, _cells), min_size=1, max_size=12))
-def test_check_columns_equals_the_row_by_row_check(table):
+    def counting(fspec, value, row):
+        calls.append((fspec.name, value))
+        return real(fspec, value, row)
+
+    monkeypatch.setattr(specs, "coerce_value", counting)
     spec = SpecRegistry.load()["streetlights"]
-    names = ["power_source", "pole_height_m", "status", "installed_date", "unknown"]
-    rows = list(range(1, len(table) + 1))
-    columns = {name: [r[j] for r in table] for j, name in enumerate(names)}
-    checked, problems = check_columns(PropertyChecker(spec), columns, rows)
-    want_problems = []
-    for i, row in enumerate(rows):
-        clean, found = PropertyChecker(spec)({k: v[i] for k, v in columns.items()}, row)
-        want_problems.extend(found)
-        got = {k: c.values()[i] for k, c in checked.items() if c.values()[i] is not None}
-        if not any(p.severity == "error" for p in found):
-            assert got == clean and [type(v) for v in got.values()] == [
-                type(v) for v in clean.values()
-            ]
-    assert [p.as_dict("en") for p in problems] == [p.as_dict("en") for p in want_problems]
+    columns = {"power_source": ["太阳能", "grid", "太阳能", "x"] * 250, "status": [None] * 1000}
+    checked, problems = check_columns(spec, columns, list(range(2, 1002)))
+    assert sorted(calls) == [
+        ("power_source", "grid"),
+        ("power_source", "x"),
+        ("power_source", "太阳能"),
+    ]
+    assert checked["power_source"].values()[:3].tolist() == ["solar", "grid", "solar"]
+    assert [(p.row, p.field, p.code) for p in problems[:2]] == [
+        (5, "power_source", "not_allowed"),
+        (9, "power_source", "not_allowed"),
+    ]
+
+
+def test_a_form_edit_is_a_batch_of_one():
+    spec = SpecRegistry.load()["streetlights"]
+    clean, problems = validate_properties(spec, {"power_source": "市电", "colour": "red"}, 4)
+    assert clean["power_source"] == "grid"
+    assert [(p.row, p.field, p.code, p.severity) for p in problems] == [
+        (4, "colour", "unknown_field", "warning")
+    ]
+    partial, _ = validate_properties(spec, {"status": "", "road": "x"}, 1, partial=True)
+    assert partial == {"status": None, "road": "x"}  # blank removes, absent keeps
 
 
 @settings(max_examples=200, deadline=None)

@@ -8,23 +8,25 @@
 The ETag of a feature is its version. ``If-Match`` is optional; when sent it must match
 (else 412), and the store checks it again under the layer lock, so two editors cannot
 overwrite each other. Geometry comes in CRS84 unless a ``Content-Crs`` header says
-otherwise (any CRS the collection offers). Validation is the store's (types, enums,
-geometry types; 422 with every problem) plus the upload pipeline's location checks.
+otherwise (any CRS the collection offers). Validation is the store's change planner
+(types, enums, geometry types, and the location checks of uploads with the AREA_MARGIN_M
+setting; 422 with every problem). A feature duplicating an existing one is refused
+(``?duplicates=skip``, as an upload does by default) or kept with a warning
+(``?duplicates=keep``, the default; the codes in the ``VillageWorks-Warnings`` header).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import orjson
-import shapely
 from flask import Blueprint, Response, current_app, request, url_for
 from werkzeug.exceptions import UnsupportedMediaType
 
 from geo.problems import Problem
 from layers.errors import BadRequest, Conflict, ValidationFailed
 from layers.store_base import BaseStore, Change, CommitResult
-from layers.uploads import check_locations
 from webmap.auth import require_role, user_name
 from webmap.extensions import get_store
 from webmap.ogc import crs as ogc_crs
@@ -102,41 +104,45 @@ def if_match_version(store: BaseStore, layer: str, feature_id: str) -> int | Non
     return current
 
 
-def location_problems(store: BaseStore, layer: str, geometry: Any) -> list[Problem]:
-    """The upload pipeline's location checks (inside the county plus AREA_MARGIN_M, not at
-    (0, 0), not with swapped axes) for one incoming lon/lat geometry."""
-    if geometry is None:
-        return []
-    try:
-        shape = shapely.from_geojson(orjson.dumps(geometry))
-    except (shapely.errors.GEOSException, ValueError, TypeError):
-        return []  # the store reports the bad geometry itself
-    margin_m = float(current_app.config["AREA_MARGIN_M"])
-    return check_locations(store, layer, [shape], rows=[1], margin_m=margin_m)
+def with_location_rules(change: Change) -> Change:
+    """``change`` with the working-area margin of the settings (AREA_MARGIN_M): the
+    store's change planner checks the location of every geometry it is given."""
+    change.margin_m = float(current_app.config["AREA_MARGIN_M"])
+    return change
+
+
+def duplicates_policy() -> str:
+    """What to do with a feature as close to an existing one as an upload's duplicates:
+    ``keep`` (the default: written, the warning in the ``VillageWorks-Warnings`` header) or
+    ``skip`` (as an upload does by default: nothing is written, 422)."""
+    policy = request.args.get("duplicates", "keep")
+    if policy not in ("skip", "keep"):
+        raise BadRequest(value="duplicates must be skip or keep")
+    return policy
 
 
 def commit_change(
     store: BaseStore, layer: str, change: Change, idempotency_key: str | None = None
 ) -> CommitResult:
     """Validate (store rules and location checks, all problems at once) and commit."""
-    problems = location_problems(store, layer, change.geometry)
-    if any(p.severity == "error" for p in problems):
-        try:
-            store.commit(layer, [change], user=user_name(), source=SOURCE, dry_run=True)
-        except ValidationFailed as exc:
-            raise ValidationFailed([*exc.problems, *problems]) from None
-        raise ValidationFailed(problems)
-    result = store.commit(
+    change = with_location_rules(change)
+    if change.geometry is not None and duplicates_policy() == "skip":
+        checked = store.commit(layer, [change], user=user_name(), source=SOURCE, dry_run=True)
+        duplicates = [p for p in checked.warnings if p.code.startswith("duplicate_")]
+        if duplicates:
+            raise ValidationFailed([dataclasses.replace(p, severity="error") for p in duplicates])
+    return store.commit(
         layer, [change], user=user_name(), source=SOURCE, idempotency_key=idempotency_key
     )
-    result.warnings.extend(problems)
-    return result
 
 
 def feature_response(layer: str, result: CommitResult, status: int = 200) -> Response:
-    """The changed feature with its new ETag (and Location for a new one)."""
+    """The changed feature with its new ETag (and Location for a new one); the codes of
+    its warnings (a duplicate) in ``VillageWorks-Warnings``."""
     (feature,) = docs.with_every_field(get_store().spec(layer), result.features[:1])
     headers = {"ETag": etag(feature), **content_crs(ogc_crs.CRS84)}
+    if result.warnings:
+        headers["VillageWorks-Warnings"] = ", ".join(sorted({p.code for p in result.warnings}))
     if status == 201:
         headers["Location"] = url_for(
             "ogc.item", collection_id=layer, feature_id=feature["id"], _external=True

@@ -1,0 +1,253 @@
+"""The audit log of uploads: each upload's record and its original file, and undo.
+
+``<data>/uploads/<id>/meta.json`` holds what an upload did (the report of
+:func:`layers.uploads.run_upload`), ``original.bin`` the file as it came. A record is
+written ``pending`` before the commit and finished after it; a process that dies between
+leaves a pending record that the next upload settles.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+import shutil
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+import orjson
+
+from geo.messages import register
+from geo.problems import Problem, short_value
+from layers.errors import BadRequest, NotFound
+from layers.journal import InterProcessLock, atomic_write
+from layers.store_base import BaseStore, utc_now
+
+_ID_RE = re.compile(r"^U-\d{8}-[0-9a-f]{6}$")
+#: Held (flock) by the process writing an upload, in the upload's folder.
+_WRITING_LOCK = "writing.lock"
+
+register("upload_not_found", "找不到上传记录 {value}", "No upload {value}")
+register("upload_already_undone", "上传 {value} 已撤销", "Upload {value} was already undone")
+
+
+class Report(Protocol):
+    """What the log keeps of an upload's report (:class:`layers.uploads.UploadReport`)."""
+
+    upload_id: str | None
+    problems: list[Problem]
+
+    def as_dict(self, lang: str = "zh", *, with_features: bool = False) -> dict[str, Any]: ...
+
+
+class UploadLog:
+    """Records of uploads: ``<data>/uploads/<id>/meta.json`` plus the original file.
+
+    The original is stored as ``original.bin`` (never under the user's file name, which
+    is kept as metadata only, Chinese characters and all).
+    """
+
+    def __init__(self, data_dir: Path | str):
+        self.root = Path(data_dir) / "uploads"
+        self._lock = InterProcessLock(Path(data_dir) / "locks" / "uploads.lock")
+        self._writing: dict[str, int] = {}
+
+    def _dir(self, upload_id: str) -> Path:
+        if not _ID_RE.match(upload_id or ""):
+            raise NotFound("upload_not_found", value=short_value(upload_id, 40))
+        return self.root / upload_id
+
+    def begin(self, report: Report, data: bytes) -> None:
+        """Keep the original and a pending record before the features are committed.
+
+        The record's ``writing.lock`` stays locked (``flock``) until :meth:`release`: a
+        pending record whose lock is free belongs to a process that died (the kernel drops
+        its locks), and :meth:`recover_pending` settles it.
+        """
+        assert report.upload_id is not None
+        folder = self._dir(report.upload_id)
+        folder.mkdir(parents=True, exist_ok=False)
+        fd = os.open(folder / _WRITING_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        self._writing[report.upload_id] = fd
+        atomic_write(folder / "original.bin", data)
+        self._write(report, "pending")
+
+    def release(self, upload_id: str) -> None:
+        """End :meth:`begin`'s claim on a record (finished, discarded or failed)."""
+        fd = self._writing.pop(upload_id, None)
+        if fd is not None:
+            with contextlib.suppress(FileNotFoundError):
+                (self.root / upload_id / _WRITING_LOCK).unlink()
+            os.close(fd)  # drops the lock
+
+    def finish(self, report: Report) -> None:
+        """Mark the upload committed, with the ids it created."""
+        self._write(report, "committed")
+
+    def discard(self, upload_id: str) -> None:
+        """Forget a record begun for nothing (the commit was a replay)."""
+        shutil.rmtree(self._dir(upload_id), ignore_errors=True)
+
+    def _write(self, report: Report, status: str) -> None:
+        assert report.upload_id is not None
+        meta = report.as_dict("zh")
+        meta["status"] = status
+        meta["problem_count"] = len(report.problems)
+        meta["problems"] = [p.as_dict("zh") for p in report.problems[:500]]
+        meta["problems_en"] = [p.message("en") for p in report.problems[:500]]
+        with self._lock:
+            atomic_write(
+                self._dir(report.upload_id) / "meta.json",
+                orjson.dumps(meta, option=orjson.OPT_INDENT_2),
+            )
+
+    def get(self, upload_id: str) -> dict[str, Any]:
+        """One upload's record."""
+        path = self._dir(upload_id) / "meta.json"
+        if not path.exists():
+            raise NotFound("upload_not_found", value=upload_id)
+        meta: dict[str, Any] = orjson.loads(path.read_bytes())
+        return meta
+
+    def original(self, upload_id: str) -> bytes:
+        """The file as it was uploaded."""
+        return (self._dir(upload_id) / "original.bin").read_bytes()
+
+    def list(self) -> list[dict[str, Any]]:
+        """Every upload's record, newest first."""
+        if not self.root.is_dir():
+            return []
+        metas = []
+        for path in self.root.glob("U-*/meta.json"):
+            try:
+                metas.append(orjson.loads(path.read_bytes()))
+            except orjson.JSONDecodeError:
+                continue
+        return sorted(metas, key=lambda m: m.get("at", ""), reverse=True)
+
+    def find_by_key(self, key: str) -> dict[str, Any] | None:
+        """The committed upload made with idempotency key ``key``, if any."""
+        if not key:
+            return None
+        return next(
+            (
+                m
+                for m in self.list()
+                if m.get("idempotency_key") == key and m.get("status") != "pending"
+            ),
+            None,
+        )
+
+    def mark(self, upload_id: str, **changes: Any) -> dict[str, Any]:
+        """Update fields of an upload's record (e.g. after an undo)."""
+        with self._lock:
+            meta = self.get(upload_id)
+            meta.update(changes)
+            atomic_write(
+                self._dir(upload_id) / "meta.json", orjson.dumps(meta, option=orjson.OPT_INDENT_2)
+            )
+        return meta
+
+    def settle(self, store: BaseStore, upload_id: str) -> str:
+        """Mark a pending upload committed if its features exist, else remove its record.
+
+        Returns ``"committed"``, ``"removed"`` or ``"kept"`` (not pending).
+        """
+        try:
+            meta = self.get(upload_id)
+        except NotFound:
+            return "removed"
+        if meta.get("status") != "pending":
+            return "kept"
+        source = f"upload:{upload_id}"
+        layer = meta.get("layer", "")
+        ids = [
+            f["id"]
+            for f in (store.features(layer) if layer in store.specs else [])
+            if (f.get("properties") or {}).get("source") == source
+        ]
+        if ids:
+            self.mark(upload_id, status="committed", ids=ids, accepted=len(ids))
+            return "committed"
+        shutil.rmtree(self._dir(upload_id), ignore_errors=True)
+        return "removed"
+
+    def recover_pending(self, store: BaseStore) -> dict[str, int]:
+        """Settle records left ``pending`` by a process that died mid-upload.
+
+        An upload whose features exist (the commit happened) is marked committed; one
+        without any was never written and its record is removed.
+        """
+        settled = {"committed": 0, "removed": 0}
+        for meta in self.list():
+            if meta.get("status") != "pending":
+                continue
+            with self._abandoned(str(meta["upload_id"])) as abandoned:
+                if not abandoned:
+                    continue  # its upload is still running in another process
+                try:
+                    meta = self.get(meta["upload_id"])
+                except NotFound:
+                    continue  # settled meanwhile
+                if meta.get("status") != "pending":
+                    continue
+                source = f"upload:{meta['upload_id']}"
+                layer = meta.get("layer", "")
+                ids = [
+                    f["id"]
+                    for f in (store.features(layer) if layer in store.specs else [])
+                    if (f.get("properties") or {}).get("source") == source
+                ]
+                if ids:
+                    self.mark(meta["upload_id"], status="committed", ids=ids, accepted=len(ids))
+                    settled["committed"] += 1
+                else:
+                    shutil.rmtree(self._dir(meta["upload_id"]), ignore_errors=True)
+                    settled["removed"] += 1
+        return settled
+
+    @contextlib.contextmanager
+    def _abandoned(self, upload_id: str) -> Iterator[bool]:
+        """Whether no live process is writing ``upload_id`` (its lock is held while
+        inside the block, so that no two processes settle one record)."""
+        try:
+            fd = os.open(self._dir(upload_id) / _WRITING_LOCK, os.O_RDWR)
+        except FileNotFoundError:
+            yield True  # released: the writer finished or failed
+            return
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(fd)
+
+
+def undo_upload(store: BaseStore, upload_id: str, *, user: str) -> dict[str, Any]:
+    """Soft-delete every feature an upload created; its history and record are kept."""
+    log = UploadLog(store.data_dir)
+    meta = log.get(upload_id)
+    if meta.get("status") == "undone":
+        raise BadRequest("upload_already_undone", value=upload_id)
+    result = store.undo_source(meta["layer"], f"upload:{upload_id}", user=user)
+    removed = len(result.ids) if result else 0
+    return log.mark(
+        upload_id, status="undone", undone_by=user, undone_at=utc_now(), removed=removed
+    )
+
+
+def upload_features_summary(meta: Mapping[str, Any]) -> str:
+    """One line about an upload for lists and logs."""
+    return (
+        f"{meta.get('upload_id')} {meta.get('layer')} {short_value(meta.get('filename'))} "
+        f"+{meta.get('accepted', 0)} -{meta.get('rejected', 0)}"
+    )
+
+
+__all__ = ["UploadLog", "undo_upload", "upload_features_summary"]
