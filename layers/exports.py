@@ -13,7 +13,6 @@ descriptions, xlsx) show labels in the chosen language.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import html
 import io
@@ -23,7 +22,7 @@ import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from xml.etree import ElementTree as ET
 
 import geopandas as gpd
@@ -35,9 +34,7 @@ import shapely
 
 from layers.specs import SYSTEM_FIELDS, FieldSpec, LayerSpec
 from layers.store_base import BaseStore
-
-if TYPE_CHECKING:
-    from openpyxl import Workbook
+from layers.tabular import Sheet, as_text, csv_bytes, fits_cell, xlsx_bytes
 
 #: Labels of the columns every export carries besides the declared fields.
 COLUMN_LABELS: dict[str, dict[str, str]] = {
@@ -54,11 +51,6 @@ COLUMN_LABELS: dict[str, dict[str, str]] = {
     "wkt": {"zh": "几何（WKT）", "en": "Geometry (WKT)"},
 }
 _YES_NO = {"zh": ("是", "否"), "en": ("Yes", "No")}
-#: Longest text an Excel cell holds.
-XLSX_CELL_MAX = 32767
-#: Excel (and LibreOffice) run a cell starting with one of these as a formula.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_TEXT_TYPES = {"string", "text", "enum", "ref"}
 _NCNAME = re.compile(r"^[A-Za-z_][\w.\-]*$")
 _SHEET_BAD = re.compile(r"[\[\]:*?/\\]")
 _DEGREE_DECIMALS = 7
@@ -119,19 +111,6 @@ def value_of(feature: Mapping[str, Any], name: str) -> Any:
     return (feature.get("properties") or {}).get(name)
 
 
-def as_text(value: Any) -> str:
-    """A value as plain text: blank for None, ``true``/``false``, ``6`` rather than ``6.0``."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        if not np.isfinite(value):
-            return ""
-        return str(int(value)) if value.is_integer() else repr(value)
-    return str(value)
-
-
 def display_value(fspec: FieldSpec | None, value: Any, lang: str) -> str:
     """A value as people read it: enum labels, 是/否, numbers with their unit."""
     if value is None or value == "":
@@ -173,14 +152,6 @@ def geometry_cells(spec: LayerSpec, feature: Mapping[str, Any]) -> list[Any]:
         lon, lat = geometry["coordinates"][:2]
         return [lon, lat]
     return [shapely.to_wkt(_shape(feature), rounding_precision=_DEGREE_DECIMALS, trim=True)]
-
-
-def _defuse_formula(fspec: FieldSpec | None, name: str, text: str) -> str:
-    """Text a spreadsheet would run as a formula, made inert with Excel's text marker."""
-    is_text = (fspec is not None and fspec.type in _TEXT_TYPES) or (
-        fspec is None and name not in ("version", "demo")
-    )
-    return "'" + text if is_text and text.startswith(FORMULA_START) else text
 
 
 # -------------------------------------------------------------------------- GeoJSON
@@ -470,20 +441,13 @@ def tabular_header(spec: LayerSpec) -> list[str]:
 
 def write_csv(parts: Sequence[LayerExport], lang: str) -> bytes:
     """UTF-8 CSV with a BOM (so Excel shows Chinese), field names as headers, lon/lat
-    columns for point layers and WKT for others. Text that Excel would run as a formula
-    gets a leading apostrophe."""
+    columns for point layers and WKT for others, through :func:`layers.tabular.csv_bytes`
+    (text that Excel would run as a formula gets a leading apostrophe)."""
     (part,) = parts
     spec = part.spec
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(tabular_header(spec))
-    for feature in part.features:
-        row = [
-            _defuse_formula(spec.field(n), n, as_text(value_of(feature, n))) for n in columns(spec)
-        ]
-        row.extend(as_text(v) for v in geometry_cells(spec, feature))
-        writer.writerow(row)
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    names = columns(spec)
+    rows = ([*(value_of(f, n) for n in names), *geometry_cells(spec, f)] for f in part.features)
+    return csv_bytes(tabular_header(spec), rows)
 
 
 # ------------------------------------------------------------------------------ xlsx
@@ -513,57 +477,42 @@ def xlsx_value(fspec: FieldSpec | None, name: str, value: Any, lang: str) -> Any
     return str(value)
 
 
-def _cell(sheet: Any, value: Any) -> Any:
-    """A value as appended to a write-only sheet: text that starts like a formula and
-    dates get a cell of their own (text type; a date format)."""
-    from openpyxl.cell import WriteOnlyCell
-
-    if isinstance(value, str) and value.startswith("="):
-        cell = WriteOnlyCell(sheet, value=value)
-        cell.data_type = "s"  # openpyxl would store it as a formula; user text never is one
-        return cell
-    if isinstance(value, dt.date):
-        cell = WriteOnlyCell(sheet, value=value)
-        cell.number_format = "yyyy-mm-dd"
-        return cell
-    return value
-
-
-def _xlsx_sheet(workbook: Workbook, part: LayerExport, lang: str, taken: set[str]) -> None:
+def _xlsx_sheet(part: LayerExport, lang: str, taken: set[str]) -> Sheet:
     from openpyxl.utils import get_column_letter
 
     spec = part.spec
-    sheet = workbook.create_sheet(_sheet_title(spec, lang, taken))
     names = tabular_header(spec)
-    # A write-only sheet takes its settings before its rows.
-    sheet.freeze_panes = "B2"
-    sheet.auto_filter.ref = f"A1:{get_column_letter(len(names))}{len(part.features) + 1}"
-    for col_index, name in enumerate(names, start=1):
-        width = 40 if name == "wkt" else max(10, min(30, 2 * len(column_label(spec, name, lang))))
-        sheet.column_dimensions[get_column_letter(col_index)].width = width
-    sheet.append([column_label(spec, n, lang) for n in names])
+    widths = [
+        40 if name == "wkt" else max(10, min(30, 2 * len(column_label(spec, name, lang))))
+        for name in names
+    ]
     fields = [(n, spec.field(n)) for n in columns(spec)]
-    for feature in part.features:
-        values = [xlsx_value(f, n, value_of(feature, n), lang) for n, f in fields]
-        for geom_value in geometry_cells(spec, feature):
-            too_long = isinstance(geom_value, str) and len(geom_value) > XLSX_CELL_MAX
-            values.append(None if too_long else geom_value)
-        sheet.append([_cell(sheet, v) for v in values])
+
+    def rows() -> Any:
+        yield [column_label(spec, n, lang) for n in names]
+        for feature in part.features:
+            values = [xlsx_value(f, n, value_of(feature, n), lang) for n, f in fields]
+            for geom_value in geometry_cells(spec, feature):
+                too_long = isinstance(geom_value, str) and not fits_cell(geom_value)
+                values.append(None if too_long else geom_value)
+            yield values
+
+    return Sheet(
+        _sheet_title(spec, lang, taken),
+        rows(),
+        widths=widths,
+        freeze="B2",
+        auto_filter=f"A1:{get_column_letter(len(names))}{len(part.features) + 1}",
+    )
 
 
 def write_xlsx(parts: Sequence[LayerExport], lang: str) -> bytes:
     """An Excel workbook with a sheet per layer, headers from the field labels in
     ``lang``. Geometry as lon/lat (points) or WKT; a WKT longer than an Excel cell holds
-    is left blank (use GeoPackage for such shapes). Written in openpyxl's streaming mode."""
-    from openpyxl import Workbook  # imported on use: half of the app's start-up otherwise
-
-    workbook = Workbook(write_only=True)
+    is left blank (use GeoPackage for such shapes). Written by
+    :func:`layers.tabular.xlsx_bytes` (streaming; text cells are never formulas)."""
     taken: set[str] = set()
-    for part in parts:
-        _xlsx_sheet(workbook, part, lang, taken)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    return xlsx_bytes([_xlsx_sheet(part, lang, taken) for part in parts])
 
 
 # --------------------------------------------------------------------------- formats

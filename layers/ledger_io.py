@@ -23,10 +23,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from openpyxl import Workbook, load_workbook
-from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.worksheet import Worksheet
 
 from geo.messages import register
 from geo.problems import InputError, Problem, short_value
@@ -36,6 +34,7 @@ from layers.errors import ValidationFailed
 from layers.ledger import ItemProgress
 from layers.specs import SpecRegistry, validate_properties
 from layers.store_base import BaseStore, Change, CommitResult
+from layers.tabular import Row, Sheet, Style, csv_bytes, xlsx_bytes
 
 for _code, _zh, _en in (
     (
@@ -88,9 +87,9 @@ _FLAG_LABELS = {
     "stalled": ("停滞", "Stalled"),
     "behind": ("滞后", "Behind plan"),
 }
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_HEAD_FILL = PatternFill("solid", fgColor="DDE3E8")
-_SUB_FILL = PatternFill("solid", fgColor="F3F0E0")
+_HEAD = Style(bold=True, fill="DDE3E8")
+_SUB = Style(bold=True, fill="F3F0E0")
+_TITLE = Style(bold=True, size=16, centered=True)
 
 
 @dataclass(frozen=True)
@@ -311,26 +310,6 @@ def _group_row(group: Group, kind: tuple[str, str], lang: str, name: str) -> lis
     return [values.get(c.key) for c in COLUMNS]
 
 
-def _put(sheet: Worksheet, row: int, values: Sequence[Any]) -> None:
-    for col, value in enumerate(values, start=1):
-        cell = sheet.cell(row=row, column=col)
-        cell.value = value
-        if isinstance(value, str):
-            cell.data_type = "s"  # typed text is never run as a formula
-        elif isinstance(value, dt.date):
-            cell.number_format = "yyyy-mm-dd"
-        elif isinstance(value, float) and COLUMNS[col - 1].key in ("pct", "plan_pct"):
-            cell.number_format = "0.0"
-
-
-def _style_row(sheet: Worksheet, row: int, *, bold: bool, fill: PatternFill | None) -> None:
-    for col in range(1, len(COLUMNS) + 1):
-        cell = sheet.cell(row=row, column=col)
-        cell.font = Font(bold=bold)
-        if fill is not None:
-            cell.fill = fill
-
-
 def county_name(store: BaseStore) -> str:
     """The county's name from its boundary, "" when unknown."""
     frame = layer_frame(store, "boundaries", None)
@@ -352,75 +331,58 @@ def ledger_xlsx(
 
     Row 1 the title, row 2 the "as of" date, row 3 the headers (:data:`COLUMNS`), then one
     row per item, grouped by township with a "小计" row after each and "合计" at the end.
+    Written by :func:`layers.tabular.xlsx_bytes`: text cells are never formulas.
     """
-    workbook = Workbook()
-    sheet = workbook.active
-    assert sheet is not None  # a new workbook has one sheet
-    sheet.title = "台账" if lang != "en" else "Ledger"
     county = county_name(store)
     title = f"{county} ledger of works" if lang == "en" else f"{county}为民办实事台账"
     stamp = f"As of {as_of.isoformat()}" if lang == "en" else f"截至{as_of.isoformat()}"
-    _put(sheet, 1, [title])
-    _put(sheet, 2, [stamp])
-    sheet.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(COLUMNS))
-    sheet.cell(row=1, column=1).font = Font(bold=True, size=16)
-    sheet.cell(row=1, column=1).alignment = Alignment(horizontal="center")
-    _put(sheet, 3, [c.label(lang) for c in COLUMNS])
-    _style_row(sheet, 3, bold=True, fill=_HEAD_FILL)
-    specs = store.specs
-    row, seq = 4, 0
-    for group in group_items(items, township_order(store)):
-        for item in group.items:
-            seq += 1
-            _put(sheet, row, item_row(item, seq, specs, lang))
-            row += 1
-        _put(sheet, row, _group_row(group, SUBTOTAL, lang, township_name(group.township, lang)))
-        _style_row(sheet, row, bold=True, fill=_SUB_FILL)
-        row += 1
-    everything = Group("", tuple(items))
-    _put(sheet, row, _group_row(everything, TOTAL, lang, county or TOTAL[1 if lang == "en" else 0]))
-    _style_row(sheet, row, bold=True, fill=_HEAD_FILL)
-    _finish_sheet(sheet)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    sheet = Sheet(
+        "台账" if lang != "en" else "Ledger",
+        [
+            Row([title], _TITLE),
+            [stamp],
+            Row([c.label(lang) for c in COLUMNS], _HEAD),
+            *_sheet_rows(store, items, lang, county),
+        ],
+        widths=[c.width for c in COLUMNS],
+        freeze="C4",
+        merges=[f"A1:{get_column_letter(len(COLUMNS))}1"],
+        number_formats={i: "0.0" for i, c in enumerate(COLUMNS) if c.key in ("pct", "plan_pct")},
+        print_title_rows="3:3",
+        fit_width=True,
+    )
+    return xlsx_bytes([sheet])
 
 
-def _finish_sheet(sheet: Worksheet) -> None:
-    for col, column in enumerate(COLUMNS, start=1):
-        sheet.column_dimensions[get_column_letter(col)].width = column.width
-    sheet.freeze_panes = "C4"
-    sheet.print_title_rows = "3:3"
-    sheet.page_setup.orientation = "landscape"
-    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
-    sheet.page_setup.fitToWidth = 1
-    sheet.page_setup.fitToHeight = 0
-    sheet.sheet_properties.pageSetUpPr.fitToPage = True
-
-
-def _csv_text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    text = str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-def ledger_csv(store: BaseStore, items: Sequence[ItemProgress], *, lang: str = "zh") -> bytes:
-    """The ledger items as CSV: UTF-8 with a BOM, the sheet's headers, one row per item
-    in township order (no subtotal rows, so it sorts and filters cleanly)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([c.label(lang) for c in COLUMNS])
+def _sheet_rows(
+    store: BaseStore, items: Sequence[ItemProgress], lang: str, county: str
+) -> list[Sequence[Any] | Row]:
+    """The item rows by township, each township's subtotal row, then the total row."""
+    rows: list[Sequence[Any] | Row] = []
     seq = 0
     for group in group_items(items, township_order(store)):
         for item in group.items:
             seq += 1
-            writer.writerow([_csv_text(v) for v in item_row(item, seq, store.specs, lang)])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+            rows.append(item_row(item, seq, store.specs, lang))
+        name = township_name(group.township, lang)
+        rows.append(Row(_group_row(group, SUBTOTAL, lang, name), _SUB))
+    everything = Group("", tuple(items))
+    total_name = county or TOTAL[1 if lang == "en" else 0]
+    rows.append(Row(_group_row(everything, TOTAL, lang, total_name), _HEAD))
+    return rows
+
+
+def ledger_csv(store: BaseStore, items: Sequence[ItemProgress], *, lang: str = "zh") -> bytes:
+    """The ledger items as CSV: UTF-8 with a BOM, the sheet's headers, one row per item
+    in township order (no subtotal rows, so it sorts and filters cleanly), through
+    :func:`layers.tabular.csv_bytes` (formula-like text defused)."""
+    rows = [
+        item_row(item, seq, store.specs, lang)
+        for seq, item in enumerate(
+            (i for g in group_items(items, township_order(store)) for i in g.items), start=1
+        )
+    ]
+    return csv_bytes([c.label(lang) for c in COLUMNS], rows)
 
 
 # ------------------------------------------------------------------------------ import

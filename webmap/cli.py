@@ -221,8 +221,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_gaps(args: argparse.Namespace) -> int:
-    from layers.analyses import format_for, parse_as_of, parse_thresholds, run_gaps, write_frame
+    from layers.analyses import format_for, parse_as_of, parse_thresholds, run_gaps
     from layers.errors import VillageWorksError
+    from layers.gap_files import write_frame
 
     store = _store(args)
     given = {

@@ -18,13 +18,12 @@ from shapely import Point, box, from_wkt
 from layers.analyses import (
     COLUMN_LABELS,
     format_for,
-    frame_bytes,
     parse_as_of,
     parse_thresholds,
     run_gaps,
-    write_frame,
 )
 from layers.errors import BadRequest, NotFound
+from layers.gap_files import frame_bytes, write_frame
 from layers.store import Change
 
 GEOD = Geod(ellps="WGS84")

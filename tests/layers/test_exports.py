@@ -325,12 +325,18 @@ def test_csv_other_geometries_are_wkt(store):
 
 
 def test_csv_formula_text_is_defused_but_negative_numbers_are_not():
-    from layers.exports import _defuse_formula
+    from layers.exports import LayerExport, write_csv
     from layers.specs import SpecRegistry
 
     spec = SpecRegistry.load()["streetlights"]
-    assert _defuse_formula(spec.field("road"), "road", "=1+1") == "'=1+1"
-    assert _defuse_formula(spec.field("pole_height_m"), "pole_height_m", "-5") == "-5"
+    feature = {
+        "id": "SL-1",
+        "geometry": {"type": "Point", "coordinates": [112.8, 39.5]},
+        "properties": {"road": "=1+1", "pole_height_m": -5, "lamp_power_w": -1.5},
+    }
+    (row,) = read_csv(write_csv([LayerExport(spec, [feature])], "zh"))
+    assert row["road"] == "'=1+1"
+    assert (row["pole_height_m"], row["lamp_power_w"]) == ("-5", "-1.5")
 
 
 def test_xlsx_sheet_per_layer_with_chinese_headers_and_typed_cells(store, tmp_path):

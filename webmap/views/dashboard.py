@@ -18,13 +18,13 @@ from layers.analyses import (
     FORMATS,
     KINDS,
     check_kind,
-    frame_bytes,
     parse_as_of,
     parse_thresholds,
     run_gaps,
 )
 from layers.dashboard import Dashboard, Kpi, build_dashboard
 from layers.errors import NotFound
+from layers.gap_files import frame_bytes
 from layers.ledger_io import category_label
 from webmap.assets import chart_js_url
 from webmap.dashboard_map import GapMapView, gap_map, render_parts
