@@ -237,6 +237,51 @@ def feature_amount(
     return _feature_amount(item.measure, props, item.species or None, spec.status_field)
 
 
+@dataclass
+class _Tally:
+    """What an item's linked entries or features add up to."""
+
+    actual: float = 0.0
+    months: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    activity: list[str] = field(default_factory=list)
+    linked: int = 0
+
+
+def _tally_entries(entries: Iterable[Mapping[str, Any]]) -> _Tally:
+    """The progress entries of an item measured by entries."""
+    tally = _Tally()
+    for entry in entries:
+        amount = float(entry.get("quantity") or 0)
+        tally.actual += amount
+        tally.linked += 1
+        month = _month(entry.get("date"))
+        if month:
+            tally.months[month] += amount
+        tally.activity.append(str(entry.get("date") or entry.get("updated_at") or ""))
+    return tally
+
+
+def _tally_features(
+    store: BaseStore,
+    linked: Iterable[tuple[str, Mapping[str, Any]]],
+    measure: str,
+    species: Any,
+) -> _Tally:
+    """The features linked to an item measured by count, length, area..."""
+    tally = _Tally()
+    for layer, fprops in linked:
+        spec = store.spec(layer)
+        amount = _feature_amount(measure, fprops, species, spec.status_field)
+        tally.actual += amount
+        tally.linked += 1
+        when = fprops.get(spec.date_field) if spec.date_field else None
+        month = _month(when) or _month(fprops.get("created_at"))
+        if month and amount:
+            tally.months[month] += amount
+        tally.activity.append(str(when or fprops.get("updated_at") or "")[:10])
+    return tally
+
+
 def _progress_of(
     store: BaseStore,
     item: Mapping[str, Any],
@@ -249,30 +294,11 @@ def _progress_of(
     item_id = str(item["id"])
     measure = str(props.get("measure") or "count")
     species = props.get("species") or None
-    actual = 0.0
-    months: dict[str, float] = defaultdict(float)
-    activity: list[str] = []
-    linked = 0
     if measure == "entries":
-        for entry in entries.get(item_id, []):
-            amount = float(entry.get("quantity") or 0)
-            actual += amount
-            linked += 1
-            month = _month(entry.get("date"))
-            if month:
-                months[month] += amount
-            activity.append(str(entry.get("date") or entry.get("updated_at") or ""))
+        tally = _tally_entries(entries.get(item_id, []))
     else:
-        for layer, fprops in by_item.get(item_id, []):
-            spec = store.spec(layer)
-            amount = _feature_amount(measure, fprops, species, spec.status_field)
-            actual += amount
-            linked += 1
-            when = fprops.get(spec.date_field) if spec.date_field else None
-            month = _month(when) or _month(fprops.get("created_at"))
-            if month and amount:
-                months[month] += amount
-            activity.append(str(when or fprops.get("updated_at") or "")[:10])
+        tally = _tally_features(store, by_item.get(item_id, []), measure, species)
+    actual, months, activity, linked = tally.actual, tally.months, tally.activity, tally.linked
     target = float(props.get("target") or 0)
     status = str(props.get("status") or "in_progress")
     deadline = props.get("deadline")
