@@ -3,8 +3,9 @@
 :func:`build_dashboard` computes, as of one day, the ledger's progress, one KPI per work
 type (ledger category and unit: lights in 盏 and trainings in 期 do not add up), the items
 behind plan, a row per township and per village, and every gap analysis of
-:mod:`layers.analyses`. Everything is plain data for a page or a test; nothing here knows
-HTML or the request.
+:mod:`layers.analyses` (through :func:`layers.gap_overlays.kind_gaps`, as the map
+does). Everything is plain data for a page or a test; nothing here knows HTML or the
+request.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import pandas as pd
 import shapely
 
 from geo.gaps import geodesic_lengths_m
-from layers.analyses import KINDS, layer_frame, run_gaps, township_areas, village_visits
+from layers.analyses import KINDS, layer_frame, township_areas, village_visits
+from layers.gap_overlays import kind_gaps
 from layers.ledger import ItemProgress, ledger_progress
 from layers.store_base import BaseStore
 
@@ -352,7 +354,8 @@ def build_dashboard(
     started = time.perf_counter()
     thresholds = {kind: dict((thresholds or {}).get(kind, {})) for kind in KINDS}
     items = ledger_progress(store, today=as_of, as_of=as_of)
-    gaps = {kind: run_gaps(store, kind, as_of=as_of, **thresholds[kind]) for kind in KINDS}
+    # The same analyses, thresholds and cache as the map's gap overlays and the exports.
+    gaps = {kind: kind_gaps(store, kind, as_of, thresholds[kind]) for kind in KINDS}
     max_days = thresholds["visits"].get("max_days", 90)
     villages = village_visits(store, as_of, max_days)
     areas = township_areas(store)

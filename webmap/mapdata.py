@@ -1,23 +1,19 @@
-"""What the map pages show: URL filters, places, the features of each layer, gaps, figures.
+"""What the map pages show: URL filters, the features of each layer, figures.
 
 Pure functions over GeoDataFrames and layer specs, with no request, no app and no store:
-the routes in ``webmap.views.maps`` read the store, call these, then ``webmap.maps``.
-
-Places: the county and township outlines come from the ``boundaries`` layer (``level``);
-a village's area is its surveyed polygon (``level=village``, matched by containing the
-village point) when one is loaded, else its approximate area (Voronoi cell clipped to the
-township, see :func:`geo.areas.village_areas`). Which method was used is kept with the
-place, so pages can say so.
+the routes in ``webmap.views.maps`` read the county's snapshot, call these, then
+``webmap.maps``. The domain parts live in ``layers`` and are re-exported here: places
+(:mod:`layers.places`), gap overlays (:mod:`layers.gap_overlays`, the rows of
+:func:`layers.analyses.run_gaps`) and the county snapshot (:mod:`layers.county_view`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-import weakref
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
-from typing import Any, TypeVar
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -26,12 +22,22 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from geo.areas import assign_to_areas, village_areas
-from geo.gaps import irrigation_gaps, road_lighting_gaps, visit_gaps, wells_without_pipe
 from geo.metric import WGS84
 from geo.summary import works_by_month, works_summary
+from layers.analyses import FrameSource
+from layers.county_view import Snapshot as Snapshot
+from layers.county_view import per_frame
+from layers.county_view import snapshot as _snapshot
 from layers.errors import BadRequest
-from layers.specs import LayerSpec, spec_from_mapping
+from layers.gap_overlays import Overlay as Overlay
+from layers.gap_overlays import gap_overlays
+from layers.places import Place as Place
+from layers.places import Places, anchor_points
+from layers.places import find_places as find_places
+from layers.places import village_count_per_township as village_count_per_township
+from layers.places import where_is as where_is
+from layers.places import works_per_village as works_per_village
+from layers.specs import LayerSpec
 from webmap.i18n import format_date, format_number, translate
 
 BASEMAPS = ("osm", "tianditu", "amap", "none")
@@ -167,155 +173,7 @@ def offered_basemaps(tianditu_key: str) -> tuple[str, ...]:
     return tuple(b for b in BASEMAPS if b != "tianditu" or tianditu_key)
 
 
-# ------------------------------------------------------------------------------ places
-
-
-@dataclass(frozen=True)
-class Place:
-    """The county, a township or a village, with the area its works are counted in.
-
-    ``method`` is ``boundary`` (a loaded boundary polygon) or ``approximate`` (a Voronoi
-    cell of the village points); ``geometry`` is None when nothing is known.
-    """
-
-    level: str
-    id: str
-    name: str
-    geometry: BaseGeometry | None
-    method: str = "boundary"
-    parent_id: str | None = None
-
-
-@dataclass
-class Places:
-    """The places of a county: outline, townships and village areas."""
-
-    county: Place | None
-    townships: dict[str, Place] = field(default_factory=dict)
-    villages: dict[str, Place] = field(default_factory=dict)
-
-    def township(self, township_id: str) -> Place | None:
-        """The township with this boundary id, or None."""
-        return self.townships.get(township_id)
-
-    def village(self, village_id: str) -> Place | None:
-        """The area of the village with this id, or None."""
-        return self.villages.get(village_id)
-
-    def villages_of(self, township_id: str) -> list[Place]:
-        """The villages whose point lies in the township, by name."""
-        found = [v for v in self.villages.values() if v.parent_id == township_id]
-        return sorted(found, key=lambda v: v.name)
-
-    def area_of(self, filters: Filters) -> BaseGeometry | None:
-        """The area the place filters leave (the village's if both are set)."""
-        for place in (self.village(filters.village), self.township(filters.township)):
-            if place is not None and place.geometry is not None:
-                return place.geometry
-        return None
-
-    def check(self, filters: Filters) -> None:
-        """Raise :class:`BadRequest` for a township or village filter naming nothing."""
-        if filters.township and filters.township not in self.townships:
-            raise BadRequest(value=f"township={filters.township}")
-        if filters.village and filters.village not in self.villages:
-            raise BadRequest(value=f"village={filters.village}")
-
-
-def _level(boundaries: gpd.GeoDataFrame, level: str) -> gpd.GeoDataFrame:
-    if len(boundaries) == 0 or "level" not in boundaries.columns:
-        return boundaries.iloc[:0]
-    picked = boundaries[boundaries["level"].astype(str) == level]
-    return picked[~picked.geometry.is_empty & picked.geometry.notna()]
-
-
-def _containing(points: gpd.GeoDataFrame, polygons: gpd.GeoDataFrame) -> pd.Series:
-    """Id of the polygon (``id`` column) each feature lies in, None when in none."""
-    if len(polygons) == 0 or len(points) == 0:
-        return pd.Series([None] * len(points), index=points.index, dtype=object)
-    areas = gpd.GeoDataFrame(
-        {"village_id": polygons["id"].to_numpy(dtype=object)},
-        geometry=polygons.geometry.to_numpy(),
-        crs=WGS84,
-    )
-    return assign_to_areas(points, areas)
-
-
-def _approximate_cells(
-    villages: gpd.GeoDataFrame, townships: gpd.GeoDataFrame, county: gpd.GeoDataFrame
-) -> gpd.GeoDataFrame:
-    """Voronoi cells of ``villages`` per township (clipped to it); the rest to the county."""
-    parts = []
-    township_of = _containing(villages, townships)
-    for tid, group in villages.groupby(township_of.fillna(""), sort=False):
-        region = townships[townships["id"] == tid] if tid else county
-        if len(region) == 0:
-            hull = shapely.convex_hull(shapely.union_all(group.geometry.to_numpy()))
-            region = gpd.GeoDataFrame(geometry=[hull.buffer(0.02)], crs=WGS84)
-        parts.append(village_areas(group, region))
-    if not parts:
-        return village_areas(villages.iloc[:0], county)
-    return pd.concat(parts, ignore_index=True)
-
-
-def find_places(boundaries: gpd.GeoDataFrame, villages: gpd.GeoDataFrame) -> Places:
-    """The county outline, townships and village areas from two layers.
-
-    Parameters
-    ----------
-    boundaries : GeoDataFrame
-        The ``boundaries`` layer (``id``, ``level``, ``name``), EPSG:4326.
-    villages : GeoDataFrame
-        The ``villages`` layer (``id``, ``name``), EPSG:4326.
-    """
-    county_rows = _level(boundaries, "county")
-    townships = _level(boundaries, "township")
-    surveyed = _level(boundaries, "village")
-    county = None
-    if len(county_rows):
-        row = county_rows.iloc[0]
-        county = Place("county", str(row["id"]), str(row["name"] or ""), row.geometry)
-    elif len(townships):
-        county = Place("county", "", "", shapely.union_all(townships.geometry.to_numpy()))
-    places = Places(county=county)
-    for row in townships.sort_values(["code", "name"], na_position="last").itertuples():
-        places.townships[str(row.id)] = Place(
-            "township", str(row.id), str(row.name or ""), row.geometry
-        )
-    located = villages[villages.geometry.notna() & ~villages.geometry.is_empty]
-    township_of = _containing(located, townships)
-    polygon_of = _containing(located, surveyed)
-    by_id = surveyed.set_index("id").geometry if len(surveyed) else {}
-    rest = located[polygon_of.isna().to_numpy()]
-    county_frame = county_rows if len(county_rows) else townships
-    cells = _approximate_cells(rest, townships, county_frame) if len(rest) else None
-    if cells is not None and len(surveyed):
-        surveyed_union = shapely.union_all(surveyed.geometry.to_numpy())
-        cells = cells.set_geometry(cells.geometry.difference(surveyed_union))
-    cell_of = (
-        dict(zip(cells["village_id"], cells.geometry, strict=True)) if cells is not None else {}
-    )
-    for row, tid, pid in zip(located.itertuples(), township_of, polygon_of, strict=True):
-        vid = str(row.id)
-        if isinstance(pid, str):
-            geom, method = by_id[pid], "boundary"
-        else:
-            geom, method = cell_of.get(vid), "approximate"
-        parent = tid if isinstance(tid, str) else None
-        places.villages[vid] = Place("village", vid, str(row.name or ""), geom, method, parent)
-    return places
-
-
 # ---------------------------------------------------------------------------- selection
-
-
-def anchor_points(geoms: gpd.GeoSeries) -> np.ndarray:
-    """Each geometry's point: points as they are, others a point on their surface."""
-    arr = np.asarray(geoms.to_numpy(), dtype=object)
-    if len(arr) == 0:
-        return arr
-    is_point = shapely.get_type_id(arr) == _POINT
-    return np.where(is_point, arr, shapely.point_on_surface(arr))
 
 
 def _dates(frame: pd.DataFrame, column: str) -> pd.Series:
@@ -371,7 +229,8 @@ class MapLayer:
     """One overlay of a map: its spec, panel group, the rows to draw, and whether it is on.
 
     ``link`` says whose page a feature opens: ``villages`` (the village page) or a layer
-    name (that layer's feature page), with the id in column ``link_id``.
+    name (that layer's feature page), with the id in column ``link_id``. A gap overlay
+    names its analysis in ``gap_kind``.
     """
 
     spec: LayerSpec
@@ -380,6 +239,7 @@ class MapLayer:
     show: bool
     link: str
     link_id: str = "id"
+    gap_kind: str = ""
 
     @property
     def name(self) -> str:
@@ -427,147 +287,8 @@ def map_layers(
         if area is not None and len(frame):
             frame = frame[shapely.intersects(area, anchor_points(frame.geometry))]
         shown = _shown(name, "gaps", filters)
-        out.append(MapLayer(overlay.spec, "gaps", frame, shown, overlay.link, overlay.link_id))
-    return out
-
-
-# --------------------------------------------------------------------------------- gaps
-
-
-def _labels(key: str) -> dict[str, str]:
-    return {lang: translate(key, lang) for lang in ("zh", "en")}
-
-
-def _gap_spec(
-    name: str, geometry: list[str], style: dict[str, Any], cols: Sequence[tuple]
-) -> LayerSpec:
-    return spec_from_mapping(
-        {
-            "name": name,
-            "kind": "reference",
-            "geometry": geometry,
-            "label": _labels(f"maps.gap.{name}"),
-            "id_prefix": "GP",
-            "style": style,
-            "title_field": cols[0][0],
-            "fields": [
-                {"name": c, "type": t, "unit": u, "label": _labels(f"maps.gapfield.{c}")}
-                for c, t, u in cols
-            ],
-        },
-        "webmap/mapdata.py",
-    )
-
-
-def gap_specs() -> dict[str, LayerSpec]:
-    """Declarations of the gap overlays (labels from the map translations)."""
-    return {
-        "gap_dark_roads": _gap_spec(
-            "gap_dark_roads",
-            ["LineString", "MultiLineString"],
-            {"color": "#1a1a1a", "weight": 7, "opacity": 0.55},
-            [
-                ("road_name", "string", ""),
-                ("start_km", "number", "km"),
-                ("end_km", "number", "km"),
-                ("length_m", "number", "m"),
-            ],
-        ),
-        "gap_unpiped_wells": _gap_spec(
-            "gap_unpiped_wells",
-            ["Point"],
-            {"color": "#d81b60", "radius": 9, "ring": True},
-            [("name", "string", ""), ("yield_m3h", "number", "m³/h"), ("township", "string", "")],
-        ),
-        "gap_dry_greenhouses": _gap_spec(
-            "gap_dry_greenhouses",
-            ["Point", "Polygon"],
-            {"color": "#ff6f00", "radius": 9, "ring": True},
-            [("crop", "string", ""), ("nearest_well_m", "number", "m"), ("township", "string", "")],
-        ),
-        "gap_unvisited_villages": _gap_spec(
-            "gap_unvisited_villages",
-            ["Point"],
-            {"color": "#6a1b9a", "radius": 11, "ring": True},
-            [
-                ("name", "string", ""),
-                ("township", "string", ""),
-                ("last_visit", "date", ""),
-                ("days_since", "integer", "天"),
-                ("visits", "integer", ""),
-            ],
-        ),
-    }
-
-
-def _columns(frame: pd.DataFrame, names: Sequence[str]) -> gpd.GeoDataFrame:
-    data: dict[str, Any] = {"id": frame["id"].astype(str).to_numpy()}
-    for name in names:
-        data[name] = frame[name].to_numpy(dtype=object) if name in frame.columns else None
-    return gpd.GeoDataFrame(data, geometry=frame.geometry.to_numpy(), crs=WGS84)
-
-
-@dataclass(frozen=True)
-class Overlay:
-    """A derived overlay: its declaration, rows, and whose page a row opens.
-
-    ``link`` is ``villages`` (village page) or a layer name (that layer's feature page);
-    ``link_id`` the column holding the id to open.
-    """
-
-    spec: LayerSpec
-    frame: gpd.GeoDataFrame
-    link: str
-    link_id: str = "id"
-
-
-def _dark_roads(spec: LayerSpec, roads: gpd.GeoDataFrame, lights: gpd.GeoDataFrame) -> Overlay:
-    dark = road_lighting_gaps(roads, lights)
-    dark["id"] = [f"{r}#{i + 1}" for i, r in enumerate(dark["road_id"])]
-    dark["length_m"] = dark["length_m"].round(0)
-    dark[["start_km", "end_km"]] = dark[["start_km", "end_km"]].round(2)
-    frame = _columns(dark, spec.field_names)
-    frame["road_id"] = dark["road_id"].astype(str).to_numpy()
-    return Overlay(spec, frame, "roads", "road_id")
-
-
-def gap_frames(
-    frames: Mapping[str, gpd.GeoDataFrame], as_of: dt.date, *, max_visit_days: int = 90
-) -> dict[str, Overlay]:
-    """Gap overlays: dark road stretches, wells with no pipe, greenhouses far from a
-    working well, villages not visited within ``max_visit_days`` of ``as_of``.
-
-    Overlays whose source layers are missing are left out.
-    """
-    specs = gap_specs()
-    out: dict[str, Overlay] = {}
-    get = frames.get
-    roads, lights, wells, pipes = get("roads"), get("streetlights"), get("wells"), get("pipes")
-    if roads is not None and lights is not None:
-        # The costly one (a million lights on 20,000 km): computed again only when the
-        # roads or the lights change, not on every change to another layer.
-        spec = specs["gap_dark_roads"]
-        out[spec.name] = per_frames(
-            (roads, lights), "gap_dark_roads", lambda s=spec: _dark_roads(s, roads, lights)
-        )
-    serving = ("installed", "working", "faulty")
-    if wells is not None and pipes is not None:
-        unpiped = wells_without_pipe(wells, pipes, counted_status=serving)
-        spec = specs["gap_unpiped_wells"]
-        out[spec.name] = Overlay(spec, _columns(unpiped, spec.field_names), "wells")
-    greenhouses = get("greenhouses")
-    if greenhouses is not None and wells is not None:
-        dry = irrigation_gaps(greenhouses, wells)
-        dry["nearest_well_m"] = dry["nearest_well_m"].round(0)
-        spec = specs["gap_dry_greenhouses"]
-        out[spec.name] = Overlay(spec, _columns(dry, spec.field_names), "greenhouses")
-    villages, visits = get("villages"), get("visits")
-    if villages is not None and visits is not None:
-        flagged = visit_gaps(villages, visits, as_of=as_of, max_days=max_visit_days)
-        late = flagged[flagged["not_visited_recently"].to_numpy(dtype=bool)].copy()
-        late["last_visit"] = [None if d is None else d.isoformat() for d in late["last_visit"]]
-        spec = specs["gap_unvisited_villages"]
-        out[spec.name] = Overlay(spec, _columns(late, spec.field_names), "villages")
+        link, link_id = overlay.link, overlay.link_id
+        out.append(MapLayer(overlay.spec, "gaps", frame, shown, link, link_id, overlay.kind))
     return out
 
 
@@ -938,29 +659,6 @@ def replay_years(layers: Iterable[MapLayer]) -> list[int]:
     return sorted(years)
 
 
-T = TypeVar("T")
-_PER_FRAME: dict[tuple[tuple[int, ...], str], tuple[Any, Any]] = {}
-
-
-def per_frame(frame: pd.DataFrame, what: str, compute: Callable[[], T]) -> T:
-    """``compute()``, remembered for ``frame`` while it lives. Layer frames are shared
-    and rebuilt per layer version, so a page does not count a million rows per request."""
-    return per_frames((frame,), what, compute)
-
-
-def per_frames(frames: tuple[pd.DataFrame, ...], what: str, compute: Callable[[], T]) -> T:
-    """:func:`per_frame` of a result computed from several frames (all still the same)."""
-    key = (tuple(id(f) for f in frames), what)
-    cached = _PER_FRAME.get(key)
-    if cached is not None and all(ref() is f for ref, f in zip(cached[0], frames, strict=True)):
-        return cached[1]  # type: ignore[no-any-return]
-    value = compute()
-    if len(_PER_FRAME) > 512:
-        _PER_FRAME.clear()
-    _PER_FRAME[key] = (tuple(weakref.ref(f) for f in frames), value)
-    return value
-
-
 def _years(frame: pd.DataFrame, column: str) -> frozenset[int]:
     """Years of a date column, from its distinct values (a million rows hold a few
     thousand dates)."""
@@ -976,55 +674,14 @@ def _years(frame: pd.DataFrame, column: str) -> frozenset[int]:
     return per_frame(frame, f"years:{column}", compute)
 
 
-# --------------------------------------------------------------------- county snapshot
-
-
-@dataclass
-class Snapshot:
-    """Everything the map pages read, built once per version of the data."""
-
-    frames: dict[str, gpd.GeoDataFrame]
-    specs: dict[str, LayerSpec]
-    places: Places
-    titles: dict[str, dict[str, str]]
-    gaps: dict[str, Overlay]
-
-    @property
-    def layer_names(self) -> list[str]:
-        """Every layer a map may show, gap overlays included."""
-        return [*self.frames, *self.gaps]
-
-    def bounds(self) -> tuple[float, float, float, float] | None:
-        """The county's box, else the box of everything drawn."""
-        if self.places.county is not None and self.places.county.geometry is not None:
-            return tuple(self.places.county.geometry.bounds)  # type: ignore[return-value]
-        boxes = [f.total_bounds for f in self.frames.values() if len(f)]
-        if not boxes:
-            return None
-        stacked = np.array(boxes)
-        return (
-            float(np.nanmin(stacked[:, 0])),
-            float(np.nanmin(stacked[:, 1])),
-            float(np.nanmax(stacked[:, 2])),
-            float(np.nanmax(stacked[:, 3])),
-        )
-
-
 def snapshot(
     frames: Mapping[str, gpd.GeoDataFrame], specs: Iterable[LayerSpec], as_of: dt.date
 ) -> Snapshot:
-    """Places, reference titles and gap overlays of a county's layers (spatial and not)."""
+    """The snapshot of a county given as frames (no ledger: no ``targets`` overlay);
+    the pages use :func:`layers.county_view.county_snapshot` of the store."""
     specs = list(specs)
-    empty = gpd.GeoDataFrame({"id": [], "level": [], "name": []}, geometry=[], crs=WGS84)
-    places = find_places(frames.get("boundaries", empty), frames.get("villages", empty))
-    spatial = {s.name: frames[s.name] for s in specs if s.spatial and s.name in frames}
-    return Snapshot(
-        frames=spatial,
-        specs={s.name: s for s in specs},
-        places=places,
-        titles=ref_titles(frames, specs),
-        gaps=gap_frames(spatial, as_of),
-    )
+    gaps = gap_overlays(FrameSource(frames, specs), as_of)
+    return _snapshot(frames, specs, gaps, ref_titles(frames, specs))
 
 
 @dataclass(frozen=True)
@@ -1073,36 +730,6 @@ def filter_choices(snap: Snapshot, ledger: pd.DataFrame | None, lang: str) -> Fi
         ),
         ledger_items=items,
     )
-
-
-def works_per_village(
-    works: Mapping[str, gpd.GeoDataFrame], villages: Sequence[Place]
-) -> dict[str, int]:
-    """How many works (all work layers but villages) lie in each village's area."""
-    areas = gpd.GeoDataFrame(
-        {"village_id": [v.id for v in villages]},
-        geometry=[v.geometry for v in villages],
-        crs=WGS84,
-    )
-    areas = areas[areas.geometry.notna()]
-    counts = dict.fromkeys((v.id for v in villages), 0)
-    if len(areas) == 0:
-        return counts
-    for name, frame in works.items():
-        if name == "villages" or len(frame) == 0:
-            continue
-        for vid, n in assign_to_areas(frame, areas).value_counts().items():
-            counts[str(vid)] = counts.get(str(vid), 0) + int(n)
-    return counts
-
-
-def village_count_per_township(places: Places) -> dict[str, int]:
-    """How many villages each township holds."""
-    counts = dict.fromkeys(places.townships, 0)
-    for village in places.villages.values():
-        if village.parent_id in counts:
-            counts[village.parent_id] += 1
-    return counts
 
 
 # ------------------------------------------------------------------------- bbox API
@@ -1264,34 +891,6 @@ def photo_links(properties: Mapping[str, Any]) -> list[Photo]:
         elif url.lower().startswith(("https://", "http://")):
             out.append(Photo(url, False))
     return out
-
-
-def where_is(places: Places, feature: Mapping[str, Any]) -> tuple[Place | None, Place | None]:
-    """The township and village (area) a feature lies in, by its point."""
-    geometry = feature.get("geometry")
-    if not geometry:
-        return None, None
-    geom = shapely.from_geojson(orjson_dumps(geometry))
-    point = geom if geom.geom_type == "Point" else geom.point_on_surface()
-    village = next(
-        (
-            v
-            for v in places.villages.values()
-            if v.geometry is not None and v.geometry.intersects(point)
-        ),
-        None,
-    )
-    if village is not None and village.parent_id in places.townships:
-        return places.townships[village.parent_id], village
-    township = next(
-        (
-            t
-            for t in places.townships.values()
-            if t.geometry is not None and t.geometry.intersects(point)
-        ),
-        None,
-    )
-    return township, village
 
 
 def feature_layers(

@@ -36,7 +36,7 @@ def test_dashboard_tells_a_leader_what_is_behind_and_where(client):
     headline = re.search(r'id="dash-headline">([^<]+)<', html).group(1)
     assert headline == (
         "15 项实事已完成 13 项，2 项滞后于计划；全县无路灯路段共 173.1 公里；"
-        "133 个村中有 67 个村超过 90 天未走访。"
+        "133 个村中有 67 个村超过 90 天未走访，另有 47 个村问题未解决完（共 114 个村待走访）。"
     )
     assert html.count('<article class="kpi') == 11
     lights = re.search(r'data-category="streetlights" data-unit="盏">(.*?)</article>', html, re.S)

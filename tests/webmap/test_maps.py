@@ -432,8 +432,23 @@ def test_gap_overlays(snap):
     gaps = snap.gaps
     assert list(gaps["gap_unpiped_wells"].frame["id"]) == []  # W1 has its pipe, W2 is removed
     dark = gaps["gap_dark_roads"]
-    assert dark.link == "roads" and set(dark.frame["road_id"]) == {"R1"}
+    assert dark.link == "roads" and set(dark.frame["feature_id"]) == {"R1"}
+    assert dark.kind == "lighting" and dark.link_id == "feature_id"
     assert len(dark.frame) >= 1 and (dark.frame["length_m"] > 100).all()
+
+
+def test_gap_overlays_are_the_rows_of_run_gaps(county):
+    """Each kind's overlays hold exactly the rows the analysis finds (the CLI's rows)."""
+    from layers.analyses import FrameSource, run_gaps
+    from layers.gap_overlays import kind_counts
+
+    day = dt.date(2024, 12, 31)
+    source = FrameSource(county, [SPECS[n] for n in county])
+    overlays = mapdata.snapshot(county, [SPECS[n] for n in county], day).gaps
+    counts = kind_counts(overlays)
+    assert set(counts) == {"lighting", "irrigation"}  # no visits or facilities layer
+    for kind, n in counts.items():
+        assert n == len(run_gaps(source, kind, as_of=day)), kind
 
 
 # ------------------------------------------------------------------------ bbox API
@@ -484,29 +499,33 @@ def test_parse_feature_query_checks_its_arguments():
             mapdata.parse_feature_query(bad, 10)
 
 
-def test_dark_roads_are_computed_again_only_when_roads_or_lights_change(monkeypatch):
+def test_dark_roads_are_computed_again_only_when_roads_or_lights_change(monkeypatch, tmp_path):
     """A change to another layer rebuilds the map snapshot, not the road-lighting gaps."""
+    import layers.analyses
+    from layers.gap_overlays import gap_overlays
+
     calls = []
-    real = mapdata.road_lighting_gaps
+    real = layers.analyses.road_lighting_gaps
 
     def counted(roads, lights, **kwargs):
         calls.append(len(lights))
         return real(roads, lights, **kwargs)
 
-    monkeypatch.setattr(mapdata, "road_lighting_gaps", counted)
-    roads = gpd.GeoDataFrame(
-        {"id": ["RD-1"], "name": ["G208"], "kind": ["national"]},
-        geometry=[LineString([(112.80, 39.50), (112.90, 39.50)])],
-        crs=4326,
-    )
-    lights = gpd.GeoDataFrame(
-        {"id": ["SL-1"], "status": ["working"]}, geometry=[Point(112.80, 39.50)], crs=4326
-    )
+    monkeypatch.setattr(layers.analyses, "road_lighting_gaps", counted)
+    store = GeoJSONStore(tmp_path)
+    road = {"type": "LineString", "coordinates": [[112.80, 39.50], [112.90, 39.50]]}
+    store.create("roads", road, {"name": "G208"}, user="t")
+    light = {"type": "Point", "coordinates": [112.80, 39.50]}
+    store.create("streetlights", light, {"power_source": "solar", "status": "working"}, user="t")
     day = dt.date(2026, 11, 27)
-    first = mapdata.gap_frames({"roads": roads, "streetlights": lights}, day)
-    again = mapdata.gap_frames({"roads": roads, "streetlights": lights}, day)
+    first = gap_overlays(store, day)
+    again = gap_overlays(store, day)
     assert calls == [1] and again["gap_dark_roads"] is first["gap_dark_roads"]
     assert len(first["gap_dark_roads"].frame) >= 1
-    more = pd.concat([lights, lights.assign(id=["SL-2"])], ignore_index=True)
-    mapdata.gap_frames({"roads": roads, "streetlights": more}, day)
+    well = {"type": "Point", "coordinates": [112.85, 39.51]}
+    store.create("wells", well, {"status": "working"}, user="t")
+    gap_overlays(store, day)
+    assert calls == [1]
+    store.create("streetlights", light, {"power_source": "grid", "status": "working"}, user="t")
+    gap_overlays(store, day)
     assert calls == [1, 2]

@@ -20,11 +20,11 @@ from layers.analyses import (
     check_kind,
     parse_as_of,
     parse_thresholds,
-    run_gaps,
 )
 from layers.dashboard import Dashboard, Kpi, build_dashboard
 from layers.errors import NotFound
 from layers.gap_files import frame_bytes
+from layers.gap_overlays import kind_gaps, kind_label
 from layers.ledger_io import category_label
 from webmap.assets import chart_js_url
 from webmap.dashboard_map import GapMapView, gap_map, render_parts
@@ -80,6 +80,7 @@ def _gap_summaries(board: Dashboard, lang: str) -> list[dict[str, Any]]:
         out.append(
             {
                 "kind": kind,
+                "covers": kind_label(kind, lang, board.thresholds[kind]),
                 "count": len(frame),
                 "km": metres / 1000.0,
                 "by_gap": counts,
@@ -126,15 +127,20 @@ def _chart_data(board: Dashboard, lang: str) -> dict[str, Any]:
 
 
 def _headline(board: Dashboard, lang: str) -> dict[str, str]:
-    """The figures of the one-sentence summary a leader reads first."""
+    """The figures of the one-sentence summary a leader reads first (the villages to
+    visit are the rows of the ``visits`` analysis, as on the map and in the export)."""
     items = [i for i in board.items if i.status != "cancelled"]
     dark_m = float(board.gaps["lighting"]["length_m"].sum()) if len(board.gaps["lighting"]) else 0.0
+    visits = board.gaps["visits"]
+    unvisited = int((visits["gap"] == "not_visited").sum()) if len(visits) else 0
     return {
         "items": format_number(len(items)),
         "done": format_number(sum(i.finished for i in items)),
         "behind": format_number(len(board.behind)),
         "dark_km": format_number(dark_m / 1000.0, lang, 1),
-        "unvisited": format_number(sum(v.not_visited for v in board.villages)),
+        "unvisited": format_number(unvisited),
+        "unresolved": format_number(len(visits) - unvisited),
+        "to_visit": format_number(len(visits)),
         "villages": format_number(len(board.villages)),
         "max_days": format_number(board.thresholds["visits"]["max_days"]),
     }
@@ -182,7 +188,7 @@ def gap_export(kind: str, fmt: str) -> Response:
         raise NotFound("gaps_unknown_format", value=fmt, allowed=", ".join(FORMATS))
     store = get_store()
     day = as_of_day()
-    frame = run_gaps(store, kind, as_of=day, **parse_thresholds(kind, request.args))
+    frame = kind_gaps(store, kind, day, parse_thresholds(kind, request.args))
     lang = current_lang()
     labels = {spec.name: spec.label_in(lang) for spec in store.specs}
     data = frame_bytes(frame, fmt, lang=lang, layer_labels=labels)

@@ -2,20 +2,19 @@
 
 Each route parses the request, reads the county's snapshot (rebuilt only when a layer
 changed), calls the pure functions of ``webmap.mapdata`` and ``webmap.maps``, and
-renders the result.
+renders the result. The snapshot and its gap overlays are :mod:`layers.county_view`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from dataclasses import replace
 from typing import Any
 
 from flask import Blueprint, current_app, render_template, request, url_for
 
+from layers.county_view import county_snapshot
 from layers.errors import NotFound
-from layers.memtable import release_memory
 from webmap import mapdata
 from webmap.assets import chart_js_url
 from webmap.extensions import get_store
@@ -31,7 +30,6 @@ from webmap.maps import (
 )
 
 bp = Blueprint("maps", __name__)
-_LOCK = threading.Lock()
 _PLACEHOLDER = "__vw__"
 
 
@@ -50,18 +48,7 @@ def _assets() -> dict[str, Any]:
 
 def snapshot() -> mapdata.Snapshot:
     """The current app's snapshot of every layer, rebuilt when a layer's version moves."""
-    store = get_store()
-    today = dt.date.today()
-    key = (today, tuple((n, store.version(n)) for n in store.layer_names()))
-    cache = current_app.extensions.setdefault("villageworks.mapsnapshot", {})
-    with _LOCK:
-        if cache.get("key") != key:
-            frames = {n: store.frame(n) for n in store.layer_names()}
-            cache["snapshot"] = mapdata.snapshot(frames, store.specs, today)
-            cache["key"] = key
-            # The gap analyses of a big layer leave freed memory behind: give it back.
-            release_memory()
-        return cache["snapshot"]  # type: ignore[no-any-return]
+    return county_snapshot(get_store(), dt.date.today(), mapdata.ref_titles)
 
 
 def page_urls() -> MapUrls:
