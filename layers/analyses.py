@@ -25,11 +25,8 @@ Kinds and their thresholds (defaults in :data:`THRESHOLDS`):
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import math
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,13 +34,8 @@ from typing import Any, Protocol
 
 import geopandas as gpd
 import numpy as np
-import orjson
 import pandas as pd
-import pyogrio
 import shapely
-from openpyxl import Workbook
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 
 from geo.areas import assign_to_areas
 from geo.gaps import (
@@ -202,10 +194,6 @@ GAP_LABELS: Mapping[str, tuple[str, str]] = {
     "far_from_rest_station": ("远离爱心驿站", "Far from a rest station"),
     "behind_target": ("未达目标", "Behind target"),
 }
-_YES_NO = {"zh": ("是", "否"), "en": ("Yes", "No")}
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_XLSX_CELL_MAX = 32767
-_DEGREE_DECIMALS = 7
 
 
 # ------------------------------------------------------------------------ parameters
@@ -605,6 +593,8 @@ def run_gaps(
 
 
 # ---------------------------------------------------------------------------- writing
+# The files of a gap frame are written by layers.gap_files (through layers.tabular);
+# here stay the names those files and the pages use.
 
 
 def format_for(path: Path | str) -> str:
@@ -618,88 +608,6 @@ def format_for(path: Path | str) -> str:
     return _SUFFIXES[suffix]
 
 
-def write_frame(
-    gdf: gpd.GeoDataFrame,
-    path: Path | str,
-    *,
-    lang: str = "zh",
-    layer_labels: Mapping[str, str] | None = None,
-) -> Path:
-    """Write a gap frame to ``path`` in the format its extension names.
-
-    ``.geojson`` (RFC 7946, codes as they are), ``.csv`` (UTF-8 with a BOM, headers in
-    ``lang``, geometry as WKT), ``.xlsx`` (headers in ``lang``, Chinese by default,
-    location as lon/lat), ``.gpkg`` (field names as they are). ``layer_labels`` names
-    the layers in the files people read (xlsx, CSV).
-    """
-    target = Path(path)
-    fmt = format_for(target)
-    target.write_bytes(frame_bytes(gdf, fmt, lang=lang, layer_labels=layer_labels))
-    return target
-
-
-def frame_bytes(
-    gdf: gpd.GeoDataFrame,
-    fmt: str,
-    *,
-    lang: str = "zh",
-    layer_labels: Mapping[str, str] | None = None,
-) -> bytes:
-    """The bytes of a gap frame in ``fmt`` (a key of :data:`FORMATS`)."""
-    writers = {"geojson": _geojson, "csv": _csv, "xlsx": _xlsx, "gpkg": _gpkg}
-    if fmt not in writers:
-        raise BadRequest("gaps_unknown_format", value=fmt, allowed=", ".join(writers))
-    frame = gdf.to_crs(WGS84) if gdf.crs is not None and not gdf.crs.equals(WGS84) else gdf
-    return writers[fmt](frame, lang, layer_labels or {})
-
-
-def plain(value: Any) -> Any:
-    """A cell value as plain Python: None for missing/NaN, ISO text for dates, int/float
-    for numpy numbers.
-
-    >>> plain(float("nan")), plain(np.int64(3)), plain(dt.date(2026, 1, 2))
-    (None, 3, '2026-01-02')
-    """
-    if value is None or value is pd.NaT:
-        return None
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, pd.Timestamp | dt.datetime):
-        return value.date().isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value
-
-
-def _attribute_columns(gdf: gpd.GeoDataFrame) -> list[str]:
-    return [c for c in gdf.columns if c != gdf.geometry.name]
-
-
-def _records(gdf: gpd.GeoDataFrame) -> list[list[Any]]:
-    columns = _attribute_columns(gdf)
-    values = [gdf[c].to_numpy(dtype=object) for c in columns]
-    return [[plain(v[i]) for v in values] for i in range(len(gdf))]
-
-
-def _geojson(gdf: gpd.GeoDataFrame, lang: str, layer_labels: Mapping[str, str]) -> bytes:
-    columns = _attribute_columns(gdf)
-    geoms = shapely.set_precision(
-        np.asarray(gdf.geometry.to_numpy(), dtype=object), 10.0**-_DEGREE_DECIMALS
-    )
-    features = [
-        {
-            "type": "Feature",
-            "geometry": None if g is None else orjson.loads(shapely.to_geojson(g)),
-            "properties": dict(zip(columns, row, strict=True)),
-        }
-        for g, row in zip(geoms, _records(gdf), strict=True)
-    ]
-    doc = {"type": "FeatureCollection", "features": features}
-    return orjson.dumps(doc, option=orjson.OPT_SERIALIZE_NUMPY)
-
-
 def column_label(name: str, lang: str) -> str:
     """A column's header in ``lang`` (the name itself for an unknown column)."""
     labels = COLUMN_LABELS.get(name)
@@ -710,104 +618,3 @@ def gap_label(code: Any, lang: str) -> str:
     """What a ``gap`` code means in ``lang``."""
     labels = GAP_LABELS.get(str(code))
     return (labels[1] if lang == "en" else labels[0]) if labels else str(code or "")
-
-
-def _readable(name: str, value: Any, lang: str, layer_labels: Mapping[str, str]) -> Any:
-    """A value as people read it in a spreadsheet: labels for codes, 是/否, rounding."""
-    value = plain(value)
-    if value is None:
-        return None
-    if name == "gap":
-        return gap_label(value, lang)
-    if name in ("layer", "category"):
-        return layer_labels.get(str(value), value)
-    if isinstance(value, bool):
-        yes, no = _YES_NO.get(lang, _YES_NO["zh"])
-        return yes if value else no
-    if isinstance(value, float):
-        return round(value, 3 if name.endswith("_km") else 1)
-    return value
-
-
-def _defused(value: Any) -> Any:
-    """Text that a spreadsheet would run as a formula, made inert."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
-def _wkt(geom: Any) -> str:
-    if geom is None or shapely.is_empty(geom):
-        return ""
-    return str(shapely.to_wkt(geom, rounding_precision=_DEGREE_DECIMALS, trim=True))
-
-
-def _csv(gdf: gpd.GeoDataFrame, lang: str, layer_labels: Mapping[str, str]) -> bytes:
-    columns = _attribute_columns(gdf)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([column_label(c, lang) for c in [*columns, "wkt"]])
-    for row, geom in zip(_records(gdf), gdf.geometry, strict=True):
-        cells = [
-            _defused(_readable(c, v, lang, layer_labels)) for c, v in zip(columns, row, strict=True)
-        ]
-        writer.writerow(["" if v is None else v for v in cells] + [_wkt(geom)])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
-
-
-def _lon_lat(geom: Any) -> tuple[float | None, float | None]:
-    if geom is None or shapely.is_empty(geom):
-        return None, None
-    point = geom if geom.geom_type == "Point" else shapely.point_on_surface(geom)
-    return round(point.x, _DEGREE_DECIMALS), round(point.y, _DEGREE_DECIMALS)
-
-
-def _xlsx(gdf: gpd.GeoDataFrame, lang: str, layer_labels: Mapping[str, str]) -> bytes:
-    columns = _attribute_columns(gdf)
-    workbook = Workbook()
-    sheet = workbook.active
-    assert sheet is not None  # a new workbook always has a sheet
-    sheet.title = "分析结果" if lang != "en" else "Gaps"
-    headers = [column_label(c, lang) for c in [*columns, "lon", "lat"]]
-    sheet.append(headers)
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    for r, (row, geom) in enumerate(zip(_records(gdf), gdf.geometry, strict=True), start=2):
-        values = [_readable(c, v, lang, layer_labels) for c, v in zip(columns, row, strict=True)]
-        for c, value in enumerate([*values, *_lon_lat(geom)], start=1):
-            cell = sheet.cell(row=r, column=c)
-            if isinstance(value, str):
-                cell.value = value[:_XLSX_CELL_MAX]
-                cell.data_type = "s"  # user text is never a formula
-            else:
-                cell.value = value
-    sheet.freeze_panes = "A2"
-    for c, header in enumerate(headers, start=1):
-        sheet.column_dimensions[get_column_letter(c)].width = max(10, min(30, 2 * len(header)))
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
-
-
-def _typed(values: list[Any]) -> pd.Series:
-    """A GeoPackage column: booleans, numbers or text, as the values allow."""
-    present = [v for v in values if v is not None]
-    if present and all(isinstance(v, bool) for v in present):
-        return pd.Series(values, dtype="boolean")
-    if present and all(isinstance(v, int | float) and not isinstance(v, bool) for v in present):
-        return pd.Series([math.nan if v is None else v for v in values], dtype="float64")
-    return pd.Series([None if v is None else str(v) for v in values], dtype=object)
-
-
-def _gpkg(gdf: gpd.GeoDataFrame, lang: str, layer_labels: Mapping[str, str]) -> bytes:
-    columns = _attribute_columns(gdf)
-    records = _records(gdf)
-    frame = gpd.GeoDataFrame(
-        {c: _typed([row[i] for row in records]) for i, c in enumerate(columns)},
-        geometry=gpd.GeoSeries(gdf.geometry.to_numpy(), crs=WGS84),
-        crs=WGS84,
-    )
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "gaps.gpkg"
-        pyogrio.write_dataframe(frame, path, layer="gaps", driver="GPKG", geometry_type="Unknown")
-        return path.read_bytes()

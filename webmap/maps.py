@@ -38,7 +38,8 @@ from folium.map import Layer
 from folium.template import Template
 from shapely.geometry.base import BaseGeometry
 
-from geo.crs import gcj02_to_wgs84, wgs84_to_gcj02
+from geo.crs import gcj02_to_wgs84
+from geo.display import DISPLAY_DECIMALS, display_geometries
 from layers.analyses import KINDS
 from layers.gap_overlays import kind_label
 from layers.specs import LayerSpec
@@ -58,11 +59,12 @@ from webmap.mapdata import (
     status_counts,
     unit_label,
 )
+from webmap.scriptjson import script_json
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 #: Statuses drawn with a warning ring, whatever their colour.
 ALERT_STATUSES = ("faulty",)
-COORD_DECIMALS = 6  # about 0.1 m: plenty for a screen
+COORD_DECIMALS = DISPLAY_DECIMALS  # about 0.1 m: plenty for a screen
 #: Bytes of features a layer may embed in a page before it is fetched instead, and the
 #: estimate: per feature (id, properties) and per coordinate.
 EMBED_MAX_BYTES = 80_000
@@ -183,41 +185,11 @@ class MapView:
         return self.basemap == "amap"
 
 
-# ------------------------------------------------------------------------------- JSON
-
-
-def script_json(value: Any) -> str:
-    """``value`` as JSON safe inside ``<script>``: no ``</script>``, no ``<!--``, no raw
-    U+2028/2029. Meant for plain JavaScript expressions, never template literals."""
-    text = orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
-    for raw, escaped in (
-        ("<", "\\u003c"),
-        (">", "\\u003e"),
-        ("&", "\\u0026"),
-        ("\u2028", "\\u2028"),
-        ("\u2029", "\\u2029"),
-    ):
-        text = text.replace(raw, escaped)
-    return text
-
-
-def _shift(geoms: np.ndarray, gcj02: bool) -> np.ndarray:
-    """Geometries rounded for display, and moved to GCJ-02 when the basemap needs it."""
-
-    def move(coords: np.ndarray) -> np.ndarray:
-        if gcj02 and len(coords):
-            lon, lat = wgs84_to_gcj02(coords[:, 0], coords[:, 1])
-            coords = np.column_stack([lon, lat])
-        return np.round(coords, COORD_DECIMALS)
-
-    return np.asarray(shapely.transform(geoms, move), dtype=object)
-
-
 def display_bounds(
     bounds: tuple[float, float, float, float], gcj02: bool
 ) -> tuple[float, float, float, float]:
     """A lon/lat box as drawn (shifted to GCJ-02 for Gaode tiles)."""
-    box = _shift(np.array([shapely.box(*bounds)], dtype=object), gcj02)[0]
+    box = display_geometries([shapely.box(*bounds)], gcj02)[0]
     return tuple(float(v) for v in box.bounds)  # type: ignore[return-value]
 
 
@@ -309,7 +281,7 @@ def layer_data(layer: MapLayer, view: MapView) -> dict[str, Any]:
     ``[lon, lat]``), and one list of values per feature in field order."""
     frame = layer.frame
     kind = _geometry_kind(layer.spec.geometry)
-    geoms = _shift(np.asarray(frame.geometry.to_numpy(), dtype=object), view.gcj02)
+    geoms = display_geometries(frame.geometry.to_numpy(), view.gcj02)
     columns = [_column(frame, f.name) for f in layer.spec.fields]
     data: dict[str, Any] = {
         "ids": [str(i) for i in frame["id"]],
@@ -578,7 +550,7 @@ def _search_json(entries: Sequence[SearchEntry], gcj02: bool) -> list[list[Any]]
     if not entries:
         return []
     points = np.asarray(shapely.points([[e.lon, e.lat] for e in entries]), dtype=object)
-    xy = shapely.get_coordinates(_shift(points, gcj02))
+    xy = shapely.get_coordinates(display_geometries(points, gcj02))
     return [
         [e.id, e.name, e.township, float(x), float(y)]
         for e, (x, y) in zip(entries, xy, strict=True)
@@ -588,7 +560,7 @@ def _search_json(entries: Sequence[SearchEntry], gcj02: bool) -> list[list[Any]]
 def _outline_json(view: MapView) -> Any:
     if view.outline is None or view.outline.is_empty:
         return None
-    shape = _shift(np.array([view.outline], dtype=object), view.gcj02)[0]
+    shape = display_geometries([view.outline], view.gcj02)[0]
     return {"geometry": orjson.loads(shapely.to_geojson(shape)), "method": view.outline_method}
 
 
@@ -754,7 +726,7 @@ def features_in_view(
         spread=query.sample,
     )
     page = result.features
-    shown = _shift(_feature_geometries(page), query.coords == "gcj02")
+    shown = display_geometries(_feature_geometries(page), query.coords == "gcj02")
     return _collection(page, shown, result.number_matched, spec.field_names)
 
 
@@ -808,7 +780,7 @@ def overlay_in_view(
         {"id": str(fid), "properties": {n: values[n][i] for n in names}}
         for i, fid in enumerate(rows["id"])
     ]
-    shown = _shift(np.asarray(rows.geometry.to_numpy(), dtype=object), query.coords == "gcj02")
+    shown = display_geometries(rows.geometry.to_numpy(), query.coords == "gcj02")
     body = _collection(page, shown, len(positions), names)
     if links is not None:
         for feature, link in zip(body["features"], links, strict=True):
