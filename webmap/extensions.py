@@ -1,4 +1,5 @@
-"""The app's shared resources, like flaskr's ``db.py``: the store, the settings, the accounts.
+"""The app's shared resources, like flaskr's ``db.py``: the store, the settings, the
+accounts and the county view the map pages share.
 
 Views, the OGC API and the CLI get them from here, never from ``webmap.app``, so the
 factory imports the views and nothing imports the factory back.
@@ -6,10 +7,14 @@ factory imports the views and nothing imports the factory back.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import Flask, current_app
 
+from layers.county_view import Snapshot, county_snapshot
 from layers.store_base import BaseStore
 from layers.users import UserStore
+from webmap import mapdata
 from webmap.settings import Settings
 
 STORE = "villageworks.store"
@@ -34,3 +39,9 @@ def get_settings(app: Flask | None = None) -> Settings:
 def get_users(app: Flask | None = None) -> UserStore:
     """The account store of ``app`` (default: the current app)."""
     return _app(app).extensions[USERS]
+
+
+def get_county_view(app: Flask | None = None) -> Snapshot:
+    """The app's view of every layer as of today (frames, places, gap overlays), rebuilt
+    only when the day or a layer's version moves (``layers.county_view``)."""
+    return county_snapshot(get_store(app), dt.date.today(), mapdata.ref_titles)

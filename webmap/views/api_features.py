@@ -15,9 +15,9 @@ from flask import Blueprint, Response, current_app, request
 
 from layers.errors import NotFound
 from webmap import mapdata
+from webmap.extensions import get_county_view as snapshot
 from webmap.extensions import get_store
 from webmap.maps import features_in_view, overlay_in_view
-from webmap.views.maps import snapshot
 
 bp = Blueprint("api_features", __name__)
 

@@ -89,7 +89,7 @@ def map_filter_ids(names: list[str], args: Mapping[str, Any]) -> dict[str, set[s
     if not any(args.get(k) for k in MAP_PARAMS if k != "layers"):
         return None
     from webmap import mapdata
-    from webmap.views.maps import snapshot
+    from webmap.extensions import get_county_view as snapshot
 
     snap = snapshot()
     filters = mapdata.parse_filters(args, snap.layer_names)
