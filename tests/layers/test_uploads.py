@@ -494,3 +494,19 @@ def test_staged_files_expire(store):
     assert staging.expire(now=time.time() + 120) == 1
     with pytest.raises(NotFound):
         staging.meta(old, user="a")
+
+
+def test_ledger_imports_share_the_staging_with_owner_and_expiry(tmp_path):
+    from layers.staging import Staging as StagedFiles
+
+    now = [1000.0]
+    staging = StagedFiles(tmp_path, "ledger_imports/staging", ttl_s=60, clock=lambda: now[0])
+    token = staging.put(b"xlsx", "upload.xlsx", user="planner1")
+    assert staging.data(token, user="planner1") == b"xlsx"
+    with pytest.raises(NotFound):
+        staging.data(token, user="planner2")
+    now[0] += 61  # a minute later the preview is gone, even for its owner
+    with pytest.raises(NotFound):
+        staging.meta(token, user="planner1")
+    staging.put(b"next", "upload.csv", user="planner1")  # staging purges the expired one
+    assert not (tmp_path / "ledger_imports" / "staging" / token).exists()

@@ -4,8 +4,10 @@ writes all or nothing."""
 
 import io
 import re
+from pathlib import Path
 
 import openpyxl
+import orjson
 import pytest
 
 from layers.ledger_io import COLUMNS
@@ -245,7 +247,7 @@ def test_import_previews_then_writes_everything_once(app):
     html = preview.get_data(as_text=True)
     assert preview.status_code == 200 and 'data-created="2"' in html
     assert get_store(app).count("ledger") == 15  # nothing written yet
-    token = re.search(r'name="token" value="([0-9a-f]{32})"', html).group(1)
+    token = re.search(r'name="token" value="([A-Za-z0-9_-]{32})"', html).group(1)
     done = post(client, "/ledger/import/confirm", token=token, ext="xlsx")
     assert done.status_code == 302 and get_store(app).count("ledger") == 17
     assert "导入完成：新增 2 项" in client.get("/ledger").get_data(as_text=True)
@@ -254,6 +256,39 @@ def test_import_previews_then_writes_everything_once(app):
         post(client, "/ledger/import/confirm", token="../../secret_key", ext="xlsx").status_code
         == 404
     )
+
+
+def _staged_import(app, client):
+    data = workbook([{"title": "新项", "category": "路灯", "target": 3, "unit": "盏"}])
+    preview = client.post(
+        "/ledger/import",
+        data={"csrf_token": client.csrf, "file": (io.BytesIO(data), "台账.xlsx")},
+        content_type="multipart/form-data",
+    )
+    assert preview.status_code == 200
+    html = preview.get_data(as_text=True)
+    return re.search(r'name="token" value="([A-Za-z0-9_-]{32})"', html).group(1)
+
+
+def test_a_previewed_import_is_its_importers_only(app):
+    from layers.users import UserStore
+
+    UserStore(app.config["DATA_DIR"]).add("planner2", "planner", PASSWORD)
+    token = _staged_import(app, signed_in(app))
+    other = signed_in(app, "planner2")
+    assert post(other, "/ledger/import/confirm", token=token, ext="xlsx").status_code == 404
+    assert get_store(app).count("ledger") == 15
+
+
+def test_a_previewed_import_expires_after_a_day(app):
+    client = signed_in(app)
+    token = _staged_import(app, client)
+    meta_path = Path(app.config["DATA_DIR"]) / "ledger_imports" / "staging" / token / "meta.json"
+    meta = orjson.loads(meta_path.read_bytes())
+    meta["created"] -= 25 * 3600
+    meta_path.write_bytes(orjson.dumps(meta))
+    assert post(client, "/ledger/import/confirm", token=token, ext="xlsx").status_code == 404
+    assert get_store(app).count("ledger") == 15
 
 
 def test_import_with_problems_lists_them_and_writes_nothing(app):

@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import secrets
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 from flask import (
     Blueprint,
     Response,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -50,6 +47,7 @@ from layers.ledger_io import (
     plan_import,
     township_order,
 )
+from layers.staging import Staging
 from layers.store_base import BaseStore, Change
 from webmap.auth import require_role, user_name
 from webmap.extensions import get_store
@@ -73,7 +71,6 @@ FORM_FIELDS = (
 )
 MAX_LINKED_SHOWN = 500
 MAX_CANDIDATES = 300
-_TOKEN = re.compile(r"^[0-9a-f]{32}$")
 _ID_SPLIT = re.compile(r"[\s,，;；、]+")
 
 
@@ -413,10 +410,9 @@ def delete_entry(item_id: str, entry_id: str) -> BaseResponse:
 # ---------------------------------------------------------------------------- import
 
 
-def _import_dir() -> Path:
-    folder = Path(current_app.config["DATA_DIR"]) / "ledger_imports"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+def _staging() -> Staging:
+    """Previewed ledger files, each its importer's, until committed or a day old."""
+    return Staging(get_store().data_dir, "ledger_imports/staging")
 
 
 def _preview(plan: ImportPlan, token: str | None, ext: str, status: int = 200) -> Any:
@@ -439,8 +435,7 @@ def import_file() -> Any:
     plan = plan_import(get_store(), data, f"upload.{ext}", lang=current_lang())
     if not plan.ok:
         return _preview(plan, None, ext, 422)
-    token = secrets.token_hex(16)
-    (_import_dir() / f"{token}.{ext}").write_bytes(data)
+    token = _staging().put(data, f"upload.{ext}", user=user_name())
     return _preview(plan, token, ext)
 
 
@@ -453,17 +448,18 @@ def _row_problem(problem: Problem) -> RowProblem:
 def import_confirm() -> Any:
     """Write a previewed import: all rows in one commit, or nothing."""
     token = request.form.get("token", "")
-    ext = request.form.get("ext", "")
-    path = _import_dir() / f"{token}.{ext}"
-    if not _TOKEN.match(token) or ext not in ("xlsx", "csv") or not path.is_file():
-        raise NotFound(what="import", value=token[:40])
+    staging = _staging()
+    name = str(
+        staging.meta(token, user=user_name())["filename"]
+    )  # 404: unknown, expired, not yours
+    data = staging.data(token, user=user_name())
     store = get_store()
-    plan = plan_import(store, path.read_bytes(), path.name, lang=current_lang())
+    plan = plan_import(store, data, name, lang=current_lang())
     if not plan.ok:
-        return _preview(plan, None, ext, 422)
+        return _preview(plan, None, name.rsplit(".", 1)[-1], 422)
     apply_import(
         store, plan, user=user_name(), source=f"import:ledger-{token[:12]}", key=f"ledger-{token}"
     )
-    path.unlink(missing_ok=True)
+    staging.discard(token, user=user_name())
     flash(translate("ledger.flash.imported", created=plan.created, updated=plan.updated))
     return redirect(url_for("ledger.index"))
