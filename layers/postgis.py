@@ -30,7 +30,6 @@ import logging
 import os
 import re
 import threading
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -44,6 +43,7 @@ from psycopg import sql
 from psycopg.types.json import set_json_loads
 
 from layers.bulk import expand
+from layers.commit import LayerWrite, Prepared
 from layers.errors import VillageWorksError
 from layers.history import history_entries
 from layers.specs import SYSTEM_FIELDS, LayerSpec, SpecRegistry
@@ -595,137 +595,27 @@ class PostGISStore(BaseStore):
         lookup.prefetch(ids)
         return [f for i in ids if (f := lookup.found.get(i)) is not None]
 
-    def commit(
-        self,
-        layer: str,
-        changes: Iterable[Change],
-        *,
-        user: str,
-        source: str,
-        idempotency_key: str | None = None,
-        dry_run: bool = False,
-        extra_properties: Mapping[str, Any] | None = None,
+    def _write(
+        self, layer: str, body: Callable[[LayerWrite], CommitResult], *, dry_run: bool
     ) -> CommitResult:
-        """Apply ``changes`` to ``layer`` all together or not at all, in one transaction.
-
-        Raises :class:`ValidationFailed` with every problem found (nothing written),
-        :class:`Conflict` when an ``if_version`` does not match, :class:`NotFound` for a
-        missing feature. Returns once the transaction committed. With the same
-        ``idempotency_key`` a second call writes nothing and returns the first result.
-        """
+        """:func:`layers.commit.run_commit`'s backend step: one transaction holding the
+        layer's row lock; rolled back for a dry run or a replay. A transaction PostgreSQL
+        aborts as a deadlock victim wrote nothing: it is run again."""
         spec = self.spec(layer)
-        changes = expand(list(changes))  # a Creates (an upload) as one change per feature
-        result: CommitResult | None = None
-        # A transaction PostgreSQL aborts as a deadlock victim wrote nothing: run it again.
         for attempt in range(DEADLOCK_RETRIES + 1):
             try:
                 with self._conn() as conn:
                     with conn.transaction() as tx:
                         seq, next_id = self._lock_layer(conn, layer)
-                        result = self._commit_locked(
-                            conn,
-                            spec,
-                            changes,
-                            seq=seq,
-                            next_id=next_id,
-                            user=user,
-                            source=source,
-                            idempotency_key=idempotency_key,
-                            dry_run=dry_run,
-                            extra=extra_properties or {},
-                        )
+                        result = body(_DbWrite(self, conn, spec, seq, next_id))
                         if dry_run or result.replayed:
                             raise psycopg.Rollback(tx)
-                break
+                return result
             except psycopg.errors.DeadlockDetected:
                 if attempt == DEADLOCK_RETRIES:
                     raise
                 log.warning("commit to %s chosen as a deadlock victim; trying again", layer)
-        assert result is not None
-        if not (dry_run or result.replayed):
-            log.info(
-                "commit %s seq=%s changes=%d by=%s source=%s",
-                layer,
-                result.seq,
-                len(result.features),
-                user,
-                source,
-            )
-        return result
-
-    def _commit_locked(
-        self,
-        conn: psycopg.Connection[Any],
-        spec: LayerSpec,
-        changes: list[Change],
-        *,
-        seq: int,
-        next_id: int,
-        user: str,
-        source: str,
-        idempotency_key: str | None,
-        dry_run: bool,
-        extra: Mapping[str, Any],
-    ) -> CommitResult:
-        layer = spec.name
-        if idempotency_key:
-            row = conn.execute(
-                "SELECT seq, ids FROM vw_idempotency WHERE layer = %s AND key = %s",
-                (layer, idempotency_key),
-            ).fetchone()
-            if row is not None:
-                feats = self._live(conn, spec, list(row[1]))
-                return CommitResult(layer, int(row[0]), "", feats, replayed=True)
-        now = self.clock()
-        lookup = _Lookup(self, conn, spec)
-        lookup.prefetch(str(c.id) for c in changes if c.id is not None)
-        # The ids new features will get, checked for clashes in the same single query.
-        new = sum(c.op == "create" and c.id is None for c in changes)
-        lookup.prefetch(f"{spec.id_prefix}-{n:06d}" for n in range(next_id, next_id + new))
-        entries, warnings = self._prepare(
-            spec,
-            changes,
-            current_features=lookup,
-            next_id=next_id,
-            user=user,
-            source=source,
-            now=now,
-            extra=extra,
-        )
-        feats = [e["feature"] for e in entries]
-        if dry_run:
-            return CommitResult(layer, seq, "", feats, warnings=warnings)
-        txn = uuid.uuid4().hex
-        ids = [e["id"] for e in entries]
-        record: dict[str, Any] = {
-            "seq": seq + 1,
-            "txn": txn,
-            "layer": layer,
-            "at": now,
-            "by": user,
-            "source": source,
-            "changes": entries,
-            "ids": ids,
-        }
-        if idempotency_key:
-            record["idempotency_key"] = idempotency_key
-        self._write_record(conn, record)
-        with conn.cursor() as cur:
-            # One pipelined batch, in the entries' order (a later entry may touch the same id).
-            cur.executemany(
-                _PUT,
-                [_row(layer, e["feature"], seq + 1, deleted=e["op"] == "delete") for e in entries],
-            )
-        if idempotency_key:
-            conn.execute(
-                "INSERT INTO vw_idempotency (layer, key, seq, ids) VALUES (%s, %s, %s, %s)",
-                (layer, idempotency_key, seq + 1, ids),
-            )
-        conn.execute(
-            "UPDATE vw_layers SET seq = %s, next_id = %s WHERE name = %s",
-            (seq + 1, next_id_after(spec, next_id, ids), layer),
-        )
-        return CommitResult(layer, seq + 1, txn, feats, warnings=warnings)
+        raise AssertionError("unreachable")
 
     def _write_record(self, conn: psycopg.Connection[Any], record: Mapping[str, Any]) -> None:
         conn.execute(
@@ -745,9 +635,9 @@ class PostGISStore(BaseStore):
 
     def undo_source(self, layer: str, source: str, *, user: str) -> CommitResult | None:
         """Soft-delete every live feature created by ``source`` (e.g. ``upload:U-...``)."""
-        spec = self.spec(layer)
+        self.spec(layer)
         with self._conn() as conn, conn.transaction():
-            seq, next_id = self._lock_layer(conn, layer)
+            self._lock_layer(conn, layer)
             rows = conn.execute(
                 "SELECT id FROM vw_features WHERE layer = %s AND NOT deleted "
                 "AND properties->>'source' = %s ORDER BY id COLLATE \"C\"",
@@ -755,18 +645,8 @@ class PostGISStore(BaseStore):
             ).fetchall()
             if not rows:
                 return None
-            return self._commit_locked(
-                conn,
-                spec,
-                [Change("delete", id=r[0]) for r in rows],
-                seq=seq,
-                next_id=next_id,
-                user=user,
-                source=f"undo:{source}",
-                idempotency_key=None,
-                dry_run=False,
-                extra={},
-            )
+            changes = [Change("delete", id=r[0]) for r in rows]
+            return self.commit(layer, changes, user=user, source=f"undo:{source}")
 
     def compact(self, layer: str) -> bool:
         """Nothing to compact in a database: always False."""
@@ -865,3 +745,79 @@ class PostGISStore(BaseStore):
                 self.import_layer(dump)
                 written.append(dump.layer)
         return written
+
+
+class _DbWrite:
+    """One layer of a :class:`PostGISStore` inside the transaction holding its row lock:
+    the :class:`~layers.commit.LayerWrite` of the database backend."""
+
+    def __init__(
+        self,
+        store: PostGISStore,
+        conn: psycopg.Connection[Any],
+        spec: LayerSpec,
+        seq: int,
+        next_id: int,
+    ) -> None:
+        self.store, self.conn, self.spec = store, conn, spec
+        self.seq, self.next_id = seq, next_id
+
+    def replayed(self, key: str) -> CommitResult | None:
+        row = self.conn.execute(
+            "SELECT seq, ids FROM vw_idempotency WHERE layer = %s AND key = %s",
+            (self.spec.name, key),
+        ).fetchone()
+        if row is None:
+            return None
+        feats = self.store._live(self.conn, self.spec, list(row[1]))
+        return CommitResult(self.spec.name, int(row[0]), "", feats, replayed=True)
+
+    def prepare(
+        self, changes: list[Any], *, user: str, source: str, extra: dict[str, Any]
+    ) -> Prepared:
+        spec, next_id = self.spec, self.next_id
+        changes = expand(changes)  # a Creates (an upload) as one change per feature
+        now = self.store.clock()
+        lookup = _Lookup(self.store, self.conn, spec)
+        lookup.prefetch(str(c.id) for c in changes if c.id is not None)
+        # The ids new features will get, checked for clashes in the same single query.
+        new = sum(c.op == "create" and c.id is None for c in changes)
+        lookup.prefetch(f"{spec.id_prefix}-{n:06d}" for n in range(next_id, next_id + new))
+        entries, warnings = self.store._prepare(
+            spec,
+            changes,
+            current_features=lookup,
+            next_id=next_id,
+            user=user,
+            source=source,
+            now=now,
+            extra=extra,
+        )
+        return Prepared(changes, now, entries, warnings)
+
+    def keep(self, prepared: Prepared, *, user: str, source: str) -> None:
+        return None  # the transaction is rolled back; nothing outlives it
+
+    def persist(self, head: dict[str, Any], prepared: Prepared, key: str | None) -> None:
+        layer, seq, conn = self.spec.name, int(head["seq"]), self.conn
+        entries = prepared.entries
+        assert isinstance(entries, list)  # this backend prepares no blocks
+        ids = prepared.ids
+        record: dict[str, Any] = {**head, "changes": entries, "ids": ids}
+        if key:
+            record["idempotency_key"] = key
+        self.store._write_record(conn, record)
+        with conn.cursor() as cur:
+            # One pipelined batch, in the entries' order (a later entry may touch the same id).
+            cur.executemany(
+                _PUT, [_row(layer, e["feature"], seq, deleted=e["op"] == "delete") for e in entries]
+            )
+        if key:
+            conn.execute(
+                "INSERT INTO vw_idempotency (layer, key, seq, ids) VALUES (%s, %s, %s, %s)",
+                (layer, key, seq, ids),
+            )
+        conn.execute(
+            "UPDATE vw_layers SET seq = %s, next_id = %s WHERE name = %s",
+            (seq, next_id_after(self.spec, self.next_id, ids), layer),
+        )

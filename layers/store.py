@@ -32,7 +32,6 @@ from __future__ import annotations
 import logging
 import re
 import threading
-import uuid
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -45,7 +44,8 @@ import orjson
 from shapely.geometry.base import BaseGeometry
 
 from geo.problems import Problem
-from layers.bulk import Block, Creates, LazyFeatures, created_system, fits_block
+from layers.bulk import Block, Creates, created_system, fits_block
+from layers.commit import LayerWrite, Prepared
 from layers.errors import ValidationFailed, VillageWorksError
 from layers.history import HistoryIndex, history_entries
 from layers.journal import (
@@ -126,7 +126,8 @@ class _LayerState:
 
 @dataclass
 class _Plan:
-    """A dry run's result, reusable by the same commit (see ``GeoJSONStore._keep_plan``).
+    """A dry run's checked batch, reusable by the same commit (see
+    ``GeoJSONStore._keep_plan``).
 
     Holds the changes weakly: only the very same Change objects, in the same order, from
     the same user and source, with the layer versions unchanged, get the plan.
@@ -137,9 +138,7 @@ class _Plan:
     source: str
     extra: dict[str, Any]
     versions: tuple[int, ...]
-    now: str
-    entries: list[dict[str, Any]] | Block
-    warnings: list[Any]
+    prepared: Prepared
 
     def __post_init__(self) -> None:
         self.changes = [weakref.ref(c) for c in self.changes]
@@ -477,109 +476,15 @@ class GeoJSONStore(BaseStore):
             changes = [Change("delete", id=fid) for fid in ids]
             return self.commit(layer, changes, user=user, source=f"undo:{source}")
 
-    def commit(
-        self,
-        layer: str,
-        changes: Iterable[Change],
-        *,
-        user: str,
-        source: str,
-        idempotency_key: str | None = None,
-        dry_run: bool = False,
-        extra_properties: Mapping[str, Any] | None = None,
+    def _write(
+        self, layer: str, body: Callable[[LayerWrite], CommitResult], *, dry_run: bool
     ) -> CommitResult:
-        """Apply ``changes`` to ``layer`` all together or not at all.
-
-        Raises :class:`ValidationFailed` with every problem found (nothing written),
-        :class:`Conflict` when an ``if_version`` does not match, :class:`NotFound` for a
-        missing feature. Returns once the change is durable on disk. With the same
-        ``idempotency_key`` a second call writes nothing and returns the first result.
-        ``extra_properties`` sets system properties such as ``demo`` on created features.
-        """
-        self.spec(layer)
-        changes = list(changes)
+        """:func:`layers.commit.run_commit`'s backend step: the layer's lock, its state
+        caught up with the journal and a torn tail cut, then ``body``."""
         with self._lock(layer):
-            journal = self.journal(layer)
             state = self._state(layer)
-            journal.repair_tail(state.offset)
-            if idempotency_key and idempotency_key in state.idempotency:
-                ids = state.idempotency[idempotency_key]["ids"]
-                with state.lock:
-                    feats = state.features.decode(state.features.rows_of(ids))
-                return CommitResult(
-                    layer, int(state.idempotency[idempotency_key]["seq"]), "", feats, replayed=True
-                )
-            extra = dict(extra_properties or {})
-            versions = self._versions(state)
-            plan = self._plans.pop(layer, None)
-            entries: list[dict[str, Any]] | Block
-            if plan is not None and plan.fits(changes, user, source, extra, versions):
-                now, entries, warnings = plan.now, plan.entries, plan.warnings
-            else:
-                now = self.clock()
-                entries, warnings = self._prepare_any(
-                    state, changes, user=user, source=source, now=now, extra=extra
-                )
-            if isinstance(entries, Block):
-                return self._commit_block(
-                    state,
-                    changes,
-                    entries,
-                    warnings,
-                    now,
-                    user,
-                    source,
-                    idempotency_key,
-                    dry_run,
-                    extra,
-                    versions,
-                )
-            txn = uuid.uuid4().hex
-            record: dict[str, Any] = {
-                "seq": state.seq + 1,
-                "txn": txn,
-                "layer": layer,
-                "at": now,
-                "by": user,
-                "source": source,
-                "changes": entries,
-                "ids": [e["id"] for e in entries],
-            }
-            if idempotency_key:
-                record["idempotency_key"] = idempotency_key
-            feats = [e["feature"] for e in entries]
-            if dry_run:
-                if len(changes) >= PLAN_MIN_CHANGES:
-                    self._keep_plan(
-                        layer, _Plan(changes, user, source, extra, versions, now, entries, warnings)
-                    )
-                return CommitResult(layer, state.seq, "", feats, warnings=warnings)
-            # Each feature is serialised once: into the journal record and the table.
-            raws = [orjson.dumps(e["feature"]) for e in entries]
-            on_disk = {
-                **record,
-                "changes": [
-                    {**e, "feature": orjson.Fragment(raw)}
-                    for e, raw in zip(entries, raws, strict=True)
-                ],
-            }
-            with state.lock:
-                crashpoint("commit_before_append")
-                state.offset = journal.append(on_disk)
-                crashpoint("commit_after_append")
-                self._apply(state, record, raws)
-                self._trim_idempotency(state)
-                if self._should_compact(state):
-                    self._write_layer_file(layer, state)
-            log.info(
-                "commit %s seq=%s changes=%d by=%s source=%s",
-                layer,
-                record["seq"],
-                len(entries),
-                user,
-                source,
-            )
-            return CommitResult(layer, record["seq"], txn, feats, warnings=warnings)
+            self.journal(layer).repair_tail(state.offset)
+            return body(_FileWrite(self, state))
 
     def _prepare_any(
         self,
@@ -617,61 +522,6 @@ class GeoJSONStore(BaseStore):
         if any(p.severity == "error" for p in problems):
             raise ValidationFailed(problems)
         return block, problems
-
-    def _commit_block(
-        self,
-        state: _LayerState,
-        changes: list[Change],
-        block: Block,
-        warnings: list[Problem],
-        now: str,
-        user: str,
-        source: str,
-        idempotency_key: str | None,
-        dry_run: bool,
-        extra: dict[str, Any],
-        versions: tuple[int, ...],
-    ) -> CommitResult:
-        """:meth:`commit` of a checked :class:`Block` (lock held): one journal record
-        written from the features' texts, then appended to the table by columns."""
-        layer = state.spec.name
-        feats = LazyFeatures(block.ids, block.texts)
-        if dry_run:
-            plan = _Plan(changes, user, source, extra, versions, now, block, warnings)
-            self._keep_plan(layer, plan)
-            return CommitResult(layer, state.seq, "", feats, warnings=warnings)  # type: ignore[arg-type]
-        txn = uuid.uuid4().hex
-        head = {
-            "seq": state.seq + 1,
-            "txn": txn,
-            "layer": layer,
-            "at": now,
-            "by": user,
-            "source": source,
-        }
-        tail: dict[str, Any] = {"ids": block.ids}
-        if idempotency_key:
-            tail["idempotency_key"] = idempotency_key
-        text = block.record_text(head, tail)
-        journal = self.journal(layer)
-        with state.lock:
-            crashpoint("commit_before_append")
-            state.offset = journal.append_text(text)
-            crashpoint("commit_after_append")
-            columns = {name: (c.codes, c.uniques) for name, c in block.columns.items()}
-            n = len(block.ids)
-            for name, value in block.system.items():
-                columns[name] = (np.zeros(n, dtype=np.intp), [value])
-            state.features.append_points(block.ids, block.x, block.y, columns, block.texts)
-            state.next_id = next_id_after(state.spec, state.next_id, block.ids[-1:])
-            if idempotency_key:
-                state.idempotency[idempotency_key] = {"seq": state.seq + 1, "ids": block.ids}
-            state.seq += 1
-            self._trim_idempotency(state)
-            if self._should_compact(state):
-                self._write_layer_file(layer, state)
-        log.info("commit %s seq=%s changes=%d by=%s source=%s", layer, state.seq, n, user, source)
-        return CommitResult(layer, state.seq, txn, feats, warnings=warnings)  # type: ignore[arg-type]
 
     def _versions(self, state: _LayerState) -> tuple[int, ...]:
         """The layer's seq and those of the layers it refers to (what a plan depends on)."""
@@ -804,6 +654,86 @@ class GeoJSONStore(BaseStore):
         return not any(
             self.layer_path(n).exists() or self.journal(n).size() for n in self.layer_names()
         )
+
+
+class _FileWrite:
+    """One layer of a :class:`GeoJSONStore` under its lock: the :class:`~layers.commit.
+    LayerWrite` of the file backend (journal append, table, layer file)."""
+
+    def __init__(self, store: GeoJSONStore, state: _LayerState) -> None:
+        self.store, self.state = store, state
+        self.layer = state.spec.name
+        self.seq = state.seq
+        self.versions = store._versions(state)
+
+    def replayed(self, key: str) -> CommitResult | None:
+        done = self.state.idempotency.get(key)
+        if done is None:
+            return None
+        with self.state.lock:
+            feats = self.state.features.decode(self.state.features.rows_of(done["ids"]))
+        return CommitResult(self.layer, int(done["seq"]), "", feats, replayed=True)
+
+    def prepare(
+        self, changes: list[Any], *, user: str, source: str, extra: dict[str, Any]
+    ) -> Prepared:
+        self.extra = extra
+        plan = self.store._plans.pop(self.layer, None)
+        if plan is not None and plan.fits(changes, user, source, extra, self.versions):
+            return plan.prepared
+        now = self.store.clock()
+        entries, warnings = self.store._prepare_any(
+            self.state, changes, user=user, source=source, now=now, extra=extra
+        )
+        return Prepared(changes, now, entries, warnings)
+
+    def keep(self, prepared: Prepared, *, user: str, source: str) -> None:
+        if isinstance(prepared.entries, Block) or len(prepared.changes) >= PLAN_MIN_CHANGES:
+            plan = _Plan(prepared.changes, user, source, self.extra, self.versions, prepared)
+            self.store._keep_plan(self.layer, plan)
+
+    def persist(self, head: dict[str, Any], prepared: Prepared, key: str | None) -> None:
+        state, journal = self.state, self.store.journal(self.layer)
+        tail: dict[str, Any] = {"ids": prepared.ids}
+        if key:
+            tail["idempotency_key"] = key
+        entries = prepared.entries
+        if isinstance(entries, Block):
+            text = entries.record_text(head, tail)
+            with state.lock:
+                crashpoint("commit_before_append")
+                state.offset = journal.append_text(text)
+                crashpoint("commit_after_append")
+                self._append_block(entries, head["seq"], key)
+                self._after()
+            return
+        # Each feature is serialised once: into the journal record and the table.
+        raws = [orjson.dumps(e["feature"]) for e in entries]
+        framed = [{**e, "feature": orjson.Fragment(r)} for e, r in zip(entries, raws, strict=True)]
+        with state.lock:
+            crashpoint("commit_before_append")
+            state.offset = journal.append({**head, "changes": framed, **tail})
+            crashpoint("commit_after_append")
+            self.store._apply(state, {**head, "changes": entries, **tail}, raws)
+            self._after()
+
+    def _append_block(self, block: Block, seq: int, key: str | None) -> None:
+        """A journalled block into the table, by columns (``state.lock`` held)."""
+        state = self.state
+        columns = {name: (c.codes, c.uniques) for name, c in block.columns.items()}
+        n = len(block.ids)
+        for name, value in block.system.items():
+            columns[name] = (np.zeros(n, dtype=np.intp), [value])
+        state.features.append_points(block.ids, block.x, block.y, columns, block.texts)
+        state.next_id = next_id_after(state.spec, state.next_id, block.ids[-1:])
+        if key:
+            state.idempotency[key] = {"seq": seq, "ids": block.ids}
+        state.seq = seq
+
+    def _after(self) -> None:
+        self.store._trim_idempotency(self.state)
+        if self.store._should_compact(self.state):
+            self.store._write_layer_file(self.layer, self.state)
 
 
 def _layer_file_chunks(head: Mapping[str, Any], chunks: Iterable[list[bytes]]) -> Iterator[bytes]:

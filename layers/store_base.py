@@ -28,6 +28,7 @@ from geo.problems import Problem
 from layers.bulk import COORD_DECIMALS as COORD_DECIMALS
 from layers.bulk import round_coords
 from layers.changes import Change
+from layers.commit import CommitResult, LayerWrite, run_commit
 from layers.errors import NotFound
 from layers.planner import plan_changes
 from layers.specs import SYSTEM_FIELDS, LayerSpec, SpecRegistry
@@ -42,26 +43,6 @@ BBox = tuple[float, float, float, float]
 def utc_now() -> str:
     """Current UTC time as ISO 8601 with seconds and a ``Z``."""
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@dataclass
-class CommitResult:
-    """What a commit did: the record's seq, and the features as they now are."""
-
-    layer: str
-    seq: int
-    txn: str
-    features: list[dict[str, Any]]
-    replayed: bool = False
-    warnings: list[Problem] = field(default_factory=list)
-
-    @property
-    def ids(self) -> list[str]:
-        """Ids of the changed features, in the order of the changes."""
-        known = getattr(self.features, "ids", None)  # LazyFeatures: without decoding them
-        if isinstance(known, list):
-            return list(known)
-        return [f["id"] for f in self.features]
 
 
 @dataclass
@@ -266,7 +247,6 @@ class BaseStore(ABC):
         """Every change record of ``layer`` (the full audit trail), oldest first."""
 
     # ----------------------------------------------------------- backend writes
-    @abstractmethod
     def commit(
         self,
         layer: str,
@@ -278,7 +258,33 @@ class BaseStore(ABC):
         dry_run: bool = False,
         extra_properties: Mapping[str, Any] | None = None,
     ) -> CommitResult:
-        """Apply ``changes`` to ``layer`` all together or not at all (see the backends)."""
+        """Apply ``changes`` to ``layer`` all together or not at all.
+
+        Raises :class:`ValidationFailed` with every problem found (nothing written),
+        :class:`Conflict` when an ``if_version`` does not match, :class:`NotFound` for a
+        missing feature. Returns once the change is durable. With the same
+        ``idempotency_key`` a second call writes nothing and returns the first result.
+        ``extra_properties`` sets system properties such as ``demo`` on created features.
+        One template for every backend: :func:`layers.commit.run_commit`.
+        """
+        self.spec(layer)
+        return run_commit(
+            lambda body: self._write(layer, body, dry_run=dry_run),
+            layer,
+            list(changes),
+            user=user,
+            source=source,
+            idempotency_key=idempotency_key,
+            dry_run=dry_run,
+            extra=extra_properties or {},
+        )
+
+    @abstractmethod
+    def _write(
+        self, layer: str, body: Callable[[LayerWrite], CommitResult], *, dry_run: bool
+    ) -> CommitResult:
+        """Lock ``layer``, call ``body`` with its :class:`~layers.commit.LayerWrite`,
+        release the lock (rolling back a dry run or a replay)."""
 
     @abstractmethod
     def undo_source(self, layer: str, source: str, *, user: str) -> CommitResult | None:
