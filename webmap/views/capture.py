@@ -30,19 +30,16 @@ from werkzeug.wrappers import Response as BaseResponse
 from layers.capture import Capture, capture_feature, capture_layers, check_key
 from layers.errors import BadRequest, Forbidden, NotFound
 from layers.photos import MIME_TYPES, PhotoStore
-from layers.specs import FieldSpec, LayerSpec
-from layers.uploads import working_area
+from layers.specs import LayerSpec
 from webmap.auth import current_user, require_role, user_name
 from webmap.extensions import get_store
+from webmap.forms import input_kind, map_setup, ref_choices
 from webmap.i18n import current_lang, translate
-from webmap.maps import basemap_tiles
+from webmap.responses import json_response
 from webmap.scriptjson import script_json
-from webmap.views.uploads_api import json_response
 
 bp = Blueprint("capture", __name__)
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
-#: Choices offered for a reference field (a village, a ledger item) at most.
-MAX_REF_CHOICES = 2000
 _JS_KEYS = (
     "offline",
     "online",
@@ -65,50 +62,6 @@ _JS_KEYS = (
 )
 
 
-def ref_choices(spec: LayerSpec) -> dict[str, list[tuple[str, str]]]:
-    """For each reference field: (id, title) of the features it may point to."""
-    store = get_store()
-    choices: dict[str, list[tuple[str, str]]] = {}
-    for fspec in spec.fields:
-        if fspec.type != "ref" or not fspec.ref_layer or fspec.ref_layer not in store.specs:
-            continue
-        target = store.spec(fspec.ref_layer)
-        title = target.title_field or ("name" if target.field("name") else None)
-        feats = store.features(fspec.ref_layer)[:MAX_REF_CHOICES]
-        choices[fspec.name] = [
-            (f["id"], str((f.get("properties") or {}).get(title) or "") if title else "")
-            for f in feats
-        ]
-    return choices
-
-
-def map_setup(lang: str) -> dict[str, Any]:
-    """Basemap tiles, county outline and bounds (WGS84) for a small Leaflet map.
-
-    ``gcj02`` is true with Gaode tiles: what is drawn must then be shifted to GCJ-02.
-    """
-    area = working_area(get_store())
-    basemap = current_app.config.get("DEFAULT_BASEMAP", "none")
-    tiles = basemap_tiles(basemap, lang, current_app.config.get("TIANDITU_KEY", ""))
-    outline = None
-    if area is not None:
-        outline = orjson.loads(orjson.dumps(area.simplify(0.001).__geo_interface__))
-    return {
-        "bounds": list(area.bounds) if area is not None else [73.0, 18.0, 135.5, 53.6],
-        "outline": outline,
-        "gcj02": basemap == "amap" and bool(tiles),
-        "tiles": [
-            {
-                "url": t.url,
-                "attribution": t.attribution,
-                "subdomains": t.subdomains,
-                "maxZoom": t.max_zoom,
-            }
-            for t in tiles
-        ],
-    }
-
-
 def _page_config(layers: list[LayerSpec], lang: str) -> dict[str, Any]:
     return {
         **map_setup(lang),
@@ -120,20 +73,6 @@ def _page_config(layers: list[LayerSpec], lang: str) -> dict[str, Any]:
         },
         "text": {k: translate(f"capture.js.{k}", lang) for k in _JS_KEYS},
     }
-
-
-def input_kind(fspec: FieldSpec) -> str:
-    """Which form control a field gets (see ``_capture_field.html``)."""
-    if fspec.type == "enum":
-        return "datalist" if fspec.extensible else "select"
-    return {
-        "integer": "number",
-        "number": "number",
-        "date": "date",
-        "boolean": "boolean",
-        "text": "textarea",
-        "ref": "ref",
-    }.get(fspec.type, "text")
 
 
 @bp.get("/capture")

@@ -35,10 +35,9 @@ from layers.uploads import (
 )
 from webmap.auth import current_user, require_role, user_name
 from webmap.extensions import get_store
+from webmap.forms import input_kind, map_setup, max_upload_bytes, options_from_form, ref_choices
 from webmap.i18n import current_lang, translate
 from webmap.scriptjson import script_json
-from webmap.views.capture import input_kind, map_setup, ref_choices
-from webmap.views.uploads_api import max_upload_bytes, options_from_form
 
 bp = Blueprint("uploads_pages", __name__, url_prefix="/uploads")
 CRS_CHOICES = ("auto", "wgs84", "cgcs2000", "gcj02", "bd09")
