@@ -45,6 +45,10 @@ from layers.gap_overlays import kind_label
 from layers.specs import LayerSpec
 from layers.store_base import page_positions
 from webmap.assets import ASSET_URLS, localise
+from webmap.basemaps import MAX_ZOOM as MAX_ZOOM
+from webmap.basemaps import Basemap as Basemap
+from webmap.basemaps import add_basemap_tiles as add_basemap_tiles
+from webmap.basemaps import basemap_tiles as basemap_tiles
 from webmap.i18n import catalogue, translate
 from webmap.mapdata import (
     GROUPS,
@@ -76,59 +80,9 @@ BOUNDARY_LEVELS = {
     "township": {"weight": 1.8, "dashArray": "7 5"},
     "village": {"weight": 1, "dashArray": "2 4"},
 }
-MAX_ZOOM = 19
 _POINT_TYPES = {"Point"}
 _LINE_TYPES = {"LineString", "MultiLineString"}
 _POLYGON_TYPES = {"Polygon", "MultiPolygon"}
-
-
-@dataclass(frozen=True)
-class Basemap:
-    """A tile source: URL template, subdomains, attribution (our own HTML), zoom limit."""
-
-    url: str
-    attribution: str
-    subdomains: str = "abc"
-    max_zoom: int = 18
-
-
-def basemap_tiles(basemap: str, lang: str, tianditu_key: str = "") -> list[Basemap]:
-    """The tile layers of a basemap (Tianditu has a separate label layer); none for "none"."""
-    if basemap == "osm":
-        return [
-            Basemap(
-                "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
-                '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a>',
-                "",
-                19,
-            )
-        ]
-    if basemap == "amap":
-        return [
-            Basemap(
-                "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1"
-                "&style=8&x={x}&y={y}&z={z}",
-                "&copy; 高德地图 AutoNavi",
-                "1234",
-            )
-        ]
-    if basemap == "tianditu" and tianditu_key:
-        key = quote(tianditu_key, safe="")
-        labels = "cva" if lang == "zh" else "eva"
-
-        def wmts(layer: str) -> str:
-            return (
-                f"https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile"
-                f"&VERSION=1.0.0&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
-                f"&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={key}"
-            )
-
-        attribution = "&copy; 天地图 Tianditu"
-        return [
-            Basemap(wmts("vec"), attribution, "01234567"),
-            Basemap(wmts(labels), "", "01234567"),
-        ]
-    return []
 
 
 @dataclass(frozen=True)
@@ -581,21 +535,6 @@ def _setup_config(view: MapView) -> dict[str, Any]:
         "alertStatuses": list(ALERT_STATUSES),
         "maxZoom": MAX_ZOOM,
     }
-
-
-def add_basemap_tiles(m: folium.Map, basemap: str, lang: str, tianditu_key: str = "") -> None:
-    """The chosen basemap's tile layers (none for ``none``), shared by every map page."""
-    for i, tiles in enumerate(basemap_tiles(basemap, lang, tianditu_key)):
-        folium.TileLayer(
-            tiles=tiles.url,
-            attr=tiles.attribution or " ",
-            name=f"basemap-{i}",
-            subdomains=tiles.subdomains or "abc",
-            max_zoom=MAX_ZOOM,
-            max_native_zoom=tiles.max_zoom,
-            overlay=i > 0,
-            control=False,
-        ).add_to(m)
 
 
 def _add_controls(m: folium.Map, lang: str) -> None:
