@@ -111,19 +111,64 @@ def value_of(feature: Mapping[str, Any], name: str) -> Any:
     return (feature.get("properties") or {}).get(name)
 
 
-def display_value(fspec: FieldSpec | None, value: Any, lang: str) -> str:
-    """A value as people read it: enum labels, 是/否, numbers with their unit."""
+def _yes_no(value: bool, lang: str) -> str:
+    yes, no = _YES_NO.get(lang, _YES_NO["zh"])
+    return yes if value else no
+
+
+def _plain_number(value: float, unit: str, lang: str) -> str:
+    text = as_text(value)
+    return f"{text} {unit}" if unit else text
+
+
+def _same_text(text: str, lang: str) -> str:
+    return text
+
+
+@dataclass(frozen=True)
+class ValueStyle:
+    """How :func:`display_value` writes yes/no, dates and numbers with their unit.
+
+    :data:`PLAIN_VALUES` is for files (KML balloons, xlsx labels): ISO dates, numbers as
+    stored. Pages pass a localised style (``webmap.display``): ``2024年3月5日``,
+    ``1,234 households``.
+    """
+
+    yes_no: Callable[[bool, str], str] = _yes_no
+    date: Callable[[str, str], str] = _same_text
+    number: Callable[[float, str, str], str] = _plain_number
+
+
+PLAIN_VALUES = ValueStyle()
+
+
+def display_value(
+    fspec: FieldSpec | None, value: Any, lang: str, style: ValueStyle = PLAIN_VALUES
+) -> str:
+    """A value as people read it: enum labels, yes/no, dates, numbers with their unit.
+
+    The one formatting of a field's value for people: exports (KML, xlsx) use the plain
+    style, feature pages and the OGC API's HTML a localised one.
+
+    >>> from layers.specs import SpecRegistry
+    >>> wells = SpecRegistry.load()["wells"]
+    >>> display_value(wells.field("status"), "faulty", "en"), display_value(None, True, "zh")
+    ('Faulty', '是')
+    >>> display_value(wells.field("depth_m"), 120.0, "zh"), display_value(None, "", "zh")
+    ('120 m', '')
+    """
     if value is None or value == "":
         return ""
-    if isinstance(value, bool):
-        yes, no = _YES_NO.get(lang, _YES_NO["zh"])
-        return yes if value else no
+    if isinstance(value, bool) or (fspec is not None and fspec.type == "boolean"):
+        truthy = value is True or str(value).lower() in ("true", "1", "yes")
+        return style.yes_no(truthy, lang)
     if fspec is None:
         return as_text(value)
-    if fspec.type == "enum":
-        return fspec.value_label(value, lang)
-    text = as_text(value)
-    return f"{text} {fspec.unit}" if fspec.unit and fspec.type in ("number", "integer") else text
+    if fspec.type == "date":
+        return style.date(str(value), lang)
+    if fspec.type in ("number", "integer") and isinstance(value, int | float):
+        return style.number(value, fspec.unit, lang)
+    return fspec.value_label(value, lang) if fspec.type == "enum" else as_text(value)
 
 
 def title_of(spec: LayerSpec, feature: Mapping[str, Any]) -> str:

@@ -12,8 +12,9 @@ import orjson
 from flask import Blueprint, Response, current_app, render_template, request
 
 from layers.errors import BadRequest, NotFound
-from layers.exports import display_value, title_of
+from layers.exports import title_of
 from layers.specs import LayerSpec
+from webmap.display import display_value
 from webmap.extensions import get_store
 from webmap.i18n import current_lang
 from webmap.ogc import crs as ogc_crs
@@ -187,7 +188,9 @@ def _rows(spec: LayerSpec, features: list[dict[str, Any]]) -> list[dict[str, Any
             {
                 "id": feature["id"],
                 "title": title_of(spec, feature),
-                "values": [display_value(f, props.get(f.name), lang) for f in spec.fields],
+                "values": [
+                    display_value(spec, f.name, props.get(f.name), lang) for f in spec.fields
+                ],
                 "version": props.get("version"),
                 "updated_at": props.get("updated_at"),
                 "geometry_type": (feature.get("geometry") or {}).get("type", ""),
