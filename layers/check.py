@@ -10,7 +10,8 @@ import orjson
 
 from geo.problems import Problem
 from layers.journal import read_records
-from layers.specs import LayerSpec, validate_properties
+from layers.planner import check_geometries
+from layers.specs import LayerSpec, check_rows
 from layers.store import GeoJSONStore
 from layers.store_base import BaseStore
 
@@ -29,8 +30,9 @@ class LayerCheck:
 def check_layer(store: BaseStore, layer: str) -> LayerCheck:
     """Validate one layer file and its journal without changing anything.
 
-    Reports unreadable files, features without ids or with duplicate ids, geometry types
-    the layer does not accept, and properties that break the layer's spec. For a database
+    Reports unreadable files, features without ids or with duplicate ids, and what the
+    change planner refuses: geometries (missing, of a type the layer does not accept,
+    not finite, invalid) and properties that break the layer's spec. For a database
     backend, the live features and the history as the store returns them.
     """
     spec = store.spec(layer)
@@ -68,6 +70,8 @@ def check_layer(store: BaseStore, layer: str) -> LayerCheck:
 
 
 def _feature_problems(spec: LayerSpec, features: list[dict[str, Any]]) -> list[Problem]:
+    """Ids taken twice, and what the change planner's checks say of every feature (the
+    store fills computed fields itself, so those are not reported)."""
     problems: list[Problem] = []
     seen: set[str] = set()
     for row, feature in enumerate(features, start=1):
@@ -75,28 +79,15 @@ def _feature_problems(spec: LayerSpec, features: list[dict[str, Any]]) -> list[P
         if fid is None or str(fid) in seen:
             problems.append(Problem("id_taken", row=row, field="id", value=str(fid)))
         seen.add(str(fid))
-        geometry = feature.get("geometry")
-        if spec.spatial:
-            gtype = (geometry or {}).get("type")
-            if gtype not in spec.geometry:
-                problems.append(
-                    Problem(
-                        "geometry_type",
-                        row=row,
-                        value=str(gtype),
-                        params={
-                            "row": row,
-                            "layer": spec.label_in("zh"),
-                            "layer_en": spec.label_in("en"),
-                            "allowed": "/".join(spec.geometry),
-                        },
-                    )
-                )
-        _clean, found = validate_properties(
-            spec, feature.get("properties") or {}, row, allow_computed=True
-        )
+    rows = list(range(1, len(features) + 1))
+    geometries = check_geometries(spec, [f.get("geometry") for f in features], rows)
+    checked = check_rows(
+        spec, [f.get("properties") or {} for f in features], rows, allow_computed=True
+    )
+    for (_, geometry_problems), (_, found) in zip(geometries, checked, strict=True):
+        problems.extend(geometry_problems)
         problems.extend(p for p in found if p.severity == "error")
-    return problems
+    return sorted(problems, key=lambda p: p.row or 0)
 
 
 def check_all(data_dir: Path) -> list[LayerCheck]:
