@@ -398,3 +398,38 @@ def test_single_layer_formats_refuse_several_layers(store):
     for key in ("geojson", "csv"):
         with pytest.raises(ValueError):
             export_layers(store, {"streetlights": None, "pipes": None}, key)
+
+
+HOSTILE_CELLS = [
+    "=cmd|' /C calc'!A0",
+    "+SUM(1+1)*cmd|' /C calc'!A0",
+    "@SUM(1+1)",
+    "-2+3+cmd|' /C calc'!A0",
+    "\uff1d1+1",  # full-width =
+    "a\u001b[31mred\u0007",  # control characters: xlsx cannot hold them
+]
+
+
+def test_hostile_text_is_inert_in_csv_and_xlsx_and_never_breaks_the_workbook(store):
+    for i, text in enumerate(HOSTILE_CELLS):
+        store.create(
+            "streetlights",
+            {"type": "Point", "coordinates": [112.8 + i / 1000, 39.5]},
+            {"power_source": "solar", "status": "working", "road": text},
+            user="t",
+        )
+    by_road = {f["properties"].get("road"): f for f in store.features("streetlights")}
+    chosen = [by_road[text] for text in HOSTILE_CELLS]
+    ids = [f["id"] for f in chosen]
+    rows = {r["id"]: r for r in read_csv(export_layer(store, "streetlights", "csv", chosen))}
+    for fid, text in zip(ids, HOSTILE_CELLS, strict=True):
+        assert rows[fid]["road"] == (text if text.startswith("a") else "'" + text)
+    data = export_layer(store, "streetlights", "xlsx", chosen)
+    sheet = openpyxl.load_workbook(io.BytesIO(data)).active
+    header = [c.value for c in sheet[1]]
+    road = header.index("所在道路")
+    cells = {r[0].value: r[road] for r in sheet.iter_rows(min_row=2)}
+    for fid, text in zip(ids, HOSTILE_CELLS, strict=True):
+        assert cells[fid].data_type == "s"
+    assert cells[ids[0]].value == HOSTILE_CELLS[0]
+    assert cells[ids[-1]].value == "a[31mred"
