@@ -74,7 +74,8 @@ _ROUND = {"length_m": 0, "distance_m": 0, "start_km": 2, "end_km": 2, "pct": 1, 
 
 @dataclass(frozen=True)
 class OverlayDef:
-    """One overlay: the rows of ``kind`` with this ``gap`` code on ``layer``."""
+    """One overlay: the rows of ``kind`` with this ``gap`` code on ``layer``; its label
+    names the kind's thresholds in braces (the map uses the defaults)."""
 
     name: str
     kind: str
@@ -95,37 +96,48 @@ _FAR = (("name", "string"), ("township", "string"), ("distance_m", "number"))
 _VISIT = (("name", "string"), ("township", "string"), ("last_visit", "date"))
 OVERLAYS: tuple[OverlayDef, ...] = (
     OverlayDef("gap_dark_roads", "lighting", "dark_road", "roads",
-               ("无路灯路段（>100米）", "Unlit road stretches (>100 m)"), _LINES,
+               ("无路灯路段（>{min_gap_m}米）", "Unlit road stretches (>{min_gap_m} m)"), _LINES,
                {"color": "#1a1a1a", "weight": 7, "opacity": 0.55},
                (("name", "string"), ("start_km", "number"), ("end_km", "number"),
                 ("length_m", "number")), "roads"),
     OverlayDef("gap_dry_greenhouses", "irrigation", "far_from_well", "greenhouses",
-               ("距在用机井超500米的大棚", "Greenhouses >500 m from a working well"), _AREAS,
+               ("距在用机井超{max_distance_m}米的大棚",
+                "Greenhouses >{max_distance_m} m from a working well"),
+               _AREAS,
                {"color": "#ff6f00", **_RING}, _FAR, "greenhouses"),
     OverlayDef("gap_dry_villages", "irrigation", "far_from_well", "villages",
-               ("距在用机井超500米的村", "Villages >500 m from a working well"), _POINT,
+               ("距在用机井超{max_distance_m}米的村",
+                "Villages >{max_distance_m} m from a working well"),
+               _POINT,
                {"color": "#ef6c00", **_RING}, _FAR, "villages"),
     OverlayDef("gap_dry_farmland", "irrigation", "far_from_well", "farmland",
-               ("距在用机井超500米的农田", "Farmland >500 m from a working well"), _AREAS,
+               ("距在用机井超{max_distance_m}米的农田",
+                "Farmland >{max_distance_m} m from a working well"),
+               _AREAS,
                {"color": "#f9a825", **_RING}, _FAR, "farmland"),
     OverlayDef("gap_unpiped_wells", "irrigation", "well_without_pipe", "wells",
                ("未配套管道的机井", "Wells without a pipe"), _POINT,
                {"color": "#d81b60", **_RING}, (("name", "string"), ("township", "string")),
                "wells"),
     OverlayDef("gap_unvisited_villages", "visits", "not_visited", "villages",
-               ("90天内未走访的村", "Villages not visited in 90 days"), _POINT,
+               ("{max_days}天内未走访的村", "Villages not visited in {max_days} days"), _POINT,
                {"color": "#6a1b9a", "radius": 11, "ring": True},
                (*_VISIT, ("days_since", "integer"), ("visits", "integer")), "villages"),
     OverlayDef("gap_unresolved_villages", "visits", "unresolved", "villages",
-               ("问题未解决完的村（90天内走访过）", "Villages visited, problems open"), _POINT,
+               ("问题未解决完的村（{max_days}天内走访过）",
+                "Villages visited, problems open"), _POINT,
                {"color": "#8e24aa", "radius": 11, "ring": True},
                (*_VISIT, ("problems_raised", "integer"), ("problems_solved", "integer")),
                "villages"),
     OverlayDef("gap_far_from_bus", "services", "far_from_bus", "facilities",
-               ("距免费公交超500米的设施", "Facilities >500 m from the free bus"), _POINT,
+               ("距免费公交超{max_distance_m}米的设施",
+                "Facilities >{max_distance_m} m from the free bus"),
+               _POINT,
                {"color": "#00838f", **_RING}, (*_FAR, ("kind", "string")), "facilities"),
     OverlayDef("gap_far_from_rest_station", "services", "far_from_rest_station", "roads",
-               ("距爱心驿站超1000米的街段", "Streets >1000 m from a rest station"), _LINES,
+               ("距爱心驿站超{rest_distance_m}米的街段",
+                "Streets >{rest_distance_m} m from a rest station"),
+               _LINES,
                {"color": "#00695c", "weight": 6, "opacity": 0.6, "dash": "8 6"},
                (("name", "string"), ("township", "string"), ("length_m", "number")), "roads"),
     OverlayDef("gap_behind_target", "targets", "behind_target", "ledger",
@@ -167,8 +179,10 @@ def kind_label(kind: str, lang: str, thresholds: Mapping[str, Any] | None = None
 
 
 def _spec(overlay: OverlayDef) -> LayerSpec:
+    defaults = {k: f"{v:g}" for k, v in parse_thresholds(overlay.kind, {}).items()}
+
     def labels(pair: tuple[str, str]) -> dict[str, str]:
-        return {"zh": pair[0], "en": pair[1]}
+        return {"zh": pair[0].format(**defaults), "en": pair[1].format(**defaults)}
 
     return spec_from_mapping(
         {
