@@ -1,4 +1,10 @@
-"""CSV (comma, semicolon or tab separated) with lon/lat, x/y or WKT columns."""
+"""CSV (comma, semicolon or tab separated) with lon/lat, x/y or WKT columns.
+
+One reader, column by column: the text is cut into a grid of cells once, each geometry
+column is parsed whole, and only the cells that whole-column pass cannot read (blank, DMS,
+full-width digits, bad WKT…) are looked at one by one, for their value or for a row-level
+problem naming the row, the header and the cell, as a user sees them in a spreadsheet.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +13,11 @@ import contextlib
 import csv
 import gc
 import io
+import math
 import re
 import unicodedata
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import chain, repeat
 from typing import TYPE_CHECKING, Any
 
@@ -18,14 +25,11 @@ import numpy as np
 import pandas as pd
 import pyproj
 import shapely
-from shapely.geometry.base import BaseGeometry
 
 from geo.problems import Problem
 from geo.readers.coordinates import parse_coordinate
-from geo.readers.result import MAX_WKT_NESTING, _fail, _problem, _RowError, _Table, _unique
-from geo.safety import (
-    MAX_COLUMNS,
-)
+from geo.readers.result import MAX_WKT_NESTING, _fail, _problem, _Table, _unique
+from geo.safety import MAX_COLUMNS
 
 if TYPE_CHECKING:
     from _csv import Reader as CsvReader
@@ -139,8 +143,9 @@ def _find_columns(norm: list[str]) -> tuple[str, list[int]] | None:
 def _read_csv(data: bytes, encoding: str | None) -> _Table:
     """CSV (comma, semicolon or tab) with lon/lat, x/y or WKT columns into a table.
 
-    Files with x/y columns are read column by column when that gives the same result (see
-    :class:`_CsvColumns`), row by row otherwise.
+    The file is cut into a grid of cells once (see :func:`_grid`), then read column by
+    column (see :class:`_CsvColumns`); unusual cells cost a per-cell look, never a second
+    reader.
     """
     text, used = _decode_csv(data, encoding)
     if "\x00" in text:
@@ -160,122 +165,10 @@ def _read_csv(data: bytes, encoding: str | None) -> _Table:
     names = [_unique(h.strip(), taken) for h in headers]
     table = _Table(columns=list(headers), encoding=used)
     table.base = [n for i, n in enumerate(names) if i not in found[1]]
-    remaining: Iterator[list[str]] = records
-    if _CSV_COLUMNWISE and found[0] == "xy":
-        with _gc_paused():
-            remaining, uniform = _uniform_cells(lines, records, len(headers))
-            if uniform is not None and _CsvColumns(names, found[1], table).read(uniform):
-                return table
-    parse = _CsvRow(headers, names, found[0], found[1], table)
-    row = 0
-    try:
-        for row, cells in enumerate(remaining, 1):
-            if any(c.strip() for c in cells):
-                parse.read(row, cells)
-    except csv.Error as exc:
-        raise _fail("csv_invalid", value=str(exc), row=row + 1) from exc
-    parse.finish()
+    with _gc_paused():
+        grid = _grid(lines, records, len(headers))
+        _CsvColumns(headers, names, found, table).read(grid)
     return table
-
-
-class _CsvRow:
-    """Reads data rows of one CSV file into its table."""
-
-    def __init__(
-        self, headers: list[str], names: list[str], mode: str, idx: list[int], table: _Table
-    ):
-        self.headers, self.names, self.mode, self.idx, self.table = headers, names, mode, idx, table
-        self.srids: set[str] = set()
-        self.xy: list[tuple[float, float]] = []
-
-    def read(self, row: int, cells: list[str]) -> None:
-        """One row: kept with its geometry, or reported."""
-        width = len(self.headers)
-        if len(cells) > width and any(c.strip() for c in cells[width:]):
-            self.table.problems.append(
-                _problem(
-                    "csv_extra_cells", row=row, value=" | ".join(cells[width:]), severity="warning"
-                )
-            )
-        cells = cells[:width] + [""] * (width - len(cells))
-        try:
-            geom = None
-            if self.mode == "wkt":
-                geom = self.wkt(row, cells)
-            else:
-                self.point(row, cells)
-        except _RowError as exc:
-            self.table.problems.extend(exc.problems)
-            return
-        record = {
-            name: (cell.strip() or None)
-            for i, (name, cell) in enumerate(zip(self.names, cells, strict=True))
-            if i not in self.idx
-        }
-        self.table.add(row, record, geom)
-
-    def point(self, row: int, cells: list[str]) -> None:
-        """Note the x/lon, y/lat of a row (points are made at the end, in one go).
-
-        All bad cells of the row are reported together.
-        """
-        values: list[float] = []
-        problems: list[Problem] = []
-        for i in self.idx:
-            raw = cells[i].strip()
-            if not raw:
-                problems.append(_problem("csv_missing_coordinate", row=row, field=self.headers[i]))
-                continue
-            try:
-                values.append(parse_coordinate(raw))
-            except ValueError:
-                problems.append(
-                    _problem("csv_bad_coordinate", row=row, field=self.headers[i], value=raw)
-                )
-        if problems:
-            raise _RowError(*problems)
-        self.xy.append((values[0], values[1]))
-
-    def wkt(self, row: int, cells: list[str]) -> BaseGeometry:
-        """A geometry from the WKT (or EWKT) cell."""
-        header = self.headers[self.idx[0]]
-        raw = cells[self.idx[0]].strip()
-        if not raw:
-            raise _RowError(_problem("csv_missing_coordinate", row=row, field=header))
-        match = _EWKT.match(raw)
-        if match:
-            self.srids.add(match.group(1))
-        text = match.group(2) if match else raw
-        if _paren_depth(text) > MAX_WKT_NESTING:
-            raise _RowError(_problem("csv_bad_wkt", row=row, field=header, value=raw))
-        try:
-            with np.errstate(all="ignore"):
-                geom = shapely.from_wkt(text)
-        except (shapely.errors.ShapelyError, ValueError, TypeError) as exc:
-            raise _RowError(_problem("csv_bad_wkt", row=row, field=header, value=raw)) from exc
-        if geom is None:
-            raise _RowError(_problem("csv_bad_wkt", row=row, field=header, value=raw))
-        return geom
-
-    def finish(self) -> None:
-        """Make the points of an x/y file; take the CRS of an EWKT file."""
-        if self.mode == "xy":
-            coords = np.array(self.xy, dtype=float).reshape(-1, 2)
-            points: Any = shapely.points(coords)  # an array here: coords is 2-D
-            self.table.geoms = list(points)
-        self.set_crs()
-
-    def set_crs(self) -> None:
-        """An EWKT ``SRID=`` shared by every row declares the CRS."""
-        if len(self.srids) != 1:
-            return
-        try:
-            self.table.crs = pyproj.CRS.from_epsg(int(next(iter(self.srids))))
-            self.table.crs_source = "file"
-        except (pyproj.exceptions.CRSError, ValueError, OverflowError):
-            self.table.problems.append(
-                _problem("csv_srid_unknown", value=next(iter(self.srids)), severity="warning")
-            )
 
 
 def _paren_depth(text: str) -> int:
@@ -285,13 +178,12 @@ def _paren_depth(text: str) -> int:
     return int(np.cumsum(steps).max()) if len(steps) else 0
 
 
-#: Read clean x/y CSV files column by column. False forces the row-by-row reader (the
-#: tests compare the two).
-_CSV_COLUMNWISE = True
 #: In a column of cells each preceded by a newline, matches before any cell that is not a
 #: plain number, i.e. not one ``parse_coordinate`` reads as ``float(cell)`` at first sight
-#: (ASCII only, on purpose: anything else is left to the row-by-row reader).
+#: (ASCII only, on purpose: anything else is read cell by cell with ``parse_coordinate``).
 _NOT_PLAIN = re.compile(r"\n(?![ \t]*-?[0-9]{1,9}(?:\.[0-9]{1,20})?[ \t]*(?:\n|\Z))")
+#: One plain number, as ``_NOT_PLAIN`` accepts it.
+_PLAIN_CELL = re.compile(r"[ \t]*-?[0-9]{1,9}(?:\.[0-9]{1,20})?[ \t]*")
 #: The type pandas gives a column of strings (``str`` since pandas 3).
 _STR_DTYPE: Any = pd.Series(["text"]).dtype
 #: Every character ``str.strip()`` removes, i.e. every one ``str.isspace()`` accepts.
@@ -320,8 +212,8 @@ def _gc_paused() -> Iterator[None]:
 
 
 @dataclass
-class _Cells:
-    """The data cells of a CSV file whose data rows are all exactly as wide as its header."""
+class _Grid:
+    """The data cells of a CSV file, each record cut or padded to the header's width."""
 
     #: The cells, row after row.
     flat: list[str]
@@ -329,44 +221,69 @@ class _Cells:
     rows: list[int]
     #: Whether some cell may hold whitespace: if not, no cell needs stripping.
     spaced: bool
+    #: ``csv_extra_cells`` warnings of the records that were cut.
+    extra: list[Problem] = field(default_factory=list)
+    #: Whether every record was already as wide as the header (then a row of blank cells
+    #: is a blank record, left out as a spreadsheet would; records that were cut or padded
+    #: have been checked for blankness whole, before).
+    uniform: bool = True
+
+    def blank(self, pos: int, width: int) -> bool:
+        """True if the record at ``pos`` is blank: no cell holds anything but whitespace."""
+        return self.uniform and not any(
+            c.strip() for c in self.flat[pos * width : (pos + 1) * width]
+        )
+
+    def column(self, i: int, width: int) -> list[str]:
+        """The cells of column ``i``."""
+        return self.flat[i::width]
 
 
-def _uniform_cells(
-    lines: list[str] | None, records: CsvReader, width: int
-) -> tuple[Iterator[list[str]], _Cells | None]:
-    """The cells after the header row, or None unless every data row has ``width`` cells.
+def _grid(lines: list[str] | None, records: CsvReader, width: int) -> _Grid:
+    """The cells after the header row, as a grid ``width`` cells wide.
 
     ``lines`` are those of a text without quotes (see :func:`_plain_lines`), ``records``
-    the reader that has just read the header. Also returns the records the row-by-row
-    reader should go on with: ``records`` itself, or the ones read from it here.
+    the reader that has just read the header.
     """
     if lines is not None:  # a line is a record: split it at each delimiter
-        data = lines[records.line_num :]
-        return records, _unquoted_cells(data, records.dialect.delimiter, width)
+        sep = records.dialect.delimiter
+        rows, kept = _numbered(lines[records.line_num :])
+        if set(map(str.count, kept, repeat(sep))) <= {width - 1}:
+            joined = sep.join(kept)
+            flat = joined.split(sep) if kept else []
+            return _Grid(flat, rows, _has_space(joined, sep))
+        return _ragged([line.split(sep) for line in kept], rows, width)
     rest: list[list[str]] = []
     try:
         rest.extend(records)  # keeps the records read before an error
-    except csv.Error as exc:  # as the row-by-row reader would fail, whatever rows came before
+    except csv.Error as exc:  # no row is read from a file csv cannot cut
         raise _fail("csv_invalid", value=str(exc), row=len(rest) + 1) from exc
-    return iter(rest), _quoted_cells(rest, width)
+    rows, quoted = _numbered(rest)
+    if set(map(len, quoted)) <= {width}:
+        flat = list(chain.from_iterable(quoted))
+        return _Grid(flat, rows, _has_space("\x00".join(flat), "\x00"))  # no NUL in a CSV
+    return _ragged(quoted, rows, width)
 
 
-def _unquoted_cells(lines: list[str], sep: str, width: int) -> _Cells | None:
-    """The cells of the data lines of a text without quotes."""
-    rows, kept = _numbered(lines)
-    if not kept or set(map(str.count, kept, repeat(sep))) != {width - 1}:
-        return None
-    joined = sep.join(kept)
-    return _Cells(joined.split(sep), rows, _has_space(joined, sep))
+def _ragged(records: list[list[str]], rows: list[int], width: int) -> _Grid:
+    """Records of several widths as a grid: blank ones left out, others cut or padded.
 
-
-def _quoted_cells(records: list[list[str]], width: int) -> _Cells | None:
-    """The cells of the records csv.reader read from a text with quotes."""
-    rows, kept = _numbered(records)
-    if not kept or set(map(len, kept)) != {width}:
-        return None
-    flat = list(chain.from_iterable(kept))
-    return _Cells(flat, rows, _has_space("\x00".join(flat), "\x00"))  # no NUL in a CSV
+    Cut cells that hold something are reported as a ``csv_extra_cells`` warning.
+    """
+    grid = _Grid([], [], True, uniform=False)
+    for row, cells in zip(rows, records, strict=True):
+        if not any(c.strip() for c in cells):
+            continue
+        if len(cells) > width and any(c.strip() for c in cells[width:]):
+            grid.extra.append(
+                _problem(
+                    "csv_extra_cells", row=row, value=" | ".join(cells[width:]), severity="warning"
+                )
+            )
+        grid.flat.extend(cells[:width])
+        grid.flat.extend([""] * (width - len(cells)))
+        grid.rows.append(row)
+    return grid
 
 
 def _has_space(text: str, sep: str) -> bool:
@@ -386,46 +303,176 @@ def _numbered(items: list[Any]) -> tuple[list[int], list[Any]]:
 
 
 class _CsvColumns:
-    """Reads the data rows of an x/y CSV file column by column into its table.
+    """Reads the grid of one CSV file into its table, column by column.
 
-    Only when every coordinate is a plain number, so that no row is refused and each
-    coordinate is ``float(cell)``, exactly as :class:`_CsvRow` would read it.
+    Geometry columns are parsed whole (``np.fromstring``, ``shapely.from_wkt``); only the
+    cells that pass fails are looked at one by one, for their value or their problem.
+    Problems come out row after row, each row's ``csv_extra_cells`` warning first, then
+    its geometry cells in header order, then a file-wide ``csv_srid_unknown``.
     """
 
-    def __init__(self, names: list[str], idx: list[int], table: _Table):
-        self.names, self.idx, self.table = names, idx, table
+    def __init__(
+        self, headers: list[str], names: list[str], found: tuple[str, list[int]], table: _Table
+    ):
+        self.headers, self.names, self.table = headers, names, table
+        self.mode, self.idx = found
+        self.width = len(headers)
 
-    def read(self, cells: _Cells) -> bool:
-        """Fill the table; False, leaving it untouched, if a coordinate is not plain."""
-        width = len(self.names)
-        x = _plain_numbers(cells.flat[self.idx[0] :: width])
-        y = None if x is None else _plain_numbers(cells.flat[self.idx[1] :: width])
-        if x is None or y is None:
-            return False
-        self.table.columnar = self.attributes(cells)
-        points: Any = shapely.points(x, y)  # an array here: x and y are arrays
-        self.table.geoms = list(points)
-        self.table.rows = cells.rows
-        return True
+    def read(self, grid: _Grid) -> None:
+        """Fill the table from ``grid``."""
+        if self.mode == "xy":
+            x, x_bad = _coordinates(grid.column(self.idx[0], self.width))
+            y, y_bad = _coordinates(grid.column(self.idx[1], self.width))
+            bad = [x_bad, y_bad]
+            srids: set[str] = set()
+        else:
+            wkt, wkt_bad, srids = _wkt_geometries(grid.column(self.idx[0], self.width))
+            bad = [wkt_bad]
+        keep = self.problems(grid, bad)
+        if self.mode == "xy":
+            points: Any = shapely.points(x[keep], y[keep])  # an array here: x and y are
+            self.table.geoms = list(points)
+            self.table.clean = True  # 2D, finite and small by construction
+        else:
+            self.table.geoms = list(wkt[keep])
+        self.table.rows = [grid.rows[p] for p in keep]
+        if keep:  # else no records: typed as any other reader's empty table
+            self.table.columnar = self.attributes(grid, keep)
+        self.set_crs(srids)
 
-    def attributes(self, cells: _Cells) -> dict[str, Any]:
-        """Each non-coordinate column, stripped, with blank cells as None (as _CsvRow)."""
-        width = len(self.names)
+    def problems(self, grid: _Grid, bad: list[dict[int, str]]) -> list[int]:
+        """Report the rows with unreadable geometry cells; the positions of the others.
+
+        ``bad`` maps, for each geometry column, a row's position to its stripped cell.
+        """
+        failed = sorted(set().union(*bad))
+        found: list[Problem] = []
+        for pos in failed:
+            if all(not column.get(pos, "x") for column in bad) and grid.blank(pos, self.width):
+                continue  # a blank record: no row, no problem
+            row = grid.rows[pos]
+            for i, column in zip(self.idx, bad, strict=True):
+                if pos in column:
+                    found.append(self.problem(row, self.headers[i], column[pos]))
+        # Stable sort: a row's extra-cells warning stays before its geometry problems.
+        self.table.problems.extend(sorted(grid.extra + found, key=lambda p: p.row or 0))
+        if not failed:
+            return list(range(len(grid.rows)))
+        gone = set(failed)
+        return [p for p in range(len(grid.rows)) if p not in gone]
+
+    def problem(self, row: int, header: str, raw: str) -> Problem:
+        """The problem of one unreadable geometry cell (``raw`` stripped, "" when blank)."""
+        if not raw:
+            return _problem("csv_missing_coordinate", row=row, field=header)
+        code = "csv_bad_coordinate" if self.mode == "xy" else "csv_bad_wkt"
+        return _problem(code, row=row, field=header, value=raw)
+
+    def attributes(self, grid: _Grid, keep: list[int]) -> dict[str, Any]:
+        """Each non-geometry column of the kept rows, stripped, with blank cells as None."""
+        width = self.width
+        flat = grid.flat
+        if len(keep) != len(grid.rows):
+            flat = list(chain.from_iterable(flat[p * width : (p + 1) * width] for p in keep))
         others = [(i, name) for i, name in enumerate(self.names) if i not in self.idx]
-        if cells.spaced:
-            return {name: [c.strip() or None for c in cells.flat[i::width]] for i, name in others}
-        if "" in cells.flat:
-            return {name: [c or None for c in cells.flat[i::width]] for i, name in others}
-        grid = np.fromiter(cells.flat, dtype=object, count=len(cells.flat)).reshape(-1, width)
+        if grid.spaced:
+            return {name: [c.strip() or None for c in flat[i::width]] for i, name in others}
+        if "" in flat or not flat:
+            return {name: [c or None for c in flat[i::width]] for i, name in others}
+        cells = np.fromiter(flat, dtype=object, count=len(flat)).reshape(-1, width)
         # Strings only: give them the type pandas would infer, without the inferring.
-        return {name: pd.array(grid[:, i], dtype=_STR_DTYPE) for i, name in others}
+        return {name: pd.array(cells[:, i], dtype=_STR_DTYPE) for i, name in others}
+
+    def set_crs(self, srids: set[str]) -> None:
+        """An EWKT ``SRID=`` shared by every row declares the CRS."""
+        if len(srids) != 1:
+            return
+        try:
+            self.table.crs = pyproj.CRS.from_epsg(int(next(iter(srids))))
+            self.table.crs_source = "file"
+        except (pyproj.exceptions.CRSError, ValueError, OverflowError):
+            self.table.problems.append(
+                _problem("csv_srid_unknown", value=next(iter(srids)), severity="warning")
+            )
+
+
+def _coordinates(column: list[str]) -> tuple[np.ndarray, dict[int, str]]:
+    """The cells of a coordinate column as floats, and those that are no coordinate.
+
+    Plain numbers are parsed in one go; the other cells one by one with
+    :func:`parse_coordinate` (DMS, full-width digits, decimal commas…). Unreadable cells
+    map their position to the stripped cell ("" when blank) and read as NaN.
+    """
+    values = _plain_numbers(column)
+    if values is not None:
+        return values, {}
+    odd = _odd_cells(column)
+    patched = list(column)
+    for pos in odd:
+        patched[pos] = "0"
+    values = _plain_numbers(patched)
+    if values is None:  # pragma: no cover - every cell left is plain; kept for safety
+        values = np.array([parse_coordinate(c) for c in patched])
+    bad: dict[int, str] = {}
+    for pos in odd:
+        raw = column[pos].strip()
+        if raw:
+            try:
+                values[pos] = parse_coordinate(raw)
+                continue
+            except ValueError:
+                pass
+        values[pos] = math.nan
+        bad[pos] = raw
+    return values, bad
+
+
+def _odd_cells(column: list[str]) -> list[int]:
+    """Positions of the cells that are not one plain number (see ``_NOT_PLAIN``)."""
+    joined = "\n" + "\n".join(column)
+    if joined.count("\n") != len(column):  # a quoted cell holds a line break
+        return [pos for pos, cell in enumerate(column) if not _PLAIN_CELL.fullmatch(cell)]
+    lengths = np.fromiter(map(len, column), dtype=np.int64, count=len(column))
+    starts = np.concatenate(([0], np.cumsum(lengths + 1)[:-1]))
+    found = np.fromiter((m.start() for m in _NOT_PLAIN.finditer(joined)), dtype=np.int64)
+    return np.searchsorted(starts, found).tolist()
 
 
 def _plain_numbers(column: list[str]) -> np.ndarray | None:
     """The cells as floats, or None unless each is one plain number (see ``_NOT_PLAIN``)."""
+    if not column:
+        return np.zeros(0)
     joined = "\n" + "\n".join(column)
     if joined.count("\n") != len(column) or _NOT_PLAIN.search(joined):
         return None
     # NumPy parses each number with PyOS_string_to_double, as float() does: same values.
     values = np.fromstring(joined, sep="\n")
     return values if len(values) == len(column) else None
+
+
+def _wkt_geometries(column: list[str]) -> tuple[np.ndarray, dict[int, str], set[str]]:
+    """The cells of a WKT column as geometries, those that are none, and the EWKT SRIDs.
+
+    Unreadable cells map their position to the stripped cell ("" when blank). A cell
+    nested deeper than ``MAX_WKT_NESTING`` is refused before GEOS, which parses WKT
+    recursively, sees it.
+    """
+    texts = [cell.strip() for cell in column]
+    bad = {pos: "" for pos, text in enumerate(texts) if not text}
+    srids: set[str] = set()
+    wkt = list(texts)
+    for pos in [pos for pos, text in enumerate(texts) if ";" in text]:
+        match = _EWKT.match(texts[pos])
+        if match:
+            srids.add(match.group(1))
+            wkt[pos] = match.group(2)
+    for pos in [pos for pos, text in enumerate(wkt) if text.count("(") > MAX_WKT_NESTING]:
+        if _paren_depth(wkt[pos]) > MAX_WKT_NESTING:
+            bad[pos] = texts[pos]
+    for pos in bad:
+        wkt[pos] = ""  # parsed as None, never handed to GEOS
+    with np.errstate(all="ignore"):
+        geoms = shapely.from_wkt(np.array(wkt, dtype=object), on_invalid="ignore")
+    for pos in np.flatnonzero(shapely.is_missing(geoms)).tolist():
+        bad.setdefault(pos, texts[pos])
+    return geoms, bad, srids

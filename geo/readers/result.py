@@ -72,14 +72,37 @@ class _Table:
     #: Attribute columns present even when no row is read (a format's fixed schema).
     base: list[str] = field(default_factory=list)
     #: Attribute values by column, when a reader gathered them column-wise instead of as
-    #: ``records``; its geometries are then 2D, finite and small by construction.
+    #: ``records`` (lists, or pandas arrays).
     columnar: dict[str, Any] | None = None
+    #: True when the geometries are 2D, finite and small by construction: not checked again.
+    clean: bool = False
 
     def add(self, row: int, record: dict[str, Any], geom: BaseGeometry | None) -> None:
         """Keep one readable row."""
         self.rows.append(row)
         self.records.append(record)
         self.geoms.append(geom)
+
+    def keep(self, positions: list[int]) -> None:
+        """Keep only the rows at ``positions`` (in order), whichever way they are held."""
+        if self.columnar is not None:
+            index = np.asarray(positions, dtype=np.intp)
+            self.columnar = {
+                name: [values[i] for i in positions] if isinstance(values, list) else values[index]
+                for name, values in self.columnar.items()
+            }
+        else:
+            self.records = [self.records[i] for i in positions]
+        self.geoms = [self.geoms[i] for i in positions]
+        self.rows = [self.rows[i] for i in positions]
+
+    def set_elevations(self, z: dict[int, float]) -> None:
+        """Give the rows at the keys of ``z`` that ``ele``, unless they have one."""
+        if self.columnar is None:
+            for i, value in z.items():
+                self.records[i].setdefault("ele", value)
+        elif z and "ele" not in self.columnar:
+            self.columnar["ele"] = [z.get(i) for i in range(len(self.geoms))]
 
 
 class _RowError(Exception):
@@ -131,12 +154,14 @@ def _jsonish(value: Any) -> Any:
 
 def _split_z(table: _Table) -> None:
     """Drop Z from every geometry; a point's Z becomes its ``ele`` unless it has one."""
+    z: dict[int, float] = {}
     for i, geom in enumerate(table.geoms):
         if geom is None or not geom.has_z:
             continue
-        if geom.geom_type == "Point" and not geom.is_empty and "ele" not in table.records[i]:
-            table.records[i]["ele"] = float(shapely.get_coordinates(geom, include_z=True)[0, 2])
+        if geom.geom_type == "Point" and not geom.is_empty:
+            z[i] = float(shapely.get_coordinates(geom, include_z=True)[0, 2])
         table.geoms[i] = shapely.force_2d(geom)
+    table.set_elevations(z)
 
 
 def _drop_non_finite(table: _Table) -> None:
@@ -149,12 +174,9 @@ def _drop_non_finite(table: _Table) -> None:
     bad = set(index[~np.isfinite(coords).all(axis=1)].tolist())
     if not bad:
         return
-    keep = [i for i in range(len(arr)) if i not in bad]
     for i in sorted(bad):
         table.problems.append(_problem("non_finite_coordinate", row=table.rows[i]))
-    table.records = [table.records[i] for i in keep]
-    table.geoms = [table.geoms[i] for i in keep]
-    table.rows = [table.rows[i] for i in keep]
+    table.keep([i for i in range(len(arr)) if i not in bad])
 
 
 def _drop_huge(table: _Table) -> None:
@@ -174,10 +196,7 @@ def _drop_huge(table: _Table) -> None:
                 limit=MAX_FEATURE_VERTICES,
             )
         )
-    keep = [i for i in range(len(arr)) if i not in bad]
-    table.records = [table.records[i] for i in keep]
-    table.geoms = [table.geoms[i] for i in keep]
-    table.rows = [table.rows[i] for i in keep]
+    table.keep([i for i in range(len(arr)) if i not in bad])
 
 
 def _column_names(table: _Table) -> list[str]:
@@ -204,7 +223,7 @@ def _attribute_frame(table: _Table, names: list[str]) -> pd.DataFrame | None:
 
 def _finish(table: _Table, fmt: str) -> ReadResult:
     """Turn a gathered table into a ReadResult (or an InputError if nothing was readable)."""
-    if table.columnar is None:
+    if not table.clean:
         _split_z(table)
         _drop_non_finite(table)
         _drop_huge(table)
