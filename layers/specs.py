@@ -581,6 +581,10 @@ def object_array(values: list[Any]) -> np.ndarray:
     return np.fromiter(values, dtype=object, count=len(values))
 
 
+#: Text columns longer than this are factorised by pandas (in C; slower for a few rows).
+_HASHED_IN_C = 256
+
+
 def factorize(values: Any, n: int) -> tuple[np.ndarray, list[Any]]:
     """``(codes, uniques)`` of one column of ``n`` raw values: ``uniques[codes[i]]`` is
     ``values[i]``; equal only when of the same type and equal (``1`` is not ``1.0`` or
@@ -590,7 +594,7 @@ def factorize(values: Any, n: int) -> tuple[np.ndarray, list[Any]]:
     if isinstance(values, CodedColumn):
         return values.codes, values.uniques
     column = values if isinstance(values, np.ndarray) else object_array(list(values))
-    if is_text(column):
+    if len(column) > _HASHED_IN_C and is_text(column):
         return factorize_text(column)
     seen: dict[Any, int] = {}
     uniques: list[Any] = []
@@ -645,8 +649,9 @@ def check_rows(
     )
     out: list[tuple[dict[str, Any], list[Problem]]] = [({}, []) for _ in properties]
     for name, column in checked.items():
-        values = column.values()
-        for i, value in enumerate(values.tolist()):
+        uniques = column.uniques
+        for i, code in enumerate(column.codes.tolist()):
+            value = uniques[code]
             if value is not ABSENT and (partial or value is not None):
                 out[i][0][name] = value
     for position, _, problem in found:
