@@ -28,7 +28,7 @@ import shapely
 from branca.element import MacroElement
 from folium.template import Template
 
-from geo.display import display_geojson
+from geo.display import display_geojson, display_geometries
 from layers.analyses import gap_label, layer_frame, township_areas
 from layers.dashboard import Dashboard
 from layers.store_base import BaseStore
@@ -336,8 +336,8 @@ def gap_map(store: BaseStore, board: Dashboard, view: GapMapView) -> folium.Map:
     add_basemap_tiles(m, view.basemap, view.lang, view.tianditu_key)
     GapLayers(payload).add_to(m)
     if extent is not None:
-        box = display_geojson([shapely.box(*extent)], view.gcj02)[0]
-        m.fit_bounds(latlng_bounds(shapely.geometry.shape(box).bounds))
+        (box,) = display_geometries([shapely.box(*extent)], view.gcj02)
+        m.fit_bounds(latlng_bounds(box.bounds))
     localise(m, f"{view.static_url.rstrip('/')}/vendor")
     return m
 
