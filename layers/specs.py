@@ -536,7 +536,7 @@ def validate_properties(
     the problems found. Unknown keys give a warning and are dropped; computed fields
     (length, area) are refused unless ``allow_computed`` (the store fills them itself).
     With ``partial`` (an update), missing required fields are not reported and a field
-    given blank comes back as None (remove it).
+    given blank comes back as None (remove it); a required one given blank is a problem.
 
     >>> spec = SpecRegistry.load()["streetlights"]
     >>> clean, problems = validate_properties(spec, {"power_source": "太阳能", "status": "working"})
@@ -744,6 +744,8 @@ def _check_one(
             return ABSENT if partial else None, _computed_problem(fspec, None)
         return ABSENT if partial else None, None
     if not present:
+        if partial and value is not ABSENT and fspec.required:
+            return ABSENT, _required_problem(fspec, None)  # an update cannot clear it
         if partial:
             return (ABSENT if value is ABSENT else None), None
         if fspec.default is not None:

@@ -2,6 +2,7 @@
 
 import pytest
 
+from layers.errors import ValidationFailed
 from layers.specs import SpecError, SpecRegistry, parse_date, spec_from_mapping, validate_properties
 
 WORKS = {"streetlights", "wells", "pipes", "greenhouses", "plantings", "villages", "visits"}
@@ -96,3 +97,19 @@ def test_validate_properties_reports_each_problem_with_row_and_field():
     assert all(p.row == 7 for p in problems)
     texts = [p.message("en") for p in problems]
     assert any("Depth" in t and "-3" in t for t in texts)
+
+
+def test_an_update_cannot_clear_a_required_field(store):
+    created = store.create(
+        "streetlights",
+        {"type": "Point", "coordinates": [112.8, 39.5]},
+        {"power_source": "solar"},
+        user="u",
+    )
+    fid = created.ids[0]
+    with pytest.raises(ValidationFailed) as caught:
+        store.update("streetlights", fid, user="u", properties={"power_source": None})
+    assert [(p.field, p.code) for p in caught.value.problems] == [("power_source", "required")]
+    store.update("streetlights", fid, user="u", properties={"road": "新建路"})
+    store.update("streetlights", fid, user="u", properties={"road": ""})  # optional: cleared
+    assert "road" not in store.get("streetlights", fid)["properties"]

@@ -193,16 +193,12 @@ def replace(collection_id: str, feature_id: str) -> Response:
 
 
 def _patch_problems(collection_id: str, body: dict[str, Any]) -> list[Problem]:
+    """A merge patch removing the geometry (a change cannot say that; the planner
+    checks everything else, including a required field set to null)."""
     spec = layer_spec(collection_id)
-    problems = []
-    for name, value in (body.get("properties") or {}).items():
-        fspec = spec.field(name)
-        if value is None and fspec is not None and fspec.required:
-            params = {"row": 1, "label": fspec.label_in("zh"), "label_en": fspec.label_in("en")}
-            problems.append(Problem("required", row=1, field=name, params=params))
     if "geometry" in body and body["geometry"] is None and spec.spatial:
-        problems.append(Problem("geometry_missing", row=1, params={"row": 1}))
-    return problems
+        return [Problem("geometry_missing", row=1, params={"row": 1})]
+    return []
 
 
 @bp.patch("/collections/<collection_id>/items/<feature_id>")
