@@ -3,8 +3,9 @@
 Everything the app stores is WGS84 lon/lat (EPSG:4326, x=lon, y=lat). This module turns what
 users bring into that:
 
-* GCJ-02 (Amap/Gaode, Tencent) and BD-09 (Baidu) offset lon/lat, with vectorised forward
-  formulas and iterative inverses (round trip well under 0.05 m);
+* GCJ-02 (Amap/Gaode, Tencent) and BD-09 (Baidu) offset lon/lat, from
+  :mod:`geo.chinese_offsets`, and Gauss-Kruger zones, from :mod:`geo.gauss_kruger`
+  (both re-exported here);
 * ``parse_crs`` for what a user types or a ``.prj`` file says;
 * ``guess_crs`` for bare numbers of unknown origin, ranked by how many land in the area;
 * ``to_wgs84`` / ``transform_xy`` to convert, ``round_coords`` to write RFC 7946 output.
@@ -16,19 +17,31 @@ Metric work (distances, areas) uses :func:`geo.metric.metric_crs_for`, re-export
 from __future__ import annotations
 
 import functools
-import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar, overload
+from typing import Any, Literal, TypeVar
 
 import geopandas as gpd
 import numpy as np
 import pyproj
 import shapely
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 from pyproj.exceptions import CRSError
 
+from geo.chinese_offsets import (
+    FloatArray,
+    _as_lonlat,
+    _bd_to_wgs,
+    _gcj_to_wgs,
+    bd09_to_gcj02,
+    bd09_to_wgs84,
+    gcj02_to_bd09,
+    gcj02_to_wgs84,
+    wgs84_to_bd09,
+    wgs84_to_gcj02,
+)
+from geo.gauss_kruger import _GK_FAMILIES, _gk_zone, gauss_kruger_epsg
 from geo.messages import render
 from geo.metric import WGS84, metric_crs_for
 from geo.problems import InputError, Problem, short_value
@@ -51,297 +64,6 @@ __all__ = [
     "wgs84_to_bd09",
     "wgs84_to_gcj02",
 ]
-
-FloatArray = NDArray[np.float64]
-
-# Krasovsky ellipsoid constants of the GCJ-02 algorithm, as published with it.
-_GCJ_A = 6378245.0
-_GCJ_EE = 0.00669342162296594323
-_BD_X_PI = math.pi * 3000.0 / 180.0
-# Iterative inverses stop when the forward image matches the input to this many degrees
-# (1e-9 deg is about 0.1 mm).
-_INVERSE_TOL_DEG = 1e-9
-_INVERSE_MAX_ITER = 30
-
-
-# ---------------------------------------------------------------------------------------------
-# GCJ-02 and BD-09
-# ---------------------------------------------------------------------------------------------
-
-
-def _as_lonlat(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArray, bool]:
-    """Float arrays (writable copies, broadcast together) and whether both were scalars."""
-    x = np.asarray(lon, dtype=np.float64)
-    y = np.asarray(lat, dtype=np.float64)
-    scalar = x.ndim == 0 and y.ndim == 0
-    bx, by = np.broadcast_arrays(x, y)
-    return np.array(bx, dtype=np.float64), np.array(by, dtype=np.float64), scalar
-
-
-def _finish(x: FloatArray, y: FloatArray, scalar: bool) -> tuple[Any, Any]:
-    if scalar:
-        return float(x), float(y)
-    return x, y
-
-
-def _max_abs(*arrays: FloatArray) -> float:
-    """Largest finite absolute value in ``arrays`` (0.0 when there is none)."""
-    worst = 0.0
-    for a in arrays:
-        finite = np.abs(a[np.isfinite(a)])
-        if finite.size:
-            worst = max(worst, float(finite.max()))
-    return worst
-
-
-def _out_of_china(lon: FloatArray, lat: FloatArray) -> NDArray[np.bool_]:
-    """The rectangle outside which GCJ-02 is defined as WGS84 (original algorithm's box)."""
-    return (lon < 72.004) | (lon > 137.8347) | (lat < 0.8293) | (lat > 55.8271)
-
-
-def _gcj_offset(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """GCJ-02 minus WGS84, in degrees, at WGS84 (lon, lat); zero outside China."""
-    x = lon - 105.0
-    y = lat - 35.0
-    sqrt_abs_x = np.sqrt(np.abs(x))
-    common = (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
-    dlat = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * sqrt_abs_x + common
-    dlat += (20.0 * np.sin(y * np.pi) + 40.0 * np.sin(y / 3.0 * np.pi)) * 2.0 / 3.0
-    dlat += (160.0 * np.sin(y / 12.0 * np.pi) + 320.0 * np.sin(y * np.pi / 30.0)) * 2.0 / 3.0
-    dlon = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * sqrt_abs_x + common
-    dlon += (20.0 * np.sin(x * np.pi) + 40.0 * np.sin(x / 3.0 * np.pi)) * 2.0 / 3.0
-    dlon += (150.0 * np.sin(x / 12.0 * np.pi) + 300.0 * np.sin(x / 30.0 * np.pi)) * 2.0 / 3.0
-    rad_lat = lat / 180.0 * np.pi
-    magic = 1.0 - _GCJ_EE * np.sin(rad_lat) ** 2
-    sqrt_magic = np.sqrt(magic)
-    dlat = (dlat * 180.0) / ((_GCJ_A * (1.0 - _GCJ_EE)) / (magic * sqrt_magic) * np.pi)
-    dlon = (dlon * 180.0) / (_GCJ_A / sqrt_magic * np.cos(rad_lat) * np.pi)
-    outside = _out_of_china(lon, lat)
-    return np.where(outside, 0.0, dlon), np.where(outside, 0.0, dlat)
-
-
-def _wgs_to_gcj(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
-    dlon, dlat = _gcj_offset(lon, lat)
-    return lon + dlon, lat + dlat
-
-
-def _gcj_to_wgs(glon: FloatArray, glat: FloatArray) -> tuple[FloatArray, FloatArray]:
-    # Fixed-point iteration w <- w - (gcj(w) - g); the offset changes slowly, so it converges
-    # in a few steps. The one-step start (g - offset(g)) is the textbook approximation.
-    dlon, dlat = _gcj_offset(glon, glat)
-    wlon, wlat = glon - dlon, glat - dlat
-    for _ in range(_INVERSE_MAX_ITER):
-        flon, flat = _wgs_to_gcj(wlon, wlat)
-        err_lon, err_lat = flon - glon, flat - glat
-        wlon, wlat = wlon - err_lon, wlat - err_lat
-        if _max_abs(err_lon, err_lat) < _INVERSE_TOL_DEG:
-            break
-    return wlon, wlat
-
-
-def _gcj_to_bd(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
-    z = np.sqrt(lon * lon + lat * lat) + 0.00002 * np.sin(lat * _BD_X_PI)
-    theta = np.arctan2(lat, lon) + 0.000003 * np.cos(lon * _BD_X_PI)
-    return z * np.cos(theta) + 0.0065, z * np.sin(theta) + 0.006
-
-
-def _bd_to_gcj(blon: FloatArray, blat: FloatArray) -> tuple[FloatArray, FloatArray]:
-    # The published inverse is approximate (errors of a few centimetres); refine it against
-    # the exact forward formula.
-    x, y = blon - 0.0065, blat - 0.006
-    z = np.sqrt(x * x + y * y) - 0.00002 * np.sin(y * _BD_X_PI)
-    theta = np.arctan2(y, x) - 0.000003 * np.cos(x * _BD_X_PI)
-    glon, glat = z * np.cos(theta), z * np.sin(theta)
-    for _ in range(_INVERSE_MAX_ITER):
-        flon, flat = _gcj_to_bd(glon, glat)
-        err_lon, err_lat = flon - blon, flat - blat
-        glon, glat = glon - err_lon, glat - err_lat
-        if _max_abs(err_lon, err_lat) < _INVERSE_TOL_DEG:
-            break
-    return glon, glat
-
-
-def _bd_to_wgs(blon: FloatArray, blat: FloatArray) -> tuple[FloatArray, FloatArray]:
-    return _gcj_to_wgs(*_bd_to_gcj(blon, blat))
-
-
-def _wgs_to_bd(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
-    return _gcj_to_bd(*_wgs_to_gcj(lon, lat))
-
-
-def _apply(
-    func: Callable[[FloatArray, FloatArray], tuple[FloatArray, FloatArray]],
-    lon: ArrayLike,
-    lat: ArrayLike,
-) -> tuple[Any, Any]:
-    x, y, scalar = _as_lonlat(lon, lat)
-    # NaN and infinite inputs give NaN outputs; numpy's warnings about them are noise here.
-    with np.errstate(invalid="ignore", over="ignore"):
-        rx, ry = func(x, y)
-    return _finish(rx, ry, scalar)
-
-
-@overload
-def wgs84_to_gcj02(lon: float, lat: float) -> tuple[float, float]: ...
-@overload
-def wgs84_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArray]: ...
-def wgs84_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[Any, Any]:
-    """WGS84 lon/lat to GCJ-02 (Amap/Gaode, Tencent), element-wise.
-
-    Points outside the GCJ-02 rectangle around China are returned unchanged.
-
-    Parameters
-    ----------
-    lon, lat : float or array_like
-        WGS84 degrees; arrays broadcast together.
-
-    Returns
-    -------
-    tuple
-        ``(lon, lat)`` in GCJ-02: floats for scalar input, float64 arrays otherwise.
-
-    Examples
-    --------
-    >>> lon, lat = wgs84_to_gcj02(116.404, 39.915)
-    >>> round(lon, 6), round(lat, 6)
-    (116.410244, 39.916404)
-    >>> wgs84_to_gcj02([2.35], [48.85])[0].tolist()
-    [2.35]
-    """
-    return _apply(_wgs_to_gcj, lon, lat)
-
-
-@overload
-def gcj02_to_wgs84(lon: float, lat: float) -> tuple[float, float]: ...
-@overload
-def gcj02_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArray]: ...
-def gcj02_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[Any, Any]:
-    """GCJ-02 lon/lat to WGS84, element-wise, by iterating the forward formula.
-
-    Iterates until the forward image of the result matches the input to 1e-9 degrees, so a
-    round trip WGS84 -> GCJ-02 -> WGS84 is exact to about a millimetre.
-
-    Parameters
-    ----------
-    lon, lat : float or array_like
-        GCJ-02 degrees; arrays broadcast together.
-
-    Returns
-    -------
-    tuple
-        ``(lon, lat)`` in WGS84: floats for scalar input, float64 arrays otherwise.
-
-    Examples
-    --------
-    >>> lon, lat = gcj02_to_wgs84(*wgs84_to_gcj02(112.75, 39.5))
-    >>> abs(lon - 112.75) < 1e-8 and abs(lat - 39.5) < 1e-8
-    True
-    """
-    return _apply(_gcj_to_wgs, lon, lat)
-
-
-@overload
-def gcj02_to_bd09(lon: float, lat: float) -> tuple[float, float]: ...
-@overload
-def gcj02_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArray]: ...
-def gcj02_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[Any, Any]:
-    """GCJ-02 lon/lat to BD-09 (Baidu), element-wise, by the published formula.
-
-    Parameters
-    ----------
-    lon, lat : float or array_like
-        GCJ-02 degrees; arrays broadcast together.
-
-    Returns
-    -------
-    tuple
-        ``(lon, lat)`` in BD-09: floats for scalar input, float64 arrays otherwise.
-
-    Examples
-    --------
-    >>> lon, lat = gcj02_to_bd09(116.404, 39.915)
-    >>> round(lon, 6), round(lat, 6)
-    (116.410369, 39.921337)
-    """
-    return _apply(_gcj_to_bd, lon, lat)
-
-
-@overload
-def bd09_to_gcj02(lon: float, lat: float) -> tuple[float, float]: ...
-@overload
-def bd09_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArray]: ...
-def bd09_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[Any, Any]:
-    """BD-09 lon/lat to GCJ-02, element-wise: published inverse, refined iteratively.
-
-    Parameters
-    ----------
-    lon, lat : float or array_like
-        BD-09 degrees; arrays broadcast together.
-
-    Returns
-    -------
-    tuple
-        ``(lon, lat)`` in GCJ-02: floats for scalar input, float64 arrays otherwise.
-
-    Examples
-    --------
-    >>> lon, lat = bd09_to_gcj02(*gcj02_to_bd09(112.75, 39.5))
-    >>> abs(lon - 112.75) < 1e-8 and abs(lat - 39.5) < 1e-8
-    True
-    """
-    return _apply(_bd_to_gcj, lon, lat)
-
-
-@overload
-def wgs84_to_bd09(lon: float, lat: float) -> tuple[float, float]: ...
-@overload
-def wgs84_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArray]: ...
-def wgs84_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[Any, Any]:
-    """WGS84 lon/lat to BD-09 (through GCJ-02), element-wise.
-
-    Parameters
-    ----------
-    lon, lat : float or array_like
-        WGS84 degrees; arrays broadcast together.
-
-    Returns
-    -------
-    tuple
-        ``(lon, lat)`` in BD-09: floats for scalar input, float64 arrays otherwise.
-
-    Examples
-    --------
-    >>> lon, lat = wgs84_to_bd09([112.75, 112.8], [39.5, 39.6])
-    >>> lon.shape
-    (2,)
-    """
-    return _apply(_wgs_to_bd, lon, lat)
-
-
-@overload
-def bd09_to_wgs84(lon: float, lat: float) -> tuple[float, float]: ...
-@overload
-def bd09_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[FloatArray, FloatArray]: ...
-def bd09_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[Any, Any]:
-    """BD-09 lon/lat to WGS84 (through GCJ-02), element-wise, both inverses iterated.
-
-    Parameters
-    ----------
-    lon, lat : float or array_like
-        BD-09 degrees; arrays broadcast together.
-
-    Returns
-    -------
-    tuple
-        ``(lon, lat)`` in WGS84: floats for scalar input, float64 arrays otherwise.
-
-    Examples
-    --------
-    >>> lon, lat = bd09_to_wgs84(*wgs84_to_bd09(112.75, 39.5))
-    >>> abs(lon - 112.75) < 1e-8 and abs(lat - 39.5) < 1e-8
-    True
-    """
-    return _apply(_bd_to_wgs, lon, lat)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -470,106 +192,6 @@ def parse_crs(text: str) -> CrsChoice:
     except CRSError:
         raise InputError([Problem("crs_unknown", value=short_value(text))]) from None
     return _choice_from_crs(crs, stripped)
-
-
-# ---------------------------------------------------------------------------------------------
-# Gauss-Kruger and UTM tables
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _GkFamily:
-    """A run of consecutive EPSG codes of one Gauss-Kruger family, one code per zone.
-
-    Zones are numbered as in China: 3-degree zone n has central meridian 3n (zones 25-45),
-    6-degree zone n has central meridian 6n - 3 (zones 13-23). With ``zone_prefix`` the
-    false easting is ``n * 1e6 + 500000`` (the zone number leads the easting).
-    """
-
-    datum: str
-    width_deg: int
-    zone_prefix: bool
-    first_code: int
-    first_zone: int
-    last_zone: int
-
-    def code(self, zone: int) -> int | None:
-        if self.first_zone <= zone <= self.last_zone:
-            return self.first_code + zone - self.first_zone
-        return None
-
-    def central_meridian(self, zone: int) -> int:
-        return 3 * zone if self.width_deg == 3 else 6 * zone - 3
-
-
-# Checked against the EPSG database shipped with pyproj (names and parameters, every code)
-# by tests/geo/test_crs.py. Order is the ranking of equally good guesses: CGCS2000 is the
-# current national system, Xian 1980 and Beijing 1954 are legacy; 3-degree zones are the
-# usual choice at county scale.
-_GK_FAMILIES: tuple[_GkFamily, ...] = (
-    _GkFamily("CGCS2000", 3, True, 4513, 25, 45),
-    _GkFamily("CGCS2000", 3, False, 4534, 25, 45),
-    _GkFamily("CGCS2000", 6, True, 4491, 13, 23),
-    _GkFamily("CGCS2000", 6, False, 4502, 13, 23),
-    _GkFamily("Xian 1980", 3, True, 2349, 25, 45),
-    _GkFamily("Xian 1980", 3, False, 2370, 25, 45),
-    _GkFamily("Xian 1980", 6, True, 2327, 13, 23),
-    _GkFamily("Xian 1980", 6, False, 2338, 13, 23),
-    _GkFamily("Beijing 1954", 3, True, 2401, 25, 45),
-    _GkFamily("Beijing 1954", 3, False, 2422, 25, 45),
-    _GkFamily("Beijing 1954", 6, True, 21413, 13, 23),
-    _GkFamily("Beijing 1954", 6, False, 21453, 13, 23),
-)
-
-
-def _gk_zone(lon: float, width_deg: int) -> int:
-    """Zone number (Chinese numbering) of the Gauss-Kruger zone holding ``lon``."""
-    if width_deg == 3:
-        return int(math.floor(lon / 3.0 + 0.5))
-    return int(math.floor(lon / 6.0)) + 1
-
-
-def gauss_kruger_epsg(
-    lon: float, *, width_deg: int = 3, zone_prefix: bool = True, datum: str = "CGCS2000"
-) -> int:
-    """EPSG code of the Gauss-Kruger zone holding longitude ``lon``.
-
-    Parameters
-    ----------
-    lon : float
-        Longitude in degrees east (73.5-136.5 for the Chinese zones).
-    width_deg : {3, 6}
-        Zone width.
-    zone_prefix : bool
-        True for the CRS whose easting starts with the zone number (e.g. ``38500000``),
-        False for the one with false easting 500 000 m.
-    datum : {"CGCS2000", "Xian 1980", "Beijing 1954"}
-
-    Returns
-    -------
-    int
-
-    Raises
-    ------
-    ValueError
-        If no such zone is defined.
-
-    Examples
-    --------
-    >>> gauss_kruger_epsg(112.6), gauss_kruger_epsg(112.4)
-    (4526, 4525)
-    >>> gauss_kruger_epsg(112.4, zone_prefix=False)
-    4546
-    >>> gauss_kruger_epsg(112.6, width_deg=6)
-    4497
-    """
-    for family in _GK_FAMILIES:
-        if (family.datum, family.width_deg, family.zone_prefix) == (datum, width_deg, zone_prefix):
-            code = family.code(_gk_zone(lon, width_deg))
-            if code is not None:
-                return code
-            raise ValueError(f"no {width_deg}-degree Gauss-Kruger zone at longitude {lon}")
-    raise ValueError(f"unknown Gauss-Kruger family: {datum}, {width_deg} degrees")
 
 
 # ---------------------------------------------------------------------------------------------
