@@ -14,7 +14,8 @@ from werkzeug.wrappers import Response
 from geo.messages import register
 from layers.errors import BadRequest, VillageWorksError
 from layers.users import ROLES
-from webmap.auth import get_users, require_role, user_name
+from webmap.auth import require_role, user_name
+from webmap.extensions import get_users
 from webmap.i18n import current_lang, translate
 
 bp = Blueprint("admin_users", __name__, url_prefix="/admin/users")
