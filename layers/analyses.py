@@ -4,9 +4,9 @@
 "as of" day (work dated later is left out), calls the pure functions of :mod:`geo.gaps`
 and returns one GeoDataFrame (EPSG:4326) with the same leading columns for every kind:
 ``gap`` (what is wrong, a code), ``layer``, ``feature_id``, ``name``, ``township``,
-``township_id``, then the measures of the kind. :func:`write_frame` and
-:func:`frame_bytes` write such a frame as GeoJSON, CSV (UTF-8 with a BOM, WKT),
-xlsx (Chinese headers by default) or GeoPackage.
+``township_id``, then the measures of the kind. :func:`layers.gap_files.write_frame` and
+:func:`layers.gap_files.frame_bytes` write such a frame as GeoJSON, CSV (UTF-8 with a
+BOM, WKT), xlsx (Chinese headers by default) or GeoPackage.
 
 Kinds and their thresholds (defaults in :data:`THRESHOLDS`):
 
@@ -580,8 +580,7 @@ def run_gaps(
 
     Examples
     --------
-    >>> import tempfile
-    >>> from layers.store import GeoJSONStore
+    >>>     >>> from layers.store import GeoJSONStore
     >>> store = GeoJSONStore(tempfile.mkdtemp())
     >>> len(run_gaps(store, "lighting", min_gap_m=100))
     0
