@@ -388,7 +388,7 @@ def test_no_area_skips_area_checks():
 )
 def test_the_point_grid_finds_the_pairs_the_strtree_finds(a, b, distance):
     """Upload duplicates use a grid over coordinates for points: same pairs, same distances."""
-    from geo.validate import _near_geometries, _near_points
+    from geo.geometry_checks import _near_geometries, _near_points
 
     ax, ay = (np.array([p[i] for p in a], dtype=float) * 0.7 + 3e5 for i in (0, 1))
     bx, by = (np.array([p[i] for p in b], dtype=float) * 0.7 + 3e5 for i in (0, 1))
