@@ -479,8 +479,8 @@ def _targets(store: LayerSource, as_of: dt.date, t: Mapping[str, float]) -> gpd.
         return _empty_result(measures)
     items = [
         p
-        for p in ledger_progress(store, today=as_of, as_of=as_of)
-        if p.category in TARGET_CATEGORIES and p.status != "cancelled"
+        for p in ledger_progress(store, today=as_of, as_of=as_of, categories=TARGET_CATEGORIES)
+        if p.status != "cancelled"
     ]
     table = pd.DataFrame(
         {
@@ -580,7 +580,8 @@ def run_gaps(
 
     Examples
     --------
-    >>>     >>> from layers.store import GeoJSONStore
+    >>> import tempfile
+    >>> from layers.store import GeoJSONStore
     >>> store = GeoJSONStore(tempfile.mkdtemp())
     >>> len(run_gaps(store, "lighting", min_gap_m=100))
     0

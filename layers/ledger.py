@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -172,21 +172,27 @@ def ledger_progress(
     today: dt.date | None = None,
     stalled_after_days: int = STALLED_AFTER_DAYS,
     as_of: dt.date | None = None,
+    categories: Collection[str] | None = None,
 ) -> list[ItemProgress]:
     """Every ledger item with its actual progress, computed now.
 
     ``today`` fixes the date for overdue/stalled flags and the plan (tests, reports).
     ``as_of`` replays the ledger: only work dated on or before that day counts (a
     feature is dated by its layer's date field, else by when it was recorded; an entry
-    by its date). Without it everything live counts.
+    by its date). Without it everything live counts. ``categories`` keeps only the items
+    of those categories, and reads only the features linked to them (a province's
+    million streetlights are not read for its planting items).
     """
     today = today or dt.date.today()
     cutoff = as_of.isoformat() if as_of else None
     items = store.features("ledger")
+    wanted = None
+    if categories is not None:
+        items = [i for i in items if str((i.get("properties") or {}).get("category")) in categories]
+        wanted = {str(i["id"]) for i in items}
     by_item: dict[str, list[tuple[str, Mapping[str, Any]]]] = defaultdict(list)
     for layer in linked_layers(store):
-        for feature in store.features(layer):
-            props = feature.get("properties") or {}
+        for props in _linked_properties(store, layer, wanted):
             item_id = props.get("ledger_item")
             if item_id and (cutoff is None or work_day(store, layer, props) <= cutoff):
                 by_item[str(item_id)].append((layer, props))
@@ -198,6 +204,22 @@ def ledger_progress(
     return [
         _progress_of(store, item, by_item, entries, today, stalled_after_days) for item in items
     ]
+
+
+def _linked_properties(
+    store: BaseStore, layer: str, wanted: Collection[str] | None
+) -> list[Mapping[str, Any]]:
+    """The properties of the layer's features, or only of those naming a ``wanted`` item
+    (found in the layer's table, then read one by one)."""
+    if wanted is None:
+        return [f.get("properties") or {} for f in store.features(layer)]
+    frame = store.frame(layer)
+    if not wanted or len(frame) == 0 or "ledger_item" not in frame.columns:
+        return []
+    named = frame["ledger_item"].astype(object).where(frame["ledger_item"].notna(), "")
+    ids = frame["id"][named.astype(str).isin(list(wanted)).to_numpy()]
+    found = (store.get(layer, str(fid)) for fid in ids)
+    return [f.get("properties") or {} for f in found if f is not None]
 
 
 def linked_layers(store: BaseStore) -> list[str]:

@@ -306,6 +306,17 @@ def test_planting_and_greenhouse_targets_by_village(county):
     assert run_gaps(county, "targets", as_of=dt.date(2026, 3, 1))["actual"].tolist() == [0.0, 1.0]
 
 
+def test_progress_of_some_categories_equals_their_share_of_all(county):
+    """The targets read only the features linked to planting and greenhouse items, and
+    find the same progress as the whole ledger's."""
+    from layers.ledger import ledger_progress
+
+    for day in (dt.date(2026, 3, 1), AS_OF, None):
+        every = ledger_progress(county, today=day, as_of=day)
+        some = ledger_progress(county, today=day, as_of=day, categories=("plantings",))
+        assert some == [p for p in every if p.category == "plantings"] and some
+
+
 # ------------------------------------------------------------------------- parameters
 
 
