@@ -96,14 +96,27 @@ def _gcj_to_wgs(glon: FloatArray, glat: FloatArray) -> tuple[FloatArray, FloatAr
     # Fixed-point iteration w <- w - (gcj(w) - g); the offset changes slowly, so it converges
     # in a few steps. The one-step start (g - offset(g)) is the textbook approximation.
     dlon, dlat = _gcj_offset(glon, glat)
-    wlon, wlat = glon - dlon, glat - dlat
+    return _refine(_wgs_to_gcj, glon, glat, (glon - dlon, glat - dlat))
+
+
+def _refine(
+    forward: Callable[[FloatArray, FloatArray], tuple[FloatArray, FloatArray]],
+    lon: FloatArray,
+    lat: FloatArray,
+    start: tuple[FloatArray, FloatArray],
+) -> tuple[FloatArray, FloatArray]:
+    """The point whose ``forward`` image is (lon, lat), by fixed-point iteration from ``start``.
+
+    Stops when the image matches to ``_INVERSE_TOL_DEG`` or after ``_INVERSE_MAX_ITER`` steps.
+    """
+    x, y = start
     for _ in range(_INVERSE_MAX_ITER):
-        flon, flat = _wgs_to_gcj(wlon, wlat)
-        err_lon, err_lat = flon - glon, flat - glat
-        wlon, wlat = wlon - err_lon, wlat - err_lat
-        if _max_abs(err_lon, err_lat) < _INVERSE_TOL_DEG:
+        fx, fy = forward(x, y)
+        err_x, err_y = fx - lon, fy - lat
+        x, y = x - err_x, y - err_y
+        if _max_abs(err_x, err_y) < _INVERSE_TOL_DEG:
             break
-    return wlon, wlat
+    return x, y
 
 
 def _gcj_to_bd(lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -118,14 +131,7 @@ def _bd_to_gcj(blon: FloatArray, blat: FloatArray) -> tuple[FloatArray, FloatArr
     x, y = blon - 0.0065, blat - 0.006
     z = np.sqrt(x * x + y * y) - 0.00002 * np.sin(y * _BD_X_PI)
     theta = np.arctan2(y, x) - 0.000003 * np.cos(x * _BD_X_PI)
-    glon, glat = z * np.cos(theta), z * np.sin(theta)
-    for _ in range(_INVERSE_MAX_ITER):
-        flon, flat = _gcj_to_bd(glon, glat)
-        err_lon, err_lat = flon - blon, flat - blat
-        glon, glat = glon - err_lon, glat - err_lat
-        if _max_abs(err_lon, err_lat) < _INVERSE_TOL_DEG:
-            break
-    return glon, glat
+    return _refine(_gcj_to_bd, blon, blat, (z * np.cos(theta), z * np.sin(theta)))
 
 
 def _bd_to_wgs(blon: FloatArray, blat: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -140,18 +146,30 @@ class OffsetConversion:
     """One conversion between WGS84, GCJ-02 and BD-09 lon/lat, element-wise.
 
     Called with two floats it returns two floats; with arrays (which broadcast together)
-    it returns two float64 arrays. NaN and infinite inputs give NaN outputs.
+    it returns two float64 arrays. NaN and infinite inputs give NaN outputs. Its docstring
+    is written from ``source``, ``target``, a summary and examples.
     """
 
     def __init__(
         self,
         name: str,
         formula: Callable[[FloatArray, FloatArray], tuple[FloatArray, FloatArray]],
-        doc: str,
+        systems: tuple[str, str],
+        summary: str,
+        examples: str,
     ):
+        source, target = systems
         self.__name__ = self.__qualname__ = name
-        self.__doc__ = doc
         self.formula = formula
+        self.__doc__ = (
+            f"{summary}\n\n"
+            "    Parameters\n    ----------\n    lon, lat : float or array_like\n"
+            f"        {source} degrees; arrays broadcast together.\n\n"
+            "    Returns\n    -------\n    tuple\n"
+            f"        ``(lon, lat)`` in {target}: floats for scalar input, float64 arrays"
+            " otherwise.\n\n"
+            f"    Examples\n    --------\n{examples}"
+        )
 
     def __repr__(self) -> str:
         return f"<offset conversion {self.__name__}>"
@@ -169,166 +187,83 @@ class OffsetConversion:
         return _finish(rx, ry, scalar)
 
 
+_ROUND_TRIP = """\
+    >>> lon, lat = {back}(*{there}(112.75, 39.5))
+    >>> abs(lon - 112.75) < 1e-8 and abs(lat - 39.5) < 1e-8
+    True
+"""
+
 wgs84_to_gcj02 = OffsetConversion(
     "wgs84_to_gcj02",
     _wgs_to_gcj,
+    ("WGS84", "GCJ-02"),
     """WGS84 lon/lat to GCJ-02 (Amap/Gaode, Tencent), element-wise.
 
-    Points outside the GCJ-02 rectangle around China are returned unchanged.
-
-    Parameters
-    ----------
-    lon, lat : float or array_like
-        WGS84 degrees; arrays broadcast together.
-
-    Returns
-    -------
-    tuple
-        ``(lon, lat)`` in GCJ-02: floats for scalar input, float64 arrays otherwise.
-
-    Examples
-    --------
+    Points outside the GCJ-02 rectangle around China are returned unchanged.""",
+    """\
     >>> lon, lat = wgs84_to_gcj02(116.404, 39.915)
     >>> round(lon, 6), round(lat, 6)
     (116.410244, 39.916404)
     >>> wgs84_to_gcj02([2.35], [48.85])[0].tolist()
     [2.35]
-    """,
+""",
 )
-
-
 gcj02_to_wgs84 = OffsetConversion(
     "gcj02_to_wgs84",
     _gcj_to_wgs,
+    ("GCJ-02", "WGS84"),
     """GCJ-02 lon/lat to WGS84, element-wise, by iterating the forward formula.
 
     Iterates until the forward image of the result matches the input to 1e-9 degrees, so a
-    round trip WGS84 -> GCJ-02 -> WGS84 is exact to about a millimetre.
-
-    Parameters
-    ----------
-    lon, lat : float or array_like
-        GCJ-02 degrees; arrays broadcast together.
-
-    Returns
-    -------
-    tuple
-        ``(lon, lat)`` in WGS84: floats for scalar input, float64 arrays otherwise.
-
-    Examples
-    --------
-    >>> lon, lat = gcj02_to_wgs84(*wgs84_to_gcj02(112.75, 39.5))
-    >>> abs(lon - 112.75) < 1e-8 and abs(lat - 39.5) < 1e-8
-    True
-    """,
+    round trip WGS84 -> GCJ-02 -> WGS84 is exact to about a millimetre.""",
+    _ROUND_TRIP.format(back="gcj02_to_wgs84", there="wgs84_to_gcj02"),
 )
-
-
 gcj02_to_bd09 = OffsetConversion(
     "gcj02_to_bd09",
     _gcj_to_bd,
-    """GCJ-02 lon/lat to BD-09 (Baidu), element-wise, by the published formula.
-
-    Parameters
-    ----------
-    lon, lat : float or array_like
-        GCJ-02 degrees; arrays broadcast together.
-
-    Returns
-    -------
-    tuple
-        ``(lon, lat)`` in BD-09: floats for scalar input, float64 arrays otherwise.
-
-    Examples
-    --------
+    ("GCJ-02", "BD-09"),
+    "GCJ-02 lon/lat to BD-09 (Baidu), element-wise, by the published formula.",
+    """\
     >>> lon, lat = gcj02_to_bd09(116.404, 39.915)
     >>> round(lon, 6), round(lat, 6)
     (116.410369, 39.921337)
-    """,
+""",
 )
-
-
 bd09_to_gcj02 = OffsetConversion(
     "bd09_to_gcj02",
     _bd_to_gcj,
-    """BD-09 lon/lat to GCJ-02, element-wise: published inverse, refined iteratively.
-
-    Parameters
-    ----------
-    lon, lat : float or array_like
-        BD-09 degrees; arrays broadcast together.
-
-    Returns
-    -------
-    tuple
-        ``(lon, lat)`` in GCJ-02: floats for scalar input, float64 arrays otherwise.
-
-    Examples
-    --------
-    >>> lon, lat = bd09_to_gcj02(*gcj02_to_bd09(112.75, 39.5))
-    >>> abs(lon - 112.75) < 1e-8 and abs(lat - 39.5) < 1e-8
-    True
-    """,
+    ("BD-09", "GCJ-02"),
+    "BD-09 lon/lat to GCJ-02, element-wise: published inverse, refined iteratively.",
+    _ROUND_TRIP.format(back="bd09_to_gcj02", there="gcj02_to_bd09"),
 )
-
-
 wgs84_to_bd09 = OffsetConversion(
     "wgs84_to_bd09",
     _wgs_to_bd,
-    """WGS84 lon/lat to BD-09 (through GCJ-02), element-wise.
-
-    Parameters
-    ----------
-    lon, lat : float or array_like
-        WGS84 degrees; arrays broadcast together.
-
-    Returns
-    -------
-    tuple
-        ``(lon, lat)`` in BD-09: floats for scalar input, float64 arrays otherwise.
-
-    Examples
-    --------
+    ("WGS84", "BD-09"),
+    "WGS84 lon/lat to BD-09 (through GCJ-02), element-wise.",
+    """\
     >>> lon, lat = wgs84_to_bd09([112.75, 112.8], [39.5, 39.6])
     >>> lon.shape
     (2,)
-    """,
+""",
 )
-
-
 bd09_to_wgs84 = OffsetConversion(
     "bd09_to_wgs84",
     _bd_to_wgs,
-    """BD-09 lon/lat to WGS84 (through GCJ-02), element-wise, both inverses iterated.
-
-    Parameters
-    ----------
-    lon, lat : float or array_like
-        BD-09 degrees; arrays broadcast together.
-
-    Returns
-    -------
-    tuple
-        ``(lon, lat)`` in WGS84: floats for scalar input, float64 arrays otherwise.
-
-    Examples
-    --------
-    >>> lon, lat = bd09_to_wgs84(*wgs84_to_bd09(112.75, 39.5))
-    >>> abs(lon - 112.75) < 1e-8 and abs(lat - 39.5) < 1e-8
-    True
-    """,
+    ("BD-09", "WGS84"),
+    "BD-09 lon/lat to WGS84 (through GCJ-02), element-wise, both inverses iterated.",
+    _ROUND_TRIP.format(back="bd09_to_wgs84", there="wgs84_to_bd09"),
 )
-
 
 #: The examples of each conversion's docstring, for doctest (it skips instances otherwise).
 __test__ = {
-    name: conversion.__doc__
-    for name, conversion in (
-        ("wgs84_to_gcj02", wgs84_to_gcj02),
-        ("gcj02_to_wgs84", gcj02_to_wgs84),
-        ("gcj02_to_bd09", gcj02_to_bd09),
-        ("bd09_to_gcj02", bd09_to_gcj02),
-        ("wgs84_to_bd09", wgs84_to_bd09),
-        ("bd09_to_wgs84", bd09_to_wgs84),
+    conversion.__name__: conversion.__doc__
+    for conversion in (
+        wgs84_to_gcj02,
+        gcj02_to_wgs84,
+        gcj02_to_bd09,
+        bd09_to_gcj02,
+        wgs84_to_bd09,
+        bd09_to_wgs84,
     )
 }
