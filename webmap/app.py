@@ -11,7 +11,7 @@ from typing import Any
 from flask import Flask
 
 from layers.backends import open_store, seed_if_empty
-from webmap import auth, errors, extensions, i18n, ogc, security
+from webmap import auth, errors, extensions, i18n, ogc, scriptjson, security
 from webmap.extensions import get_settings, get_store
 from webmap.settings import DEMO_DIR, Settings
 from webmap.views import (
@@ -90,7 +90,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions[extensions.SETTINGS] = Settings.from_config(app.config)
     app.extensions[extensions.STORE] = open_store(data_dir, database_url)
 
-    for extension in (i18n, errors, security, auth, ogc):
+    for extension in (i18n, errors, security, auth, ogc, scriptjson):
         extension.init_app(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)

@@ -4,26 +4,32 @@ A value a page hands to its scripts (map layers, the dashboard's figures, the up
 preview, the capture form's settings) is written into the HTML as JSON. Any user text in
 it could otherwise end the element (``</script>``), open an HTML comment (``<!--``, which
 changes how the parser finds the end of a script) or, as raw U+2028/U+2029, end a string
-literal in older JavaScript engines. :func:`script_json` escapes ``<``, ``>`` and ``&``
-as ``\\u003c``/``\\u003e``/``\\u0026`` and the two separators as ``\\u2028``/``\\u2029``:
-the result is still exactly the same JSON value, and it never contains those characters
-raw.
+literal in older JavaScript engines. :func:`script_json` escapes ``<``, ``>``, ``&`` and
+``'`` as ``\\u003c``/``\\u003e``/``\\u0026``/``\\u0027`` and the two separators as
+``\\u2028``/``\\u2029``: the result is still exactly the same JSON value, and it never
+contains those characters raw.
 
-The result is meant for a ``<script type="application/json">`` block or a plain
-JavaScript expression, never for a template literal (backticks, ``${...}``) or an HTML
-attribute.
+The result is meant for a ``<script type="application/json">`` block, a plain JavaScript
+expression or a single-quoted HTML attribute, never for a template literal (backticks,
+``${...}``). :func:`init_app` makes it the ``tojson`` filter of the app's templates too,
+so Folium's elements and the Jinja pages write JSON into scripts the same way.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
+from markupsafe import Markup
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 _ESCAPES = (
     ("<", "\\u003c"),
     (">", "\\u003e"),
     ("&", "\\u0026"),
+    ("'", "\\u0027"),
     ("\u2028", "\\u2028"),
     ("\u2029", "\\u2029"),
 )
@@ -45,3 +51,14 @@ def script_json(value: Any) -> str:
     for raw, escaped in _ESCAPES:
         text = text.replace(raw, escaped)
     return text
+
+
+def init_app(app: Flask) -> None:
+    """Make the templates' ``tojson`` filter :func:`script_json`, as markup: in a
+    ``<script>`` or a single-quoted attribute nothing in it needs escaping again."""
+
+    def tojson(value: Any) -> Markup:
+        # Markup is safe here: script_json leaves no <, >, & or ' in its text.
+        return Markup(script_json(value))  # noqa: S704
+
+    app.jinja_env.filters["tojson"] = tojson

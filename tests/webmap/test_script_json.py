@@ -37,3 +37,15 @@ def test_pages_use_the_one_helper():
 
     for module in (maps, dashboard_map, capture, uploads_pages):
         assert module.script_json is script_json, module.__name__
+
+
+def test_the_templates_tojson_is_the_same_helper(empty_app):
+    with empty_app.app_context():
+        render = empty_app.jinja_env.from_string(
+            '<script type="application/json">{{ v|tojson }}</script>'
+        ).render
+        page = render(v={"t": ATTACKS[0] + "'"})
+    inner = page.removeprefix('<script type="application/json">').removesuffix("</script>")
+    assert inner == script_json({"t": ATTACKS[0] + "'"})
+    assert json.loads(inner) == {"t": ATTACKS[0] + "'"}
+    assert "'" not in inner and "</script" not in inner.lower()
