@@ -19,9 +19,9 @@ kept up to date by commits rather than rebuilt; before each read it compares the
 size with what it has applied (one ``stat``) and reads only the new records. A layer file
 is never re-parsed unless the process has never loaded it.
 
-Layer files hold one feature per line, so a process loads a big layer a slice at a time
-and compaction writes the stored JSON texts without serialising them again. Any other
-valid layout (a hand-made or older file) is read as a whole.
+Layer files hold one feature per line (:mod:`layers.layer_file`), so a process loads a
+big layer a slice at a time and compaction writes the stored JSON texts without
+serialising them again.
 
 Start-up (first load of a layer): read the layer file, whose foreign members say the seq
 and journal offset it reflects, then replay the journal from that offset.
@@ -30,13 +30,12 @@ and journal offset it reflects, then replay the journal from that offset.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -57,9 +56,10 @@ from layers.journal import (
     read_records,
     remove_stale_temp_files,
 )
+from layers.layer_file import layer_file_chunks, peek_seq, read_layer_file
 from layers.memtable import RELEASE_AFTER_ROWS, FeatureTable, release_memory, tune_memory
 from layers.planner import prepare_block
-from layers.snapshot import SNAPSHOT_MIN_FEATURES, read_snapshot, remove_snapshot, write_snapshot
+from layers.snapshot import SNAPSHOT_MIN_FEATURES, remove_snapshot, write_snapshot
 from layers.specs import SYSTEM_FIELDS, LayerSpec, SpecRegistry
 from layers.store_base import (
     COORD_DECIMALS,
@@ -88,12 +88,8 @@ COMPACT_PENDING_BYTES = 8 * 1024 * 1024
 COMPACT_PENDING_RECORDS = 500
 #: Dry runs of at least this many changes are kept for the commit that follows them.
 PLAN_MIN_CHANGES = 100
-#: Features parsed at a time when loading a layer file (bounds the memory a load needs).
-LOAD_BATCH = 20000
 #: Features per write when a layer file is written.
 WRITE_BATCH = 10000
-#: Features joined into one write of the layer file (about 150 KB).
-JOIN_FEATURES = 400
 
 __all__ = [
     "COORD_DECIMALS",
@@ -225,7 +221,7 @@ class GeoJSONStore(BaseStore):
         state = _new_state(self.spec(layer))
         path = self.layer_path(layer)
         if path.exists():
-            doc, state.features = _read_layer_file(path, lambda: FeatureTable(_columns(state.spec)))
+            doc, state.features = read_layer_file(path, lambda: FeatureTable(_columns(state.spec)))
             state.seq = state.file_seq = int(doc.get("vw:seq", 0))
             state.offset = state.file_offset = int(doc.get("vw:journal_offset", 0))
             if state.offset > self.journal(layer).size():
@@ -575,7 +571,7 @@ class GeoJSONStore(BaseStore):
         }
         chunks = state.features.raw_chunks(WRITE_BATCH)
         path = self.layer_path(layer)
-        atomic_write_chunks(path, _layer_file_chunks(head, chunks))
+        atomic_write_chunks(path, layer_file_chunks(head, chunks))
         if len(state.features) >= SNAPSHOT_MIN_FEATURES:
             write_snapshot(path, state.seq, state.features)
         else:
@@ -598,7 +594,7 @@ class GeoJSONStore(BaseStore):
         state = self._state(layer)
         if not self.layer_path(layer).exists():
             return state.seq
-        doc_seq = _peek_seq(self.layer_path(layer))
+        doc_seq = peek_seq(self.layer_path(layer))
         return state.seq - doc_seq
 
     # --------------------------------------------------------------- migrations
@@ -644,7 +640,7 @@ class GeoJSONStore(BaseStore):
                 [orjson.dumps(f) for f in live[i : i + WRITE_BATCH]]
                 for i in range(0, len(live), WRITE_BATCH)
             )
-            atomic_write_chunks(self.layer_path(dump.layer), _layer_file_chunks(head, chunks))
+            atomic_write_chunks(self.layer_path(dump.layer), layer_file_chunks(head, chunks))
             remove_snapshot(self.layer_path(dump.layer))
             with self._guard:
                 self._states.pop(dump.layer, None)
@@ -734,94 +730,3 @@ class _FileWrite:
         self.store._trim_idempotency(self.state)
         if self.store._should_compact(self.state):
             self.store._write_layer_file(self.layer, self.state)
-
-
-def _layer_file_chunks(head: Mapping[str, Any], chunks: Iterable[list[bytes]]) -> Iterator[bytes]:
-    """A layer file: the FeatureCollection's members on the first line, then one feature
-    per line (RFC 7946 and valid JSON all the same); ``chunks``: the features' texts."""
-    opening = orjson.dumps(head)
-    yield opening[:-1] + b',"features":[\n'
-    first = True
-    for batch in chunks:
-        # A few hundred features at a time: a buffer the allocator reuses, not a fresh
-        # mapping of megabytes for every chunk.
-        for start in range(0, len(batch), JOIN_FEATURES):
-            yield (b"" if first else b",\n") + b",\n".join(batch[start : start + JOIN_FEATURES])
-            first = False
-    yield b"\n]}\n" if not first else b"]}\n"
-
-
-def _read_layer_file(
-    path: Path, new_table: Callable[[], FeatureTable]
-) -> tuple[dict[str, Any], FeatureTable]:
-    """The members (``vw:seq`` ...) of a layer file and a table of its features.
-
-    The one-feature-per-line layout this store writes is read line by line, a batch at a
-    time; anything else is parsed whole.
-    """
-    with open(path, "rb") as fh:
-        first = fh.readline().rstrip(b"\r\n")
-        if first.startswith(b"{") and first.endswith(b'"features":['):
-            try:
-                doc = orjson.loads(first + b"]}")
-            except orjson.JSONDecodeError:
-                doc = None
-            if isinstance(doc, dict):
-                # A big layer compacted here has a snapshot of its table: no parsing.
-                seq = doc.get("vw:seq", 0)
-                snapped = read_snapshot(path, seq, new_table()) if isinstance(seq, int) else None
-                if snapped is not None:
-                    return doc, snapped
-                table = new_table()
-                if _read_feature_lines(fh, table):
-                    table.forget_recent()
-                    if len(table) >= SNAPSHOT_MIN_FEATURES and isinstance(seq, int):
-                        # Parsed once: the next start (and the other workers) need not.
-                        write_snapshot(path, seq, table)
-                    return doc, table
-    doc = orjson.loads(path.read_bytes())
-    table = new_table()
-    features = doc.pop("features", None) or []
-    for start in range(0, len(features), LOAD_BATCH):
-        table.put_many(features[start : start + LOAD_BATCH])
-    return doc, table
-
-
-def _read_feature_lines(fh: IO[bytes], table: FeatureTable) -> bool:
-    """Read ``{feature},`` lines up to ``]}`` into ``table``; False if the file is laid out
-    otherwise (then the table is partly filled and must be dropped)."""
-    batch: list[bytes] = []
-
-    def flush() -> bool:
-        if not batch:
-            return True
-        try:
-            feats = orjson.loads(b"[" + b",".join(batch) + b"]")
-        except orjson.JSONDecodeError:
-            return False
-        if len(feats) != len(batch) or not all(
-            isinstance(f, dict) and f.get("type") == "Feature" for f in feats
-        ):
-            return False
-        table.put_many(feats, batch)
-        batch.clear()
-        return True
-
-    for line in fh:
-        line = line.rstrip(b"\r\n")
-        if line == b"]}":
-            return flush() and not fh.read().strip()
-        if line.endswith(b","):
-            line = line[:-1]
-        if line:
-            batch.append(line)
-            if len(batch) >= LOAD_BATCH and not flush():
-                return False
-    return False
-
-
-def _peek_seq(path: Path) -> int:
-    with open(path, "rb") as fh:
-        head = fh.read(512)
-    match = re.search(rb'"vw:seq":\s*(\d+)', head)
-    return int(match.group(1)) if match else 0

@@ -9,6 +9,7 @@ import numpy as np
 import orjson
 import pytest
 
+import layers.layer_file as layer_file_module
 import layers.store as store_module
 from layers.memtable import FeatureTable
 from layers.snapshot import (
@@ -89,6 +90,7 @@ def test_columns_keep_types_apart_and_absent_from_null():
 
 def _big_store(tmp_path, monkeypatch, n=300):
     monkeypatch.setattr(store_module, "SNAPSHOT_MIN_FEATURES", 100)
+    monkeypatch.setattr(layer_file_module, "SNAPSHOT_MIN_FEATURES", 100)
     store = GeoJSONStore(tmp_path / "data")
     changes = [
         store_module.Change(
@@ -107,7 +109,7 @@ def _no_parsing(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the layer file was parsed")
 
-    monkeypatch.setattr(store_module, "_read_feature_lines", refuse)
+    monkeypatch.setattr(layer_file_module, "_read_feature_lines", refuse)
 
 
 def test_a_compacted_big_layer_loads_from_its_snapshot(tmp_path, monkeypatch):
@@ -161,6 +163,7 @@ def test_a_small_layer_has_no_snapshot(tmp_path, monkeypatch):
     store = _big_store(tmp_path, monkeypatch)
     path = store.layer_path("streetlights")
     monkeypatch.setattr(store_module, "SNAPSHOT_MIN_FEATURES", 10_000)
+    monkeypatch.setattr(layer_file_module, "SNAPSHOT_MIN_FEATURES", 10_000)
     store.create(
         "streetlights",
         {"type": "Point", "coordinates": [112.6, 39.6]},
