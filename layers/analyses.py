@@ -274,9 +274,13 @@ def layer_frame(store: LayerSource, layer: str, as_of: dt.date | None) -> gpd.Ge
     field = store.spec(layer).date_field
     if as_of is None or not field or len(frame) == 0:
         return frame
-    day = frame[field].astype(object).where(frame[field].notna(), "").astype(str).str[:10]
-    keep = (day == "") | (day <= as_of.isoformat())
-    return frame[keep.to_numpy()]
+    # Compared per distinct value (a million rows hold a few thousand dates); a frame
+    # with nothing dated later is returned as it is, not copied.
+    codes, values = pd.factorize(frame[field], use_na_sentinel=True)
+    day = as_of.isoformat()
+    later = np.array([str(v)[:10] > day for v in values] + [False], dtype=bool)
+    keep = ~later[codes]  # code -1 (no date) reads the last entry: kept
+    return frame if keep.all() else frame[keep]
 
 
 def township_areas(store: LayerSource) -> gpd.GeoDataFrame:
