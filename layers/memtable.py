@@ -28,8 +28,6 @@ next change. Not thread-safe on its own: the store guards each table with its la
 
 from __future__ import annotations
 
-import ctypes
-import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -48,6 +46,19 @@ from layers.snapshot import (
     geometries_from_wkb,
     geometries_to_wkb,
 )
+from layers.table_parts import (
+    RELEASE_AFTER_ROWS,
+    Column,
+    PointGrid,
+    as_text,
+    exact,
+    objects,
+    point_xy,
+    release_memory,
+    shapes,
+    tune_memory,
+    value_or_none,
+)
 
 #: The spatial index is rebuilt once this many rows changed since it was built ...
 INDEX_REBUILD_MIN_CHANGES = 256
@@ -57,8 +68,6 @@ INDEX_REBUILD_FRACTION = 1 / 32
 PACK_FRACTION = 0.25
 #: Distinct values a column shares before it is taken for free text and stops sharing.
 DISTINCT_KEPT = 50_000
-#: Points per grid cell the point index aims at.
-POINTS_PER_CELL = 8
 #: What a column holds for a feature without that property: NaN, as pandas reads a list
 #: of dicts (JSON has no NaN, so a NaN in a column always means "absent").
 _ABSENT = float("nan")
@@ -66,178 +75,12 @@ _FEATURE_KEYS = ["type", "id", "geometry", "properties"]
 _POINT_KEYS = ["type", "coordinates"]
 
 BBox = tuple[float, float, float, float]
+__all__ = ["RELEASE_AFTER_ROWS", "FeatureTable", "exact", "release_memory", "tune_memory"]
 
 try:  # the C loop pandas uses to read a list of dicts: 5x faster than Python
     from pandas._libs.lib import dicts_to_array as _dicts_to_array  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - another pandas
     _dicts_to_array = None
-
-
-#: Rows from which a load or a frame build is followed by :func:`release_memory`.
-RELEASE_AFTER_ROWS = 100_000
-_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
-_tuned = False
-
-
-def _libc() -> Any:
-    try:
-        return ctypes.CDLL("libc.so.6")
-    except OSError:  # not glibc (macOS, musl): nothing to tune
-        return None
-
-
-def tune_memory() -> None:
-    """Keep glibc from holding on to freed memory (once per process).
-
-    glibc raises its mmap threshold each time a big block is freed, so the next arrays of
-    a million rows come from the heap, whose freed middle it never gives back: a server
-    that built one frame of a million features stays 300-500 MB larger. A fixed
-    threshold keeps big arrays in their own mappings, returned as soon as they are freed.
-    """
-    global _tuned
-    if not _tuned:
-        _tuned = True
-        libc = _libc()
-        if libc is not None and hasattr(libc, "mallopt"):
-            libc.mallopt(_M_MMAP_THRESHOLD, 256 * 1024)
-
-
-def release_memory() -> None:
-    """Give freed heap memory back to the system (after loading a big layer)."""
-    libc = _libc()
-    if libc is not None and hasattr(libc, "malloc_trim"):
-        libc.malloc_trim(0)
-
-
-def exact(data: bytes) -> bytes:
-    """A right-sized copy of ``data``: bytes from ``orjson.dumps`` keep orjson's whole
-    output buffer (about 4 KB) allocated, which a table of a million features cannot afford.
-    """
-    return bytes(memoryview(data))
-
-
-class _Column:
-    """A growable 1-D numpy array (amortised O(1) append)."""
-
-    __slots__ = ("data", "size")
-
-    def __init__(self, dtype: Any, fill: Any = None, capacity: int = 16) -> None:
-        self.data = np.full(capacity, fill, dtype=dtype)
-        self.size = 0
-
-    def _reserve(self, extra: int) -> None:
-        need = self.size + extra
-        if need > len(self.data):
-            grown = np.empty(max(need, 2 * len(self.data)), dtype=self.data.dtype)
-            grown[: self.size] = self.data[: self.size]
-            self.data = grown
-
-    def extend(self, values: np.ndarray) -> None:
-        self._reserve(len(values))
-        self.data[self.size : self.size + len(values)] = values
-        self.size += len(values)
-
-    def view(self) -> np.ndarray:
-        return self.data[: self.size]
-
-    def keep(self, rows: np.ndarray) -> None:
-        kept = self.view()[rows].copy()
-        self.data, self.size = kept, len(kept)
-
-
-def _objects(values: Sequence[Any]) -> np.ndarray:
-    """A 1-D object array of ``values`` (lists stay single elements)."""
-    return np.fromiter(values, dtype=object, count=len(values))
-
-
-def _point_xy(geometry: Any) -> tuple[float, float] | None:
-    """x, y of a GeoJSON Point with two numeric coordinates, else None (a point with an
-    elevation, which the store never writes, stays a shapely object with its z)."""
-    if geometry is None or geometry.get("type") != "Point":
-        return None
-    coords = geometry.get("coordinates")
-    if (
-        isinstance(coords, list)
-        and len(coords) == 2
-        and type(coords[0]) in (float, int)
-        and type(coords[1]) in (float, int)
-    ):
-        return float(coords[0]), float(coords[1])
-    return None
-
-
-def shapes(geometries: Sequence[Mapping[str, Any] | None]) -> np.ndarray:
-    """Shapely geometries of GeoJSON geometry mappings (None stays None), in one GEOS
-    call; a geometry GEOS cannot read becomes None."""
-    out = np.full(len(geometries), None, dtype=object)
-    present = [i for i, g in enumerate(geometries) if g is not None]
-    if present:
-        texts = np.array([orjson.dumps(geometries[i]).decode() for i in present], dtype=object)
-        out[np.asarray(present)] = shapely.from_geojson(texts, on_invalid="ignore")
-    return out
-
-
-def _present(value: Any) -> Any:
-    """A column value as the property reads: None for an absent one (NaN in the column)."""
-    return None if value.__class__ is float and value != value else value
-
-
-def _as_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return "" if value is None else str(value)
-
-
-class _Grid:
-    """Points in a regular grid: cell keys sorted, a box query is a few binary searches."""
-
-    def __init__(self, rows: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
-        keep = np.isfinite(x) & np.isfinite(y)
-        rows, x, y = rows[keep], x[keep], y[keep]
-        self.empty = len(rows) == 0
-        if self.empty:
-            return
-        self.minx, self.miny = float(x.min()), float(y.min())
-        span_x = max(float(x.max()) - self.minx, 1e-9)
-        span_y = max(float(y.max()) - self.miny, 1e-9)
-        cells = max(1, len(rows) // POINTS_PER_CELL)
-        self.nx = max(1, min(1 << 20, round(math.sqrt(cells * span_x / span_y))))
-        self.ny = max(1, min(1 << 20, cells // self.nx))
-        self.sx, self.sy = span_x / self.nx, span_y / self.ny
-        key = self._cell_y(y) * self.nx + self._cell_x(x)
-        order = np.argsort(key, kind="stable")
-        self.key, self.rows = key[order], rows[order]
-        self.x, self.y = x[order], y[order]
-
-    def _cell_x(self, x: Any) -> Any:
-        return np.clip(np.floor((np.asarray(x) - self.minx) / self.sx), 0, self.nx - 1).astype(
-            np.int64
-        )
-
-    def _cell_y(self, y: Any) -> Any:
-        return np.clip(np.floor((np.asarray(y) - self.miny) / self.sy), 0, self.ny - 1).astype(
-            np.int64
-        )
-
-    def query(self, bbox: BBox) -> np.ndarray:
-        if self.empty:
-            return np.zeros(0, dtype=np.intp)
-        minx, miny, maxx, maxy = bbox
-        cx0, cx1 = int(self._cell_x(minx)), int(self._cell_x(maxx))
-        cy = np.arange(int(self._cell_y(miny)), int(self._cell_y(maxy)) + 1, dtype=np.int64)
-        lo = np.searchsorted(self.key, cy * self.nx + cx0, "left")
-        hi = np.searchsorted(self.key, cy * self.nx + cx1, "right")
-        counts = hi - lo
-        total = int(counts.sum())
-        if total == 0:
-            return np.zeros(0, dtype=np.intp)
-        starts = np.repeat(lo - (np.cumsum(counts) - counts), counts)
-        idx = starts + np.arange(total)
-        x, y = self.x[idx], self.y[idx]
-        hit = (x >= minx) & (x <= maxx) & (y >= miny) & (y <= maxy)
-        return np.asarray(self.rows[idx[hit]], dtype=np.intp)
 
 
 class FeatureTable(Mapping[str, dict[str, Any]]):
@@ -250,17 +93,17 @@ class FeatureTable(Mapping[str, dict[str, Any]]):
         self._row: dict[str, int] = {}
         self._ids: list[str | None] = []
         self._raw: list[bytes | None] = []
-        self._x = _Column(np.float64, np.nan)
-        self._y = _Column(np.float64, np.nan)
-        self._geom = _Column(object)
-        self._live = _Column(np.bool_, False)
-        self._cols = {c: _Column(object) for c in self.columns}
+        self._x = Column(np.float64, np.nan)
+        self._y = Column(np.float64, np.nan)
+        self._geom = Column(object)
+        self._live = Column(np.bool_, False)
+        self._cols = {c: Column(object) for c in self.columns}
         self._unique: dict[str, dict[Any, Any] | None] = {c: {} for c in self.columns}
         self._recent: dict[str, bytes] = {}
         #: The texts of the rows an :meth:`append_points` just added: (version, first row,
         #: texts), valid while the table is at that version.
         self._run: tuple[int, int, list[bytes]] | None = None
-        self._grid: _Grid | None = None
+        self._grid: PointGrid | None = None
         self._tree: STRtree | None = None
         self._tree_rows = np.zeros(0, dtype=np.intp)
         self._tree_points = False
@@ -453,7 +296,7 @@ class FeatureTable(Mapping[str, dict[str, Any]]):
             return
         ids = [str(f["id"]) for f in features]
         values = self._column_values([f.get("properties") or {} for f in features])
-        xys = [_point_xy(f.get("geometry")) for f in features]
+        xys = [point_xy(f.get("geometry")) for f in features]
         others = [
             f.get("geometry") if xy is None else None for f, xy in zip(features, xys, strict=True)
         ]
@@ -504,7 +347,7 @@ class FeatureTable(Mapping[str, dict[str, Any]]):
             self._geom.extend(geoms[picked])
             self._live.extend(np.ones(len(new_at), dtype=np.bool_))
             for c in self.columns:
-                self._cols[c].extend(_objects(values[c])[picked])
+                self._cols[c].extend(objects(values[c])[picked])
             if self._indexed:
                 self._changed.update(range(start, start + len(new_at)))
         self._touched(x, y, geoms, values, replaced)
@@ -551,7 +394,7 @@ class FeatureTable(Mapping[str, dict[str, Any]]):
             ]
             if seen is not None and len(seen) > DISTINCT_KEPT:
                 self._unique[c] = None
-            self._cols[c].extend(_objects(shared)[codes])
+            self._cols[c].extend(objects(shared)[codes])
             distinct[c] = [v for v in uniques if v is not None]
         self._recent = {}
         if self._indexed:
@@ -714,7 +557,7 @@ class FeatureTable(Mapping[str, dict[str, Any]]):
         rows = self._live_rows()
         x = self._x.data[rows]
         points = ~np.isnan(x)
-        self._grid = _Grid(rows[points], x[points], self._y.data[rows[points]])
+        self._grid = PointGrid(rows[points], x[points], self._y.data[rows[points]])
         others = rows[~points]
         geoms = self._geom.data[others]
         others, geoms = others[~shapely.is_missing(geoms)], geoms[~shapely.is_missing(geoms)]
@@ -769,12 +612,12 @@ class FeatureTable(Mapping[str, dict[str, Any]]):
         ``date_field`` falls in the range, vectorised over the distinct values."""
         keep = np.ones(len(rows), dtype=bool)
         for key, wanted in equals.items():
-            values = _objects(self.ids_at(rows)) if key == "id" else self._values(rows, key)
-            keep &= self._matches(values, lambda v, w=wanted: _as_text(_present(v)) == w)  # type: ignore[misc]
+            values = objects(self.ids_at(rows)) if key == "id" else self._values(rows, key)
+            keep &= self._matches(values, lambda v, w=wanted: as_text(value_or_none(v)) == w)  # type: ignore[misc]
         if date_field and (date_from or date_to):
 
             def in_range(day: Any) -> bool:
-                day = _present(day)
+                day = value_or_none(day)
                 if not day:
                     return False
                 text = str(day)[:10]
@@ -786,7 +629,7 @@ class FeatureTable(Mapping[str, dict[str, Any]]):
     def _values(self, rows: np.ndarray, key: str) -> np.ndarray:
         if key in self._cols:
             return self._cols[key].data[rows]
-        return _objects([(f.get("properties") or {}).get(key) for f in self.decode(rows)])
+        return objects([(f.get("properties") or {}).get(key) for f in self.decode(rows)])
 
     @staticmethod
     def _matches(values: np.ndarray, test: Callable[[Any], bool]) -> np.ndarray:
@@ -895,7 +738,7 @@ class FeatureTable(Mapping[str, dict[str, Any]]):
             )
             self._frame = (self.changes, empty)
             return empty
-        data: dict[str, Any] = {"id": _objects(self.ids_at(rows))}
+        data: dict[str, Any] = {"id": objects(self.ids_at(rows))}
         for name in columns:
             if name in self._cols:
                 data[name] = self._cols[name].data[rows]
@@ -917,7 +760,7 @@ class FeatureTable(Mapping[str, dict[str, Any]]):
 
 
 def _day(value: Any) -> str | None:
-    value = _present(value)
+    value = value_or_none(value)
     return str(value)[:10] if value else None
 
 
