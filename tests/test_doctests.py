@@ -8,20 +8,34 @@ other test (``filterwarnings = error``).
 import doctest
 import importlib
 import pkgutil
+from pathlib import Path
 
 import pytest
 
+ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("geo", "layers", "webmap")
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
 
+def _unimportable(name: str) -> None:
+    raise ImportError(f"cannot import {name} to look for its docstring examples")
+
+
 def package_modules() -> list[str]:
-    """Every module and package under PACKAGES, by dotted name."""
+    """Every module and package under PACKAGES, by dotted name.
+
+    A package that does not import fails here (pkgutil would skip it silently), and so does
+    one that is not the project's own (e.g. shadowed by a tests/ folder on sys.path).
+    """
     names = []
     for package in PACKAGES:
+        module = importlib.import_module(package)
+        assert Path(module.__file__ or "").parent == ROOT / package, module
         names.append(package)
-        path = importlib.import_module(package).__path__
-        names.extend(info.name for info in pkgutil.walk_packages(path, prefix=f"{package}."))
+        names.extend(
+            info.name
+            for info in pkgutil.walk_packages(module.__path__, f"{package}.", _unimportable)
+        )
     return sorted(names)
 
 
@@ -70,3 +84,8 @@ def test_a_wrong_example_is_reported(tmp_path, monkeypatch):
     result, report = run_examples("vw_doctest_probe")
     assert result == (1, 1)
     assert "Expected:\n    2\nGot:\n    1" in report
+
+
+def test_the_geometry_catalogue_examples_hold():
+    result, report = run_examples("geometries")
+    assert result.failed == 0 and result.attempted > 0, report
