@@ -4,9 +4,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_bench_smoke_run_writes_the_table(tmp_path):
     out = tmp_path / "BENCHMARKS.md"
     proc = subprocess.run(
