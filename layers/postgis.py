@@ -51,6 +51,7 @@ from layers.pg_db import (
     feature_params,
     json_text,
 )
+from layers.query import Query
 from layers.specs import SYSTEM_FIELDS, LayerSpec, SpecRegistry
 from layers.store_base import (
     BaseStore,
@@ -322,22 +323,17 @@ class PostGISStore(BaseStore):
                 snap.frame_seq = snap.seq
             return snap.frame
 
-    def _where(
-        self,
-        spec: LayerSpec,
-        bbox: BBox | None,
-        equals: Mapping[str, Any] | None,
-        date_from: str | None,
-        date_to: str | None,
-    ) -> tuple[str, list[Any]]:
-        """SQL conditions with the GeoJSON store's semantics (see its ``query``)."""
+    def _where(self, spec: LayerSpec, query: Query) -> tuple[str, list[Any]]:
+        """SQL conditions of a :class:`~layers.query.Query` (``within`` and ``spread``
+        aside), with the GeoJSON store's semantics."""
+        bbox, date_from, date_to = query.bbox, query.date_from, query.date_to
         where = ["layer = %s", "NOT deleted"]
         params: list[Any] = [spec.name]
         if bbox is not None:
             where.append("geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326)")
             where.append("ST_Intersects(geom, ST_MakeEnvelope(%s, %s, %s, %s, 4326))")
             params += [*map(float, bbox), *map(float, bbox)]
-        for key, value in (equals or {}).items():
+        for key, value in query.equals.items():
             wanted = _as_text(value)
             if key == "id":
                 where.append("id = %s")
@@ -374,38 +370,25 @@ class PostGISStore(BaseStore):
         spec = self.spec(layer)
         if not spec.spatial:
             return []
-        where, params = self._where(spec, bbox, None, None, None)
+        where, params = self._where(spec, Query(bbox=bbox))
         statement = sql.SQL('SELECT id FROM vw_features WHERE {} ORDER BY id COLLATE "C"')
         with self._conn() as conn:
             rows = conn.execute(statement.format(sql.SQL(where)), params).fetchall()
         return [r[0] for r in rows]
 
-    def query(
-        self,
-        layer: str,
-        *,
-        bbox: BBox | None = None,
-        equals: Mapping[str, Any] | None = None,
-        date_from: str | None = None,
-        date_to: str | None = None,
-        limit: int | None = None,
-        offset: int = 0,
-    ) -> QueryResult:
-        """Features matching a bbox, equality filters on properties and a date range, in SQL.
-
-        Same semantics as :meth:`layers.store.GeoJSONStore.query`; results by id.
-        """
+    def _query(self, layer: str, query: Query) -> QueryResult:
+        """:meth:`BaseStore.query` in SQL, with the GeoJSON store's semantics; by id."""
         spec = self.spec(layer)
-        if bbox is not None and not spec.spatial:
+        if query.bbox is not None and not spec.spatial:
             return QueryResult([], 0)
-        where, params = self._where(spec, bbox, equals, date_from, date_to)
+        where, params = self._where(spec, query)
         page = sql.SQL(
             "SELECT id, geometry, properties, count(*) OVER () FROM vw_features "
             'WHERE {} ORDER BY id COLLATE "C" LIMIT %s OFFSET %s'
         ).format(sql.SQL(where))
         counted = sql.SQL("SELECT count(*) FROM vw_features WHERE {}").format(sql.SQL(where))
         with self._conn() as conn:
-            rows = conn.execute(page, [*params, limit, max(0, offset)]).fetchall()
+            rows = conn.execute(page, [*params, query.limit, max(0, query.offset)]).fetchall()
             if rows:
                 matched = int(rows[0][3])
             else:

@@ -40,7 +40,6 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import orjson
-from shapely.geometry.base import BaseGeometry
 
 from geo.problems import Problem
 from layers.bulk import Block, Creates, created_system, fits_block
@@ -59,6 +58,7 @@ from layers.journal import (
 from layers.layer_file import layer_file_chunks, peek_seq, read_layer_file
 from layers.memtable import RELEASE_AFTER_ROWS, FeatureTable, release_memory, tune_memory
 from layers.planner import prepare_block
+from layers.query import Query
 from layers.snapshot import SNAPSHOT_MIN_FEATURES, remove_snapshot, write_snapshot
 from layers.specs import SYSTEM_FIELDS, LayerSpec, SpecRegistry
 from layers.store_base import (
@@ -75,7 +75,6 @@ from layers.store_base import (
     deleted_bodies,
     finite_or_none,
     next_id_after,
-    page_positions,
     utc_now,
 )
 
@@ -360,75 +359,45 @@ class GeoJSONStore(BaseStore):
             table = state.features
             return table.ids_at(table.bbox_rows(bbox))
 
-    def query(
-        self,
-        layer: str,
-        *,
-        bbox: BBox | None = None,
-        equals: Mapping[str, Any] | None = None,
-        date_from: str | None = None,
-        date_to: str | None = None,
-        limit: int | None = None,
-        offset: int = 0,
-    ) -> QueryResult:
-        """Features matching a bbox, equality filters on properties and a date range.
+    def _query(self, layer: str, query: Query) -> QueryResult:
+        """:meth:`BaseStore.query` on the table's rows: only the page is decoded.
 
         Dates compare on the layer's ``date_field`` (ISO text compares in date order).
         Equality filters compare as text, so ``?status=working`` and ``free=true`` work.
         """
         state = self._state(layer)
-        wanted = {k: _as_text(v) for k, v in (equals or {}).items()}
         with state.lock:
-            table = state.features
-            rows = self._matching_rows(state, bbox, wanted, date_from, date_to)
-            end = None if limit is None else offset + limit
-            return QueryResult(table.decode(rows[offset:end]), len(rows))
+            rows = self._matching_rows(state, query)
+            end = None if query.limit is None else query.offset + query.limit
+            return QueryResult(state.features.decode(rows[query.offset : end]), len(rows))
 
     @staticmethod
-    def _matching_rows(
-        state: _LayerState,
-        bbox: BBox | None,
-        wanted: Mapping[str, str],
-        date_from: str | None,
-        date_to: str | None,
-    ) -> np.ndarray:
-        """Row numbers of the table that match a bbox, equality filters and a date range
-        (the caller holds ``state.lock``)."""
+    def _matching_rows(state: _LayerState, query: Query) -> np.ndarray:
+        """Row numbers of the table that match the query's box, equality filters and
+        date range (the caller holds ``state.lock``)."""
         table = state.features
-        if bbox is None:
+        if query.bbox is None:
             rows = table.all_rows()
         elif state.spec.spatial:
-            rows = table.bbox_rows(bbox)
+            rows = table.bbox_rows(query.bbox)
         else:
             rows = np.zeros(0, dtype=np.intp)
-        if wanted or date_from or date_to:
-            rows = table.filter_rows(rows, wanted, state.spec.date_field, date_from, date_to)
+        wanted = {k: _as_text(v) for k, v in query.equals.items()}
+        if wanted or query.date_from or query.date_to:
+            date_field = state.spec.date_field
+            rows = table.filter_rows(rows, wanted, date_field, query.date_from, query.date_to)
         return rows
 
-    def query_sample(
-        self,
-        layer: str,
-        *,
-        bbox: BBox | None = None,
-        equals: Mapping[str, Any] | None = None,
-        date_from: str | None = None,
-        date_to: str | None = None,
-        within: BaseGeometry | None = None,
-        limit: int,
-        offset: int = 0,
-        spread: bool = False,
-    ) -> QueryResult:
+    def _sample(self, layer: str, query: Query) -> QueryResult:
         """:meth:`BaseStore.query_sample` on the table's rows: only the page is decoded,
         so a county-wide view of a million points costs milliseconds."""
         state = self._state(layer)
-        wanted = {k: _as_text(v) for k, v in (equals or {}).items()}
         with state.lock:
             table = state.features
-            rows = self._matching_rows(state, bbox, wanted, date_from, date_to)
-            if within is not None and len(rows):
-                rows = rows[table.anchors_in(rows, within)]
-            picks = page_positions(len(rows), limit, offset, spread)
-            return QueryResult(table.decode(rows[picks]), len(rows))
+            rows = self._matching_rows(state, query)
+            if query.within is not None and len(rows):
+                rows = rows[table.anchors_in(rows, query.within)]
+            return QueryResult(table.decode(rows[query.positions(len(rows))]), len(rows))
 
     def extent(self, layer: str) -> BBox | None:
         """Lon/lat bounds of the live features, or None for an empty or non-spatial layer."""

@@ -22,7 +22,6 @@ import geopandas as gpd
 import numpy as np
 import orjson
 import shapely
-from shapely.geometry.base import BaseGeometry
 
 from geo.problems import Problem
 from layers.bulk import COORD_DECIMALS as COORD_DECIMALS
@@ -31,6 +30,8 @@ from layers.changes import Change
 from layers.commit import CommitResult, LayerWrite, run_commit
 from layers.errors import NotFound
 from layers.planner import plan_changes
+from layers.query import Query
+from layers.query import page_positions as page_positions
 from layers.specs import SYSTEM_FIELDS, LayerSpec, SpecRegistry
 
 #: The name the backends import :func:`layers.bulk.round_coords` by.
@@ -127,58 +128,46 @@ class BaseStore(ABC):
         """Release connections or other resources (nothing for the file store)."""
         return None
 
-    def query_frame(
-        self,
-        layer: str,
-        *,
-        bbox: BBox | None = None,
-        equals: Mapping[str, Any] | None = None,
-        date_from: str | None = None,
-        date_to: str | None = None,
-    ) -> gpd.GeoDataFrame:
-        """The features :meth:`query` matches, as a frame shaped like :meth:`frame`.
+    def query(self, layer: str, query: Query | None = None, **terms: Any) -> QueryResult:
+        """Features matching a :class:`~layers.query.Query` (or its ``terms``: bbox,
+        equals, date_from, date_to, limit, offset), with how many matched in all.
+
+        >>> import tempfile
+        >>> from layers.store import GeoJSONStore
+        >>> store = GeoJSONStore(tempfile.mkdtemp())
+        >>> store.query("wells", Query(bbox=(112.0, 39.0, 113.0, 40.0))).number_matched
+        0
+        """
+        return self._query(layer, Query.of(query, **terms))
+
+    def query_frame(self, layer: str, query: Query | None = None, **terms: Any) -> gpd.GeoDataFrame:
+        """The features :meth:`query` matches (every page), as a frame shaped like
+        :meth:`frame`.
 
         For an analysis of part of a layer (a bbox, a township, a period): on PostGIS the
         selection runs in SQL and only the matching rows reach the process.
         """
-        feats = self.query(
-            layer, bbox=bbox, equals=equals, date_from=date_from, date_to=date_to
-        ).features
+        feats = self._query(layer, Query.of(query, **terms).page(limit=None)).features
         return _frame(self.spec(layer), feats, _geometries(feats))
 
-    def query_sample(
-        self,
-        layer: str,
-        *,
-        bbox: BBox | None = None,
-        equals: Mapping[str, Any] | None = None,
-        date_from: str | None = None,
-        date_to: str | None = None,
-        within: BaseGeometry | None = None,
-        limit: int,
-        offset: int = 0,
-        spread: bool = False,
-    ) -> QueryResult:
-        """A page of what :meth:`query` matches, for a map view.
+    def query_sample(self, layer: str, query: Query | None = None, **terms: Any) -> QueryResult:
+        """A page of what :meth:`query` matches, for a map view: the query's ``within``
+        and ``spread`` apply (see :class:`~layers.query.Query`); ``number_matched``
+        counts every match."""
+        return self._sample(layer, Query.of(query, **terms))
 
-        ``within`` keeps the features whose anchor (the point itself, else a point on
-        the surface) lies in that area; ``spread`` picks ``limit`` features evenly over
-        all matched instead of the first ones, so a zoomed-out view of a dense layer
-        still shows its shape. ``number_matched`` counts every match.
-        """
-        feats = self.query(
-            layer, bbox=bbox, equals=equals, date_from=date_from, date_to=date_to
-        ).features
-        if within is not None and feats:
-            shapely.prepare(within)
+    def _sample(self, layer: str, query: Query) -> QueryResult:
+        """:meth:`query_sample` over :meth:`_query` (backends may do better)."""
+        feats = self._query(layer, query.page(limit=None)).features
+        if query.within is not None and feats:
+            shapely.prepare(query.within)
             geoms = _geometries(feats)
             anchors = np.where(
                 shapely.get_type_id(geoms) == 0, geoms, shapely.point_on_surface(geoms)
             )
-            inside = shapely.intersects(within, anchors)
+            inside = shapely.intersects(query.within, anchors)
             feats = [f for f, keep in zip(feats, inside, strict=True) if keep]
-        picks = page_positions(len(feats), limit, offset, spread)
-        return QueryResult([feats[i] for i in picks], len(feats))
+        return QueryResult([feats[i] for i in query.positions(len(feats))], len(feats))
 
     # ------------------------------------------------------------ backend reads
     @abstractmethod
@@ -206,18 +195,8 @@ class BaseStore(ABC):
         """Ids of features whose geometry intersects ``bbox`` (lon/lat)."""
 
     @abstractmethod
-    def query(
-        self,
-        layer: str,
-        *,
-        bbox: BBox | None = None,
-        equals: Mapping[str, Any] | None = None,
-        date_from: str | None = None,
-        date_to: str | None = None,
-        limit: int | None = None,
-        offset: int = 0,
-    ) -> QueryResult:
-        """Features matching a bbox, equality filters on properties and a date range."""
+    def _query(self, layer: str, query: Query) -> QueryResult:
+        """:meth:`query` of the backend (``within`` and ``spread`` left to ``_sample``)."""
 
     def date_range(self, layer: str) -> tuple[str, str] | None:
         """First and last day (``YYYY-MM-DD``) in the layer's date field, or None.
@@ -396,14 +375,6 @@ class BaseStore(ABC):
             now=now,
             extra=extra,
         )
-
-
-def page_positions(matched: int, limit: int, offset: int, spread: bool) -> np.ndarray:
-    """Positions of one page of ``matched`` results; with ``spread``, ``limit`` positions
-    spread evenly over all of them."""
-    if spread and matched > limit:
-        return np.unique(np.linspace(0, matched - 1, limit).astype(np.int64))
-    return np.arange(min(offset, matched), min(offset + limit, matched), dtype=np.int64)
 
 
 def _as_text(value: Any) -> str:
