@@ -12,6 +12,7 @@ import json
 import openpyxl
 import pyogrio
 import pytest
+from geometries import line, point, rectangle
 from pyproj import Geod
 from shapely import Point, box, from_wkt
 
@@ -35,19 +36,6 @@ def metres(a, b):
     return GEOD.inv(a[0], a[1], b[0], b[1])[2]
 
 
-def pt(x, y):
-    return {"type": "Point", "coordinates": [x, y]}
-
-
-def line(*coords):
-    return {"type": "LineString", "coordinates": [list(c) for c in coords]}
-
-
-def poly(x0, y0, x1, y1):
-    ring = [[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]
-    return {"type": "Polygon", "coordinates": [ring]}
-
-
 def add(store, layer, items):
     changes = [Change("create", geometry=g, properties=p) for g, p in items]
     return store.commit(layer, changes, user="t", source="test").ids
@@ -61,8 +49,14 @@ def county(store):
         store,
         "boundaries",
         [
-            (poly(112.0, 39.0, 112.01, 39.01), {"level": "township", "name": "西乡", "code": "1"}),
-            (poly(112.01, 39.0, 112.02, 39.01), {"level": "township", "name": "东乡", "code": "2"}),
+            (
+                rectangle(112.0, 39.0, 112.01, 39.01),
+                {"level": "township", "name": "西乡", "code": "1"},
+            ),
+            (
+                rectangle(112.01, 39.0, 112.02, 39.01),
+                {"level": "township", "name": "东乡", "code": "2"},
+            ),
         ],
     )
     add(
@@ -77,12 +71,15 @@ def county(store):
         store,
         "streetlights",
         [
-            (pt(112.005, Y + 0.0001), {"power_source": "solar", "status": "working"}),
-            (pt(112.006, Y + 0.0001), {"power_source": "solar", "status": "working"}),
-            (pt(112.010, Y + 0.0001), {"power_source": "solar", "status": "planned"}),
-            (pt(112.010, Y + 0.001), {"power_source": "solar", "status": "working"}),  # 111 m off
+            (point(112.005, Y + 0.0001), {"power_source": "solar", "status": "working"}),
+            (point(112.006, Y + 0.0001), {"power_source": "solar", "status": "working"}),
+            (point(112.010, Y + 0.0001), {"power_source": "solar", "status": "planned"}),
             (
-                pt(112.015, Y + 0.0001),
+                point(112.010, Y + 0.001),
+                {"power_source": "solar", "status": "working"},
+            ),  # 111 m off
+            (
+                point(112.015, Y + 0.0001),
                 {"power_source": "solar", "status": "working", "installed_date": "2026-06-01"},
             ),
         ],
@@ -91,9 +88,9 @@ def county(store):
         store,
         "wells",
         [
-            (pt(112.003, 39.002), {"name": "一号井", "status": "working"}),
-            (pt(112.017, 39.002), {"name": "二号井", "status": "working"}),
-            (pt(112.010, 39.008), {"name": "三号井", "status": "planned"}),
+            (point(112.003, 39.002), {"name": "一号井", "status": "working"}),
+            (point(112.017, 39.002), {"name": "二号井", "status": "working"}),
+            (point(112.010, 39.008), {"name": "三号井", "status": "planned"}),
         ],
     )
     add(store, "pipes", [(line((112.003, 39.00201), (112.003, 39.004)), {"purpose": "irrigation"})])
@@ -101,27 +98,27 @@ def county(store):
         store,
         "villages",
         [
-            (pt(112.004, 39.003), {"name": "一村", "township": "西乡"}),
-            (pt(112.016, 39.003), {"name": "二村", "township": "东乡"}),
-            (pt(112.012, 39.009), {"name": "三村", "township": "东乡"}),
+            (point(112.004, 39.003), {"name": "一村", "township": "西乡"}),
+            (point(112.016, 39.003), {"name": "二村", "township": "东乡"}),
+            (point(112.012, 39.009), {"name": "三村", "township": "东乡"}),
         ],
     )
     add(
         store,
         "visits",
         [
-            (pt(112.004, 39.003), visit(villages[0], "2026-10-21", 2, 2)),
-            (pt(112.004, 39.003), visit(villages[0], "2026-11-15", 5, 0)),
-            (pt(112.016, 39.003), visit(villages[1], "2026-07-23", 1, 0)),
+            (point(112.004, 39.003), visit(villages[0], "2026-10-21", 2, 2)),
+            (point(112.004, 39.003), visit(villages[0], "2026-11-15", 5, 0)),
+            (point(112.016, 39.003), visit(villages[1], "2026-07-23", 1, 0)),
         ],
     )
     add(
         store,
         "facilities",
         [
-            (pt(112.005, 39.0089), {"name": "县医院", "kind": "hospital"}),
-            (pt(112.010, 39.0134), {"name": "一中", "kind": "school"}),
-            (pt(112.0, 39.0095), {"name": "爱心驿站", "kind": "rest_station"}),
+            (point(112.005, 39.0089), {"name": "县医院", "kind": "hospital"}),
+            (point(112.010, 39.0134), {"name": "一中", "kind": "school"}),
+            (point(112.0, 39.0095), {"name": "爱心驿站", "kind": "rest_station"}),
         ],
     )
     add(
@@ -156,7 +153,7 @@ def county(store):
         "plantings",
         [
             (
-                pt(112.004, 39.0032),
+                point(112.004, 39.0032),
                 {
                     "species": "willow",
                     "count": 40,
@@ -171,10 +168,10 @@ def county(store):
         "greenhouses",
         [
             (
-                pt(112.003, 39.0035),
+                point(112.003, 39.0035),
                 {"frame_type": "steel", "ledger_item": sheds, "built_date": "2026-02-01"},
             ),
-            (poly(112.0095, 39.0075, 112.0105, 39.0085), {"frame_type": "steel"}),
+            (rectangle(112.0095, 39.0075, 112.0105, 39.0085), {"frame_type": "steel"}),
         ],
     )
     store.ids = {"wells": wells, "villages": villages, "trees": trees, "sheds": sheds}
@@ -282,7 +279,7 @@ def test_services_far_from_the_free_bus_and_streets_far_from_rest_stations(count
     assert streets["name"].tolist() == ["府前街"]
     assert streets["length_m"].iloc[0] == pytest.approx(street_m - 1000, abs=3.0)
 
-    add(county, "facilities", [(pt(112.0101, 39.0133), {"name": "一中站", "kind": "bus_stop"})])
+    add(county, "facilities", [(point(112.0101, 39.0133), {"name": "一中站", "kind": "bus_stop"})])
     again = run_gaps(county, "services", as_of=AS_OF, rest_distance_m=2000)
     assert again.empty  # the stop serves the school; 2 km of reach covers the street
 

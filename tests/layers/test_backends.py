@@ -10,6 +10,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from geometries import point
 
 from layers.backends import migrate, open_store
 from layers.errors import Conflict
@@ -23,10 +24,6 @@ ROOT = Path(__file__).resolve().parents[2]
 WRITER = Path(__file__).with_name("crash_writer.py")
 DEMO = ROOT / "data" / "demo"
 LIGHT = {"power_source": "solar", "pole_height_m": 8, "status": "working"}
-
-
-def point(lon=112.8, lat=39.5):
-    return {"type": "Point", "coordinates": [lon, lat]}
 
 
 @pytest.fixture

@@ -2,14 +2,12 @@
 
 import datetime as dt
 
+from geometries import nth_point
+
 from layers.ledger import cumulative_by_month, ledger_progress, totals_by
 from layers.store import Change
 
 TODAY = dt.date(2026, 6, 1)
-
-
-def point(i=0):
-    return {"type": "Point", "coordinates": [112.8 + i / 1000, 39.5]}
 
 
 def item(store, **props):
@@ -24,7 +22,7 @@ def test_count_progress_ignores_planned_and_is_lowered_by_undo(store):
         [
             Change(
                 "create",
-                geometry=point(i),
+                geometry=nth_point(i),
                 properties={
                     "power_source": "solar",
                     "status": "planned" if i < 2 else "working",
@@ -60,12 +58,12 @@ def test_trees_by_species_and_pipe_metres(store):
         [
             Change(
                 "create",
-                geometry=point(1),
+                geometry=nth_point(1),
                 properties={"species": "樟子松", "count": 1000, "ledger_item": pines},
             ),
             Change(
                 "create",
-                geometry=point(2),
+                geometry=nth_point(2),
                 properties={"species": "云杉", "count": 287, "ledger_item": pines},
             ),
         ],
@@ -119,7 +117,7 @@ def test_replay_as_of_counts_only_work_dated_by_then(store):
         [
             Change(
                 "create",
-                geometry=point(i),
+                geometry=nth_point(i),
                 properties={
                     "power_source": "solar",
                     "status": "working",
@@ -134,7 +132,7 @@ def test_replay_as_of_counts_only_work_dated_by_then(store):
     )
     store.create(
         "streetlights",
-        point(9),
+        nth_point(9),
         {"power_source": "solar", "status": "working", "ledger_item": lights},
         user="f",
     )  # undated: counted from the day it was recorded (today), never in the past
@@ -159,7 +157,7 @@ def test_items_behind_plan_are_flagged(store):
     for i in range(5):
         store.create(
             "streetlights",
-            point(i),
+            nth_point(i),
             {
                 "power_source": "solar",
                 "status": "working",
@@ -170,7 +168,7 @@ def test_items_behind_plan_are_flagged(store):
         )
     store.create(
         "streetlights",
-        point(7),
+        nth_point(7),
         {
             "power_source": "solar",
             "status": "working",

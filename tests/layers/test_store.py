@@ -2,15 +2,12 @@
 
 import orjson
 import pytest
+from geometries import point
 
 from layers.errors import Conflict, NotFound, ValidationFailed
 from layers.store import Change, GeoJSONStore
 
 LIGHT = {"power_source": "solar", "pole_height_m": 8, "status": "working"}
-
-
-def point(lon=112.8, lat=39.5):
-    return {"type": "Point", "coordinates": [lon, lat]}
 
 
 def test_create_assigns_stable_ids_and_audit_fields(store):

@@ -42,6 +42,11 @@ def point(lon: float = LON, lat: float = LAT) -> Geometry:
     return {"type": "Point", "coordinates": [lon, lat]}
 
 
+def nth_point(i: int, step: float = 0.001) -> Geometry:
+    """The ``i``-th of a row of GeoJSON points going east from LON, LAT, ``step``° apart."""
+    return point(LON + i * step, LAT)
+
+
 def line(*coords: tuple[float, float] | list[float]) -> Geometry:
     """A GeoJSON LineString through ``coords`` (by default 0.01° eastwards from LON, LAT)."""
     coords = coords or ((LON, LAT), (LON + 0.01, LAT))
