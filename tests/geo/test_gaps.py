@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from pyproj import Geod
+from geometries import LAT, LON, frame, fwd, north
 from shapely import LineString, MultiLineString, Point, box
 
 from geo.gaps import (
@@ -27,25 +27,6 @@ from geo.gaps import (
 )
 from geo.metric import distance_m, geodesic_length_m
 from geo.problems import InputError
-
-GEOD = Geod(ellps="WGS84")
-LON, LAT = 112.8, 39.5  # Shanxi, UTM zone 49N
-
-
-def fwd(lon: float, lat: float, azimuth: float, metres: float) -> tuple[float, float]:
-    """The point ``metres`` from (lon, lat) towards ``azimuth`` (degrees from north)."""
-    x, y, _ = GEOD.fwd(lon, lat, azimuth, metres)
-    return float(x), float(y)
-
-
-def north(metres: float, east: float = 0.0) -> Point:
-    """A point ``metres`` north of (LON, LAT), then ``east`` metres east."""
-    x, y = fwd(LON, LAT, 0.0, metres)
-    return Point(fwd(x, y, 90.0, east)) if east else Point(x, y)
-
-
-def frame(geoms: list, crs: int | None = 4326, **columns: list) -> gpd.GeoDataFrame:
-    return gpd.GeoDataFrame(columns, geometry=geoms, crs=crs)
 
 
 def lights_at(metres: list[float], status: str = "working", east: float = 0.0):

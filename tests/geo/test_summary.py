@@ -7,25 +7,12 @@ from datetime import date
 import geopandas as gpd
 import pandas as pd
 import pytest
-from pyproj import Geod
+from geometries import LAT, LON, frame, north
 from shapely import LineString, Point, box
 
 from geo.metric import geodesic_area_m2
 from geo.problems import InputError
 from geo.summary import polygon_areas_m2, works_by_month, works_summary
-
-GEOD = Geod(ellps="WGS84")
-LON, LAT = 112.8, 39.5
-
-
-def north(metres: float) -> tuple[float, float]:
-    x, y, _ = GEOD.fwd(LON, LAT, 0.0, metres)
-    return float(x), float(y)
-
-
-def frame(geoms, **columns) -> gpd.GeoDataFrame:
-    return gpd.GeoDataFrame(columns, geometry=geoms, crs=4326)
-
 
 GREENHOUSE = box(LON, LAT, LON + 0.001, LAT + 0.0005)  # about 86 m x 56 m
 

@@ -7,6 +7,7 @@ import numpy as np
 import pyproj
 import pytest
 import shapely
+from geometries import frame
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import LineString, MultiPoint, Point, Polygon
@@ -28,10 +29,6 @@ AREA = Polygon(
 )
 INSIDE = Point(112.80, 39.50)
 _GEOD = pyproj.Geod(ellps="WGS84")
-
-
-def frame(geoms, crs="EPSG:4326", **columns) -> gpd.GeoDataFrame:
-    return gpd.GeoDataFrame(columns or None, geometry=list(geoms), crs=crs)
 
 
 def east_of_edge(metres: float, lat: float = 39.5) -> Point:
