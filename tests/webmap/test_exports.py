@@ -14,6 +14,7 @@ import orjson
 import pyogrio
 import pytest
 from flask import render_template_string
+from geometries import COUNTY_RING, polygon
 
 from layers.exports import FORMATS
 from layers.store import Change, GeoJSONStore
@@ -21,7 +22,6 @@ from webmap.app import create_app, get_store
 from webmap.cli import main as cli_main
 
 N_LIGHTS = 40
-COUNTY = [[112.5, 39.2], [113.2, 39.2], [113.2, 39.8], [112.5, 39.8], [112.5, 39.2]]
 # Holds the streetlights 0-14 (see populate).
 TOWNSHIP = [
     [112.555, 39.255],
@@ -56,7 +56,7 @@ def populate(store: GeoJSONStore) -> None:
     store.create("ledger", None, {"title": "路灯工程", "category": "streetlights"}, user="t")
     store.create(
         "boundaries",
-        {"type": "Polygon", "coordinates": [COUNTY]},
+        polygon(COUNTY_RING),
         {"level": "county", "name": "山阴县"},
         user="t",
     )

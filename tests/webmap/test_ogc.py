@@ -8,6 +8,7 @@ from pathlib import Path
 import orjson
 import pyproj
 import pytest
+from geometries import COUNTY_RING, polygon
 
 from layers.memtable import FeatureTable
 from layers.store import Change, GeoJSONStore
@@ -18,14 +19,13 @@ from webmap.ogc.documents import CONFORMANCE
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG = "http://www.opengis.net/def/crs/EPSG/0/{}"
 HOSTILE = "白坊村<script>alert(1)</script>"
-COUNTY = [[112.5, 39.2], [113.2, 39.2], [113.2, 39.8], [112.5, 39.8], [112.5, 39.2]]
 N_LIGHTS = 150
 
 
 def populate(store: GeoJSONStore) -> None:
     store.create(
         "boundaries",
-        {"type": "Polygon", "coordinates": [COUNTY]},
+        polygon(COUNTY_RING),
         {"level": "county", "name": "山阴县"},
         user="t",
     )

@@ -20,13 +20,13 @@ import pyogrio
 import pyproj
 import pytest
 import shapely
+from geometries import COUNTY_RING, polygon
 from werkzeug.serving import make_server
 
 from layers.store import Change, GeoJSONStore
 from webmap.app import create_app, get_store
 
 N_LIGHTS = 130
-COUNTY = [[112.5, 39.2], [113.2, 39.2], [113.2, 39.8], [112.5, 39.8], [112.5, 39.2]]
 
 
 def populate(store: GeoJSONStore) -> None:
@@ -34,7 +34,7 @@ def populate(store: GeoJSONStore) -> None:
     client guessing the schema from the first page would miss them)."""
     store.create(
         "boundaries",
-        {"type": "Polygon", "coordinates": [COUNTY]},
+        polygon(COUNTY_RING),
         {"level": "county", "name": "山阴县"},
         user="t",
     )
