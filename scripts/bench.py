@@ -14,7 +14,9 @@ Rows (``--only``): ``items`` (OGC API bbox page, ours vs pygeoapi's GeoJSON prov
 ogr2ogr), ``map`` (county map page with a 1M-point layer, ours vs a Folium
 MarkerCluster page), ``gaps`` (road-lighting gaps vs a per-road GeoPandas loop),
 ``nearest`` (nearest working well vs ``sjoin_nearest``), ``memory`` (server RSS with 1M
-features) and ``startup`` (demo county to the first answered request).
+features), ``startup`` (demo county to the first answered request), ``history`` (a
+feature page on a big journal), ``dashboard`` (the demo dashboard page) and ``zipbomb``
+(a KMZ of 300 MB of zeros refused, vs reading its central directory with ``zipfile``).
 
 Servers run as real processes on 127.0.0.1: ours under gunicorn (one gthread worker),
 pygeoapi under its own Flask app with a generated configuration whose GeoJSON provider
@@ -65,6 +67,8 @@ ROWS = (
     "memory",
     "startup",
     "history",
+    "dashboard",
+    "zipbomb",
 )
 PASSWORD = "bench-password-1"
 
@@ -935,6 +939,79 @@ class Bench:
             )
         )
 
+    # ---------------------------------------------------------------------- dashboard
+    def row_dashboard(self) -> None:
+        """The demo county's dashboard page, in-process (was a 5 s limit in the tests)."""
+        from webmap.app import create_app
+
+        folder = fresh_demo(self.work / "run" / "dashboard")
+        app = create_app({"DATA_DIR": str(folder), "SEED_DEMO": False, "SECRET_KEY": "bench"})
+        client = app.test_client()
+        path = "/dashboard?as_of=2026-10-31"
+        first, response = timed(lambda: client.get(path))
+        assert response.status_code == 200, response.status_code
+        times = []
+        for _ in range(max(self.repeat, 5)):
+            seconds, response = timed(lambda: client.get(path))
+            assert response.status_code == 200, response.status_code
+            times.append(seconds * 1000)
+        self.add(
+            Figure(
+                "dashboard",
+                "dashboard page, server time (in-process)",
+                "demo",
+                "ms",
+                times,
+                "<= 5 s",
+                5000.0,
+                note=f"first request of the process {first:.2f} s",
+            )
+        )
+
+    # ------------------------------------------------------------------------ zipbomb
+    def row_zipbomb(self) -> None:
+        """A KMZ of 300 MB of zeros is refused from its central directory, unread."""
+        import io
+        import zipfile
+
+        from geo.problems import InputError
+        from geo.readers import read_upload
+
+        mb = 1024 * 1024
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z, z.open("doc.kml", "w") as f:
+            for _ in range(300):
+                f.write(bytes(mb))
+        bomb = buf.getvalue()
+
+        def refuse() -> str:
+            try:
+                read_upload(bomb, "bomb.kmz")
+            except InputError as exc:
+                return exc.problems[0].code
+            raise AssertionError("the zip bomb was read")
+
+        ours, peer = [], []
+        for _ in range(self.repeat):
+            seconds, code = timed(refuse)
+            assert code == "zip_entry_too_large", code
+            ours.append(seconds * 1000)
+            seconds, _ = timed(lambda: zipfile.ZipFile(io.BytesIO(bomb)).infolist())
+            peer.append(seconds * 1000)
+        self.add(
+            Figure(
+                "zipbomb",
+                "KMZ of 300 MB of zeros refused (was a 1 s limit in the tests)",
+                f"{len(bomb) // 1024:,} KB file",
+                "ms",
+                ours,
+                "<= 1,000 ms",
+                1000.0,
+                peer,
+                "zipfile central directory",
+            )
+        )
+
     # ---------------------------------------------------------------------------- map
     def _map(self, server: Server, client: Client, size: int) -> None:
         """The county map page: HTML size and server time, then headless Chromium."""
@@ -1150,6 +1227,10 @@ class Bench:
             self.row_startup()
         if "history" in rows:
             self.row_history()
+        if "dashboard" in rows:
+            self.row_dashboard()
+        if "zipbomb" in rows:
+            self.row_zipbomb()
         self.write(time.perf_counter() - start)
 
 

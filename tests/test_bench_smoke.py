@@ -31,7 +31,18 @@ def test_bench_smoke_run_writes_the_table(tmp_path):
     text = out.read_text(encoding="utf-8")
     assert "| row | measure | features | ours | target | met | peer (same run) | ratio |" in text
     rows = {line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| ")}
-    for row in ("items", "commit", "import", "map", "gaps", "nearest", "memory", "startup"):
+    for row in (
+        "items",
+        "commit",
+        "import",
+        "map",
+        "gaps",
+        "nearest",
+        "memory",
+        "startup",
+        "dashboard",
+        "zipbomb",
+    ):
         assert row in rows, f"no {row} figures in:\n{text}"
     assert "ogr2ogr" in text or "n/a" in text
     assert (tmp_path / "work" / "results.json").exists()
