@@ -49,6 +49,8 @@ from webmap.display import plain_value as plain_value
 from webmap.display import ref_titles as ref_titles
 from webmap.display import unit_label as unit_label
 from webmap.i18n import format_date, format_number, translate
+from webmap.ogc.crs import CRS84
+from webmap.ogc.params import parse_bbox
 
 BASEMAPS = ("osm", "tianditu", "amap", "none")
 GROUPS = ("work", "reference", "gaps")
@@ -580,15 +582,7 @@ def parse_feature_query(args: Mapping[str, str], max_limit: int) -> FeatureQuery
     >>> parse_feature_query({"bbox": "112,39,113,40", "limit": "5"}, 100).bbox
     (112.0, 39.0, 113.0, 40.0)
     """
-    bbox = None
-    if args.get("bbox"):
-        parts = args["bbox"].split(",")
-        if len(parts) != 4:
-            raise BadRequest(value=f"bbox={args['bbox'][:_TEXT_MAX]}")
-        minx, miny, maxx, maxy = (_number(p, "bbox") for p in parts)
-        if minx > maxx or miny > maxy or not (-90 <= miny <= maxy <= 90):
-            raise BadRequest(value=f"bbox={args['bbox'][:_TEXT_MAX]}")
-        bbox = (minx, miny, maxx, maxy)
+    bbox = parse_bbox(args.get("bbox"), CRS84)  # the one bbox parser, the OGC API's
     limit = int(_number(args.get("limit") or "1000", "limit"))
     offset = int(_number(args.get("offset") or "0", "offset"))
     if not 1 <= limit <= max_limit or offset < 0:

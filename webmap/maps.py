@@ -42,8 +42,8 @@ from geo.crs import gcj02_to_wgs84
 from geo.display import DISPLAY_DECIMALS, display_geometries
 from layers.analyses import KINDS
 from layers.gap_overlays import kind_label
+from layers.query import Query, page_positions
 from layers.specs import LayerSpec
-from layers.store_base import page_positions
 from webmap.assets import ASSET_URLS, localise
 from webmap.basemaps import MAX_ZOOM as MAX_ZOOM
 from webmap.basemaps import Basemap as Basemap
@@ -653,8 +653,7 @@ def features_in_view(
         if box is None:
             return _collection([], [], 0)
     # Only the page is read: a county-wide view of a million points stays quick.
-    result = store.query_sample(
-        spec.name,
+    wanted = Query(
         bbox=box,
         equals=equals,
         date_from=(filters.date_from or None) if dated else None,
@@ -664,6 +663,7 @@ def features_in_view(
         offset=query.offset,
         spread=query.sample,
     )
+    result = store.query_sample(spec.name, wanted)
     page = result.features
     shown = display_geometries(_feature_geometries(page), query.coords == "gcj02")
     return _collection(page, shown, result.number_matched, spec.field_names)

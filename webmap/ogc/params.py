@@ -1,6 +1,7 @@
 """Query parameters of item lists and exports, parsed once and checked (400 on nonsense).
 
-The same filters select the features of a map view, an OGC API items page and an export:
+The same filters select the features of a map view, an OGC API items page and an export,
+as one :class:`layers.query.Query`:
 ``bbox`` (with ``bbox-crs``), ``datetime`` (an instant or an interval with ``..`` for an
 open end; ``date_from``/``date_to`` are accepted too), and ``<field>=<value>`` equality
 filters on the layer's fields (and ``id``).
@@ -11,10 +12,11 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from layers.errors import BadRequest
+from layers.query import Query
 from layers.specs import LayerSpec
 from webmap.ogc import crs as ogc_crs
 
@@ -25,33 +27,22 @@ ITEMS_PARAMS = ("limit", "offset", "bbox", "bbox-crs", "crs", "datetime")
 DATE_PARAMS = ("date_from", "date_to")
 
 
-@dataclass
-class Filters:
-    """Which features of one layer are wanted."""
-
-    bbox: tuple[float, float, float, float] | None = None
-    equals: dict[str, str] = field(default_factory=dict)
-    date_from: str | None = None
-    date_to: str | None = None
-
-    def store_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of :meth:`layers.store_base.BaseStore.query`."""
-        return {
-            "bbox": self.bbox,
-            "equals": self.equals or None,
-            "date_from": self.date_from,
-            "date_to": self.date_to,
-        }
+#: The filters of a request are the store's one query value (no paging yet).
+Filters = Query
 
 
 @dataclass
 class ItemsQuery:
     """A page of items: filters, paging and the response CRS."""
 
-    filters: Filters
+    filters: Query
     limit: int
     offset: int
     crs: str
+
+    def store_query(self) -> Query:
+        """The :class:`~layers.query.Query` of this page, for the store."""
+        return self.filters.page(limit=self.limit, offset=self.offset)
 
 
 def _number_list(text: str, param: str) -> tuple[float, ...]:
@@ -132,7 +123,7 @@ def parse_filters(
     args: Mapping[str, Any],
     *,
     bbox_crs_allowed: Iterable[str] = (ogc_crs.CRS84,),
-) -> Filters:
+) -> Query:
     """The filters in ``args`` for a layer of ``spec`` (no check for unknown parameters)."""
     bbox_crs = ogc_crs.choose(args.get("bbox-crs"), bbox_crs_allowed, "bbox-crs")
     date_from, date_to = parse_datetime(args.get("datetime"))
@@ -143,7 +134,8 @@ def parse_filters(
     if (date_from or date_to) and not spec.date_field:
         raise BadRequest(value=f"layer {spec.name} has no date to filter on")
     equals = {k: str(args[k]) for k in filter_params(spec) if k in args}
-    return Filters(parse_bbox(args.get("bbox"), bbox_crs), equals, date_from, date_to)
+    bbox = parse_bbox(args.get("bbox"), bbox_crs)
+    return Query(bbox=bbox, equals=equals, date_from=date_from, date_to=date_to)
 
 
 def _integer(text: str | None, param: str, default: int, minimum: int) -> int:

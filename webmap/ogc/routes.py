@@ -141,9 +141,7 @@ def items(collection_id: str) -> Response:
         max_limit=int(current_app.config["OGC_MAX_LIMIT"]),
     )
     as_html = wants_html(docs.GEOJSON)
-    result = store.query(
-        spec.name, limit=query.limit, offset=query.offset, **query.filters.store_kwargs()
-    )
+    result = store.query(spec.name, query.store_query())
     features = ogc_crs.features_to_crs(docs.with_every_field(spec, result.features), query.crs)
     links = docs.page_links(
         spec.name, query.offset, query.limit, len(features), result.number_matched, as_html

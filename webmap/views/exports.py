@@ -127,7 +127,7 @@ def selection(
     chosen: dict[str, list[dict[str, Any]]] = {}
     for spec in specs:
         filters = _layer_filters(store, spec, _ogc_args(args))
-        features = store.query(spec.name, **filters.store_kwargs()).features
+        features = store.query(spec.name, filters).features
         if by_map is not None and spec.name in by_map:
             features = [f for f in features if str(f["id"]) in by_map[spec.name]]
         chosen[spec.name] = features
