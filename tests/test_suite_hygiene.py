@@ -174,3 +174,32 @@ def test_the_check_catches_a_wall_clock_assertion(name):
 @pytest.mark.parametrize("name", sorted(ALLOWED))
 def test_the_check_allows_other_uses_of_the_clock(name):
     assert timing_asserts(ALLOWED[name]) == []
+
+
+# Geometry helpers live in one catalogue, tests/support/geometries.py.
+CATALOGUE_NAMES = {"point", "pt", "line", "poly", "polygon", "square", "rectangle", "fwd", "north"}
+
+
+def local_geometry_helpers(source: str) -> list[str]:
+    """Module-level functions of a test file named like a helper of the catalogue."""
+    return [
+        node.name
+        for node in ast.parse(source).body
+        if isinstance(node, ast.FunctionDef) and node.name in CATALOGUE_NAMES
+    ]
+
+
+def test_geometry_helpers_come_from_the_catalogue():
+    found = [
+        f"{path.relative_to(TESTS.parent)}: {name}()"
+        for path in sorted(TESTS.rglob("*.py"))
+        if not {"data", "support"} & set(path.relative_to(TESTS).parts)
+        for name in local_geometry_helpers(path.read_text(encoding="utf-8"))
+    ]
+    assert not found, "use tests/support/geometries.py (from geometries import ...): " + str(found)
+
+
+def test_the_helper_check_catches_a_local_point():
+    source = "def point(lon=112.8, lat=39.5):\n    return {'type': 'Point'}\n"
+    assert local_geometry_helpers(source) == ["point"]
+    assert local_geometry_helpers("from geometries import point\n") == []
