@@ -89,3 +89,16 @@ def test_a_wrong_example_is_reported(tmp_path, monkeypatch):
 def test_the_geometry_catalogue_examples_hold():
     result, report = run_examples("geometries")
     assert result.failed == 0 and result.attempted > 0, report
+
+
+def test_a_warning_in_an_example_fails_it(tmp_path, monkeypatch):
+    """filterwarnings = error holds inside the examples too."""
+    (tmp_path / "vw_doctest_warns.py").write_text(
+        'def old():\n    """\n    >>> old()\n    1\n    """\n'
+        "    import warnings\n    warnings.warn('old', UserWarning)\n    return 1\n",
+        encoding="utf-8",
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    result, report = run_examples("vw_doctest_warns")
+    assert result == (1, 1)
+    assert "UserWarning: old" in report
