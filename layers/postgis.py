@@ -43,6 +43,7 @@ from layers.bulk import expand
 from layers.commit import LayerWrite, Prepared
 from layers.errors import VillageWorksError
 from layers.history import history_entries
+from layers.memtable import FeatureTable
 from layers.pg_db import (
     DDL,
     PUT_FEATURE,
@@ -61,8 +62,6 @@ from layers.store_base import (
     LayerDump,
     QueryResult,
     _as_text,
-    _frame,
-    _geometries,
     last_seq_by_id,
     next_id_after,
     utc_now,
@@ -74,14 +73,19 @@ DEADLOCK_RETRIES = 4
 _NUMBER = re.compile(r"-?\d+(\.\d+)?([eE][-+]?\d+)?", re.ASCII)
 
 
+def _columns(spec: LayerSpec) -> list[str]:
+    """The property columns of a layer's table: declared fields, then system fields."""
+    return [*spec.field_names, *SYSTEM_FIELDS]
+
+
 @dataclass
 class _Snapshot:
-    """This process's copy of one layer's live features, as of ``seq``."""
+    """This process's copy of one layer's live features as of ``seq``: the columnar
+    :class:`~layers.memtable.FeatureTable` the GeoJSON store reads from too, by id."""
 
+    table: FeatureTable
     seq: int = -1
-    features: dict[str, dict[str, Any]] = field(default_factory=dict)
-    frame: gpd.GeoDataFrame | None = None
-    frame_seq: int = -1
+    last_id: str = ""  # the greatest id in the table (new ids usually come after it)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -265,39 +269,53 @@ class PostGISStore(BaseStore):
         return {name: found.get(name, 0) for name in self.layer_names()}
 
     def _snapshot(self, layer: str) -> _Snapshot:
+        """The layer's table, refreshed by the rows changed since its seq (one query)."""
         spec = self.spec(layer)
         with self._guard:
-            snap = self._snapshots.setdefault(layer, _Snapshot())
+            snap = self._snapshots.get(layer)
+            if snap is None:
+                snap = self._snapshots[layer] = _Snapshot(FeatureTable(_columns(spec)))
         with snap.lock:
-            seq = self.version(layer)
-            if seq == snap.seq:
+            if self.version(layer) == snap.seq:
                 return snap
             with self._conn() as conn:
                 # One statement, one snapshot: the seq and the rows changed up to it.
                 rows = conn.execute(
                     "SELECT l.seq, f.id, f.deleted, f.geometry, f.properties FROM vw_layers l "
                     "LEFT JOIN vw_features f ON f.layer = l.name AND f.seq > %s "
-                    "WHERE l.name = %s",
+                    'WHERE l.name = %s ORDER BY f.id COLLATE "C"',
                     (snap.seq, layer),
                 ).fetchall()
-            added = False
-            for seq_now, fid, deleted, geometry, props in rows:
-                seq = int(seq_now)
-                if fid is None:
-                    continue
-                if deleted:
-                    snap.features.pop(fid, None)
-                else:
-                    added = added or fid not in snap.features
-                    snap.features[fid] = self._feature(spec, fid, geometry, props)
-            if added:
-                snap.features = dict(sorted(snap.features.items()))
-            snap.seq = seq if rows else 0
+            puts = []
+            for _seq, fid, deleted, geometry, props in rows:
+                if fid is not None and deleted:
+                    snap.table.delete(fid)
+                elif fid is not None:
+                    puts.append(self._feature(spec, fid, geometry, props))
+            self._put_in_id_order(spec, snap, puts)
+            snap.seq = int(rows[0][0]) if rows else 0
             return snap
+
+    @staticmethod
+    def _put_in_id_order(spec: LayerSpec, snap: _Snapshot, puts: list[dict[str, Any]]) -> None:
+        """Put ``puts`` (sorted by id) so that the table stays in id order."""
+        table = snap.table
+        new = [f for f in puts if f["id"] not in table]
+        if new and new[0]["id"] < snap.last_id:
+            # An id before the last one (a restore): the table is laid out again by id.
+            merged = {f["id"]: f for f in table.values_list()}
+            merged.update((f["id"], f) for f in puts)
+            snap.table = table = FeatureTable(_columns(spec))
+            puts = [merged[k] for k in sorted(merged)]
+        table.put_many(puts)
+        if puts:
+            snap.last_id = max(snap.last_id, puts[-1]["id"])
 
     def features(self, layer: str) -> list[dict[str, Any]]:
         """Every live feature of ``layer``, by id (GeoJSON dicts; treat them as read-only)."""
-        return list(self._snapshot(layer).features.values())
+        snap = self._snapshot(layer)
+        with snap.lock:
+            return snap.table.values_list()
 
     def get(self, layer: str, fid: str) -> dict[str, Any] | None:
         """One live feature, or None."""
@@ -313,15 +331,14 @@ class PostGISStore(BaseStore):
     def frame(self, layer: str) -> gpd.GeoDataFrame:
         """Live features as a GeoDataFrame (EPSG:4326) with ``id`` and every field.
 
-        Built once per layer version and shared: callers must not modify it in place.
+        Built once per layer version from the table's columns and shared: callers must
+        not modify it in place.
         """
+        spec = self.spec(layer)
         snap = self._snapshot(layer)
+        numbers = [f.name for f in spec.fields if f.type == "number"]
         with snap.lock:
-            if snap.frame is None or snap.frame_seq != snap.seq:
-                feats = list(snap.features.values())
-                snap.frame = _frame(self.spec(layer), feats, _geometries(feats))
-                snap.frame_seq = snap.seq
-            return snap.frame
+            return snap.table.frame(_columns(spec), numbers)
 
     def _where(self, spec: LayerSpec, query: Query) -> tuple[str, list[Any]]:
         """SQL conditions of a :class:`~layers.query.Query` (``within`` and ``spread``
