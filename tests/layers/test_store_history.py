@@ -110,3 +110,19 @@ def test_a_torn_tail_is_not_indexed_until_it_is_whole(tmp_path):
     with open(path, "ab") as fh:
         fh.write(whole[: len(whole) // 2])  # a writer half-way through its append
     assert [h["op"] for h in store.history("streetlights", fid)] == ["create"]
+
+
+def test_the_postgis_table_cache_stays_in_id_order_and_follows_commits(store):
+    if store.backend != "postgis":
+        pytest.skip("the GeoJSON table keeps file order")
+    ids = [store.create("streetlights", POINT, LIGHT, user="a").ids[0] for _ in range(3)]
+    assert [f["id"] for f in store.features("streetlights")] == ids
+    store.delete("streetlights", ids[0], user="a")
+    later = store.create("streetlights", POINT, LIGHT, user="a").ids[0]
+    assert [f["id"] for f in store.features("streetlights")] == [*ids[1:], later]
+    store.restore("streetlights", ids[0], user="a")
+    store.update("streetlights", ids[1], properties={"status": "faulty"}, user="b")
+    assert [f["id"] for f in store.features("streetlights")] == [*ids, later]
+    frame = store.frame("streetlights")
+    assert list(frame["id"]) == [*ids, later]
+    assert frame.set_index("id").loc[ids[1], "status"] == "faulty"
