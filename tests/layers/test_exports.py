@@ -15,6 +15,7 @@ import orjson
 import pyogrio
 import pytest
 import shapely
+from geometries import point
 
 from layers.exports import (
     FORMATS,
@@ -42,7 +43,7 @@ def populate(store: BaseStore) -> None:
     """A little county: points, lines, a polygon with a hole, a multipolygon, no geometry."""
     store.create(
         "villages",
-        {"type": "Point", "coordinates": [112.8, 39.5]},
+        point(112.8, 39.5),
         {"name": HOSTILE, "township": "岱岳镇", "households": 320, "notes": "多行\n备注"},
         user="t",
     )
@@ -73,7 +74,7 @@ def populate(store: BaseStore) -> None:
     )
     store.create(
         "greenhouses",
-        {"type": "Point", "coordinates": [112.75, 39.45]},
+        point(112.75, 39.45),
         {"frame_type": "bamboo", "crop": "黄瓜"},
         user="t",
     )
@@ -103,7 +104,7 @@ def populate(store: BaseStore) -> None:
     )
     store.create(
         "plantings",
-        {"type": "Point", "coordinates": [112.72, 39.42]},
+        point(112.72, 39.42),
         {"species": "山杏", "count": 1},
         user="t",
     )
@@ -414,7 +415,7 @@ def test_hostile_text_is_inert_in_csv_and_xlsx_and_never_breaks_the_workbook(sto
     for i, text in enumerate(HOSTILE_CELLS):
         store.create(
             "streetlights",
-            {"type": "Point", "coordinates": [112.8 + i / 1000, 39.5]},
+            point(112.8 + i / 1000, 39.5),
             {"power_source": "solar", "status": "working", "road": text},
             user="t",
         )

@@ -8,6 +8,7 @@ import os
 import numpy as np
 import orjson
 import pytest
+from geometries import point
 
 import layers.layer_file as layer_file_module
 import layers.store as store_module
@@ -42,7 +43,7 @@ def _features() -> list[dict]:
             del props["name"]  # absent, not null
         if i % 7 == 0:
             props["n"] = True  # True is not 1
-        geometry = {"type": "Point", "coordinates": [112.5 + i / 1000, 39.5]}
+        geometry = point(112.5 + i / 1000, 39.5)
         if i % 6 == 1:
             geometry = {
                 "type": "LineString",
@@ -95,7 +96,7 @@ def _big_store(tmp_path, monkeypatch, n=300):
     changes = [
         store_module.Change(
             "create",
-            geometry={"type": "Point", "coordinates": [112.5 + i / 10_000, 39.5]},
+            geometry=point(112.5 + i / 10_000, 39.5),
             properties={"power_source": "solar", "pole_height_m": i % 12, "road": f"路{i}"},
         )
         for i in range(n)
@@ -123,7 +124,7 @@ def test_a_compacted_big_layer_loads_from_its_snapshot(tmp_path, monkeypatch):
         # It goes on from there: the numbering, the journal, queries.
         created = again.create(
             "streetlights",
-            {"type": "Point", "coordinates": [112.6, 39.6]},
+            point(112.6, 39.6),
             {"power_source": "grid"},
             user="u",
         )
@@ -166,7 +167,7 @@ def test_a_small_layer_has_no_snapshot(tmp_path, monkeypatch):
     monkeypatch.setattr(layer_file_module, "SNAPSHOT_MIN_FEATURES", 10_000)
     store.create(
         "streetlights",
-        {"type": "Point", "coordinates": [112.6, 39.6]},
+        point(112.6, 39.6),
         {"power_source": "grid"},
         user="u",
     )

@@ -6,6 +6,7 @@ import random
 import orjson
 import pytest
 import shapely
+from geometries import point
 
 from layers.store import GeoJSONStore
 from layers.store_base import BaseStore, Change
@@ -106,7 +107,7 @@ def test_a_dry_run_is_reused_only_by_the_same_commit(tmp_path):
     store.commit("streetlights", more, user="u", source="up", dry_run=True)
     store.create(
         "streetlights",
-        {"type": "Point", "coordinates": [112.7, 39.4]},
+        point(112.7, 39.4),
         {"power_source": "solar", "status": "working"},
         user="u",
     )

@@ -14,7 +14,7 @@ import orjson
 import pyogrio
 import pytest
 from flask import render_template_string
-from geometries import COUNTY_RING, polygon
+from geometries import COUNTY_RING, point, polygon
 
 from layers.exports import FORMATS
 from layers.store import Change, GeoJSONStore
@@ -35,14 +35,14 @@ TOWNSHIP = [
 def populate(store: GeoJSONStore) -> None:
     store.create(
         "villages",
-        {"type": "Point", "coordinates": [112.8, 39.5]},
+        point(112.8, 39.5),
         {"name": "白坊村", "township": "岱岳镇"},
         user="t",
     )
     changes = [
         Change(
             "create",
-            geometry={"type": "Point", "coordinates": [112.6 + i * 0.01, 39.3 + i * 0.01]},
+            geometry=point(112.6 + i * 0.01, 39.3 + i * 0.01),
             properties={
                 "power_source": "solar",
                 "status": "working" if i % 2 else "faulty",

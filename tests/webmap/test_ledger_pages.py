@@ -9,6 +9,7 @@ from pathlib import Path
 import openpyxl
 import orjson
 import pytest
+from geometries import point
 
 from layers.ledger_io import COLUMNS
 from layers.store import Change
@@ -67,7 +68,7 @@ def add_lights(store, n, source="upload:U-20261101-abcdef"):
     changes = [
         Change(
             "create",
-            geometry={"type": "Point", "coordinates": [112.83 + i / 1000, 39.52]},
+            geometry=point(112.83 + i / 1000, 39.52),
             properties={"power_source": "solar", "status": "working"},
         )
         for i in range(n)

@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 import pyproj
 import pytest
-from geometries import COUNTY_RING, polygon
+from geometries import COUNTY_RING, point, polygon
 
 from layers.memtable import FeatureTable
 from layers.store import Change, GeoJSONStore
@@ -31,14 +31,14 @@ def populate(store: GeoJSONStore) -> None:
     )
     store.create(
         "villages",
-        {"type": "Point", "coordinates": [112.8, 39.5]},
+        point(112.8, 39.5),
         {"name": HOSTILE, "township": "岱岳镇", "households": 320},
         user="t",
     )
     changes = [
         Change(
             "create",
-            geometry={"type": "Point", "coordinates": [112.6 + i * 0.003, 39.3 + i * 0.002]},
+            geometry=point(112.6 + i * 0.003, 39.3 + i * 0.002),
             properties={
                 "power_source": "solar" if i % 3 else "grid",
                 "status": "working" if i % 2 else "faulty",
@@ -52,7 +52,7 @@ def populate(store: GeoJSONStore) -> None:
     # Wells west of 112.5E: their Gauss-Kruger zone is CM 111E (EPSG:4546).
     store.create(
         "wells",
-        {"type": "Point", "coordinates": [112.0, 39.4]},
+        point(112.0, 39.4),
         {"name": "一号井", "status": "working"},
         user="t",
     )
