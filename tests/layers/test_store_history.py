@@ -3,6 +3,7 @@ the same entries in the same order, after more appends, compaction and a restart
 
 import numpy as np
 import pytest
+from geometries import point
 
 import layers.history
 from layers.bulk import Creates
@@ -10,7 +11,6 @@ from layers.store import Change, GeoJSONStore
 from layers.store_base import history_of
 
 LIGHT = {"power_source": "solar", "pole_height_m": 8, "status": "working"}
-POINT = {"type": "Point", "coordinates": [112.8, 39.5]}
 
 
 def full_scan(store, layer, fid):
@@ -39,7 +39,7 @@ def test_history_of_a_bulk_created_feature_then_edited_and_deleted(store, big_at
     ids = bulk(store, 50)
     fid = ids[20]
     store.update("streetlights", fid, properties={"status": "faulty"}, user="bob")
-    other = store.create("streetlights", POINT, LIGHT, user="carol").ids[0]
+    other = store.create("streetlights", point(), LIGHT, user="carol").ids[0]
     store.delete("streetlights", fid, user="dave")
     history = store.history("streetlights", fid)
     assert [(h["op"], h["by"]) for h in history] == [
@@ -88,13 +88,13 @@ def test_history_follows_appends_compaction_and_restart(tmp_path, big_at):
 def test_history_of_a_feature_that_came_with_the_data_and_of_an_unknown_id(tmp_path):
     store = GeoJSONStore(tmp_path)
     assert store.history("streetlights", "SL-999999") == []
-    fid = store.create("streetlights", POINT, LIGHT, user="a").ids[0]
+    fid = store.create("streetlights", point(), LIGHT, user="a").ids[0]
     assert store.history("streetlights", fid[:-1]) == []  # a prefix of an id is not it
 
 
 def test_a_replaced_journal_is_indexed_again(tmp_path):
     store = GeoJSONStore(tmp_path)
-    fid = store.create("streetlights", POINT, LIGHT, user="a").ids[0]
+    fid = store.create("streetlights", point(), LIGHT, user="a").ids[0]
     assert len(store.history("streetlights", fid)) == 1
     journal = store.journal("streetlights").path
     journal.write_bytes(b"")  # what a replaced data directory looks like to the index
@@ -104,7 +104,7 @@ def test_a_replaced_journal_is_indexed_again(tmp_path):
 
 def test_a_torn_tail_is_not_indexed_until_it_is_whole(tmp_path):
     store = GeoJSONStore(tmp_path)
-    fid = store.create("streetlights", POINT, LIGHT, user="a").ids[0]
+    fid = store.create("streetlights", point(), LIGHT, user="a").ids[0]
     path = store.journal("streetlights").path
     whole = path.read_bytes()
     with open(path, "ab") as fh:
@@ -115,10 +115,10 @@ def test_a_torn_tail_is_not_indexed_until_it_is_whole(tmp_path):
 def test_the_postgis_table_cache_stays_in_id_order_and_follows_commits(store):
     if store.backend != "postgis":
         pytest.skip("the GeoJSON table keeps file order")
-    ids = [store.create("streetlights", POINT, LIGHT, user="a").ids[0] for _ in range(3)]
+    ids = [store.create("streetlights", point(), LIGHT, user="a").ids[0] for _ in range(3)]
     assert [f["id"] for f in store.features("streetlights")] == ids
     store.delete("streetlights", ids[0], user="a")
-    later = store.create("streetlights", POINT, LIGHT, user="a").ids[0]
+    later = store.create("streetlights", point(), LIGHT, user="a").ids[0]
     assert [f["id"] for f in store.features("streetlights")] == [*ids[1:], later]
     store.restore("streetlights", ids[0], user="a")
     store.update("streetlights", ids[1], properties={"status": "faulty"}, user="b")
