@@ -172,9 +172,10 @@ def _existing(
     distance_m: float | None,
     ignore_ids: Collection[str],
 ) -> gpd.GeoDataFrame | None:
-    """The stored features a new one could duplicate: the whole layer on the file store
-    (its frame is cached per version), else those around the new geometries."""
-    if store.backend == "geojson" or len(shapes) > _NEARBY_MAX:
+    """The stored features a new one could duplicate: those around the new geometries
+    (a bbox query, so a one-feature commit into a big layer builds no whole-layer frame),
+    or the whole layer for a big batch."""
+    if len(shapes) > _NEARBY_MAX:
         existing = store.frame(spec.name)
     else:
         present = shapes[~shapely.is_missing(shapes)]

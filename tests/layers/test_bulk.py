@@ -249,8 +249,13 @@ def test_a_form_edit_is_a_batch_of_one():
     assert [(p.row, p.field, p.code, p.severity) for p in problems] == [
         (4, "colour", "unknown_field", "warning")
     ]
-    partial, _ = validate_properties(spec, {"status": "", "road": "x"}, 1, partial=True)
-    assert partial == {"status": None, "road": "x"}  # blank removes, absent keeps
+    partial, problems = validate_properties(
+        spec, {"road": "", "status": "working"}, 1, partial=True
+    )
+    assert partial == {"road": None, "status": "working"}  # blank removes, absent keeps
+    assert problems == []
+    _, problems = validate_properties(spec, {"status": "", "road": "x"}, 1, partial=True)
+    assert [(p.row, p.field, p.code) for p in problems] == [(1, "status", "required")]
 
 
 @settings(max_examples=200, deadline=None)
