@@ -29,6 +29,7 @@ from layers.bulk import round_coords
 from layers.changes import Change
 from layers.commit import CommitResult, LayerWrite, run_commit
 from layers.errors import NotFound
+from layers.history import history_entries
 from layers.planner import plan_changes
 from layers.query import Query
 from layers.query import page_positions as page_positions
@@ -445,38 +446,19 @@ def next_id_after(spec: LayerSpec, next_id: int, ids: Iterable[str]) -> int:
 def history_of(
     records: Iterable[Mapping[str, Any]], fid: str, current: Mapping[str, Any] | None
 ) -> list[dict[str, Any]]:
-    """The history entries of feature ``fid`` in ``records`` (oldest first).
+    """The history entries of feature ``fid`` in ``records`` (oldest first), by a full
+    scan: what the stores' indexed history (:func:`layers.history.history_entries`) gives.
 
     A feature that came with the data (seeded, never changed here) has no record: its
     history is one ``create`` entry built from its audit properties.
     """
-    entries: list[dict[str, Any]] = []
-    for record in records:
-        for change in record.get("changes", []):
-            if str(change["id"]) == str(fid):
-                entries.append(
-                    {
-                        "seq": record["seq"],
-                        "op": change.get("action", change["op"]),
-                        "at": record.get("at"),
-                        "by": record.get("by"),
-                        "source": record.get("source"),
-                        "feature": change.get("feature"),
-                    }
-                )
-    if not entries and current is not None:
-        props = current.get("properties", {})
-        entries.append(
-            {
-                "seq": 0,
-                "op": "create",
-                "at": props.get("created_at"),
-                "by": props.get("created_by"),
-                "source": props.get("source"),
-                "feature": current,
-            }
-        )
-    return entries
+    changes = [
+        (record, change)
+        for record in records
+        for change in record.get("changes", [])
+        if str(change["id"]) == str(fid)
+    ]
+    return history_entries(changes, current)
 
 
 def deleted_bodies(
