@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
 
@@ -34,7 +34,8 @@ from layers.dashboard import Dashboard
 from layers.store_base import BaseStore
 from webmap.assets import ASSET_URLS, localise
 from webmap.i18n import format_date, format_number, translate
-from webmap.maps import MAX_ZOOM, add_basemap_tiles
+from webmap.maps import MAX_ZOOM, MapParts, add_basemap_tiles, latlng_bounds
+from webmap.maps import render_parts as map_parts
 from webmap.scriptjson import script_json
 
 RED = "#d32f2f"
@@ -73,12 +74,6 @@ class GapLayers(MacroElement):
 
 
 # ------------------------------------------------------------------------- geometry
-
-
-def latlng_bounds(bounds: Sequence[float]) -> list[list[float]]:
-    """The one place lon/lat turns into Leaflet's [[south, west], [north, east]]."""
-    minx, miny, maxx, maxy = bounds
-    return [[miny, minx], [maxy, maxx]]
 
 
 # --------------------------------------------------------------------------- layers
@@ -342,15 +337,6 @@ def gap_map(store: BaseStore, board: Dashboard, view: GapMapView) -> folium.Map:
     return m
 
 
-@dataclass(frozen=True)
-class MapParts:
-    """A rendered map, split for a Jinja page: header links, the map div, the script."""
-
-    header: str
-    html: str
-    script: str
-
-
 _PAGE_OWNED = (
     re.compile(r'<meta name="viewport"[^>]*>', re.S),
     re.compile(r"<style>\s*html, body \{.*?</style>", re.S),
@@ -359,10 +345,10 @@ _PAGE_OWNED = (
 
 
 def render_parts(m: folium.Map) -> MapParts:
-    """Render ``m`` once; the page keeps its own viewport and body styles."""
-    root = m.get_root()
-    root.render()
-    header = root.header.render()
+    """Render ``m`` once (:func:`webmap.maps.render_parts`); the page keeps its own
+    viewport and body styles."""
+    parts = map_parts(m)
+    header = parts.header
     for pattern in _PAGE_OWNED:
         header = pattern.sub("", header)
-    return MapParts(header, root.html.render(), root.script.render())
+    return replace(parts, header=header)
