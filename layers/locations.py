@@ -74,6 +74,8 @@ class LocatedStore(Protocol):
 
     def query_frame(self, layer: str, *, bbox: Any = None) -> gpd.GeoDataFrame: ...
 
+    def bbox_ids(self, layer: str, bbox: Any) -> list[str]: ...
+
 
 _AREAS: weakref.WeakKeyDictionary[Any, tuple[int, BaseGeometry | None, str]] = (
     weakref.WeakKeyDictionary()
@@ -185,6 +187,9 @@ def _existing(
         pad = 3 * float(distance_m or 0) / 100_000 + 1e-6  # degrees; generous at 60° N
         bbox = (minx - pad, miny - pad, maxx + pad, maxy + pad)
         if not all(np.isfinite(bbox)):
+            return None
+        near = store.bbox_ids(spec.name, bbox)  # the index only: usually nothing is near
+        if not set(map(str, near)) - set(map(str, ignore_ids)):
             return None
         existing = store.query_frame(spec.name, bbox=bbox)
     if ignore_ids and len(existing):
