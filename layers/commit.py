@@ -35,6 +35,8 @@ class CommitResult:
     features: list[dict[str, Any]]
     replayed: bool = False
     warnings: list[Problem] = field(default_factory=list)
+    #: A dry run's checked batch, for the commit of the same changes that follows it.
+    plan: CheckedPlan | None = None
 
     @property
     def ids(self) -> list[str]:
@@ -71,6 +73,37 @@ class Prepared:
         return [e["feature"] for e in self.entries]
 
 
+@dataclass(eq=False)
+class CheckedPlan:
+    """A dry run's checked batch, handed to the commit that follows it (``plan=``).
+
+    The commit takes its entries without checking again only for the very same change
+    objects, from the same user and source, while the versions of the layers the checks
+    read (the layer, the layers it refers to, the boundaries) have not moved; otherwise
+    it checks as usual. A plan serves one commit.
+    """
+
+    layer: str
+    changes: list[Any]
+    user: str
+    source: str
+    extra: dict[str, Any]
+    versions: tuple[int, ...]
+    prepared: Prepared
+    used: bool = False
+
+    def fits(
+        self, layer: str, changes: list[Any], user: str, source: str, extra: dict[str, Any]
+    ) -> bool:
+        """Whether this plan was checked for these changes (the versions aside)."""
+        return (
+            not self.used
+            and (layer, user, source, extra) == (self.layer, self.user, self.source, self.extra)
+            and len(changes) == len(self.changes)
+            and all(a is b for a, b in zip(changes, self.changes, strict=True))
+        )
+
+
 class LayerWrite(Protocol):
     """One layer, locked for a write by its backend, as :func:`run_commit` needs it."""
 
@@ -86,8 +119,8 @@ class LayerWrite(Protocol):
         """Check ``changes`` (all or nothing: raises on errors) into entries."""
         ...
 
-    def keep(self, prepared: Prepared, *, user: str, source: str) -> None:
-        """Remember a dry run's batch for the commit that may follow (or nothing)."""
+    def versions(self) -> tuple[int, ...]:
+        """The versions of the layers a check of this layer reads (a plan depends on)."""
         ...
 
     def persist(self, head: dict[str, Any], prepared: Prepared, key: str | None) -> None:
@@ -105,20 +138,29 @@ def run_commit(
     idempotency_key: str | None,
     dry_run: bool,
     extra: Mapping[str, Any],
+    plan: CheckedPlan | None = None,
 ) -> CommitResult:
     """Commit ``changes`` to ``layer`` through a backend's ``open_write``, which locks the
     layer, calls its argument with the :class:`LayerWrite` and releases (rolls back a
-    dry run or a replay)."""
+    dry run or a replay). A dry run's result carries its :class:`CheckedPlan`; ``plan``
+    gives one back."""
+    extra = dict(extra)
 
     def body(write: LayerWrite) -> CommitResult:
         if idempotency_key:
             replayed = write.replayed(idempotency_key)
             if replayed is not None:
                 return replayed
-        prepared = write.prepare(changes, user=user, source=source, extra=dict(extra))
+        fits = plan is not None and plan.fits(layer, changes, user, source, extra)
+        if plan is not None and fits and plan.versions == write.versions():
+            plan.used = True
+            prepared = plan.prepared
+        else:
+            prepared = write.prepare(changes, user=user, source=source, extra=extra)
         if dry_run:
-            write.keep(prepared, user=user, source=source)
-            return CommitResult(layer, write.seq, "", prepared.features, warnings=prepared.warnings)
+            checked = CheckedPlan(layer, changes, user, source, extra, write.versions(), prepared)
+            features, warnings = prepared.features, prepared.warnings
+            return CommitResult(layer, write.seq, "", features, warnings=warnings, plan=checked)
         seq, txn = write.seq + 1, uuid.uuid4().hex
         head: dict[str, Any] = {
             "seq": seq,

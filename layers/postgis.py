@@ -683,8 +683,8 @@ class _DbWrite:
         )
         return Prepared(changes, now, entries, warnings)
 
-    def keep(self, prepared: Prepared, *, user: str, source: str) -> None:
-        return None  # the transaction is rolled back; nothing outlives it
+    def versions(self) -> tuple[int, ...]:
+        return self.store.plan_versions(self.spec.name, self.seq)
 
     def persist(self, head: dict[str, Any], prepared: Prepared, key: str | None) -> None:
         layer, seq, conn = self.spec.name, int(head["seq"]), self.conn

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,8 +84,6 @@ COMPACT_AT_ONCE_MAX_FEATURES = 2000
 #: A large layer is compacted when this many journal bytes are not yet in its file.
 COMPACT_PENDING_BYTES = 8 * 1024 * 1024
 COMPACT_PENDING_RECORDS = 500
-#: Dry runs of at least this many changes are kept for the commit that follows them.
-PLAN_MIN_CHANGES = 100
 #: Features per write when a layer file is written.
 WRITE_BATCH = 10000
 
@@ -117,40 +114,6 @@ class _LayerState:
     file_offset: int = 0
     idempotency: dict[str, dict[str, Any]] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
-
-
-@dataclass
-class _Plan:
-    """A dry run's checked batch, reusable by the same commit (see
-    ``GeoJSONStore._keep_plan``).
-
-    Holds the changes weakly: only the very same Change objects, in the same order, from
-    the same user and source, with the layer versions unchanged, get the plan.
-    """
-
-    changes: list[Any]
-    user: str
-    source: str
-    extra: dict[str, Any]
-    versions: tuple[int, ...]
-    prepared: Prepared
-
-    def __post_init__(self) -> None:
-        self.changes = [weakref.ref(c) for c in self.changes]
-
-    def fits(
-        self,
-        changes: list[Change],
-        user: str,
-        source: str,
-        extra: dict[str, Any],
-        versions: tuple[int, ...],
-    ) -> bool:
-        return (
-            (user, source, extra, versions) == (self.user, self.source, self.extra, self.versions)
-            and len(changes) == len(self.changes)
-            and all(ref() is change for ref, change in zip(self.changes, changes, strict=True))
-        )
 
 
 def _columns(spec: LayerSpec) -> list[str]:
@@ -193,7 +156,6 @@ class GeoJSONStore(BaseStore):
             folder.mkdir(parents=True, exist_ok=True)
         self.specs = specs if specs is not None else SpecRegistry.load(self.data_dir / "specs")
         self._states: dict[str, _LayerState] = {}
-        self._plans: dict[str, _Plan] = {}
         self._histories: dict[str, HistoryIndex] = {}
         tune_memory()
         self._locks: dict[str, InterProcessLock] = {}
@@ -488,28 +450,6 @@ class GeoJSONStore(BaseStore):
             raise ValidationFailed(problems)
         return block, problems
 
-    def _versions(self, state: _LayerState) -> tuple[int, ...]:
-        """The layer's seq and those of the layers it refers to (what a plan depends on)."""
-        refs = sorted(
-            {f.ref_layer for f in state.spec.fields if f.ref_layer and f.ref_layer in self.specs}
-            - {state.spec.name}
-        )
-        return (state.seq, *(self.version(name) for name in refs))
-
-    def _keep_plan(self, layer: str, plan: _Plan) -> None:
-        """Keep a dry run's entries for the commit that usually follows (an upload checks
-        everything, keeps the original file, then commits the same changes): while the
-        layer and the layers it refers to have not moved, the commit reuses them instead
-        of validating a hundred thousand features again. Dropped as soon as the caller
-        drops its changes."""
-        self._plans[layer] = plan
-        weakref.finalize(plan.changes[0](), self._drop_plan, layer, id(plan))
-
-    def _drop_plan(self, layer: str, plan_id: int) -> None:
-        plan = self._plans.get(layer)
-        if plan is not None and id(plan) == plan_id:
-            self._plans.pop(layer, None)
-
     def _last_body(self, layer: str, fid: str) -> dict[str, Any] | None:
         body: dict[str, Any] | None = None
         for _head, change in self._history_index(layer).changes(str(fid)):
@@ -629,7 +569,6 @@ class _FileWrite:
         self.store, self.state = store, state
         self.layer = state.spec.name
         self.seq = state.seq
-        self.versions = store._versions(state)
 
     def replayed(self, key: str) -> CommitResult | None:
         done = self.state.idempotency.get(key)
@@ -642,20 +581,14 @@ class _FileWrite:
     def prepare(
         self, changes: list[Any], *, user: str, source: str, extra: dict[str, Any]
     ) -> Prepared:
-        self.extra = extra
-        plan = self.store._plans.pop(self.layer, None)
-        if plan is not None and plan.fits(changes, user, source, extra, self.versions):
-            return plan.prepared
         now = self.store.clock()
         entries, warnings = self.store._prepare_any(
             self.state, changes, user=user, source=source, now=now, extra=extra
         )
         return Prepared(changes, now, entries, warnings)
 
-    def keep(self, prepared: Prepared, *, user: str, source: str) -> None:
-        if isinstance(prepared.entries, Block) or len(prepared.changes) >= PLAN_MIN_CHANGES:
-            plan = _Plan(prepared.changes, user, source, self.extra, self.versions, prepared)
-            self.store._keep_plan(self.layer, plan)
+    def versions(self) -> tuple[int, ...]:
+        return self.store.plan_versions(self.layer, self.seq)
 
     def persist(self, head: dict[str, Any], prepared: Prepared, key: str | None) -> None:
         state, journal = self.state, self.store.journal(self.layer)

@@ -27,7 +27,7 @@ from geo.problems import Problem
 from layers.bulk import COORD_DECIMALS as COORD_DECIMALS
 from layers.bulk import round_coords
 from layers.changes import Change
-from layers.commit import CommitResult, LayerWrite, run_commit
+from layers.commit import CheckedPlan, CommitResult, LayerWrite, run_commit
 from layers.errors import NotFound
 from layers.history import history_entries
 from layers.planner import plan_changes
@@ -227,6 +227,14 @@ class BaseStore(ABC):
         """Every change record of ``layer`` (the full audit trail), oldest first."""
 
     # ----------------------------------------------------------- backend writes
+    def plan_versions(self, layer: str, seq: int) -> tuple[int, ...]:
+        """What a check of ``layer`` at ``seq`` depends on: that seq and the versions of
+        the layers it refers to and of the boundaries (the working area)."""
+        spec = self.spec(layer)
+        read = {f.ref_layer for f in spec.fields if f.ref_layer} | {"boundaries"}
+        names = sorted((read & set(self.layer_names())) - {layer})
+        return (seq, *(self.version(name) for name in names))
+
     def commit(
         self,
         layer: str,
@@ -237,6 +245,7 @@ class BaseStore(ABC):
         idempotency_key: str | None = None,
         dry_run: bool = False,
         extra_properties: Mapping[str, Any] | None = None,
+        plan: CheckedPlan | None = None,
     ) -> CommitResult:
         """Apply ``changes`` to ``layer`` all together or not at all.
 
@@ -245,6 +254,9 @@ class BaseStore(ABC):
         missing feature. Returns once the change is durable. With the same
         ``idempotency_key`` a second call writes nothing and returns the first result.
         ``extra_properties`` sets system properties such as ``demo`` on created features.
+        A dry run's result carries a :class:`~layers.commit.CheckedPlan`; passed back as
+        ``plan`` with the same changes, the commit skips checking them again while the
+        layers the checks read have not changed.
         One template for every backend: :func:`layers.commit.run_commit`.
         """
         self.spec(layer)
@@ -257,6 +269,7 @@ class BaseStore(ABC):
             idempotency_key=idempotency_key,
             dry_run=dry_run,
             extra=extra_properties or {},
+            plan=plan,
         )
 
     @abstractmethod

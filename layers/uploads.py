@@ -36,6 +36,7 @@ from geo.messages import register
 from geo.problems import InputError, Problem
 from geo.readers import ReadResult, read_upload
 from layers.bulk import Creates
+from layers.commit import CheckedPlan
 from layers.errors import BadRequest, TooLarge, ValidationFailed
 from layers.locations import (
     DEFAULT_MARGIN_M,
@@ -282,6 +283,8 @@ class _Batch:
     rows: list[int]
     rejected: set[int]
     changes: list[Any] = field(default_factory=list)
+    #: The store's checked batch from the dry run, handed to the commit.
+    plan: CheckedPlan | None = None
 
 
 def _read(data: bytes, filename: str, options: UploadOptions, max_bytes: int) -> ReadResult:
@@ -545,6 +548,7 @@ def _store_dry_run(
             batch.rejected |= bad_rows
             batch.changes = _without_rows(batch.changes, bad_rows)
             continue
+        batch.plan = result.plan
         return result.features
     raise ValidationFailed([p for p in report.problems if p.severity == "error"])
 
@@ -680,6 +684,7 @@ def _commit(
             user=report.user,
             source=f"upload:{upload_id}",
             idempotency_key=key,
+            plan=batch.plan,
         )
         report.ids = committed.ids
         report.features = committed.features
