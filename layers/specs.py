@@ -183,6 +183,13 @@ class LayerSpec:
     accuracy_limit_m: float | None = None
     cluster: bool = False
     source_file: str = ""
+    #: The weakest role that may create, change or delete features of this layer, on
+    #: every path (capture, uploads, the OGC API, the ledger pages): ``field`` for work
+    #: layers, ``planner`` for reference layers and the ledger, unless the spec says
+    #: ``write_role = "..."``.
+    write_role: str = "field"
+    #: Most vertices one feature may have (``max_vertices`` in the spec).
+    max_vertices: int = 10_000
 
     def label_in(self, lang: str) -> str:
         """The layer's label in ``lang``."""
@@ -253,6 +260,25 @@ def _field_from(raw: Mapping[str, Any], where: str) -> FieldSpec:
     )
 
 
+WRITE_ROLES = ("field", "planner", "admin")
+DEFAULT_MAX_VERTICES = 10_000
+
+
+def _write_role(raw: Mapping[str, Any], kind: str, where: str) -> str:
+    """The spec's ``write_role``; by default ``field`` for work layers, else ``planner``."""
+    role = raw.get("write_role", "field" if kind == "work" else "planner")
+    if role not in WRITE_ROLES:
+        raise SpecError(f"{where}: write_role {role!r} is not one of {list(WRITE_ROLES)}")
+    return str(role)
+
+
+def _positive_int(raw: Mapping[str, Any], key: str, default: int, where: str) -> int:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SpecError(f"{where}: {key} must be a positive whole number, not {value!r}")
+    return value
+
+
 def spec_from_mapping(raw: Mapping[str, Any], source_file: str = "") -> LayerSpec:
     """Build a :class:`LayerSpec` from a parsed declaration, checking every key."""
     where = source_file or "<spec>"
@@ -287,6 +313,8 @@ def spec_from_mapping(raw: Mapping[str, Any], source_file: str = "") -> LayerSpe
         accuracy_limit_m=raw.get("accuracy_limit_m"),
         cluster=bool(raw.get("cluster", False)),
         source_file=source_file,
+        write_role=_write_role(raw, kind, where),
+        max_vertices=_positive_int(raw, "max_vertices", DEFAULT_MAX_VERTICES, where),
     )
     for key in ("status_field", "date_field", "title_field"):
         ref = getattr(spec, key)

@@ -73,7 +73,15 @@ class Settings:
         "SECRET_KEY",
         "",
         "Key signing session cookies. Empty: a random key is generated once and kept in "
-        "`<data>/secret_key`.",
+        "the key file (`VILLAGEWORKS_SECRET_KEY_FILE`), never in the data directory.",
+    )
+    secret_key_file: str = _setting(
+        "VILLAGEWORKS_SECRET_KEY_FILE",
+        "SECRET_KEY_FILE",
+        "",
+        "Where the generated signing key is kept (mode 0600) when `VILLAGEWORKS_SECRET_KEY` "
+        "is empty. Empty: `<data>.secrets/secret_key`, beside the data directory and "
+        "outside it, so a copy of the data directory holds no usable credential.",
     )
     lang: str = _setting(
         "VILLAGEWORKS_LANG",
@@ -139,6 +147,48 @@ class Settings:
         "DATABASE_URL",
         "",
         "PostgreSQL/PostGIS URL; empty means the embedded GeoJSON store.",
+    )
+    read_only: bool = _setting(
+        "VILLAGEWORKS_READ_ONLY",
+        "READ_ONLY",
+        False,
+        "Serve reads only: no lock or data file is opened for writing, and every write "
+        "answers 503 with a message. For a full disk or a read-only copy of the data.",
+    )
+    trusted_proxies: int = _setting(
+        "VILLAGEWORKS_TRUSTED_PROXIES",
+        "TRUSTED_PROXIES",
+        0,
+        "How many reverse proxies (nginx) stand in front of the app. Their "
+        "`X-Forwarded-For/-Proto/-Host` headers are then believed (werkzeug's ProxyFix), "
+        "so throttles and logs see the real client. 0: the headers are ignored.",
+    )
+    server_names: str = _setting(
+        "VILLAGEWORKS_SERVER_NAMES",
+        "SERVER_NAMES",
+        "",
+        "Comma-separated host names the app answers to (for example "
+        "`works.example.gov.cn,localhost`); other `Host` headers get 400. Empty: any.",
+    )
+    https: bool = _setting(
+        "VILLAGEWORKS_HTTPS",
+        "HTTPS",
+        False,
+        "The site is served over HTTPS: session cookies get the `Secure` flag and links "
+        "use `https`.",
+    )
+    max_photo_pixels: int = _setting(
+        "VILLAGEWORKS_MAX_PHOTO_PIXELS",
+        "MAX_PHOTO_PIXELS",
+        40_000_000,
+        "Largest photo accepted, in pixels (width x height); photos are re-encoded.",
+    )
+    anonymous_exports_per_minute: int = _setting(
+        "VILLAGEWORKS_ANONYMOUS_EXPORTS_PER_MINUTE",
+        "ANONYMOUS_EXPORTS_PER_MINUTE",
+        10,
+        "Whole-layer exports a visitor who is not logged in may make per minute, per "
+        "address; more get 429.",
     )
     log_level: str = _setting("VILLAGEWORKS_LOG_LEVEL", "LOG_LEVEL", "INFO", "Logging level.")
 
