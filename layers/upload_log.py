@@ -128,15 +128,21 @@ class UploadLog:
                 continue
         return sorted(metas, key=lambda m: m.get("at", ""), reverse=True)
 
-    def find_by_key(self, key: str) -> dict[str, Any] | None:
-        """The committed upload made with idempotency key ``key``, if any."""
+    def find_by_key(self, key: str, *, user: str) -> dict[str, Any] | None:
+        """The committed upload ``user`` made with idempotency key ``key``, if any.
+
+        Keys are scoped per user (as in the OGC API and capture): the same key sent by
+        another user names a different request.
+        """
         if not key:
             return None
         return next(
             (
                 m
                 for m in self.list()
-                if m.get("idempotency_key") == key and m.get("status") != "pending"
+                if m.get("idempotency_key") == key
+                and m.get("user") == user
+                and m.get("status") != "pending"
             ),
             None,
         )

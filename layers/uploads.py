@@ -589,7 +589,7 @@ def run_upload(
         # Settle records an upload killed mid-way left (a retry of it may be this one).
         UploadLog(store.data_dir).recover_pending(store)
     if options.idempotency_key and not options.dry_run:
-        earlier = UploadLog(store.data_dir).find_by_key(options.idempotency_key)
+        earlier = UploadLog(store.data_dir).find_by_key(options.idempotency_key, user=user)
         if earlier is not None:  # a client retrying a request that already landed
             return _replayed(report, earlier)
     batch = _read_batch(store, spec, data, filename, options, max_bytes, report, say)
@@ -677,7 +677,10 @@ def _commit(
     report.upload_id = upload_id
     log.begin(report, data)
     try:
-        key = f"upload:{options.idempotency_key}" if options.idempotency_key else None
+        # Scoped per user, as the OGC API and capture do: another user's key is not ours.
+        key = (
+            f"upload:{report.user}:{options.idempotency_key}" if options.idempotency_key else None
+        )
         committed = store.commit(
             options.layer,
             batch.changes,
@@ -693,7 +696,7 @@ def _commit(
             # The same request came before (a client retry): report that upload, not a new
             # one.
             log.discard(upload_id)
-            earlier = log.find_by_key(options.idempotency_key or "")
+            earlier = log.find_by_key(options.idempotency_key or "", user=report.user)
             report.upload_id = earlier.get("upload_id") if earlier else None
             report.status = "replayed"
             return report
