@@ -3,7 +3,10 @@
 ``<data>/uploads/<id>/meta.json`` holds what an upload did (the report of
 :func:`layers.uploads.run_upload`), ``original.bin`` the file as it came. A record is
 written ``pending`` before the commit and finished after it; a process that dies between
-leaves a pending record that the next upload settles.
+leaves a pending record that the next upload (and the next start of the app) settles.
+A folder without a record (a process that died, or failed, before writing it) is stray:
+:func:`stray_upload_dirs` lists them for ``villageworks check`` and :meth:`UploadLog.recover`
+removes them.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import orjson
 from geo.messages import register
 from geo.problems import Problem, short_value
 from layers.errors import BadRequest, NotFound
-from layers.journal import InterProcessLock, atomic_write
+from layers.journal import InterProcessLock, atomic_write, crashpoint
 from layers.store_base import BaseStore, utc_now
 
 _ID_RE = re.compile(r"^U-\d{8}-[0-9a-f]{6}$")
@@ -31,6 +34,12 @@ _WRITING_LOCK = "writing.lock"
 
 register("upload_not_found", "找不到上传记录 {value}", "No upload {value}")
 register("upload_already_undone", "上传 {value} 已撤销", "Upload {value} was already undone")
+register(
+    "upload_stray_dir",
+    "上传文件夹 {value} 没有上传记录（上传失败时留下的）；下次启动时会被清除",
+    "Upload folder {value} holds no upload record (left by a failed upload); "
+    "it is removed at the next start",
+)
 
 
 class Report(Protocol):
@@ -68,12 +77,26 @@ class UploadLog:
         """
         assert report.upload_id is not None
         folder = self._dir(report.upload_id)
-        folder.mkdir(parents=True, exist_ok=False)
-        fd = os.open(folder / _WRITING_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        self._writing[report.upload_id] = fd
-        atomic_write(folder / "original.bin", data)
-        self._write(report, "pending")
+        # Under the log's lock from mkdir until the flock: whoever looks for stray folders
+        # (under that lock too) never sees this one without its lock held.
+        with self._lock:
+            folder.mkdir(parents=True, exist_ok=False)
+            try:
+                fd = os.open(folder / _WRITING_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+            except BaseException:
+                shutil.rmtree(folder, ignore_errors=True)
+                raise
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            self._writing[report.upload_id] = fd
+        try:
+            crashpoint("upload_begin")
+            atomic_write(folder / "original.bin", data)
+            self._write(report, "pending")
+        except BaseException:
+            # Nothing was committed: leave no folder behind (not even the lock file).
+            self.release(report.upload_id)
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
 
     def release(self, upload_id: str) -> None:
         """End :meth:`begin`'s claim on a record (finished, discarded or failed)."""
@@ -165,6 +188,7 @@ class UploadLog:
         try:
             meta = self.get(upload_id)
         except NotFound:
+            self._remove_strays([upload_id])
             return "removed"
         if meta.get("status") != "pending":
             return "kept"
@@ -180,6 +204,46 @@ class UploadLog:
             return "committed"
         shutil.rmtree(self._dir(upload_id), ignore_errors=True)
         return "removed"
+
+    def stray(self) -> list[str]:
+        """Upload folders without a record whose writer is gone (it died or failed before
+        writing the record), oldest id first. Changes nothing."""
+        return [
+            folder.name
+            for folder in self._folders()
+            if not (folder / "meta.json").exists() and self._is_abandoned(folder.name)
+        ]
+
+    def _folders(self) -> list[Path]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p for p in self.root.glob("U-*") if _ID_RE.match(p.name) and p.is_dir())
+
+    def _is_abandoned(self, upload_id: str) -> bool:
+        with self._abandoned(upload_id) as abandoned:
+            return abandoned
+
+    def _remove_strays(self, upload_ids: list[str] | None = None) -> int:
+        """Remove stray folders (of ``upload_ids``, default all); returns how many."""
+        names = upload_ids if upload_ids is not None else [f.name for f in self._folders()]
+        names = [n for n in names if not (self.root / n / "meta.json").exists()]
+        if not names:
+            return 0  # the usual case: take no lock, write nothing
+        removed = 0
+        with self._lock:  # begin() holds it from mkdir to flock: no half-made folder here
+            for name in names:
+                folder = self._dir(name)
+                with self._abandoned(name) as abandoned:
+                    if abandoned and folder.is_dir() and not (folder / "meta.json").exists():
+                        shutil.rmtree(folder, ignore_errors=True)
+                        removed += 1
+        return removed
+
+    def recover(self, store: BaseStore) -> dict[str, int]:
+        """At start: settle pending records and remove stray folders (see the module)."""
+        settled = self.recover_pending(store)
+        settled["stray"] = self._remove_strays()
+        return settled
 
     def recover_pending(self, store: BaseStore) -> dict[str, int]:
         """Settle records left ``pending`` by a process that died mid-upload.
@@ -220,7 +284,7 @@ class UploadLog:
         """Whether no live process is writing ``upload_id`` (its lock is held while
         inside the block, so that no two processes settle one record)."""
         try:
-            fd = os.open(self._dir(upload_id) / _WRITING_LOCK, os.O_RDWR)
+            fd = os.open(self._dir(upload_id) / _WRITING_LOCK, os.O_RDONLY)
         except FileNotFoundError:
             yield True  # released: the writer finished or failed
             return
@@ -248,6 +312,25 @@ def undo_upload(store: BaseStore, upload_id: str, *, user: str) -> dict[str, Any
     )
 
 
+def stray_upload_dirs(data_dir: Path | str) -> list[str]:
+    """The ``uploads/U-*`` folders holding no record (left by failed uploads), for
+    ``villageworks check``; removed by :meth:`UploadLog.recover` at the next start.
+
+    >>> import tempfile
+    >>> stray_upload_dirs(tempfile.mkdtemp())
+    []
+    """
+    return UploadLog(data_dir).stray()
+
+
+def stray_upload_problems(data_dir: Path | str) -> list[Problem]:
+    """One warning per stray upload folder (:func:`stray_upload_dirs`)."""
+    return [
+        Problem("upload_stray_dir", value=f"uploads/{name}", severity="warning")
+        for name in stray_upload_dirs(data_dir)
+    ]
+
+
 def upload_features_summary(meta: Mapping[str, Any]) -> str:
     """One line about an upload for lists and logs."""
     return (
@@ -256,4 +339,10 @@ def upload_features_summary(meta: Mapping[str, Any]) -> str:
     )
 
 
-__all__ = ["UploadLog", "undo_upload", "upload_features_summary"]
+__all__ = [
+    "UploadLog",
+    "stray_upload_dirs",
+    "stray_upload_problems",
+    "undo_upload",
+    "upload_features_summary",
+]

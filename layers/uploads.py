@@ -587,7 +587,7 @@ def run_upload(
     )
     if not options.dry_run:
         # Settle records an upload killed mid-way left (a retry of it may be this one).
-        UploadLog(store.data_dir).recover_pending(store)
+        UploadLog(store.data_dir).recover(store)
     if options.idempotency_key and not options.dry_run:
         earlier = UploadLog(store.data_dir).find_by_key(options.idempotency_key, user=user)
         if earlier is not None:  # a client retrying a request that already landed

@@ -11,6 +11,7 @@ from typing import Any
 from flask import Flask
 
 from layers.backends import open_store, seed_if_empty
+from layers.upload_log import UploadLog
 from webmap import auth, errors, extensions, i18n, ogc, scriptjson, security
 from webmap.extensions import get_settings, get_store
 from webmap.settings import DEMO_DIR, Settings
@@ -89,6 +90,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
     app.extensions[extensions.SETTINGS] = Settings.from_config(app.config)
     app.extensions[extensions.STORE] = open_store(data_dir, database_url)
+    if not app.config.get("READ_ONLY"):  # settle uploads a dead process left half-done
+        UploadLog(data_dir).recover(app.extensions[extensions.STORE])
 
     for extension in (i18n, errors, security, auth, ogc, scriptjson):
         extension.init_app(app)

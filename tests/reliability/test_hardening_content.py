@@ -105,3 +105,36 @@ def test_upload_idempotency_keys_are_scoped_per_user(site: Any, rel: Any) -> Non
         store.close()
     assert {"b-0", "b-1"} <= set(roads)
     assert roads["b-0"]["properties"]["created_by"] == "field2"
+
+
+# ----------------------------------------------------------------- 12: stray upload folders
+def test_an_upload_killed_before_its_record_leaves_no_folder_after_a_restart(
+    tmp_path: Path, rel: Any, gunicorn: Any
+) -> None:
+    from layers.upload_log import stray_upload_dirs, stray_upload_problems
+
+    data = rel.demo_data_dir(tmp_path / "data")
+    tokens = rel.make_accounts(data)
+    points = rel.grid_points(data, "streetlights", 2)
+    crashing = gunicorn(data, workers=1, VILLAGEWORKS_CRASH_AT="upload_begin:1")
+    with pytest.raises(OSError):  # the worker dies (like kill -9) inside the upload
+        upload(rel, crashing.url, tokens["field"], collection(points, "c"), "crash-key-0001")
+    crashing.kill9()
+    folders = [p for p in (data / "uploads").glob("U-*")]
+    assert len(folders) == 1 and not (folders[0] / "meta.json").exists()
+    # What a failed upload of an earlier version left: a folder holding only its lock file.
+    older = data / "uploads" / "U-20260101-abcdef"
+    older.mkdir()
+    (older / "writing.lock").write_bytes(b"")
+    # `villageworks check` material: both are reported, in both languages.
+    assert stray_upload_dirs(data) == sorted([folders[0].name, older.name])
+    problems = stray_upload_problems(data)
+    assert len(problems) == 2
+    assert folders[0].name in problems[1].message("en") and "上传" in problems[1].message("zh")
+    # A restart cleans them up; a retry with the key then lands once.
+    server = gunicorn(data, workers=1)
+    assert not folders[0].exists() and not older.exists()
+    assert stray_upload_dirs(data) == []
+    status, body = upload(rel, server.url, tokens["field"], collection(points, "c"), "crash-key-0001")
+    assert status == 201, body
+    assert [p.name for p in (data / "uploads").glob("U-*")] == [body["upload_id"]]
