@@ -84,10 +84,14 @@ def site(tmp_path: Path, rel: Any, gunicorn: Any) -> Any:
 def test_upload_idempotency_keys_are_scoped_per_user(site: Any, rel: Any) -> None:
     points = rel.grid_points(site.data_dir, "streetlights", 4)
     key = "shared-key-0001"
-    first, first_body = upload(rel, site.url, site.tokens["field"], collection(points[:2], "a"), key)
+    first, first_body = upload(
+        rel, site.url, site.tokens["field"], collection(points[:2], "a"), key
+    )
     assert first == 201, first_body
     # The same user retrying the same key: a replay of that upload.
-    again, again_body = upload(rel, site.url, site.tokens["field"], collection(points[:2], "a"), key)
+    again, again_body = upload(
+        rel, site.url, site.tokens["field"], collection(points[:2], "a"), key
+    )
     assert again == 200 and again_body["status"] == "replayed", again_body
     assert again_body["upload_id"] == first_body["upload_id"]
     # Another user with the same key: a new upload of their own rows.
@@ -135,6 +139,8 @@ def test_an_upload_killed_before_its_record_leaves_no_folder_after_a_restart(
     server = gunicorn(data, workers=1)
     assert not folders[0].exists() and not older.exists()
     assert stray_upload_dirs(data) == []
-    status, body = upload(rel, server.url, tokens["field"], collection(points, "c"), "crash-key-0001")
+    status, body = upload(
+        rel, server.url, tokens["field"], collection(points, "c"), "crash-key-0001"
+    )
     assert status == 201, body
     assert [p.name for p in (data / "uploads").glob("U-*")] == [body["upload_id"]]
