@@ -11,6 +11,7 @@ removes them.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import fcntl
 import os
@@ -205,7 +206,7 @@ class UploadLog:
         shutil.rmtree(self._dir(upload_id), ignore_errors=True)
         return "removed"
 
-    def stray(self) -> list[str]:
+    def stray(self) -> builtins.list[str]:
         """Upload folders without a record whose writer is gone (it died or failed before
         writing the record), oldest id first. Changes nothing."""
         return [
@@ -214,7 +215,7 @@ class UploadLog:
             if not (folder / "meta.json").exists() and self._is_abandoned(folder.name)
         ]
 
-    def _folders(self) -> list[Path]:
+    def _folders(self) -> builtins.list[Path]:
         if not self.root.is_dir():
             return []
         return sorted(p for p in self.root.glob("U-*") if _ID_RE.match(p.name) and p.is_dir())
@@ -223,7 +224,7 @@ class UploadLog:
         with self._abandoned(upload_id) as abandoned:
             return abandoned
 
-    def _remove_strays(self, upload_ids: list[str] | None = None) -> int:
+    def _remove_strays(self, upload_ids: builtins.list[str] | None = None) -> int:
         """Remove stray folders (of ``upload_ids``, default all); returns how many."""
         names = upload_ids if upload_ids is not None else [f.name for f in self._folders()]
         names = [n for n in names if not (self.root / n / "meta.json").exists()]
