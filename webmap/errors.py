@@ -28,10 +28,23 @@ def error_body(status: int, code: str, message: str, **extra: Any) -> dict[str, 
     return {"error": {"status": status, "code": code, "message": message, **extra}}
 
 
-def _respond(status: int, body: dict[str, Any]) -> tuple[Response | str, int]:
+def _respond(
+    status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> tuple[Response | str, int, dict[str, str]]:
     if wants_json():
-        return jsonify(body), status
-    return render_template("error.html", status=status, message=body["error"]["message"]), status
+        return jsonify(body), status, headers or {}
+    page = render_template("error.html", status=status, message=body["error"]["message"])
+    return page, status, headers or {}
+
+
+def exception_headers(exc: HTTPException) -> dict[str, str]:
+    """The headers an HTTP exception carries (``Allow`` of a 405, ``Retry-After``,
+    ``WWW-Authenticate``), without its own Content-Type: the error response sets that."""
+    try:
+        pairs = exc.get_headers()
+    except Exception:  # noqa: BLE001 - a custom exception's headers must not hide the error
+        return {}
+    return {name: value for name, value in pairs if name.lower() != "content-type"}
 
 
 def init_app(app: Flask) -> None:
@@ -53,7 +66,7 @@ def init_app(app: Flask) -> None:
                 if current_lang() == "zh"
                 else "The upload is too large (limit {} MB)"
             ).format(limit)
-        return _respond(status, error_body(status, code, message))
+        return _respond(status, error_body(status, code, message), exception_headers(exc))
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Any:

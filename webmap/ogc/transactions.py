@@ -18,6 +18,7 @@ setting; 422 with every problem). A feature duplicating an existing one is refus
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
 
 import orjson
@@ -29,6 +30,7 @@ from layers.errors import BadRequest, Conflict, ValidationFailed
 from layers.store_base import BaseStore, Change, CommitResult
 from webmap.auth import require_role, user_name
 from webmap.extensions import get_store
+from webmap.i18n import translate
 from webmap.ogc import crs as ogc_crs
 from webmap.ogc import documents as docs
 from webmap.ogc.routes import content_crs, etag, json_response, layer_spec
@@ -37,6 +39,7 @@ bp = Blueprint("ogc_write", __name__, url_prefix="/ogc")
 SOURCE = "ogcapi"
 MERGE_PATCH = "application/merge-patch+json"
 _MAX_IDEMPOTENCY_KEY = 200
+_VERSION_TAG = re.compile(r"[0-9]{1,18}")
 
 
 def read_json_body() -> dict[str, Any]:
@@ -86,21 +89,35 @@ def incoming_geometry(collection_id: str, geometry: Any) -> Any:
         raise BadRequest(value="geometry coordinates are malformed") from None
 
 
-def if_match_version(store: BaseStore, layer: str, feature_id: str) -> int | None:
-    """The version the client's ``If-Match`` asks for (None: no condition); 412 at once
-    when none of several ETags matches."""
-    if not request.headers.get("If-Match"):
+def _if_match_tags() -> list[str] | None:
+    """The entity tags of ``If-Match`` (None: no header or ``*``); 400 when the header is
+    not ``*`` or a list of quoted (or bare) tags: an empty tag, a lone quote or comma,
+    ``*`` inside a list."""
+    header = request.headers.get("If-Match")
+    if header is None:
+        return None
+    if header.strip() == "*":
         return None
     tags = request.if_match
-    if tags.star_tag:
+    sent = tags.as_set(include_weak=True)
+    if tags.star_tag or not sent or None in sent or "" in sent or "*" in sent:
+        raise BadRequest(value=translate("ogc.if_match_malformed"))
+    return sorted(str(t) for t in sent)
+
+
+def if_match_version(store: BaseStore, layer: str, feature_id: str) -> int | None:
+    """The version the client's ``If-Match`` asks for (None: no condition); 412 at once
+    when none of several ETags matches, 400 when the header cannot be parsed."""
+    sent = _if_match_tags()
+    if sent is None:
         return None
-    sent = sorted(tags.as_set(include_weak=True))
-    versions = {int(t) for t in sent if t.isdigit()}
+    versions = {int(t) for t in sent if _VERSION_TAG.fullmatch(t)}
     current = int(store.require(layer, feature_id)["properties"].get("version", 1))
     if len(sent) == 1 and versions:
         return versions.pop()
     if current not in versions:
-        raise Conflict(current=current, expected=", ".join(sent))
+        shown = ", ".join(sent)
+        raise Conflict(current=current, expected=shown if len(shown) <= 80 else shown[:77] + "...")
     return current
 
 
