@@ -678,9 +678,7 @@ def _commit(
     log.begin(report, data)
     try:
         # Scoped per user, as the OGC API and capture do: another user's key is not ours.
-        key = (
-            f"upload:{report.user}:{options.idempotency_key}" if options.idempotency_key else None
-        )
+        key = f"upload:{report.user}:{options.idempotency_key}" if options.idempotency_key else None
         committed = store.commit(
             options.layer,
             batch.changes,
