@@ -1,8 +1,17 @@
-"""Accounts, roles, password hashes and API tokens, kept in ``<data>/users.json``.
+"""Accounts, roles, password hashes, API tokens and login sessions, in ``<data>/users.json``.
 
-Passwords are hashed with scrypt (a slow, memory-hard KDF from the standard library);
-API tokens are random, shown once, and stored only as SHA-256 hashes so a copy of the data
-directory does not leak usable tokens. The file is replaced atomically under a lock.
+- Passwords are hashed with Argon2id at OWASP's parameters (19 MiB, 2 passes, 1 lane);
+  hashes of older installs (scrypt) still verify and are replaced by Argon2id on the
+  account's next successful login. An unknown name is checked against a dummy hash of the
+  same parameters, so a login costs the same whether the name exists or not.
+- API tokens are random, shown once, and stored only as SHA-256 hashes, so a copy of the
+  file holds no usable token.
+- Each browser login is a server-side session: its id is in the signed cookie and its
+  SHA-256 hash here. Logging out ends that session; a password change, disabling or
+  enabling the account, a role change or "log out everywhere" ends all of them. Every
+  request reads this file (every gunicorn worker sees a change at once).
+
+The file is replaced atomically under a lock.
 """
 
 from __future__ import annotations
@@ -12,11 +21,14 @@ import hashlib
 import hmac
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
+from argon2 import PasswordHasher, Type
+from argon2.exceptions import InvalidHashError, VerificationError
 
 from geo.messages import register
 from layers.errors import BadRequest, NotFound
@@ -25,8 +37,22 @@ from layers.store import utc_now
 
 ROLES = ("viewer", "field", "planner", "admin")
 _NAME_RE = re.compile(r"^[\w.\-@\u4e00-\u9fff]{1,40}$")
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 MIN_PASSWORD = 8
+#: OWASP's Argon2id parameters (Password Storage Cheat Sheet): m=19456 KiB, t=2, p=1.
+ARGON2_MEMORY_KIB, ARGON2_TIME, ARGON2_LANES = 19456, 2, 1
+#: A browser session ends this long after login at the latest (Flask's permanent default).
+SESSION_MAX_AGE_S = 31 * 24 * 3600
+#: Sessions kept per account; a new login beyond this ends the oldest.
+MAX_SESSIONS = 20
+_HASHER = PasswordHasher(
+    time_cost=ARGON2_TIME,
+    memory_cost=ARGON2_MEMORY_KIB,
+    parallelism=ARGON2_LANES,
+    hash_len=32,
+    salt_len=16,
+    type=Type.ID,
+)
+_DUMMY: list[str] = []
 
 for _code, _zh, _en in (
     (
@@ -46,17 +72,12 @@ for _code, _zh, _en in (
 
 
 def hash_password(password: str) -> str:
-    """An scrypt hash with its parameters and salt, as one string."""
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(
-        password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32
-    )
-    b64 = base64.b64encode
-    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${b64(salt).decode()}${b64(digest).decode()}"
+    """An Argon2id hash in PHC form (``$argon2id$v=19$m=19456,t=2,p=1$salt$hash``)."""
+    return _HASHER.hash(password)
 
 
-def verify_password(password: str, stored: str) -> bool:
-    """Whether ``password`` matches ``stored`` (constant-time comparison)."""
+def _verify_scrypt(password: str, stored: str) -> bool:
+    """A hash of older installs: ``scrypt$N$r$p$salt$digest``."""
     try:
         scheme, n, r, p, salt, digest = stored.split("$")
         if scheme != "scrypt":
@@ -67,6 +88,34 @@ def verify_password(password: str, stored: str) -> bool:
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(actual, base64.b64decode(digest))
+
+
+def verify_password(password: str, stored: str) -> bool:
+    """Whether ``password`` matches ``stored`` (Argon2id, or scrypt of older installs)."""
+    if stored.startswith("scrypt$"):
+        return _verify_scrypt(password, stored)
+    try:
+        return bool(_HASHER.verify(stored, password))
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(stored: str) -> bool:
+    """Whether ``stored`` is not an Argon2id hash of the current parameters."""
+    if not stored.startswith("$argon2id$"):
+        return True
+    try:
+        return bool(_HASHER.check_needs_rehash(stored))
+    except InvalidHashError:
+        return True
+
+
+def dummy_hash() -> str:
+    """A hash of a random password with the current parameters (made once per process):
+    what an unknown name's password is checked against."""
+    if not _DUMMY:
+        _DUMMY.append(hash_password(secrets.token_urlsafe(16)))
+    return _DUMMY[0]
 
 
 def token_hash(token: str) -> str:
@@ -121,6 +170,7 @@ class UserStore:
                 "active": True,
                 "password": hash_password(password),
                 "tokens": [],
+                "sessions": {},
                 "created_at": utc_now(),
             }
             self._write(doc)
@@ -137,32 +187,100 @@ class UserStore:
         return [User(n, e["role"], e["active"]) for n, e in sorted(users.items())]
 
     def authenticate(self, name: str, password: str) -> User | None:
-        """The active account if ``password`` is right, else None (same cost either way)."""
+        """The active account if ``password`` is right, else None.
+
+        The same work either way: one verification of an Argon2id hash of the current
+        parameters (a dummy one for an unknown name). A right password under an older
+        hash is re-hashed with Argon2id."""
         entry = self._read()["users"].get(name)
-        stored = entry["password"] if entry else hash_password("x" * MIN_PASSWORD)
+        stored = entry["password"] if entry else dummy_hash()
         ok = verify_password(password, stored)
         if not ok or entry is None or not entry["active"]:
             return None
+        if needs_rehash(stored):
+            self._rehash(name, stored, password)
         return User(name, entry["role"], True)
 
-    def set_active(self, name: str, active: bool) -> None:
-        """Disable (or re-enable) an account; a disabled account's tokens stop working."""
+    def _rehash(self, name: str, stored: str, password: str) -> None:
+        with self._lock:
+            doc = self._read()
+            entry = doc["users"].get(name)
+            if entry is not None and entry["password"] == stored:
+                entry["password"] = hash_password(password)
+                self._write(doc)
+
+    def _change(self, name: str, field: str, value: Any) -> None:
+        """Set one field of an account and end all its sessions."""
         with self._lock:
             doc = self._read()
             if name not in doc["users"]:
                 raise NotFound(what="user", value=name)
-            doc["users"][name]["active"] = active
+            doc["users"][name][field] = value
+            doc["users"][name]["sessions"] = {}
             self._write(doc)
 
+    def set_active(self, name: str, active: bool) -> None:
+        """Disable (or re-enable) an account; a disabled account's tokens stop working.
+        Either way every session of the account ends."""
+        self._change(name, "active", active)
+
+    def set_role(self, name: str, role: str) -> None:
+        """Give an account another role; its sessions end."""
+        if role not in ROLES:
+            raise BadRequest("bad_role", value=role, allowed=", ".join(ROLES))
+        self._change(name, "role", role)
+
     def set_password(self, name: str, password: str) -> None:
-        """Replace an account's password."""
+        """Replace an account's password; every session of the account ends."""
         if len(password) < MIN_PASSWORD:
             raise BadRequest("weak_password", min=MIN_PASSWORD)
+        self._change(name, "password", hash_password(password))
+
+    def start_session(self, name: str, now: float | None = None) -> str:
+        """A new session of ``name``: its id (for the signed cookie); only its hash is kept.
+        Expired sessions are dropped, and the oldest beyond :data:`MAX_SESSIONS`."""
+        now = time.time() if now is None else now
+        sid = secrets.token_urlsafe(32)
         with self._lock:
             doc = self._read()
             if name not in doc["users"]:
                 raise NotFound(what="user", value=name)
-            doc["users"][name]["password"] = hash_password(password)
+            live = {
+                key: started
+                for key, started in doc["users"][name].get("sessions", {}).items()
+                if now - started < SESSION_MAX_AGE_S
+            }
+            newest = sorted(live.items(), key=lambda item: item[1])[-(MAX_SESSIONS - 1) :]
+            doc["users"][name]["sessions"] = {**dict(newest), token_hash(sid): now}
+            self._write(doc)
+        return sid
+
+    def session_user(self, name: str, sid: str, now: float | None = None) -> User | None:
+        """The active account whose live session ``sid`` is, or None."""
+        now = time.time() if now is None else now
+        entry = self._read()["users"].get(name)
+        if entry is None or not entry["active"] or not sid:
+            return None
+        started = entry.get("sessions", {}).get(token_hash(sid))
+        if started is None or now - started >= SESSION_MAX_AGE_S:
+            return None
+        return User(name, entry["role"], True)
+
+    def end_session(self, name: str, sid: str) -> None:
+        """End one session (logging out); nothing if it has already ended."""
+        with self._lock:
+            doc = self._read()
+            entry = doc["users"].get(name)
+            if entry is not None and entry.get("sessions", {}).pop(token_hash(sid), None):
+                self._write(doc)
+
+    def end_sessions(self, name: str) -> None:
+        """End every session of ``name`` (log out everywhere)."""
+        with self._lock:
+            doc = self._read()
+            if name not in doc["users"]:
+                raise NotFound(what="user", value=name)
+            doc["users"][name]["sessions"] = {}
             self._write(doc)
 
     def new_token(self, name: str, label: str = "") -> str:

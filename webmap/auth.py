@@ -15,8 +15,10 @@ import hmac
 import secrets
 import threading
 import time
+import unicodedata
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -54,8 +56,11 @@ def current_user() -> User | None:
         user = get_users().user_for_token(header[7:].strip())
         g.via_token = True
     elif session.get("user"):
-        found = get_users().get(session["user"])
-        user = found if found is not None and found.active else None
+        # The cookie names a server-side session; one that has ended (logout, password
+        # change, account disabled or re-enabled) is no session.
+        user = get_users().session_user(str(session["user"]), str(session.get("sid") or ""))
+        if user is None:
+            session.clear()
     g.user = user
     return user
 
@@ -134,8 +139,23 @@ class LoginThrottle:
             self._failures.pop(self._key(name), None)
 
 
+def _is_local_path(target: str) -> bool:
+    """Whether ``target`` (already percent-decoded) is a path on this site and nothing
+    a browser could read as another host: no scheme, no host, no ``//`` or backslash,
+    no control character (browsers drop tab, CR and LF, so ``/%09/evil`` is ``//evil``)."""
+    if not target.startswith("/") or len(target) > 2000:
+        return False
+    if "\\" in target or any(unicodedata.category(ch) == "Cc" for ch in target):
+        return False
+    if target.startswith("//"):
+        return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc
+
+
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//"):
+    """Where to go after logging in: ``target`` if it is a local path, else home."""
+    if target and _is_local_path(target):
         return target
     return url_for("home.index")
 
@@ -159,6 +179,7 @@ def login() -> Any:
                 throttle.clear(name)
                 session.clear()
                 session["user"] = user.name
+                session["sid"] = get_users().start_session(user.name)
                 csrf_token()
                 return redirect(_safe_next(request.args.get("next")))
     return render_template("login.html", error=error), status
@@ -166,7 +187,14 @@ def login() -> Any:
 
 @bp.post("/logout")
 def logout() -> Response:
-    """End the session."""
+    """End this session on the server too (a copy of the cookie stops working);
+    with the form field ``everywhere`` every session of the account."""
+    user = current_user()
+    if user is not None and not g.get("via_token"):
+        if request.form.get("everywhere"):
+            get_users().end_sessions(user.name)
+        else:
+            get_users().end_session(user.name, str(session.get("sid") or ""))
     session.clear()
     return redirect(url_for("home.index"))
 

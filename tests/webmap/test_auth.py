@@ -36,9 +36,9 @@ def csrf_of(client):
     return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
 
 
-def test_passwords_are_hashed_with_scrypt_and_verify():
+def test_passwords_are_hashed_with_argon2id_and_verify():
     stored = hash_password("secret-123")
-    assert stored.startswith("scrypt$16384$8$1$")
+    assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
     assert "secret-123" not in stored
     assert verify_password("secret-123", stored)
     assert not verify_password("secret-124", stored)

@@ -1,4 +1,5 @@
-"""The accounts page for administrators: list, add, disable/enable, new token, revoke.
+"""The accounts page for administrators: list, add, disable/enable, new token, revoke,
+end every session of an account.
 
 A new API token is shown once, in the answer to the request that made it (never through
 the session cookie or a redirect), and stored only as a hash.
@@ -55,7 +56,8 @@ def add() -> Any:
 @bp.post("/<name>/<action>")
 @require_role("admin")
 def act(name: str, action: str) -> Response | tuple[str, int]:
-    """``disable``, ``enable``, ``token`` (shown once) or ``revoke`` for one account."""
+    """``disable``, ``enable``, ``token`` (shown once), ``revoke`` (every token) or
+    ``sessions`` (log the account out everywhere) for one account."""
     users = get_users()
     try:
         if action in ("disable", "revoke") and name == user_name():
@@ -67,6 +69,8 @@ def act(name: str, action: str) -> Response | tuple[str, int]:
             users.set_active(name, True)
         elif action == "revoke":
             users.revoke_tokens(name)
+        elif action == "sessions":
+            users.end_sessions(name)
         elif action == "token":
             token = users.new_token(name, label=request.form.get("label", "").strip()[:80])
             return _page(new_token=token, token_user=name)

@@ -1,0 +1,286 @@
+"""Hardening of accounts and sessions (issue #15): the login redirect, server-side
+sessions, Argon2id, the same work for unknown names, the signing key outside the data
+directory, a login throttle shared by every worker, and deployments behind a proxy.
+
+Everything runs against the real app: gunicorn on loopback over a real data directory
+(``tests/reliability/conftest.py``), or Flask's test client over one.
+"""
+
+from __future__ import annotations
+
+import http.cookiejar
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from argon2 import PasswordHasher, extract_parameters
+
+import layers.users as users_module
+from layers.users import UserStore, hash_password, verify_password
+
+pytestmark = pytest.mark.slow
+
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+class Browser:
+    """A cookie-keeping HTTP client of one server (redirects are not followed)."""
+
+    def __init__(self, base: str, headers: dict[str, str] | None = None):
+        self.base = base
+        self.jar = http.cookiejar.CookieJar()
+        self.headers = headers or {}
+        self.opener = urllib.request.build_opener(
+            _NoRedirect, urllib.request.HTTPCookieProcessor(self.jar)
+        )
+
+    def request(
+        self, method: str, path: str, form: dict[str, str] | None = None, **headers: str
+    ) -> tuple[int, dict[str, str], str]:
+        body = urllib.parse.urlencode(form).encode() if form is not None else None
+        all_headers = {**self.headers, **headers}
+        if form is not None:
+            all_headers["Content-Type"] = "application/x-www-form-urlencoded"
+        req = urllib.request.Request(
+            self.base + path, data=body, method=method, headers=all_headers
+        )
+        try:
+            with self.opener.open(req, timeout=60) as response:
+                return response.status, dict(response.headers), response.read().decode()
+        except urllib.error.HTTPError as error:
+            with error:
+                return error.code, dict(error.headers), error.read().decode(errors="replace")
+
+    def csrf(self) -> str:
+        _, _, page = self.request("GET", "/login")
+        match = CSRF_RE.search(page)
+        assert match, page[:300]
+        return match.group(1)
+
+    def login(self, name: str, password: str, next_url: str = "") -> tuple[int, dict, str]:
+        form = {"name": name, "password": password, "csrf_token": self.csrf()}
+        return self.request("POST", "/login" + next_url, form)
+
+    def session_cookie(self) -> str:
+        return next(c.value for c in self.jar if c.name == "session")
+
+
+def with_cookie(base: str, cookie: str, path: str = "/admin/users") -> int:
+    """The status of ``path`` asked with nothing but a (copied) session cookie."""
+    status, _, _ = Browser(base, {"Cookie": f"session={cookie}"}).request("GET", path)
+    return status
+
+
+@pytest.fixture
+def site(tmp_path: Path, rel: Any, gunicorn: Any) -> Any:
+    """The demo county under gunicorn (2 workers) with one account per role."""
+    data = rel.demo_data_dir(tmp_path / "data")
+    tokens = rel.make_accounts(data)
+    server = gunicorn(data, workers=2)
+    server.tokens = tokens
+    return server
+
+
+# --- 3: the redirect after login stays on this site -----------------------------------
+
+HOSTILE_NEXT = [
+    "/%09/evil.example",
+    "/%0a/evil.example",
+    "/%0d/evil.example",
+    "/%0d%0aSet-Cookie:%20x=1",
+    "//evil.example",
+    "%2F%2Fevil.example",
+    "/%5Cevil.example",
+    "/\\evil.example",
+    "https://evil.example/",
+    "http:evil.example",
+    "javascript:alert(1)",
+    "/%00/evil.example",
+]
+
+
+def test_login_redirects_only_to_paths_of_this_site(site: Any, rel: Any) -> None:
+    browser = Browser(site.url)
+    for hostile in HOSTILE_NEXT:
+        query = "?next=" + urllib.parse.quote(hostile, safe="%/:")
+        status, headers, body = browser.login("viewer1", rel.PASSWORD, query)
+        assert status == 302, (hostile, status, body[:300])
+        assert headers["Location"] == "/", (hostile, headers["Location"])
+    status, headers, _ = browser.login("viewer1", rel.PASSWORD, "?next=/dashboard%3Flang%3Den")
+    assert status == 302 and headers["Location"] == "/dashboard?lang=en"
+
+
+# --- 5: sessions end on the server -----------------------------------------------------
+
+
+def test_a_copied_session_cookie_dies_with_logout_password_change_and_disabling(
+    site: Any, rel: Any
+) -> None:
+    users = UserStore(site.data_dir)
+    browser = Browser(site.url)
+    assert browser.login("admin1", rel.PASSWORD)[0] == 302
+    copied = browser.session_cookie()
+    assert all(with_cookie(site.url, copied) == 200 for _ in range(4))  # both workers
+    status, _, _ = browser.request("POST", "/logout", {"csrf_token": browser.csrf()})
+    assert status == 302
+    assert [with_cookie(site.url, copied) for _ in range(4)] == [401] * 4, "logout"
+
+    assert browser.login("admin1", rel.PASSWORD)[0] == 302
+    copied = browser.session_cookie()
+    assert with_cookie(site.url, copied) == 200
+    users.set_password("admin1", "another-horse-7")  # villageworks users passwd
+    assert [with_cookie(site.url, copied) for _ in range(4)] == [401] * 4, "password"
+
+    assert browser.login("admin1", "another-horse-7")[0] == 302
+    copied = browser.session_cookie()
+    assert with_cookie(site.url, copied) == 200
+    users.set_active("admin1", False)
+    users.set_active("admin1", True)
+    assert [with_cookie(site.url, copied) for _ in range(4)] == [401] * 4, "disable+enable"
+
+    assert browser.login("admin1", "another-horse-7")[0] == 302
+    copied = browser.session_cookie()
+    other = Browser(site.url)
+    assert other.login("admin1", "another-horse-7")[0] == 302
+    status, _, _ = other.request(
+        "POST", "/logout", {"csrf_token": other.csrf(), "everywhere": "1"}
+    )
+    assert status == 302
+    assert [with_cookie(site.url, copied) for _ in range(4)] == [401] * 4, "everywhere"
+
+
+def test_tokens_of_revoked_or_disabled_accounts_stop_in_every_worker(
+    site: Any, rel: Any
+) -> None:
+    users = UserStore(site.data_dir)
+
+    def by_token(token: str) -> list[int]:
+        headers = {"Authorization": f"Bearer {token}"}
+        return [Browser(site.url, headers).request("GET", "/admin/users")[0] for _ in range(4)]
+
+    token = users.new_token("admin1")
+    assert by_token(token) == [200] * 4
+    users.revoke_tokens("admin1")
+    assert by_token(token) == [401] * 4
+    token = users.new_token("admin1")
+    assert by_token(token) == [200] * 4
+    users.set_active("admin1", False)
+    assert by_token(token) == [401] * 4
+
+
+def test_the_admin_page_ends_every_session_of_an_account(site: Any, rel: Any) -> None:
+    victim = Browser(site.url)
+    assert victim.login("viewer1", rel.PASSWORD)[0] == 302
+    copied = victim.session_cookie()
+    assert with_cookie(site.url, copied, "/uploads") == 200
+    admin = Browser(site.url)
+    assert admin.login("admin1", rel.PASSWORD)[0] == 302
+    _, _, page = admin.request("GET", "/admin/users")
+    csrf = CSRF_RE.search(page).group(1)  # type: ignore[union-attr]
+    status, _, _ = admin.request("POST", "/admin/users/viewer1/sessions", {"csrf_token": csrf})
+    assert status == 302
+    assert with_cookie(site.url, copied, "/uploads") == 401
+    assert with_cookie(site.url, admin.session_cookie()) == 200  # the admin's own goes on
+
+
+# --- 19: Argon2id, and scrypt hashes upgraded at the next login ------------------------
+
+
+def _old_scrypt_hash(password: str) -> str:
+    """A hash as older installs made them (scrypt N=2^14, r=8, p=1)."""
+    import base64
+    import hashlib
+    import secrets
+
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
+    b64 = base64.b64encode
+    return f"scrypt$16384$8$1${b64(salt).decode()}${b64(digest).decode()}"
+
+
+def test_passwords_are_argon2id_and_scrypt_hashes_are_upgraded_at_login(
+    site: Any, rel: Any
+) -> None:
+    path = site.data_dir / "users.json"
+    doc = orjson.loads(path.read_bytes())
+    for name, entry in doc["users"].items():
+        params = extract_parameters(entry["password"])
+        assert entry["password"].startswith("$argon2id$"), name
+        assert params.memory_cost >= 19456 and params.time_cost >= 2, name
+        assert params.parallelism >= 1, name
+    doc["users"]["field1"]["password"] = _old_scrypt_hash(rel.PASSWORD)
+    path.write_bytes(orjson.dumps(doc))
+    browser = Browser(site.url)
+    assert browser.login("field1", "wrong-password-1")[0] == 401
+    stored = orjson.loads(path.read_bytes())["users"]["field1"]["password"]
+    assert stored.startswith("scrypt$"), "a wrong password changes nothing"
+    assert browser.login("field1", rel.PASSWORD)[0] == 302
+    stored = orjson.loads(path.read_bytes())["users"]["field1"]["password"]
+    assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert verify_password(rel.PASSWORD, stored)
+    assert Browser(site.url).login("field1", rel.PASSWORD)[0] == 302
+
+
+# --- 8: an unknown name costs the same as a known one ----------------------------------
+
+
+class CountingHasher(PasswordHasher):
+    """argon2-cffi's hasher doing its real work, recording each hash it verifies."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.verified: list[str] = []
+
+    def verify(self, hash: str | bytes, password: str | bytes) -> bool:  # noqa: A002
+        self.verified.append(hash if isinstance(hash, str) else hash.decode())
+        return super().verify(hash, password)
+
+
+def test_unknown_and_known_names_do_the_same_verification(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = users_module._HASHER
+    counting = CountingHasher(
+        time_cost=real.time_cost,
+        memory_cost=real.memory_cost,
+        parallelism=real.parallelism,
+        hash_len=real.hash_len,
+        salt_len=real.salt_len,
+        type=real.type,
+    )
+    monkeypatch.setattr(users_module, "_HASHER", counting)
+    users = UserStore(tmp_path)
+    users.add("known", "viewer", "correct-horse-9")
+    users.add("off", "viewer", "correct-horse-9")
+    users.set_active("off", False)
+    known_params = extract_parameters(hash_password("x" * 8))
+    for name, password in (
+        ("known", "wrong-password"),
+        ("nobody", "wrong-password"),
+        ("nobody", "correct-horse-9"),
+        ("off", "correct-horse-9"),
+        ("known", "correct-horse-9"),
+    ):
+        counting.verified.clear()
+        result = users.authenticate(name, password)
+        assert (result is not None) == (name == "known" and password == "correct-horse-9")
+        assert len(counting.verified) == 1, (name, counting.verified)
+        assert extract_parameters(counting.verified[0]) == known_params, name
+
+
+def test_login_page_answers_unknown_and_known_names_alike(site: Any, rel: Any) -> None:
+    known = Browser(site.url).login("viewer1", "wrong-password-1")
+    unknown = Browser(site.url).login("nobody-here", "wrong-password-1")
+    assert known[0] == unknown[0] == 401
+    assert CSRF_RE.sub("", known[2]) == CSRF_RE.sub("", unknown[2])
+
