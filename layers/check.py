@@ -9,7 +9,8 @@ from typing import Any
 import orjson
 
 from geo.problems import Problem
-from layers.journal import read_records
+from layers.journal import JournalDamaged, read_records, tail_damage
+from layers.layer_file import peek_seq
 from layers.planner import check_geometries
 from layers.specs import LayerSpec, check_rows
 from layers.store import GeoJSONStore
@@ -36,37 +37,61 @@ def check_layer(store: BaseStore, layer: str) -> LayerCheck:
     backend, the live features and the history as the store returns them.
     """
     spec = store.spec(layer)
-    problems: list[Problem] = []
     if not isinstance(store, GeoJSONStore):
         live = store.features(layer)
         found = _feature_problems(spec, live)
         return LayerCheck(layer, len(live), found, len(store.records(layer)), 0)
     path = store.layer_path(layer)
-    features: list[dict] = []
-    if path.exists():
-        try:
-            doc = orjson.loads(path.read_bytes())
-            features = list(doc.get("features", []))
-            if doc.get("type") != "FeatureCollection":
-                problems.append(
-                    Problem("bad_request", value=f"{path.name}: not a FeatureCollection")
-                )
-        except orjson.JSONDecodeError as exc:
-            problems.append(Problem("bad_request", value=f"{path.name}: {exc}"))
+    features, problems = _layer_file_features(path)
     problems.extend(_feature_problems(spec, features))
-    records, end = read_records(store.journal(layer).path, 0)
-    size = store.journal(layer).size()
-    if end != size:
-        problems.append(
-            Problem(
-                "bad_request",
-                value=f"journal/{layer}.geojsons: "
-                f"{size - end} bytes after the last complete record "
-                "(a write that was never acknowledged; cut at the next write)",
-                severity="warning",
-            )
-        )
-    return LayerCheck(layer, len(features), problems, len(records), store.pending(layer))
+    records, journal_problems = _journal_records(store, layer)
+    problems.extend(journal_problems)
+    file_seq = peek_seq(path) if path.exists() else 0
+    pending = sum(1 for r in records if int(r.get("seq", 0)) > file_seq)
+    return LayerCheck(layer, len(features), problems, len(records), pending)
+
+
+def _layer_file_features(path: Path) -> tuple[list[dict], list[Problem]]:
+    """The features of a layer file and what makes it unreadable (garbage is reported)."""
+    if not path.exists():
+        return [], []
+    try:
+        doc = orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError as exc:
+        return [], [Problem("bad_request", value=f"{path.name}: {exc}")]
+    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
+        return [], [Problem("bad_request", value=f"{path.name}: not a FeatureCollection")]
+    listed = doc.get("features")
+    listed = listed if isinstance(listed, list) else [None]
+    features = [f for f in listed if isinstance(f, dict)]
+    if len(features) != len(listed):
+        return features, [Problem("bad_request", value=f"{path.name}: features unreadable")]
+    return features, []
+
+
+def _journal_records(store: GeoJSONStore, layer: str) -> tuple[list[dict], list[Problem]]:
+    """The journal's records and what is wrong with it, read without writing anything:
+    a torn last record is reported (the next write cuts it), damage is an error."""
+    journal = store.journal(layer)
+    name = f"journal/{layer}.geojsons"
+    try:
+        records, end = read_records(journal.path, 0)
+    except JournalDamaged as exc:
+        return [], [Problem("journal_damaged", params=exc.params)]
+    size = journal.size()
+    if end == size:
+        return records, []
+    damage = tail_damage(journal.path, end)
+    if damage:
+        where = {"file": name, "offset": end, "reason": damage}
+        return records, [Problem("journal_damaged", params=where)]
+    torn = Problem(
+        "bad_request",
+        value=f"{name}: {size - end} bytes after the last complete record at byte {end} "
+        "(a write that was never acknowledged; the next write cuts it)",
+        severity="warning",
+    )
+    return records, [torn]
 
 
 def _feature_problems(spec: LayerSpec, features: list[dict[str, Any]]) -> list[Problem]:

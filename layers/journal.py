@@ -13,11 +13,15 @@ import contextlib
 import fcntl
 import os
 import threading
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
+
+from geo.messages import register
+from layers.errors import VillageWorksError
 
 RS = b"\x1e"
 LF = b"\n"
@@ -133,17 +137,79 @@ class InterProcessLock:
         self._thread_lock.release()
 
 
+#: The end of every record this store writes: its CRC-32 as the JSON object's last member,
+#: over the record's text before it (``{"seq":1,...``), so a damaged byte anywhere in a
+#: record is told apart from a torn tail. Records without it (older journals) are read as
+#: they are.
+CRC_KEY = "crc"
+_CRC_OPEN = b',"crc":"'
+_CRC_TAIL = len(_CRC_OPEN) + 8 + 2  # ,"crc":"xxxxxxxx"}
+
+
+register(
+    "journal_damaged",
+    "图层日志 {file} 在第 {offset} 字节处损坏（{reason}）。日志未做任何改动；"
+    "该图层暂停使用，请管理员运行 villageworks check 查看",
+    "The layer journal {file} is damaged at byte {offset} ({reason}). Nothing in it was "
+    "changed; the layer is out of service until an administrator looks at it "
+    "(villageworks check)",
+)
+
+
+class JournalDamaged(VillageWorksError):
+    """A journal holds bytes that are neither records nor a torn last record (503)."""
+
+    status = 503
+
+    def __init__(self, path: Path, offset: int, reason: str):
+        self.path, self.offset, self.reason = path, offset, reason
+        where = f"{path.parent.name}/{path.name}"
+        super().__init__("journal_damaged", file=where, offset=offset, reason=reason)
+
+
+def seal(parts: list[bytes]) -> list[bytes]:
+    """``parts`` of a record (RS, its JSON object in pieces, LF) with the checksum member
+    added before the closing brace.
+
+    >>> b"".join(seal([RS, b'{"seq":1}', LF]))
+    b'\\x1e{"seq":1,"crc":"8c63767c"}\\n'
+    """
+    body, closing = parts[1:-2], parts[-2]
+    if not closing.endswith(b"}"):
+        raise ValueError("a journal record is a JSON object")
+    crc = 0
+    for part in body:
+        crc = zlib.crc32(part, crc)
+    crc = zlib.crc32(closing[:-1], crc)
+    return [parts[0], *body, closing[:-1] + _CRC_OPEN + b"%08x" % crc + b'"}' + LF]
+
+
+def _verified(text: bytes) -> bool:
+    """Whether a record's JSON text carries no checksum or the right one."""
+    if len(text) < _CRC_TAIL or text[-_CRC_TAIL : -_CRC_TAIL + len(_CRC_OPEN)] != _CRC_OPEN:
+        return _CRC_OPEN not in text[-_CRC_TAIL - 2 :]
+    try:
+        expected = int(text[-10:-2], 16)
+    except ValueError:
+        return False
+    return zlib.crc32(text[:-_CRC_TAIL]) == expected and text[-2:] == b'"}'
+
+
 def encode_record(record: dict[str, Any]) -> bytes:
-    """One RFC 8142 text: RS, compact JSON, LF (NaN becomes null, never bare NaN)."""
-    return RS + orjson.dumps(record) + LF
+    """One RFC 8142 text: RS, compact JSON with its checksum, LF (NaN becomes null)."""
+    if CRC_KEY in record:
+        record = {k: v for k, v in record.items() if k != CRC_KEY}
+    return b"".join(seal([RS, orjson.dumps(record), LF]))
 
 
 def read_records(path: Path, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
     """Complete, valid records of the journal from byte ``offset`` on.
 
-    Returns the records and the offset just past the last one read. Reading stops at the
-    first incomplete or unparsable record: a writer may be appending it right now, or
-    crashed before acknowledging it (the next writer truncates such a tail).
+    Returns the records and the offset just past the last one read. Reading stops at an
+    incomplete last record (no line end yet): a writer may be appending it right now, or
+    crashed before acknowledging it (the next writer cuts such a tail). Anything else
+    that is not a record (a damaged byte, a failed checksum, records after garbage)
+    raises :class:`JournalDamaged`: it is never taken for a torn tail.
     """
     try:
         with open(path, "rb") as fh:
@@ -155,17 +221,52 @@ def read_records(path: Path, offset: int = 0) -> tuple[list[dict[str, Any]], int
     pos = 0
     while pos < len(data):
         end = data.find(LF, pos)
-        if end < 0 or data[pos : pos + 1] != RS:
-            break
-        try:
-            record = orjson.loads(data[pos + 1 : end])
-        except orjson.JSONDecodeError:
-            break
-        if not isinstance(record, dict) or "seq" not in record:
-            break
+        if end < 0:
+            break  # a torn tail: no complete record follows
+        record = _record_at(data, pos, end)
+        if record is None:
+            raise JournalDamaged(path, offset + pos, _damage_reason(data, pos, end))
         records.append(record)
         pos = end + 1
     return records, offset + pos
+
+
+def _record_at(data: bytes, pos: int, end: int) -> dict[str, Any] | None:
+    if data[pos : pos + 1] != RS or not _verified(data[pos + 1 : end]):
+        return None
+    try:
+        record = orjson.loads(data[pos + 1 : end])
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(record, dict) or "seq" not in record:
+        return None
+    record.pop(CRC_KEY, None)
+    return record
+
+
+def _damage_reason(data: bytes, pos: int, end: int) -> str:
+    if data[pos : pos + 1] != RS:
+        return "a record does not start with the record separator"
+    if not _verified(data[pos + 1 : end]):
+        return "a record does not match its checksum"
+    return "a record is not valid JSON"
+
+
+def tail_damage(path: Path, good_offset: int) -> str:
+    """Why the bytes after ``good_offset`` (the end of the last record read) are not a
+    torn last record, or "" if they are one (or there are none).
+
+    A torn record has no line end and never got as far as its checksum: a record written
+    to its checksum whose line end is damaged is not taken for one.
+    """
+    with open(path, "rb") as fh:
+        fh.seek(good_offset)
+        rest = fh.read()
+    if LF in rest:
+        return "bytes after the last record hold a complete line"
+    if _CRC_OPEN in rest:
+        return "the last record was written whole but its line end is damaged"
+    return ""
 
 
 def iter_all_records(path: Path) -> Iterator[dict[str, Any]]:
@@ -188,8 +289,16 @@ class Journal:
             return 0
 
     def repair_tail(self, good_offset: int) -> None:
-        """Cut a torn record a crashed writer left after ``good_offset`` (lock held)."""
+        """Cut a torn record a crashed writer left after ``good_offset`` (lock held).
+
+        Only a torn last record is cut: bytes after ``good_offset`` that hold a complete
+        line (damage, or records not yet read) raise :class:`JournalDamaged` and the
+        journal is kept byte for byte.
+        """
         if self.size() > good_offset:
+            damage = tail_damage(self.path, good_offset)
+            if damage:
+                raise JournalDamaged(self.path, good_offset, damage)
             with open(self.path, "r+b") as fh:
                 fh.truncate(good_offset)
                 fh.flush()
@@ -197,12 +306,15 @@ class Journal:
 
     def append(self, record: dict[str, Any]) -> int:
         """Append one record durably; returns the offset just past it (lock held)."""
-        return self.append_text([encode_record(record)])
+        if CRC_KEY in record:
+            record = {k: v for k, v in record.items() if k != CRC_KEY}
+        return self.append_text([RS, orjson.dumps(record), LF])
 
     def append_text(self, parts: list[bytes]) -> int:
         """Append one record given as the pieces of its text (RS, JSON, LF), written one
         after the other: a record of a hundred thousand features is never one buffer.
         Returns the offset just past it (lock held)."""
+        parts = seal(parts)
         created = not self.path.exists()
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
