@@ -26,6 +26,9 @@ import pandas as pd
 
 from geo.messages import register
 from geo.problems import Problem, short_value
+from layers.field_rules import bound_error, number_bounds_problem, pattern_error, pattern_matches
+from layers.field_rules import to_number as _to_number
+from layers.field_rules import unstorable as _unstorable
 
 BUILTIN_DIR = Path(__file__).with_name("specs")
 FIELD_TYPES = {"string", "text", "integer", "number", "boolean", "date", "enum", "ref"}
@@ -241,6 +244,10 @@ def _field_from(raw: Mapping[str, Any], where: str) -> FieldSpec:
     if ftype == "ref" and not raw.get("ref_layer"):
         raise SpecError(f"{where}: a ref needs ref_layer")
     value_labels = {str(k): _labels(v, where) for k, v in raw.get("value_labels", {}).items()}
+    checks = (bound_error("min", raw.get("min")), bound_error("max", raw.get("max")))
+    refused = [e for e in (*checks, pattern_error(raw.get("pattern", ""))) if e]
+    if refused:
+        raise SpecError(f"{where}: {refused[0]}")
     return FieldSpec(
         name=name,
         type=ftype,
@@ -338,7 +345,8 @@ def extend_spec(base: LayerSpec, raw: Mapping[str, Any], source_file: str) -> La
     fields = [replaced.pop(f.name, f) for f in base.fields] + list(replaced.values())
     label = _labels(raw["label"], source_file) if "label" in raw else base.label
     style = {**base.style, **raw.get("style", {})}
-    return replace(base, fields=tuple(fields), label=label, style=style)
+    role = _write_role(raw, base.kind, source_file) if "write_role" in raw else base.write_role
+    return replace(base, fields=tuple(fields), label=label, style=style, write_role=role)
 
 
 class SpecRegistry:
@@ -425,21 +433,6 @@ def parse_date(value: Any) -> dt.date | None:
     return None
 
 
-def _to_number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        text = value.strip().replace(",", "").replace("，", "")
-        text = text.translate(str.maketrans("０１２３４５６７８９．－", "0123456789.-"))
-        try:
-            return float(text)
-        except ValueError:
-            return None
-    return None
-
-
 def _is_blank(value: Any) -> bool:
     if value is None:
         return True
@@ -479,18 +472,6 @@ def _enum_lookup(spec: FieldSpec) -> dict[str, str]:
     return lookup
 
 
-def _unstorable(text: str) -> str | None:
-    """What in ``text`` no backend can keep: NUL (PostgreSQL text and jsonb refuse it) or
-    a lone UTF-16 surrogate (not UTF-8 at all); None when it is fine."""
-    if "\x00" in text:
-        return "NUL"
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return "surrogate"
-    return None
-
-
 def coerce_value(spec: FieldSpec, value: Any, row: int | None) -> tuple[Any, Problem | None]:
     """``value`` converted to the type of ``spec``, or a problem naming row/field/value."""
 
@@ -508,11 +489,8 @@ def coerce_value(spec: FieldSpec, value: Any, row: int | None) -> tuple[Any, Pro
             if number != int(number):
                 return problem("not_an_integer")
             number = int(number)
-        if spec.minimum is not None and number < spec.minimum:
-            return problem("below_min", min=spec.minimum)
-        if spec.maximum is not None and number > spec.maximum:
-            return problem("above_max", max=spec.maximum)
-        return number, None
+        outside = number_bounds_problem(spec.type, number, spec.minimum, spec.maximum)
+        return problem(outside[0], **outside[1]) if outside else (number, None)
     if spec.type == "boolean":
         if isinstance(value, bool):
             return value, None
@@ -545,8 +523,9 @@ def coerce_value(spec: FieldSpec, value: Any, row: int | None) -> tuple[Any, Pro
         return problem("bad_character", char=char)
     if spec.max_length is not None and len(text) > spec.max_length:
         return problem("too_long", max_length=spec.max_length)
-    if spec.pattern and not re.fullmatch(spec.pattern, text):
-        return problem("bad_pattern")
+    matched = pattern_matches(spec.pattern, text) if spec.pattern else True
+    if not matched:
+        return problem("bad_pattern" if matched is False else "pattern_timeout")
     return text, None
 
 

@@ -5,6 +5,9 @@
 - ``PATCH  /ogc/collections/{c}/items/{id}``  role ``planner``: JSON Merge Patch (RFC 7396)
 - ``DELETE /ogc/collections/{c}/items/{id}``  role ``planner``: soft delete, 204
 
+and on every one at least the collection's ``write_role`` (``webmap/write_rights.py``:
+``planner`` for the ledger and reference layers), else 403 naming the role needed.
+
 The ETag of a feature is its version. ``If-Match`` is optional; when sent it must match
 (else 412), and the store checks it again under the layer lock, so two editors cannot
 overwrite each other. Geometry comes in CRS84 unless a ``Content-Crs`` header says
@@ -34,6 +37,7 @@ from webmap.i18n import translate
 from webmap.ogc import crs as ogc_crs
 from webmap.ogc import documents as docs
 from webmap.ogc.routes import content_crs, etag, json_response, layer_spec
+from webmap.write_rights import require_write
 
 bp = Blueprint("ogc_write", __name__, url_prefix="/ogc")
 SOURCE = "ogcapi"
@@ -181,7 +185,7 @@ def _idempotency_key() -> str | None:
 def create(collection_id: str) -> Response:
     """Add a feature; the server assigns its id."""
     store = get_store()
-    spec = layer_spec(collection_id)
+    spec = require_write(collection_id)
     body = read_feature()
     change = Change(
         "create",
@@ -197,7 +201,7 @@ def create(collection_id: str) -> Response:
 def replace(collection_id: str, feature_id: str) -> Response:
     """Replace every property and the geometry of a feature."""
     store = get_store()
-    spec = layer_spec(collection_id)
+    spec = require_write(collection_id)
     body = read_feature(feature_id)
     change = Change(
         "replace",
@@ -225,7 +229,7 @@ def update(collection_id: str, feature_id: str) -> Response:
     if request.mimetype not in (MERGE_PATCH, docs.JSON, docs.GEOJSON):
         raise UnsupportedMediaType(f"send {MERGE_PATCH}")
     store = get_store()
-    spec = layer_spec(collection_id)
+    spec = require_write(collection_id)
     body = read_json_body()
     if not isinstance(body.get("properties") or {}, dict):
         raise BadRequest(value="properties must be a JSON object")
@@ -248,7 +252,7 @@ def update(collection_id: str, feature_id: str) -> Response:
 def delete(collection_id: str, feature_id: str) -> Response:
     """Delete a feature (soft: its history stays and it can be restored)."""
     store = get_store()
-    spec = layer_spec(collection_id)
+    spec = require_write(collection_id)
     version = if_match_version(store, spec.name, feature_id)
     store.delete(spec.name, feature_id, user=user_name(), if_version=version, source=SOURCE)
     return Response(status=204)

@@ -37,6 +37,7 @@ from webmap.forms import input_kind, map_setup, ref_choices
 from webmap.i18n import current_lang, translate
 from webmap.responses import json_response
 from webmap.scriptjson import script_json
+from webmap.write_rights import require_write, writable
 
 bp = Blueprint("capture", __name__)
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -84,7 +85,7 @@ def capture_page() -> Any:
     if not user.can("field"):
         raise Forbidden()
     lang = current_lang()
-    layers = capture_layers(get_store())
+    layers = writable(capture_layers(get_store()))
     return render_template(
         "capture.html",
         layers=layers,
@@ -132,6 +133,7 @@ def api_capture() -> Response:
     """Store one captured feature; 201 when new, 200 when the same key came before."""
     key = check_key(request.headers.get("Idempotency-Key"))
     capture = _capture_from_request()
+    require_write(capture.layer)
     result = capture_feature(
         get_store(),
         capture,

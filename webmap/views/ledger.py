@@ -52,6 +52,7 @@ from layers.store_base import BaseStore, Change
 from webmap.auth import require_role, user_name
 from webmap.extensions import get_store
 from webmap.i18n import current_lang, translate
+from webmap.write_rights import require_write
 
 bp = Blueprint("ledger", __name__)
 FORM_FIELDS = (
@@ -198,6 +199,7 @@ def export(fmt: str) -> Response:
 @require_role("planner")
 def new() -> Any:
     """The form for a new item; on success its page."""
+    require_write("ledger")
     store = get_store()
     values: dict[str, Any] = {"status": "in_progress", "measure": "count"}
     problems: list[str] = []
@@ -255,6 +257,7 @@ def _item_page(
 @require_role("planner")
 def edit(item_id: str) -> Any:
     """Save the edit form (all fields at once, checked against the version shown)."""
+    require_write("ledger")
     store = get_store()
     store.require("ledger", item_id)
     values = _form_values()
@@ -275,6 +278,7 @@ def edit(item_id: str) -> Any:
 @require_role("planner")
 def delete(item_id: str) -> BaseResponse:
     """Soft-delete an item (its history stays; it can be restored)."""
+    require_write("ledger")
     get_store().delete("ledger", item_id, user=user_name())
     flash(translate("ledger.flash.deleted"))
     return redirect(url_for("ledger.index"))
@@ -357,6 +361,7 @@ def _set_links(item_id: str, value: str | None) -> BaseResponse:
     layer = request.form.get("layer", "")
     if layer not in linked_layers(store):
         raise NotFound("unknown_layer", value=layer[:40])
+    require_write(layer)
     ids = _posted_ids()
     missing = [i for i in ids if store.get(layer, i) is None]
     if value is None:  # only features linked to this item can be unlinked from it
@@ -378,6 +383,7 @@ def _set_links(item_id: str, value: str | None) -> BaseResponse:
 @require_role("planner")
 def add_entry(item_id: str) -> Any:
     """Record a dated progress entry (who and when are kept by the store)."""
+    require_write("ledger_progress")
     store = get_store()
     store.require("ledger", item_id)
     values = {
@@ -398,6 +404,7 @@ def add_entry(item_id: str) -> Any:
 @require_role("planner")
 def delete_entry(item_id: str, entry_id: str) -> BaseResponse:
     """Withdraw an entry (soft delete: the journal keeps it)."""
+    require_write("ledger_progress")
     store = get_store()
     entry = store.require("ledger_progress", entry_id)
     if str(entry["properties"].get("item_id")) != item_id:
@@ -423,6 +430,7 @@ def _preview(plan: ImportPlan, token: str | None, ext: str, status: int = 200) -
 @require_role("planner")
 def import_file() -> Any:
     """Upload an .xlsx or .csv ledger; see what it would do before anything is written."""
+    require_write("ledger")
     if request.method == "GET":
         return render_template("ledger_import.html", plan=None, token=None, ext="")
     upload = request.files.get("file")
@@ -447,6 +455,7 @@ def _row_problem(problem: Problem) -> RowProblem:
 @require_role("planner")
 def import_confirm() -> Any:
     """Write a previewed import: all rows in one commit, or nothing."""
+    require_write("ledger")
     token = request.form.get("token", "")
     staging = _staging()
     name = str(

@@ -19,6 +19,7 @@ from webmap.extensions import get_store
 from webmap.forms import max_upload_bytes, options_from_form
 from webmap.i18n import current_lang
 from webmap.responses import json_response
+from webmap.write_rights import require_write
 
 bp = Blueprint("uploads_api", __name__, url_prefix="/api/uploads")
 
@@ -33,6 +34,7 @@ def create_upload() -> Response:
     options = options_from_form(
         request.form, idempotency_key=check_key(request.headers.get("Idempotency-Key"))
     )
+    require_write(options.layer)
     data = upload.read()
     report = run_upload(
         get_store(),
@@ -64,4 +66,5 @@ def get_upload(upload_id: str) -> Response:
 @require_role("planner")
 def undo(upload_id: str) -> Response:
     """Soft-delete every feature the upload created (planners only)."""
+    require_write(str(UploadLog(get_store().data_dir).get(upload_id).get("layer", "")))
     return json_response(undo_upload(get_store(), upload_id, user=user_name()))

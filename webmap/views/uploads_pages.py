@@ -38,6 +38,7 @@ from webmap.extensions import get_store
 from webmap.forms import input_kind, map_setup, max_upload_bytes, options_from_form, ref_choices
 from webmap.i18n import current_lang, translate
 from webmap.scriptjson import script_json
+from webmap.write_rights import require_write, writable
 
 bp = Blueprint("uploads_pages", __name__, url_prefix="/uploads")
 CRS_CHOICES = ("auto", "wgs84", "cgcs2000", "gcj02", "bd09")
@@ -48,7 +49,7 @@ _PREVIEWED_KEYS = ("layer", "crs", "defaults", "column_map", "on_duplicate", "en
 def _import_layers() -> list[LayerSpec]:
     """Layers a file can go into: works first, then reference layers."""
     specs = [s for s in get_store().specs if s.kind in ("work", "reference")]
-    return sorted(specs, key=lambda s: s.kind != "work")
+    return sorted(writable(specs), key=lambda s: s.kind != "work")
 
 
 def _staging() -> Staging:
@@ -94,7 +95,7 @@ def stage() -> Response | tuple[str, int]:
     if form.get("crs") == "epsg":
         form["crs"] = form.get("crs_epsg", "")
     options = options_from_form(form)
-    get_store().spec(options.layer)  # unknown layer: 404 before anything is kept
+    require_write(options.layer)  # 404 / 403 before anything is kept
     token = _staging().put(data, upload.filename or "upload", options, user=user_name())
     return redirect(url_for("uploads_pages.preview", token=token))
 
@@ -209,6 +210,7 @@ def act(token: str) -> Response:
 def _commit(token: str, options: UploadOptions) -> Response:
     staging = _staging()
     meta = staging.meta(token, user=user_name())
+    require_write(options.layer)
     options.dry_run = False
     options.skip_rejected = True  # the user has seen which rows are left out
     options.idempotency_key = f"staging-{token}"
@@ -251,6 +253,7 @@ def detail(upload_id: str) -> str:
 @require_role("planner")
 def undo(upload_id: str) -> Response:
     """Soft-delete what the upload added (history kept); back to the list."""
+    require_write(str(UploadLog(get_store().data_dir).get(upload_id).get("layer", "")))
     meta = undo_upload(get_store(), upload_id, user=user_name())
     flash(translate("uploads.undone", id=upload_id, count=meta.get("removed", 0)))
     return redirect(url_for("uploads_pages.index"))
