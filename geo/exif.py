@@ -25,10 +25,11 @@ import datetime as dt
 import math
 import re
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["PhotoExif", "image_kind", "read_exif"]
+__all__ = ["PhotoExif", "image_kind", "image_size", "read_exif"]
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _EXIF_HEADER = b"Exif\x00\x00"
@@ -158,8 +159,8 @@ def _tiff_block(data: bytes) -> bytes | None:
     return None
 
 
-def _jpeg_exif(data: bytes) -> bytes | None:
-    """The TIFF bytes of the first APP1 ``Exif`` segment before the image data."""
+def _jpeg_segments(data: bytes) -> Iterator[tuple[int, bytes]]:
+    """``(marker, payload)`` of each JPEG segment before the image data (bounded)."""
     pos = 2
     for _ in range(_MAX_SEGMENTS):
         while (
@@ -167,21 +168,60 @@ def _jpeg_exif(data: bytes) -> bytes | None:
         ):
             pos += 1  # fill bytes
         if pos + 4 > len(data) or data[pos] != 0xFF:
-            return None
+            return
         marker = data[pos + 1]
         if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
             pos += 2
             continue
         if marker in (0xDA, 0xD9):  # start of scan / end of image: no metadata after
-            return None
+            return
         (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
         if length < 2 or pos + 2 + length > len(data):
-            return None
-        payload = data[pos + 4 : pos + 2 + length]
+            return
+        yield marker, data[pos + 4 : pos + 2 + length]
+        pos += 2 + length
+
+
+def _jpeg_exif(data: bytes) -> bytes | None:
+    """The TIFF bytes of the first APP1 ``Exif`` segment before the image data."""
+    for marker, payload in _jpeg_segments(data):
         if marker == 0xE1 and payload.startswith(_EXIF_HEADER):
             return payload[len(_EXIF_HEADER) :]
-        pos += 2 + length
     return None
+
+
+#: Start-of-frame markers (baseline, progressive, lossless, ...; not DHT C4, JPG C8, DAC CC).
+_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def image_size(data: bytes) -> tuple[int, int] | None:
+    r"""``(width, height)`` in pixels from a JPEG's frame header or a PNG's ``IHDR``,
+    read without decoding any pixel; None when the header does not say (or says 0).
+
+    A file's size says nothing of its pixel count (a 20000 x 20000 PNG of one colour
+    is a few hundred KB), so this is what a cap on pixels is checked against.
+
+    >>> png = b"\x89PNG\r\n\x1a\n" + bytes([0, 0, 0, 13]) + b"IHDR"
+    >>> image_size(png + (20000).to_bytes(4, "big") + (30).to_bytes(4, "big"))
+    (20000, 30)
+    >>> image_size(b"\xff\xd8\xff\xc0\x00\x0b\x08\x00\x10\x00\x20\x01\x01\x11\x00")
+    (32, 16)
+    >>> image_size(b"not an image") is None
+    True
+    """
+    kind = image_kind(data)
+    size: tuple[int, int] | None = None
+    if kind == "png" and len(data) >= 24:
+        size = struct.unpack(">II", data[16:24])
+    elif kind == "jpeg":
+        for marker, payload in _jpeg_segments(data):
+            if marker in _SOF_MARKERS and len(payload) >= 5:
+                height, width = struct.unpack(">HH", payload[1:5])
+                size = (width, height)
+                break
+    if size is None or size[0] <= 0 or size[1] <= 0:
+        return None
+    return size
 
 
 def _png_exif(data: bytes) -> bytes | None:

@@ -27,6 +27,7 @@ from layers.changes import Change
 from layers.errors import BadRequest, ValidationFailed
 from layers.locations import DEFAULT_MARGIN_M, location_problems, working_area_name
 from layers.photos import (
+    DEFAULT_MAX_PHOTO_PIXELS,
     MAX_PHOTOS_PER_FEATURE,
     PhotoStore,
     StoredPhoto,
@@ -117,6 +118,8 @@ class Capture:
     location_source: str = ""
     accept_low_accuracy: bool = False
     photos: Sequence[tuple[str, bytes]] = ()
+    #: The setting ``VILLAGEWORKS_MAX_PHOTO_PIXELS``.
+    max_photo_pixels: int = DEFAULT_MAX_PHOTO_PIXELS
 
 
 @dataclass
@@ -202,10 +205,10 @@ def _locate(
     return None, "", [Problem("capture_no_location", field="geometry")]
 
 
-def _photo_problems(photos: Sequence[tuple[str, bytes]]) -> list[Problem]:
+def _photo_problems(photos: Sequence[tuple[str, bytes]], max_pixels: int) -> list[Problem]:
     if len(photos) > MAX_PHOTOS_PER_FEATURE:
         return [Problem("photo_too_many", field="photos", params={"limit": MAX_PHOTOS_PER_FEATURE})]
-    return [p for name, data in photos for p in check_photo(data, name)]
+    return [p for name, data in photos for p in check_photo(data, name, max_pixels)]
 
 
 def _fill_date(spec: LayerSpec, props: dict[str, Any], photos: list[StoredPhoto]) -> None:
@@ -235,7 +238,7 @@ def capture_feature(
     spec = store.spec(capture.layer)
     if spec.kind != "work" or "Point" not in spec.geometry:
         raise BadRequest("capture_not_point_layer", value=capture.layer)
-    problems = _photo_problems(capture.photos)
+    problems = _photo_problems(capture.photos, capture.max_photo_pixels)
     if any(p.severity == "error" for p in problems):
         raise ValidationFailed(problems)
     photo_store = PhotoStore(store.data_dir)
@@ -252,7 +255,10 @@ def capture_feature(
         problems += _location_problems(store, spec, point, margin_m)
     if point is None or any(p.severity == "error" for p in problems):
         raise ValidationFailed(problems)
-    stored = [photo_store.save(data, name, user=user) for name, data in capture.photos]
+    stored = [
+        photo_store.save(data, name, user=user, max_pixels=capture.max_photo_pixels)
+        for name, data in capture.photos
+    ]
     key = f"capture:{user}:{idempotency_key}" if idempotency_key else None
     geometry = {"type": "Point", "coordinates": [point[0], point[1]]}
     change = Change("create", geometry=geometry, properties=clean, margin_m=margin_m)

@@ -14,7 +14,13 @@ between a feature and its photos lives in a sidecar index, ``<data>/photos/index
 - Photos are written before the feature is committed and linked after: a crash in between
   leaves an unlinked file (harmless), never a link to a missing file.
 - Only real JPEG and PNG files are accepted (by content), each at most
-  :data:`MAX_PHOTO_BYTES`.
+  :data:`MAX_PHOTO_BYTES` and at most ``max_pixels`` pixels (the setting
+  ``VILLAGEWORKS_MAX_PHOTO_PIXELS``), read from the header before any pixel is decoded.
+- Accepted photos are re-encoded with Pillow (:func:`reencode`): turned upright by their
+  EXIF orientation, every metadata block dropped (EXIF, XMP, comments, text chunks). What
+  the app keeps of the EXIF (position, time, orientation) is read from the original first
+  and kept in the index. ``sha256`` is the original's (the id is derived from it, so a
+  retry maps to the same photo); ``size``, ``width`` and ``height`` are the stored file's.
 
 Map popups read the links through :func:`photos_for`.
 """
@@ -22,21 +28,30 @@ Map popups read the links through :func:`photos_for`.
 from __future__ import annotations
 
 import hashlib
+import io
 import re
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
+from PIL import Image, ImageOps
 
-from geo.exif import PhotoExif, image_kind, read_exif
+from geo.exif import PhotoExif, image_kind, image_size, read_exif
 from geo.messages import register
 from geo.problems import Problem, short_value
+from layers.errors import ValidationFailed
 from layers.journal import InterProcessLock, atomic_write
 from layers.store import utc_now
 
 MAX_PHOTO_BYTES = 15 * 1024 * 1024
+#: Default of the setting ``VILLAGEWORKS_MAX_PHOTO_PIXELS`` (width x height).
+DEFAULT_MAX_PHOTO_PIXELS = 40_000_000
+JPEG_QUALITY = 88
+#: Longest side of the thumbnail kept beside each photo (``photos/thumbs/<id>.jpg``).
+THUMB_PX = 480
 MAX_PHOTOS_PER_FEATURE = 12
 PHOTO_ID_RE = re.compile(r"^P-[0-9a-f]{24}$")
 _SUFFIX = {"jpeg": ".jpg", "png": ".png"}
@@ -52,6 +67,13 @@ for _code, _zh, _en in (
         "photo_too_large",
         "照片“{value}”太大（上限 {limit_mb} MB）",
         "Photo '{value}' is too large (limit {limit_mb} MB)",
+    ),
+    (
+        "photo_too_many_pixels",
+        "照片“{value}”像素太多：{width}×{height}（{megapixels} 百万像素），"
+        "上限 {limit_mp} 百万像素，未保存；请缩小后再传",
+        "Photo '{value}' has too many pixels: {width}×{height} ({megapixels} megapixels), "
+        "the limit is {limit_mp} megapixels; not saved. Make it smaller and send it again",
     ),
     (
         "photo_too_many",
@@ -79,8 +101,14 @@ class StoredPhoto:
         return MIME_TYPES[self.kind]
 
 
-def check_photo(data: bytes, filename: str) -> list[Problem]:
-    """Problems that keep ``data`` from being stored as a photo (empty when it is fine)."""
+def check_photo(
+    data: bytes, filename: str, max_pixels: int = DEFAULT_MAX_PHOTO_PIXELS
+) -> list[Problem]:
+    """Problems that keep ``data`` from being stored as a photo (empty when it is fine).
+
+    Only the header is read (no pixel is decoded): the kind, and the width and height
+    against ``max_pixels``.
+    """
     name = short_value(filename or "?", 60)
     if len(data) > MAX_PHOTO_BYTES:
         return [
@@ -91,9 +119,85 @@ def check_photo(data: bytes, filename: str) -> list[Problem]:
                 params={"limit_mb": MAX_PHOTO_BYTES // (1024 * 1024)},
             )
         ]
-    if image_kind(data) is None:
+    size = image_size(data) if image_kind(data) is not None else None
+    if size is None:
         return [Problem("photo_not_image", field="photos", value=name)]
+    if size[0] * size[1] > max_pixels:
+        return [_too_many_pixels(name, size, max_pixels)]
     return []
+
+
+def _too_many_pixels(name: str, size: tuple[int, int], max_pixels: int) -> Problem:
+    params = {
+        "width": size[0],
+        "height": size[1],
+        "megapixels": round(size[0] * size[1] / 1e6, 1),
+        "limit_mp": round(max_pixels / 1e6, 1),
+    }
+    return Problem("photo_too_many_pixels", field="photos", value=name, params=params)
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A photo as it is stored: re-encoded, upright, without metadata."""
+
+    kind: str
+    data: bytes
+    width: int
+    height: int
+    thumb: bytes
+
+
+def reencode(data: bytes, filename: str, max_pixels: int = DEFAULT_MAX_PHOTO_PIXELS) -> Encoded:
+    """Decode ``data`` (checked with :func:`check_photo`), turn it upright by its EXIF
+    orientation and encode it again, in the same format, with no metadata but its colour
+    profile.
+
+    Raises :class:`ValidationFailed` (``photo_not_image`` or ``photo_too_many_pixels``)
+    when it cannot be decoded or is larger than its header said.
+    """
+    name = short_value(filename or "?", 60)
+    problems = check_photo(data, filename, max_pixels)
+    if problems:
+        raise ValidationFailed(problems)
+    Image.MAX_IMAGE_PIXELS = max_pixels  # Pillow's own guard, for any other path
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=["JPEG", "PNG"]) as opened:
+                if opened.width * opened.height > max_pixels:
+                    raise ValidationFailed([_too_many_pixels(name, opened.size, max_pixels)])
+                icc = opened.info.get("icc_profile")
+                upright = ImageOps.exif_transpose(opened)
+                return _encode(upright, opened.format or "", icc)
+    except (
+        OSError,
+        ValueError,
+        SyntaxError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ):
+        raise ValidationFailed([Problem("photo_not_image", field="photos", value=name)]) from None
+
+
+def _encode(image: Image.Image, fmt: str, icc: bytes | None) -> Encoded:
+    small = image.copy()
+    small.thumbnail((THUMB_PX, THUMB_PX))
+    if small.mode not in ("RGB", "L"):
+        small = small.convert("RGB")
+    thumb = io.BytesIO()
+    small.save(thumb, "JPEG", quality=80)
+    out = io.BytesIO()
+    extra: dict[str, Any] = {"icc_profile": icc} if icc else {}
+    if fmt == "PNG":
+        image.save(out, "PNG", optimize=False, **extra)
+        kind = "png"
+    else:
+        if image.mode not in ("RGB", "L", "CMYK"):
+            image = image.convert("RGB")
+        image.save(out, "JPEG", quality=JPEG_QUALITY, **extra)
+        kind = "jpeg"
+    return Encoded(kind, out.getvalue(), image.width, image.height, thumb.getvalue())
 
 
 def photo_id_for(data: bytes) -> str:
@@ -107,6 +211,7 @@ class PhotoStore:
     def __init__(self, data_dir: Path | str):
         self.root = Path(data_dir) / "photos"
         self.index_path = self.root / "index.json"
+        self.thumbs = self.root / "thumbs"
         self._lock = InterProcessLock(Path(data_dir) / "locks" / "photos.lock")
 
     # ------------------------------------------------------------------------ reads
@@ -128,6 +233,14 @@ class PhotoStore:
                 return candidate
         return None
 
+    def thumb_path(self, photo_id: str) -> Path | None:
+        """The thumbnail (JPEG) of ``photo_id``; None when malformed, unknown, or a photo
+        stored before thumbnails were made."""
+        if not PHOTO_ID_RE.match(photo_id or ""):
+            return None
+        candidate = self.thumbs / f"{photo_id}.jpg"
+        return candidate if candidate.is_file() else None
+
     def meta(self, photo_id: str) -> dict[str, Any] | None:
         """The record of one photo (kind, size, file name, EXIF...), or None."""
         if not PHOTO_ID_RE.match(photo_id or ""):
@@ -142,33 +255,52 @@ class PhotoStore:
         return [dict(doc["photos"].get(pid, {}), id=pid) for pid in ids]
 
     # ----------------------------------------------------------------------- writes
-    def save(self, data: bytes, filename: str, *, user: str) -> StoredPhoto:
-        """Keep one photo (checked with :func:`check_photo` first); returns its record.
+    def save(
+        self,
+        data: bytes,
+        filename: str,
+        *,
+        user: str,
+        max_pixels: int = DEFAULT_MAX_PHOTO_PIXELS,
+    ) -> StoredPhoto:
+        """Keep one photo, re-encoded (:func:`reencode`); returns its record.
 
-        Saving the same content again returns the same id and writes nothing new.
+        Raises :class:`ValidationFailed` for a photo :func:`check_photo` or the decoder
+        refuses. Saving the same content again returns the same id and writes nothing new.
         """
-        kind = image_kind(data)
-        if kind is None or len(data) > MAX_PHOTO_BYTES:
-            raise ValueError("check_photo() first")
+        photo_id = photo_id_for(data)
+        exif = read_exif(data)  # from the original: the stored file has no EXIF
+        known = self.meta(photo_id)
+        if known is not None and self.path(photo_id) is not None:
+            return StoredPhoto(
+                photo_id, known["kind"], known["sha256"], known["size"], filename, exif
+            )
+        encoded = reencode(data, filename, max_pixels)
         photo = StoredPhoto(
-            id=photo_id_for(data),
-            kind=kind,
+            id=photo_id,
+            kind=encoded.kind,
             sha256=hashlib.sha256(data).hexdigest(),
-            size=len(data),
+            size=len(encoded.data),
             filename=filename,
-            exif=read_exif(data),
+            exif=exif,
         )
         with self._lock:
             self.root.mkdir(parents=True, exist_ok=True)
-            target = self.root / f"{photo.id}{_SUFFIX[kind]}"
+            target = self.root / f"{photo.id}{_SUFFIX[photo.kind]}"
             if not target.exists():
-                atomic_write(target, data)
+                atomic_write(target, encoded.data)
+            thumb = self.thumbs / f"{photo.id}.jpg"
+            if not thumb.exists():
+                thumb.parent.mkdir(exist_ok=True)
+                atomic_write(thumb, encoded.thumb)
             doc = self._index()
             if photo.id not in doc["photos"]:
                 doc["photos"][photo.id] = {
-                    "kind": kind,
+                    "kind": photo.kind,
                     "sha256": photo.sha256,
                     "size": photo.size,
+                    "width": encoded.width,
+                    "height": encoded.height,
                     "filename": filename,
                     "by": user,
                     "at": utc_now(),
@@ -203,10 +335,13 @@ def photos_for(store_dir: Path | str, layer: str, fid: str) -> list[dict[str, An
 
 
 __all__ = [
+    "DEFAULT_MAX_PHOTO_PIXELS",
+    "Encoded",
     "MAX_PHOTO_BYTES",
     "PhotoStore",
     "StoredPhoto",
     "check_photo",
     "photo_id_for",
     "photos_for",
+    "reencode",
 ]

@@ -144,3 +144,200 @@ def test_an_upload_killed_before_its_record_leaves_no_folder_after_a_restart(
     )
     assert status == 201, body
     assert [p.name for p in (data / "uploads").glob("U-*")] == [body["upload_id"]]
+
+
+# ----------------------------------------------------------------- 14: photos
+def huge_png(width: int, height: int) -> bytes:
+    """A 1-bit greyscale PNG of ``width`` x ``height`` pixels, all black: a few hundred KB
+    on the wire, gigabytes once decoded. Built row by row (never held decoded)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body) & 0xFFFFFFFF
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+    packer = zlib.compressobj(9)
+    row = b"\x00" * (1 + (width + 7) // 8)  # filter byte 0, then the packed bits
+    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+    )
+
+
+def oriented_jpeg() -> bytes:
+    """A 200 x 100 JPEG, blue top-left quadrant, EXIF orientation 6 (turn 90 degrees
+    clockwise to view), a GPS position in Shanyin county, a date and a camera serial."""
+    from PIL import Image
+
+    image = Image.new("RGB", (200, 100), (200, 30, 30))
+    image.paste((20, 20, 200), (0, 0, 100, 50))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif[0x0132] = "2024:05:06 10:20:30"
+    exif[0xA431] = "SERIAL-12345"  # BodySerialNumber: nothing the app keeps
+    exif[0x8825] = {1: "N", 2: (39.0, 30.0, 25.56), 3: "E", 4: (112.0, 48.0, 44.28)}
+    out = io.BytesIO()
+    image.save(out, "JPEG", exif=exif.tobytes(), quality=95)
+    return out.getvalue()
+
+
+def capture(
+    rel: Any, base: str, token: str, photos: list[tuple[str, bytes]], key: str, lang: str = "en"
+) -> tuple[int, dict]:
+    body = {
+        "layer": "streetlights",
+        "geometry": None,
+        "location_source": "photo",
+        "properties": {"power_source": "solar", "status": "working"},
+    }
+    files = {f"photos{i}": (name, data, "image/jpeg") for i, (name, data) in enumerate(photos)}
+    raw, ctype = multipart({"capture": json.dumps(body)}, files)
+    raw = raw.replace(b'name="photos0"', b'name="photos"').replace(
+        b'name="photos1"', b'name="photos"'
+    )
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Idempotency-Key": key,
+        "Content-Type": ctype,
+        "Accept": "application/json",
+    }
+    status, _, answer = rel.http("POST", f"{base}/api/capture?lang={lang}", raw, headers)
+    return status, json.loads(answer or b"{}")
+
+
+def test_a_photo_with_too_many_pixels_is_refused_from_its_header(site: Any, rel: Any) -> None:
+    png = huge_png(20000, 20000)
+    assert len(png) < 400_000  # small on the wire
+    for lang in ("zh", "en"):
+        status, body = capture(
+            rel, site.url, site.tokens["field"], [("big.png", png)], f"huge-photo-{lang}", lang
+        )
+        assert status == 422, body
+        (problem,) = body["error"]["problems"]
+        assert problem["code"] == "photo_too_many_pixels"
+        assert "20000×20000" in problem["message"] and "400.0" in problem["message"]
+        assert ("像素" in problem["message"]) == (lang == "zh"), problem
+    assert not (site.data_dir / "photos").exists()
+    from geo.problems import Problem
+
+    refused = Problem(
+        "photo_too_many_pixels",
+        value="big.png",
+        params={"width": 20000, "height": 20000, "megapixels": 400.0, "limit_mp": 40.0},
+    )
+    assert "20000×20000" in refused.message("zh") and "像素" in refused.message("zh")
+    assert "40.0 megapixels" in refused.message("en")
+
+
+def test_the_photo_pixel_cap_is_a_setting(tmp_path: Path, rel: Any, gunicorn: Any) -> None:
+    data = rel.demo_data_dir(tmp_path / "data")
+    tokens = rel.make_accounts(data)
+    server = gunicorn(data, workers=1, VILLAGEWORKS_MAX_PHOTO_PIXELS="10000")
+    status, body = capture(
+        rel, server.url, tokens["field"], [("a.jpg", oriented_jpeg())], "cap-setting-1"
+    )
+    assert status == 422 and body["error"]["problems"][0]["code"] == "photo_too_many_pixels"
+    assert "200×100" in body["error"]["problems"][0]["message"]
+
+
+def test_accepted_photos_are_reencoded_upright_without_metadata(site: Any, rel: Any) -> None:
+    from PIL import Image
+
+    original = oriented_jpeg()
+    status, body = capture(
+        rel, site.url, site.tokens["field"], [("IMG_1.jpg", original)], "reencode-0001"
+    )
+    assert status == 201, body
+    # The EXIF of the original placed and dated the feature.
+    assert body["location_source"] == "photo"
+    assert body["feature"]["geometry"]["coordinates"] == pytest.approx(
+        [112.8123, 39.5071], abs=1e-6
+    )
+    (photo_id,) = body["photos"]
+    status, headers, served = rel.http("GET", site.url + body["photo_urls"][0])
+    assert status == 200 and headers["Content-Type"] == "image/jpeg"
+    assert served != original
+    image = Image.open(io.BytesIO(served))
+    assert image.size == (100, 200)  # turned upright
+    assert not image.getexif() and b"SERIAL-12345" not in served and b"Exif" not in served
+    assert image.getpixel((95, 5))[2] > 150 and image.getpixel((5, 5))[0] > 150
+    meta = json.loads((site.data_dir / "photos" / "index.json").read_bytes())["photos"][photo_id]
+    assert meta["exif"]["lon"] == pytest.approx(112.8123) and meta["exif"]["orientation"] == 6
+    assert (meta["width"], meta["height"]) == (100, 200) and meta["size"] == len(served)
+
+
+@pytest.mark.browser
+def test_feature_pages_show_captured_photos_as_lazy_thumbnails(site: Any, rel: Any) -> None:
+    import shutil
+    import threading
+
+    photos = [
+        ("IMG_1.jpg", oriented_jpeg()),
+        ("IMG_2.jpg", (rel.ROOT / "tests" / "data" / "photos" / "DSCN0010.jpg").read_bytes()),
+    ]
+    status, body = capture(rel, site.url, site.tokens["field"], photos, "feature-photos-1")
+    assert status == 201, body
+    page_url = f"{site.url}/features/streetlights/{body['id']}?lang=en"
+    status, _, html = rel.http("GET", page_url)
+    assert status == 200
+    assert html.count(b'loading="lazy"') >= 2 and b"/thumb" in html
+    for photo_id in body["photos"]:
+        status, headers, thumb = rel.http("GET", f"{site.url}/photos/{photo_id}/thumb")
+        assert status == 200 and headers["Content-Type"] == "image/jpeg", status
+        assert headers["X-Content-Type-Options"] == "nosniff"
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(chromium).exists():
+        pytest.skip("chromium not found (apt-get install chromium)")
+    shots = rel.ROOT / "test-artifacts" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    found: dict[str, Any] = {}
+
+    def look() -> None:
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=chromium, headless=True, args=["--no-sandbox", "--disable-gpu"]
+            )
+            try:
+                for name, size in (("desktop", (1280, 900)), ("phone", (390, 844))):
+                    context = browser.new_context(viewport={"width": size[0], "height": size[1]})
+                    page = context.new_page()
+                    page.goto(page_url)
+                    grid = page.locator(".vw-photo-grid")
+                    grid.scroll_into_view_if_needed()
+                    page.wait_for_load_state("networkidle")
+                    found[name] = page.locator(".vw-photo-grid img").evaluate_all(
+                        """els => els.map(e => ({src: e.getAttribute('src'), alt: e.alt,
+                        loading: e.loading, loaded: e.complete && e.naturalWidth > 0,
+                        href: e.closest('a').getAttribute('href'),
+                        shown: e.getBoundingClientRect().width}))"""
+                    )
+                    page.screenshot(path=str(shots / f"feature-photos-{name}.png"), full_page=True)
+                    context.close()
+            finally:
+                browser.close()
+
+    errors: list[BaseException] = []
+
+    def run() -> None:  # Playwright's sync API wants a thread without an event loop
+        try:
+            look()
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+    for name, images in found.items():
+        assert len(images) == 2, (name, images)
+        for n, (image, photo_id) in enumerate(zip(images, body["photos"], strict=True), 1):
+            assert image["src"] == f"/photos/{photo_id}/thumb", image
+            assert image["href"] == f"/photos/{photo_id}", image
+            assert image["loading"] == "lazy" and image["loaded"], (name, image)
+            assert image["alt"].startswith(f"Photo {n} of "), image
+            assert 0 < image["shown"] <= 400, (name, image)

@@ -213,14 +213,15 @@ def test_photo_is_stored_linked_and_served(app, store):
     assert response.status_code == 201, response.json
     fid, [photo_id] = response.json["id"], response.json["photos"]
     data_dir = Path(app.config["DATA_DIR"])
-    assert (data_dir / "photos" / f"{photo_id}.jpg").read_bytes() == jpeg
+    stored = (data_dir / "photos" / f"{photo_id}.jpg").read_bytes()  # re-encoded, no EXIF
+    assert stored[:3] == b"\xff\xd8\xff" and b"Exif\x00\x00" not in stored
     linked = photos_for(data_dir, "streetlights", fid)
     assert [p["id"] for p in linked] == [photo_id]
     assert linked[0]["filename"] == "我的照片.jpg" and linked[0]["kind"] == "jpeg"
     assert linked[0]["sha256"] == hashlib.sha256(jpeg).hexdigest()
     assert "photos" not in store.get("streetlights", fid)["properties"]  # spec untouched
     served = app.test_client().get(response.json["photo_urls"][0])
-    assert served.status_code == 200 and served.data == jpeg
+    assert served.status_code == 200 and served.data == stored
     assert served.mimetype == "image/jpeg"
     assert served.headers["X-Content-Type-Options"] == "nosniff"
 

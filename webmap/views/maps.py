@@ -11,10 +11,12 @@ import datetime as dt
 from dataclasses import replace
 from typing import Any
 
-from flask import Blueprint, current_app, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, send_file, url_for
+from werkzeug.wrappers import Response as BaseResponse
 
 from layers.county_view import county_snapshot
 from layers.errors import NotFound
+from layers.photos import PhotoStore
 from webmap import mapdata
 from webmap.assets import chart_js_url
 from webmap.extensions import get_store
@@ -237,7 +239,55 @@ def feature(layer: str, fid: str) -> str:
         history=mapdata.history_rows(
             store.history(layer, fid), spec, lang, found.get("properties")
         ),
-        photos=mapdata.photo_links(found.get("properties") or {}),
+        photos=feature_photos(layer, found, lang, mapdata.feature_title(spec, found, lang)),
         where=where,
         **page,
     )
+
+
+def feature_photos(
+    layer: str, feature: dict[str, Any], lang: str, title: str
+) -> list[dict[str, Any]]:
+    """The photos of a feature page: those captured with it (a thumbnail linking to the
+    photo, both served by the app), then the links of its ``photos`` property."""
+    out: list[dict[str, Any]] = []
+    for photo in PhotoStore(get_store().data_dir).for_feature(layer, str(feature["id"])):
+        if "kind" not in photo:
+            continue  # a link to a record that is gone
+        n = len(out) + 1
+        taken = (photo.get("exif") or {}).get("taken_at")
+        alt = (
+            translate("maps.feature.photo_alt_taken", lang, n=n, title=title, date=taken[:10])
+            if taken
+            else translate("maps.feature.photo_alt_of", lang, n=n, title=title)
+        )
+        out.append(
+            {
+                "url": url_for("capture.photo", photo_id=photo["id"]),
+                "thumb": url_for("maps.photo_thumb", photo_id=photo["id"]),
+                "local": True,
+                "alt": alt,
+                "width": photo.get("width"),
+                "height": photo.get("height"),
+            }
+        )
+    for link in mapdata.photo_links(feature.get("properties") or {}):
+        n = len(out) + 1
+        alt = translate("maps.feature.photo_alt_of", lang, n=n, title=title)
+        out.append({"url": link.url, "thumb": link.url, "local": link.local, "alt": alt})
+    return out
+
+
+@bp.get("/photos/<photo_id>/thumb")
+def photo_thumb(photo_id: str) -> BaseResponse:
+    """A photo's thumbnail; the photo itself when it has none (stored before thumbnails)."""
+    photos = PhotoStore(get_store().data_dir)
+    path = photos.thumb_path(photo_id)
+    if path is None:
+        if photos.path(photo_id) is None:
+            raise NotFound("not_found", what="photo", value=photo_id[:40])
+        return redirect(url_for("capture.photo", photo_id=photo_id))
+    response = send_file(path, mimetype="image/jpeg", max_age=86400)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'"
+    return response
