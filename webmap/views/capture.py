@@ -32,7 +32,7 @@ from layers.errors import BadRequest, Forbidden, NotFound
 from layers.photos import MIME_TYPES, PhotoStore
 from layers.specs import LayerSpec
 from webmap.auth import current_user, require_role, user_name
-from webmap.extensions import get_store
+from webmap.extensions import get_settings, get_store
 from webmap.forms import input_kind, map_setup, ref_choices
 from webmap.i18n import current_lang, translate
 from webmap.responses import json_response
@@ -124,6 +124,7 @@ def _capture_from_request() -> Capture:
         location_source=str(body.get("location_source") or ""),
         accept_low_accuracy=body.get("accept_low_accuracy") is True,
         photos=photos,
+        max_photo_pixels=get_settings().max_photo_pixels,
     )
 
 
