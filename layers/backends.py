@@ -22,8 +22,9 @@ from layers.specs import SpecRegistry
 from layers.store import GeoJSONStore
 from layers.store_base import BaseStore, LayerDump
 
-#: What a data directory holds besides layer data; moved by :func:`migrate`.
-DATA_DIR_ENTRIES = ("specs", "users.json", "uploads", "photos", "secret_key")
+#: What a data directory holds besides layer data; moved by :func:`migrate`. The signing
+#: key is not among them: it is kept outside the data directory (``webmap.deploy``).
+DATA_DIR_ENTRIES = ("specs", "users.json", "uploads", "photos")
 
 
 def open_store(
@@ -87,7 +88,7 @@ def seed_if_empty(data_dir: Path, demo_dir: Path, database_url: str = "") -> lis
 
 
 def copy_data_dir(source: Path, target: Path) -> list[str]:
-    """Copy specs, accounts, uploads, photos and the secret key; returns what was copied.
+    """Copy specs, accounts, uploads and photos; returns what was copied.
 
     Nothing to do when both are one folder; refuses to overwrite what ``target`` has.
     """
@@ -115,8 +116,8 @@ def migrate(
 ) -> dict[str, int]:
     """Copy everything of ``source`` into an empty store over ``data_dir``/``database_url``.
 
-    First the data directory's files (spec declarations, accounts, uploads, photos, the
-    secret key), then every layer: live and deleted features, history records, next ids
+    First the data directory's files (spec declarations, accounts, uploads, photos), then
+    every layer: live and deleted features, history records, next ids
     and idempotency keys. Returns live features per layer. Refuses
     (:class:`VillageWorksError`) a target holding layer data or any of those files.
     """

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +10,7 @@ from flask import Flask
 
 from layers.backends import open_store, seed_if_empty
 from layers.upload_log import UploadLog
-from webmap import auth, errors, extensions, i18n, ogc, scriptjson, security
+from webmap import auth, deploy, errors, extensions, i18n, ogc, scriptjson, security
 from webmap.extensions import get_settings, get_store
 from webmap.settings import DEMO_DIR, Settings
 from webmap.views import (
@@ -47,24 +45,6 @@ BLUEPRINTS = (
 )
 
 
-def _secret_key(data_dir: Path) -> str:
-    """The key in ``<data>/secret_key``, made once. Workers starting at the same moment
-    (gunicorn -w 4 on a fresh data directory) get the same key: the file appears whole,
-    and only if it is absent (a hard link of a finished temp file)."""
-    path = data_dir / "secret_key"
-    if not path.exists():
-        tmp = data_dir / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-        tmp.write_text(secrets.token_hex(32))
-        tmp.chmod(0o600)
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass  # another worker made it first: use theirs
-        finally:
-            tmp.unlink()
-    return path.read_text().strip()
-
-
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the Flask app: settings from the environment, then ``test_config`` on top.
 
@@ -84,16 +64,17 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if app.config["SEED_DEMO"] and (DEMO_DIR / "layers").is_dir():
         if seed_if_empty(data_dir, DEMO_DIR, database_url):
             log.info("seeded %s from the demo county", "the database" if database_url else data_dir)
-    if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = _secret_key(data_dir)
+    if not app.config.get("SECRET_KEY"):  # never kept in the data directory
+        app.config["SECRET_KEY"] = deploy.signing_key(
+            data_dir, app.config.get("SECRET_KEY_FILE", "")
+        )
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_UPLOAD_MB"]) * 1024 * 1024
-    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
     app.extensions[extensions.SETTINGS] = Settings.from_config(app.config)
     app.extensions[extensions.STORE] = open_store(data_dir, database_url)
     if not app.config.get("READ_ONLY"):  # settle uploads a dead process left half-done
         UploadLog(data_dir).recover(app.extensions[extensions.STORE])
 
-    for extension in (i18n, errors, security, auth, ogc, scriptjson):
+    for extension in (deploy, i18n, errors, security, auth, ogc, scriptjson):
         extension.init_app(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.cookiejar
 import re
+import shutil
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -19,9 +20,11 @@ from typing import Any
 import orjson
 import pytest
 from argon2 import PasswordHasher, extract_parameters
+from flask import Flask
 
 import layers.users as users_module
 from layers.users import UserStore, hash_password, verify_password
+from webmap.app import create_app
 
 pytestmark = pytest.mark.slow
 
@@ -152,16 +155,12 @@ def test_a_copied_session_cookie_dies_with_logout_password_change_and_disabling(
     copied = browser.session_cookie()
     other = Browser(site.url)
     assert other.login("admin1", "another-horse-7")[0] == 302
-    status, _, _ = other.request(
-        "POST", "/logout", {"csrf_token": other.csrf(), "everywhere": "1"}
-    )
+    status, _, _ = other.request("POST", "/logout", {"csrf_token": other.csrf(), "everywhere": "1"})
     assert status == 302
     assert [with_cookie(site.url, copied) for _ in range(4)] == [401] * 4, "everywhere"
 
 
-def test_tokens_of_revoked_or_disabled_accounts_stop_in_every_worker(
-    site: Any, rel: Any
-) -> None:
+def test_tokens_of_revoked_or_disabled_accounts_stop_in_every_worker(site: Any, rel: Any) -> None:
     users = UserStore(site.data_dir)
 
     def by_token(token: str) -> list[int]:
@@ -284,3 +283,70 @@ def test_login_page_answers_unknown_and_known_names_alike(site: Any, rel: Any) -
     assert known[0] == unknown[0] == 401
     assert CSRF_RE.sub("", known[2]) == CSRF_RE.sub("", unknown[2])
 
+
+# --- 6: a copy of the data directory holds no signing key and no usable token ----------
+
+
+def _forged_cookie(key: str, payload: dict[str, str]) -> str:
+    """A session cookie signed with ``key`` the way Flask signs them."""
+    forger = Flask("forger")
+    forger.secret_key = key
+    serializer = forger.session_interface.get_signing_serializer(forger)  # type: ignore[attr-defined]
+    assert serializer is not None
+    return str(serializer.dumps(payload))
+
+
+def test_a_copy_of_the_data_directory_cannot_forge_a_session(
+    tmp_path: Path, rel: Any, gunicorn: Any
+) -> None:
+    data = rel.demo_data_dir(tmp_path / "data")
+    tokens = rel.make_accounts(data)
+    server = gunicorn(data, workers=2, VILLAGEWORKS_SECRET_KEY="")
+    key_file = tmp_path / "data.secrets" / "secret_key"
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+    assert oct(key_file.parent.stat().st_mode & 0o777) == "0o700"
+    key = key_file.read_text().strip()
+    assert len(key) >= 32
+    browser = Browser(server.url)
+    assert browser.login("admin1", rel.PASSWORD)[0] == 302  # the key signs real sessions
+    assert all(with_cookie(server.url, browser.session_cookie()) == 200 for _ in range(4))
+
+    copy = tmp_path / "stolen"
+    shutil.copytree(data, copy)
+    files = [p for p in copy.rglob("*") if p.is_file()]
+    assert not any(key.encode() in p.read_bytes() for p in files), "the key is in the copy"
+    small = [p.read_text(errors="replace").strip() for p in files if p.stat().st_size < 200]
+    candidates = [text for text in small if text]
+    for candidate in candidates:
+        for payload in ({"user": "admin1"}, {"user": "admin1", "sid": "x", "csrf": "x"}):
+            cookie = _forged_cookie(candidate, payload)
+            assert with_cookie(server.url, cookie) == 401, payload
+    text = (copy / "users.json").read_text()
+    assert not any(token in text for token in tokens.values())
+    for entry in orjson.loads(text)["users"].values():
+        assert all(re.fullmatch(r"[0-9a-f]{64}", t["hash"]) for t in entry["tokens"])
+
+
+def test_an_old_key_in_the_data_directory_is_moved_out(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "secret_key").write_text("k" * 64)
+    config = {"DATA_DIR": str(data), "SEED_DEMO": False, "SECRET_KEY": ""}
+    with caplog.at_level("WARNING"):
+        app = create_app(config)
+    assert app.secret_key == "k" * 64, "sessions signed with the old key stay valid"
+    assert not (data / "secret_key").exists()
+    moved = tmp_path / "data.secrets" / "secret_key"
+    assert moved.read_text() == "k" * 64 and oct(moved.stat().st_mode & 0o777) == "0o600"
+    assert "moved the signing key out of the data directory" in caplog.text
+    assert create_app(config).secret_key == "k" * 64  # and it stays
+
+    elsewhere = tmp_path / "etc" / "vw-key"
+    app = create_app(
+        {**config, "DATA_DIR": str(tmp_path / "d2"), "SECRET_KEY_FILE": str(elsewhere)}
+    )
+    assert app.secret_key == elsewhere.read_text() and len(app.secret_key) == 64
+    assert oct(elsewhere.stat().st_mode & 0o777) == "0o600"
+    assert not (tmp_path / "d2.secrets").exists() and not (tmp_path / "d2" / "secret_key").exists()

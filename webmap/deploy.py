@@ -1,0 +1,118 @@
+"""Where the app is deployed: the signing key kept outside the data directory, and the
+settings for running behind a reverse proxy (trusted proxies, server names, HTTPS).
+
+- The key signing session cookies is ``VILLAGEWORKS_SECRET_KEY``, or else a random key
+  generated once into ``VILLAGEWORKS_SECRET_KEY_FILE`` (default
+  ``<data>.secrets/secret_key``: a sibling of the data directory, mode 0700, the file
+  0600). A copy of the data directory alone therefore cannot forge a session. A key an
+  older install left in ``<data>/secret_key`` is moved there (its sessions stay valid).
+- ``VILLAGEWORKS_TRUSTED_PROXIES=N``: werkzeug's ProxyFix believes the last N proxies'
+  ``X-Forwarded-For/-Proto/-Host`` (so the login throttle sees the real client).
+- ``VILLAGEWORKS_SERVER_NAMES``: other ``Host`` headers get 400 (Flask's ``TRUSTED_HOSTS``),
+  so no link or ``Location`` is built from a forged host.
+- ``VILLAGEWORKS_HTTPS``: Secure session cookies, ``https`` links, HSTS.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.wrappers import Response
+
+log = logging.getLogger(__name__)
+HSTS = "max-age=31536000"
+
+
+def key_path(data_dir: Path, key_file: str = "") -> Path:
+    """The key file: ``key_file``, or ``<data>.secrets/secret_key``."""
+    if key_file:
+        return Path(key_file).expanduser().absolute()
+    return Path(str(data_dir) + ".secrets") / "secret_key"
+
+
+def _private_dir(folder: Path, default: bool) -> None:
+    """Make ``folder`` (mode 0700); the default secrets folder is kept at 0700."""
+    if not folder.is_dir():
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder.chmod(0o700)
+    elif default and folder.stat().st_mode & 0o077:
+        folder.chmod(0o700)
+
+
+def _create_once(path: Path, value: str) -> None:
+    """Write ``path`` whole and only if absent: a hard link of a finished temp file, so
+    workers starting at once (gunicorn -w 4 on a fresh install) all end with one key."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, value.encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass  # another worker made it first: use theirs
+    finally:
+        tmp.unlink()
+
+
+def _retire_old_key(old: Path, path: Path) -> None:
+    """Delete ``<data>/secret_key`` once the key file holds the same key."""
+    try:
+        same = old.read_text().strip() == path.read_text().strip()
+    except FileNotFoundError:
+        return
+    if same:
+        old.unlink(missing_ok=True)
+        log.warning("moved the signing key out of the data directory: %s -> %s", old, path)
+    else:
+        log.warning("%s is an old signing key, unused (the key is %s): delete it", old, path)
+
+
+def signing_key(data_dir: Path, key_file: str = "") -> str:
+    """The key in the key file, made once (moved from ``<data>/secret_key`` if there)."""
+    path = key_path(data_dir, key_file)
+    _private_dir(path.parent, default=not key_file)
+    old = data_dir / "secret_key"
+    if not path.exists():
+        try:
+            value = old.read_text().strip()
+        except FileNotFoundError:
+            value = secrets.token_hex(32)
+        _create_once(path, value)
+    if old.exists():
+        _retire_old_key(old, path)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def server_names(value: str) -> list[str]:
+    """``VILLAGEWORKS_SERVER_NAMES`` as a list (empty: any host)."""
+    return [name.strip().lower() for name in value.split(",") if name.strip()]
+
+
+def init_app(app: Flask) -> None:
+    """Proxy headers, allowed host names and HTTPS, from the app's settings."""
+    proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if proxies > 0:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
+        )
+    names = server_names(str(app.config.get("SERVER_NAMES") or ""))
+    if names:
+        app.config["TRUSTED_HOSTS"] = names
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
+    if app.config.get("HTTPS"):
+        app.config.update(SESSION_COOKIE_SECURE=True, PREFERRED_URL_SCHEME="https")
+
+        @app.after_request
+        def _hsts(response: Response) -> Response:
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
+            return response
