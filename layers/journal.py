@@ -65,6 +65,19 @@ def atomic_write_chunks(path: Path, chunks: Iterable[bytes]) -> None:
     """:func:`atomic_write` of the concatenation of ``chunks``, never held whole in memory
     (a layer of a million features is written a few megabytes at a time)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        _write_temp(tmp, chunks)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()  # a full disk: give back what the half-written copy took
+        raise
+    crashpoint("file_before_replace")
+    os.replace(tmp, path)
+    crashpoint("file_after_replace")
+    fsync_dir(path.parent)
+
+
+def _write_temp(tmp: Path, chunks: Iterable[bytes]) -> None:
     with open(tmp, "wb") as fh:
         first = True
         for chunk in chunks:
@@ -80,10 +93,6 @@ def atomic_write_chunks(path: Path, chunks: Iterable[bytes]) -> None:
             crashpoint("file_half_written")
         fh.flush()
         os.fsync(fh.fileno())
-    crashpoint("file_before_replace")
-    os.replace(tmp, path)
-    crashpoint("file_after_replace")
-    fsync_dir(path.parent)
 
 
 def remove_stale_temp_files(folder: Path, pattern: str = ".*.tmp") -> int:
@@ -320,8 +329,15 @@ class Journal:
         try:
             if _CRASH_SPEC:
                 _torn_write(fd, b"".join(parts))
-            for part in parts:
-                _write_all(fd, part)
+            start = os.lseek(fd, 0, os.SEEK_END)
+            try:
+                for part in parts:
+                    _write_all(fd, part)
+            except OSError:
+                # A full disk mid-record: nothing was acknowledged; cut what got written.
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, start)
+                raise
             crashpoint("journal_before_fsync")
             os.fsync(fd)
             crashpoint("journal_after_fsync")

@@ -629,6 +629,12 @@ class _FileWrite:
         state.seq = seq
 
     def _after(self) -> None:
+        """Compaction after a durable append: the change is committed whatever happens
+        here, so a failed rewrite (a full disk) is logged and left to the next write or
+        load, which replay the journal."""
         self.store._trim_idempotency(self.state)
         if self.store._should_compact(self.state):
-            self.store._write_layer_file(self.layer, self.state)
+            try:
+                self.store._write_layer_file(self.layer, self.state)
+            except OSError as exc:
+                log.warning("%s: layer file not rewritten after a commit (%s)", self.layer, exc)

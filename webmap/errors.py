@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 from typing import Any
 
@@ -47,6 +48,21 @@ def exception_headers(exc: HTTPException) -> dict[str, str]:
     return {name: value for name, value in pairs if name.lower() != "content-type"}
 
 
+NO_SPACE = {
+    "zh": "服务器磁盘已满，本次修改未保存，请稍后重试或联系管理员",
+    "en": "The server's disk is full: this change was not saved. Try again later or tell "
+    "the administrator",
+}
+READ_ONLY = {
+    "zh": "数据目录当前只读，暂时不能修改，查看不受影响",
+    "en": "The data directory is read-only for now: changes are not possible, reading is",
+}
+
+
+def _text(texts: dict[str, str]) -> str:
+    return texts.get(current_lang(), texts["en"])
+
+
 def init_app(app: Flask) -> None:
     """Register handlers turning domain and HTTP errors into the shared shape."""
 
@@ -67,6 +83,16 @@ def init_app(app: Flask) -> None:
                 else "The upload is too large (limit {} MB)"
             ).format(limit)
         return _respond(status, error_body(status, code, message), exception_headers(exc))
+
+    @app.errorhandler(OSError)
+    def _storage(exc: OSError) -> Any:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            log.error("out of disk space on %s: %s", request.path, exc)
+            return _respond(507, error_body(507, "insufficient_storage", _text(NO_SPACE)))
+        if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            log.error("data directory not writable on %s: %s", request.path, exc)
+            return _respond(503, error_body(503, "read_only", _text(READ_ONLY)))
+        return _unexpected(exc)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Any:

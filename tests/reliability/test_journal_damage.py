@@ -46,12 +46,13 @@ def check(data_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
 LIGHT = {"power_source": "solar", "pole_height_m": 8, "status": "working"}
 
 
-def _lights(data_dir: Path) -> tuple[GeoJSONStore, list[str]]:
+def _lights(
+    data_dir: Path, batches: tuple[int, ...] = (2100, 5, 5, 5)
+) -> tuple[GeoJSONStore, list[str]]:
     """The demo county with 2,100 streetlights imported, then three imports of 5."""
     copy_demo(data_dir)
     store = GeoJSONStore(data_dir)
     ids: list[str] = []
-    batches = [2100, 5, 5, 5]
     for n, size in enumerate(batches):
         changes = [
             Change(
@@ -163,3 +164,66 @@ def test_random_flips_never_lose_an_acknowledged_record_silently(tmp_path: Path)
             outcomes["intact"] += 1
         shutil.rmtree(data_dir)
     assert outcomes["refused"] >= 50, outcomes
+
+
+FULL_DISK = """
+import resource, signal, sys
+from geometries import point
+from layers.store import GeoJSONStore
+from layers.store_base import Change
+store = GeoJSONStore(sys.argv[1])
+store.count("streetlights")
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+limit = int(sys.argv[2])
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+props = {"power_source": "solar", "pole_height_m": 8, "status": "working"}
+try:
+    result = store.commit("streetlights", [Change("create", geometry=point(), properties=props)],
+                          user="t", source="t")
+except OSError as exc:
+    print("refused", exc.errno)
+else:
+    print("committed", result.ids[0])
+"""
+
+
+def _write_under_limit(data_dir: Path, limit: int) -> str:
+    """A commit in a process that may write files up to ``limit`` bytes (a full disk:
+    every write past it fails with EFBIG)."""
+    support = Path(__file__).resolve().parents[1] / "support"
+    out = subprocess.run(
+        [sys.executable, "-c", FULL_DISK, str(data_dir), str(limit)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": f"{support}:{DEMO.parents[1]}", "PATH": "/usr/bin:/bin"},
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def test_a_full_disk_after_the_journal_append_still_commits(tmp_path: Path) -> None:
+    """#15 finding 9: the journal record is durable, the layer file rewrite then fails:
+    the write is committed (it was answered 500 before) and is there after a restart."""
+    store, ids = _lights(tmp_path, (5,))  # a small layer: rewritten at each commit
+    before = _cold_ids(tmp_path)
+    journal = store.journal("streetlights").path
+    layer_file = store.layer_path("streetlights")
+    limit = journal.stat().st_size + 4096  # room for the record, not for a new layer file
+    assert layer_file.stat().st_size > limit
+    said = _write_under_limit(tmp_path, limit)
+    assert said.startswith("committed"), said
+    fid = said.split()[1]
+    assert _cold_ids(tmp_path) == {*before, fid} and set(ids) < before
+    assert not list(layer_file.parent.glob(".*.tmp")), "a half-written copy was left"
+
+
+def test_a_full_disk_during_the_journal_append_writes_nothing(tmp_path: Path) -> None:
+    store, _ids = _lights(tmp_path, (1500,))
+    ids = _cold_ids(tmp_path)
+    journal = store.journal("streetlights").path
+    before = journal.read_bytes()
+    said = _write_under_limit(tmp_path, len(before) + 20)  # not room for the record
+    assert said == "refused 27", said  # EFBIG
+    assert journal.read_bytes() == before, "a partial record was left"
+    assert _cold_ids(tmp_path) == ids
