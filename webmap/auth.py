@@ -6,15 +6,19 @@
 - Every state-changing request authenticated by the session must carry the session's
   CSRF token (form field ``csrf_token`` or header ``X-CSRF-Token``), else 400.
 - ``require_role("field")`` guards a view: 401 without an account, 403 with a weaker one.
+- A login starts a server-side session (``layers.users``): the cookie names it, and it
+  ends with logout, a password change, disabling or enabling the account.
+- Failed logins back off exponentially per account and per address, counted for every
+  worker in one file (``layers.login_throttle``): 429 with ``Retry-After``.
+- After logging in, ``?next=`` is followed only to a path of this site.
 """
 
 from __future__ import annotations
 
 import functools
 import hmac
+import math
 import secrets
-import threading
-import time
 import unicodedata
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -34,6 +38,7 @@ from flask import (
 from werkzeug.wrappers import Response
 
 from layers.errors import BadRequest, Forbidden, Unauthorized
+from layers.login_throttle import LoginThrottle
 from layers.users import User, UserStore
 from webmap import extensions
 from webmap.extensions import get_users
@@ -42,8 +47,7 @@ from webmap.i18n import translate
 bp = Blueprint("auth", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
-LOGIN_WINDOW_S = 300
-LOGIN_MAX_FAILURES = 5
+THROTTLE = "villageworks.throttle"
 
 
 def current_user() -> User | None:
@@ -111,34 +115,6 @@ def user_name() -> str:
     return user.name if user else "anonymous"
 
 
-class LoginThrottle:
-    """At most LOGIN_MAX_FAILURES failed logins per client address and name per window."""
-
-    def __init__(self) -> None:
-        self._failures: dict[str, list[float]] = {}
-        self._lock = threading.Lock()
-
-    def _key(self, name: str) -> str:
-        return f"{request.remote_addr}|{name}"
-
-    def blocked(self, name: str) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            recent = [
-                t for t in self._failures.get(self._key(name), []) if now - t < LOGIN_WINDOW_S
-            ]
-            self._failures[self._key(name)] = recent
-            return len(recent) >= LOGIN_MAX_FAILURES
-
-    def fail(self, name: str) -> None:
-        with self._lock:
-            self._failures.setdefault(self._key(name), []).append(time.monotonic())
-
-    def clear(self, name: str) -> None:
-        with self._lock:
-            self._failures.pop(self._key(name), None)
-
-
 def _is_local_path(target: str) -> bool:
     """Whether ``target`` (already percent-decoded) is a path on this site and nothing
     a browser could read as another host: no scheme, no host, no ``//`` or backslash,
@@ -160,29 +136,36 @@ def _safe_next(target: str | None) -> str:
     return url_for("home.index")
 
 
+def _attempt(name: str, password: str) -> tuple[str | None, int, dict[str, str]]:
+    """Check one login (throttled); on success start its session. Returns the error
+    (None on success), the status and extra headers."""
+    throttle: LoginThrottle = current_app.extensions[THROTTLE]
+    address = request.remote_addr or ""
+    wait = throttle.admit(name, address)
+    if wait > 0:
+        seconds = max(1, math.ceil(wait))
+        return translate("auth.too_many", seconds=seconds), 429, {"Retry-After": str(seconds)}
+    user = get_users().authenticate(name, password)
+    if user is None:
+        return translate("auth.bad_login"), 401, {}
+    throttle.succeeded(name, address)
+    session.clear()
+    session["user"] = user.name
+    session["sid"] = get_users().start_session(user.name)
+    csrf_token()
+    return None, 302, {}
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     """The login form; on success back to where the user was going."""
-    error = None
-    status = 200
-    if request.method == "POST":
-        name = request.form.get("name", "").strip()
-        throttle: LoginThrottle = current_app.extensions["villageworks.throttle"]
-        if throttle.blocked(name):
-            error, status = translate("auth.too_many"), 429
-        else:
-            user = get_users().authenticate(name, request.form.get("password", ""))
-            if user is None:
-                throttle.fail(name)
-                error, status = translate("auth.bad_login"), 401
-            else:
-                throttle.clear(name)
-                session.clear()
-                session["user"] = user.name
-                session["sid"] = get_users().start_session(user.name)
-                csrf_token()
-                return redirect(_safe_next(request.args.get("next")))
-    return render_template("login.html", error=error), status
+    if request.method != "POST":
+        return render_template("login.html", error=None)
+    name = request.form.get("name", "").strip()
+    error, status, headers = _attempt(name, request.form.get("password", ""))
+    if error is None:
+        return redirect(_safe_next(request.args.get("next")))
+    return render_template("login.html", error=error), status, headers
 
 
 @bp.post("/logout")
@@ -202,7 +185,7 @@ def logout() -> Response:
 def init_app(app: Flask) -> None:
     """Account store, throttle, CSRF check before every request, template helpers."""
     app.extensions[extensions.USERS] = UserStore(app.config["DATA_DIR"])
-    app.extensions["villageworks.throttle"] = LoginThrottle()
+    app.extensions[THROTTLE] = LoginThrottle(app.config["DATA_DIR"])
 
     @app.before_request
     def _guard() -> None:

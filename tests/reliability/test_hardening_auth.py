@@ -350,3 +350,65 @@ def test_an_old_key_in_the_data_directory_is_moved_out(
     assert app.secret_key == elsewhere.read_text() and len(app.secret_key) == 64
     assert oct(elsewhere.stat().st_mode & 0o777) == "0o600"
     assert not (tmp_path / "d2.secrets").exists() and not (tmp_path / "d2" / "secret_key").exists()
+
+
+# --- 7: one throttle for every worker, per account and per address, backing off ---------
+
+
+def _burst(base: str, name: str, count: int, headers: dict[str, str] | None = None) -> list:
+    """``count`` wrong-password logins at ``name``, four at a time (both workers busy):
+    the (status, Retry-After) of each."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def attempt(_: int) -> tuple[int, str]:
+        status, answer, _body = Browser(base, headers).login(name, "wrong-password-1")
+        return status, answer.get("Retry-After", "")
+
+    with ThreadPoolExecutor(4) as pool:
+        return list(pool.map(attempt, range(count)))
+
+
+def test_two_workers_let_five_guesses_through_then_back_off(site: Any, rel: Any) -> None:
+    results = _burst(site.url, "admin1", 16)
+    assert sorted(status for status, _ in results) == [401] * 5 + [429] * 11, results
+    waits = [int(wait) for status, wait in results if status == 429]
+    assert all(1 <= wait <= 30 for wait in waits), waits
+    status, headers, body = Browser(site.url).login("admin1", rel.PASSWORD)
+    assert status == 429, "the right password waits too"
+    assert headers["Retry-After"] in body
+    assert Browser(site.url).login("planner1", rel.PASSWORD)[0] == 302  # another account
+    counts = (site.data_dir / "throttle" / "logins.json").read_text()
+    assert "admin1" not in counts and "127.0.0.1" not in counts  # hashed keys only
+
+
+def test_the_back_off_grows_and_a_right_password_clears_the_account(tmp_path: Path) -> None:
+    from layers.login_throttle import LoginThrottle
+
+    one, other = LoginThrottle(tmp_path), LoginThrottle(tmp_path)  # two workers
+    now = 1_000_000.0
+    for i in range(5):
+        assert (one if i % 2 else other).admit("ann", "10.0.0.1", now) == 0
+    assert one.admit("ann", "10.0.0.2", now) == 30, "the account waits, from any address"
+    waits = []
+    for _ in range(4):
+        now += waits[-1] if waits else 30
+        assert other.admit("ann", "10.0.0.3", now) == 0  # one more guess, after the wait
+        waits.append(one.admit("ann", "10.0.0.3", now))
+    assert waits == [60, 120, 240, 480]
+    assert other.admit("bob", "10.0.0.3", now) == 0, "another account is not held up"
+    one.succeeded("bob", "10.0.0.3", now)
+    now += 480
+    assert one.admit("ann", "10.0.0.4", now) == 0
+    one.succeeded("ann", "10.0.0.4", now)
+    assert other.admit("ann", "10.0.0.4", now) == 0, "a right password starts it afresh"
+
+
+def test_one_address_guessing_many_names_backs_off(tmp_path: Path) -> None:
+    from layers.login_throttle import FREE_PER_ADDRESS, LoginThrottle
+
+    throttle = LoginThrottle(tmp_path)
+    now = 2_000_000.0
+    for i in range(FREE_PER_ADDRESS):
+        assert throttle.admit(f"name{i}", "10.0.0.9", now) == 0
+    assert throttle.admit("someone-else", "10.0.0.9", now) == 30
+    assert throttle.admit("someone-else", "10.0.0.8", now) == 0, "other addresses go on"
