@@ -8,9 +8,11 @@ settings for running behind a reverse proxy (trusted proxies, server names, HTTP
   older install left in ``<data>/secret_key`` is moved there (its sessions stay valid).
 - ``VILLAGEWORKS_TRUSTED_PROXIES=N``: werkzeug's ProxyFix believes the last N proxies'
   ``X-Forwarded-For/-Proto/-Host`` (so the login throttle sees the real client).
-- ``VILLAGEWORKS_SERVER_NAMES``: other ``Host`` headers get 400 (Flask's ``TRUSTED_HOSTS``),
-  so no link or ``Location`` is built from a forged host.
-- ``VILLAGEWORKS_HTTPS``: Secure session cookies, ``https`` links, HSTS.
+- ``VILLAGEWORKS_SERVER_NAMES``: other ``Host`` (or trusted ``X-Forwarded-Host``) headers
+  get 400 before Flask sees the request, so no link or ``Location`` is built from a
+  forged host.
+- ``VILLAGEWORKS_HTTPS``: Secure session cookies, ``https`` links (TLS ends at the proxy),
+  HSTS.
 """
 
 from __future__ import annotations
@@ -19,10 +21,15 @@ import logging
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
+from werkzeug.exceptions import SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
+from werkzeug.wsgi import get_host
+
+from webmap.i18n import catalogue
 
 log = logging.getLogger(__name__)
 HSTS = "max-age=31536000"
@@ -98,18 +105,45 @@ def server_names(value: str) -> list[str]:
     return [name.strip().lower() for name in value.split(",") if name.strip()]
 
 
+class Gate:
+    """WSGI middleware in front of Flask: 400 for a request whose host is not one of
+    ``names`` (when set; a name starting with ``.`` allows its subdomains), before
+    anything is built from it; with ``https`` every request is taken as an https one
+    (TLS ends at the proxy), so absolute links and redirects use https."""
+
+    def __init__(self, wsgi_app: Any, names: list[str], https: bool):
+        self.wsgi_app = wsgi_app
+        self.names = names
+        self.https = https
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if self.names:
+            probe = {**environ, "HTTP_HOST": str(environ.get("HTTP_HOST", "")).lower()}
+            try:
+                get_host(probe, trusted_hosts=self.names)
+            except SecurityError:
+                text = f"{catalogue('zh')['auth.bad_host']}\n{catalogue('en')['auth.bad_host']}\n"
+                response = Response(text, status=400, mimetype="text/plain")
+                response.headers["X-Content-Type-Options"] = "nosniff"
+                return response(environ, start_response)
+        if self.https:
+            environ["wsgi.url_scheme"] = "https"
+        return self.wsgi_app(environ, start_response)
+
+
 def init_app(app: Flask) -> None:
     """Proxy headers, allowed host names and HTTPS, from the app's settings."""
     proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
-    if proxies > 0:
+    names = server_names(str(app.config.get("SERVER_NAMES") or ""))
+    https = bool(app.config.get("HTTPS"))
+    if names or https:
+        app.wsgi_app = Gate(app.wsgi_app, names, https)  # type: ignore[method-assign]
+    if proxies > 0:  # outside the gate: it sees the forwarded host
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
         )
-    names = server_names(str(app.config.get("SERVER_NAMES") or ""))
-    if names:
-        app.config["TRUSTED_HOSTS"] = names
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
-    if app.config.get("HTTPS"):
+    if https:
         app.config.update(SESSION_COOKIE_SECURE=True, PREFERRED_URL_SCHEME="https")
 
         @app.after_request

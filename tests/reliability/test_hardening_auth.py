@@ -8,7 +8,6 @@ Everything runs against the real app: gunicorn on loopback over a real data dire
 
 from __future__ import annotations
 
-import http.cookiejar
 import re
 import shutil
 import urllib.error
@@ -37,21 +36,31 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 class Browser:
-    """A cookie-keeping HTTP client of one server (redirects are not followed)."""
+    """An HTTP client of one server keeping its cookies (Secure ones too: the tests speak
+    plain http to what a proxy would reach over https); redirects are not followed."""
 
     def __init__(self, base: str, headers: dict[str, str] | None = None):
         self.base = base
-        self.jar = http.cookiejar.CookieJar()
+        self.cookies: dict[str, str] = {}
         self.headers = headers or {}
-        self.opener = urllib.request.build_opener(
-            _NoRedirect, urllib.request.HTTPCookieProcessor(self.jar)
-        )
+        self.opener = urllib.request.build_opener(_NoRedirect)
+
+    def _keep(self, set_cookies: list[str]) -> None:
+        for line in set_cookies:
+            name, _, rest = line.partition("=")
+            value = rest.split(";")[0]
+            if value and "Expires=Thu, 01 Jan 1970" not in line:
+                self.cookies[name.strip()] = value
+            else:
+                self.cookies.pop(name.strip(), None)
 
     def request(
         self, method: str, path: str, form: dict[str, str] | None = None, **headers: str
     ) -> tuple[int, dict[str, str], str]:
         body = urllib.parse.urlencode(form).encode() if form is not None else None
         all_headers = {**self.headers, **headers}
+        if self.cookies:
+            all_headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         if form is not None:
             all_headers["Content-Type"] = "application/x-www-form-urlencoded"
         req = urllib.request.Request(
@@ -59,9 +68,11 @@ class Browser:
         )
         try:
             with self.opener.open(req, timeout=60) as response:
+                self._keep(response.headers.get_all("Set-Cookie") or [])
                 return response.status, dict(response.headers), response.read().decode()
         except urllib.error.HTTPError as error:
             with error:
+                self._keep(error.headers.get_all("Set-Cookie") or [])
                 return error.code, dict(error.headers), error.read().decode(errors="replace")
 
     def csrf(self) -> str:
@@ -75,7 +86,7 @@ class Browser:
         return self.request("POST", "/login" + next_url, form)
 
     def session_cookie(self) -> str:
-        return next(c.value for c in self.jar if c.name == "session")
+        return self.cookies["session"]
 
 
 def with_cookie(base: str, cookie: str, path: str = "/admin/users") -> int:
@@ -412,3 +423,65 @@ def test_one_address_guessing_many_names_backs_off(tmp_path: Path) -> None:
         assert throttle.admit(f"name{i}", "10.0.0.9", now) == 0
     assert throttle.admit("someone-else", "10.0.0.9", now) == 30
     assert throttle.admit("someone-else", "10.0.0.8", now) == 0, "other addresses go on"
+
+
+# --- 13: behind a proxy: trusted proxies, server names, HTTPS --------------------------
+
+
+def test_behind_a_proxy_hosts_are_checked_links_are_https_and_clients_told_apart(
+    tmp_path: Path, rel: Any, gunicorn: Any
+) -> None:
+    from layers.login_throttle import FREE_PER_ADDRESS
+
+    data = rel.demo_data_dir(tmp_path / "data")
+    rel.make_accounts(data)
+    server = gunicorn(
+        data,
+        workers=2,
+        VILLAGEWORKS_TRUSTED_PROXIES="1",
+        VILLAGEWORKS_SERVER_NAMES="works.example,127.0.0.1",
+        VILLAGEWORKS_HTTPS="true",
+    )
+    for headers in (
+        {"Host": "evil.example"},
+        {"Host": "works.example", "X-Forwarded-Host": "evil.example"},
+        {"Host": "works.example.evil.example"},
+    ):
+        status, _, body = Browser(server.url, headers).request("GET", "/ogc/")
+        assert status == 400, headers
+        assert "host" in body and "主机名" in body
+    site = Browser(server.url, {"Host": "works.example"})
+    status, _, body = site.request("GET", "/ogc/", Accept="application/json")
+    assert status == 200
+    hrefs = [link["href"] for link in orjson.loads(body)["links"]]
+    assert hrefs and all(h.startswith("https://works.example/") for h in hrefs), hrefs
+    status, headers, _ = site.request("GET", "/ogc")  # a redirect Flask makes itself
+    assert status == 308 and headers["Location"].startswith("https://works.example/")
+    status, headers, _ = site.login("viewer1", rel.PASSWORD, "?next=/dashboard")
+    assert status == 302 and headers["Location"] == "/dashboard"
+    cookie = headers["Set-Cookie"]
+    assert all(flag in cookie for flag in ("Secure", "HttpOnly", "SameSite=Lax")), cookie
+    assert headers["Strict-Transport-Security"].startswith("max-age=")
+
+    # Every client has its own address again: one guessing many names is held up alone.
+    guesser = Browser(server.url, {"Host": "works.example", "X-Forwarded-For": "10.1.1.1"})
+    for i in range(FREE_PER_ADDRESS):
+        assert guesser.login(f"guess{i}", "wrong-password-1")[0] == 401
+    assert guesser.login("viewer1", rel.PASSWORD)[0] == 429
+    other = Browser(server.url, {"Host": "works.example", "X-Forwarded-For": "10.2.2.2"})
+    assert other.login("viewer1", rel.PASSWORD)[0] == 302
+
+
+def test_without_trusted_proxies_forwarded_headers_are_ignored(site: Any, rel: Any) -> None:
+    from layers.login_throttle import FREE_PER_ADDRESS
+
+    for i in range(FREE_PER_ADDRESS):
+        forged = Browser(site.url, {"X-Forwarded-For": f"10.9.9.{i}"})
+        assert forged.login(f"guess{i}", "wrong-password-1")[0] == 401
+    forged = Browser(site.url, {"X-Forwarded-For": "10.8.8.8"})
+    assert forged.login("viewer1", rel.PASSWORD)[0] == 429, "a forged address is no escape"
+    status, _, body = Browser(site.url, {"Host": "evil.example"}).request(
+        "GET", "/ogc/", Accept="application/json"
+    )
+    assert status == 200, "no server names set: any host"
+    assert "evil.example" in body
