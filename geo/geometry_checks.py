@@ -194,6 +194,21 @@ def _null_island(geoms: NDArray[np.object_], rows: IntArray) -> tuple[IntArray, 
     return bad.astype(np.int64), problems
 
 
+def _vertices(
+    geoms: NDArray[np.object_], rows: IntArray, limit: int
+) -> tuple[IntArray, list[Problem]]:
+    """Rows whose geometry has more than ``limit`` vertices (every part and ring counted)."""
+    counts = shapely.get_num_coordinates(geoms)
+    bad = np.flatnonzero(counts > limit)
+    problems = [
+        _problem(
+            "feature_too_many_vertices", rows[i], None, {"count": int(counts[i]), "limit": limit}
+        )
+        for i in bad
+    ]
+    return bad.astype(np.int64), problems
+
+
 def _lonlat_range(geoms: NDArray[np.object_], rows: IntArray) -> tuple[IntArray, list[Problem]]:
     """Rows with a vertex beyond longitude ±180 or latitude ±90: not lon/lat at all
     (projected metres read as degrees), which no distance to an area can be measured for."""

@@ -42,7 +42,9 @@ from geo.geometry_checks import (
     _row_numbers,
     _swapped,
     _types,
+    _vertices,
 )
+from geo.messages import register
 from geo.problems import Problem
 
 __all__ = [
@@ -52,8 +54,17 @@ __all__ = [
     "check_in_area",
     "check_not_null_island",
     "check_swapped_axes",
+    "check_vertex_count",
     "validate_geometries",
 ]
+
+register(
+    "feature_too_many_vertices",
+    "第 {row} 行的几何有 {count} 个顶点，超过此图层每个要素的上限 {limit} 个："
+    "请先简化（抽稀）后再提交。",
+    "Row {row}: the geometry has {count} vertices, more than this layer's limit of {limit} "
+    "per feature; simplify it first.",
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -120,6 +131,34 @@ def check_geometry_types(
     """
     geoms = _geoms_wgs84(gdf)
     return _types(geoms, _row_numbers(len(geoms), rows), set(allowed))[1]
+
+
+def check_vertex_count(
+    gdf: Frame, max_vertices: int, *, rows: Sequence[int] | None = None
+) -> list[Problem]:
+    """Rows whose geometry has more than ``max_vertices`` vertices (a layer's
+    ``max_vertices``: one feature must not make every page that shows it heavy).
+
+    Returns
+    -------
+    list of Problem
+        ``feature_too_many_vertices`` (errors on the ``geometry`` field) with the count and
+        the limit.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely import LineString, Point
+    >>> line = LineString([(112.8 + i / 1000, 39.5) for i in range(50)])
+    >>> gdf = gpd.GeoDataFrame(geometry=[Point(112.8, 39.5), line])
+    >>> [(p.row, p.field, p.params["count"]) for p in check_vertex_count(gdf, 10)]
+    [(2, 'geometry', 50)]
+    >>> print(check_vertex_count(gdf, 10)[0].message("en"))
+    Row 2: the geometry has 50 vertices, more than this layer's limit of 10 per feature; \
+simplify it first.
+    """
+    geoms = _geoms_wgs84(gdf)
+    return _vertices(geoms, _row_numbers(len(geoms), rows), max_vertices)[1]
 
 
 def check_not_null_island(gdf: Frame, *, rows: Sequence[int] | None = None) -> list[Problem]:

@@ -36,7 +36,7 @@ from shapely.geometry.base import BaseGeometry
 from geo.metric import geodesic_area_m2, geodesic_length_m
 from geo.problems import Problem, short_value
 from geo.safety import MAX_FEATURE_VERTICES
-from geo.validate import check_finite, check_geometry_types
+from geo.validate import check_finite, check_geometry_types, check_vertex_count
 from layers.bulk import (
     COORD_DECIMALS,
     Block,
@@ -198,9 +198,11 @@ class _Planner:
             for write, (props, found) in zip(group, checked, strict=True):
                 write.props, write.problems = props, found
         geometries = [_geometry_of(w) for w in writes]
-        for write, (geom, found) in zip(
-            writes, check_geometries(self.spec, geometries, [w.row for w in writes]), strict=True
-        ):
+        # The layer's vertex cap applies to geometries a write gives, not to one an update
+        # keeps (a feature stored before the cap stays editable).
+        capped = [w.change.geometry is not None for w in writes]
+        shaped = check_geometries(self.spec, geometries, [w.row for w in writes], capped)
+        for write, (geom, found) in zip(writes, shaped, strict=True):
             write.geometry = geom
             write.problems.extend(found)
         self._locations(writes)
@@ -298,13 +300,17 @@ def _with_row(problem: Problem, row: int | None, params: dict[str, Any]) -> Prob
 
 # ----------------------------------------------------------------------------- geometry
 def check_geometries(
-    spec: LayerSpec, geometries: Sequence[Any], rows: Sequence[int]
+    spec: LayerSpec,
+    geometries: Sequence[Any],
+    rows: Sequence[int],
+    capped: Sequence[bool] | None = None,
 ) -> list[tuple[dict[str, Any] | None, list[Problem]]]:
     """Each geometry as rounded GeoJSON (or None) with its problems.
 
     A finite point, the common case (a form, a GPS fix, an upload row), is taken without
     GEOS; every other geometry is parsed and checked by :mod:`geo.validate`, then for its
-    vertex count and (a polygon) its validity.
+    vertex count (``spec.max_vertices`` for those ``capped`` says, default all; the safety
+    cap of :mod:`geo.safety` for every one) and (a polygon) its validity.
     """
     if not spec.spatial:
         return [(None, []) for _ in geometries]
@@ -319,14 +325,19 @@ def check_geometries(
             out[i] = (None, [Problem("geometry_missing", row=rows[i], params={"row": rows[i]})])
         else:
             slow.append(i)
-    checked = _check_shapes(spec, [geometries[i] for i in slow], rows, slow)
+    caps = [True] * len(geometries) if capped is None else list(capped)
+    checked = _check_shapes(spec, [geometries[i] for i in slow], rows, slow, caps)
     for i, result in zip(slow, checked, strict=True):
         out[i] = result
     return out
 
 
 def _check_shapes(
-    spec: LayerSpec, geometries: list[Any], rows: Sequence[int], positions: list[int]
+    spec: LayerSpec,
+    geometries: list[Any],
+    rows: Sequence[int],
+    positions: list[int],
+    caps: list[bool],
 ) -> list[tuple[dict[str, Any] | None, list[Problem]]]:
     """:func:`check_geometries` of the geometries that need GEOS."""
     out: list[tuple[dict[str, Any] | None, list[Problem]]] = []
@@ -349,14 +360,19 @@ def _check_shapes(
         shapes.append(shape)
     parsed = [k for k, s in enumerate(shapes) if s is not None]
     found = _structure_problems(
-        spec, [shapes[k] for k in parsed], [rows[positions[k]] for k in parsed]
+        spec,
+        [shapes[k] for k in parsed],
+        [rows[positions[k]] for k in parsed],
+        [caps[positions[k]] for k in parsed],
     )
     for k, problems in zip(parsed, found, strict=True):
         out[k] = (None, problems) if problems else (_rounded_json(shapes[k]), [])
     return out
 
 
-def _structure_problems(spec: LayerSpec, shapes: list[Any], rows: list[int]) -> list[list[Problem]]:
+def _structure_problems(
+    spec: LayerSpec, shapes: list[Any], rows: list[int], caps: list[bool]
+) -> list[list[Problem]]:
     """The first structural problem of each parsed geometry (none: an empty list)."""
     if not shapes:
         return []
@@ -375,6 +391,12 @@ def _structure_problems(spec: LayerSpec, shapes: list[Any], rows: list[int]) -> 
         first.setdefault(
             k, Problem("geometry_type", row=rows[k], value=problem.value, params=params)
         )
+    capped = [k for k, cap in enumerate(caps) if cap]
+    if capped and spec.max_vertices < MAX_FEATURE_VERTICES:
+        for problem in check_vertex_count(series.iloc[capped], spec.max_vertices, rows=capped):
+            k = int(problem.row or 0)
+            params = {**problem.params, "row": rows[k]}
+            first.setdefault(k, Problem(problem.code, rows[k], problem.field, None, params))
     out: list[list[Problem]] = []
     for k, shape in enumerate(shapes):
         found = first.get(k) or _shape_problem(shape, rows[k])

@@ -29,6 +29,7 @@ from branca.element import MacroElement
 from folium.template import Template
 
 from geo.display import display_geojson, display_geometries
+from geo.simplify import display_tolerance_deg, simplify_for_display
 from layers.analyses import gap_label, layer_frame, township_areas
 from layers.dashboard import Dashboard
 from layers.store_base import BaseStore
@@ -49,6 +50,9 @@ class GapMapView:
     basemap: str = "none"
     tianditu_key: str = ""
     static_url: str = "/static"
+    #: Lines and polygons are simplified to this (degrees) for drawing; :func:`gap_map`
+    #: sets it from the county's extent (``geo.simplify.display_tolerance_deg``).
+    tolerance_deg: float = 0.0
 
     @property
     def gcj02(self) -> bool:
@@ -88,11 +92,15 @@ def _text(value: Any) -> str:
 def _features(
     frame: pd.DataFrame,
     geoms: Sequence[Any],
-    gcj02: bool,
+    view: GapMapView,
     describe: Any,
 ) -> list[dict[str, Any]]:
-    """Compact features: geometry ``g``, title ``t``, lines ``l``, link ``h``, colour ``c``."""
-    shown = display_geojson(geoms, gcj02)
+    """Compact features: geometry ``g``, title ``t``, lines ``l``, link ``h``, colour ``c``.
+
+    Lines and polygons are simplified to the view's tolerance: one feature of many
+    vertices does not make the page heavy for everyone."""
+    simple = simplify_for_display(np.asarray(geoms, dtype=object), view.tolerance_deg)
+    shown = display_geojson(simple, view.gcj02)
     out = []
     for (_, row), geometry in zip(frame.iterrows(), shown, strict=True):
         if geometry is None:
@@ -142,7 +150,7 @@ def _township_layer(board: Dashboard, areas: gpd.GeoDataFrame, view: GapMapView)
             "c": _coverage_color(coverage),
         }
 
-    features = _features(areas, areas.geometry, view.gcj02, describe)
+    features = _features(areas, areas.geometry, view, describe)
     style = {"kind": "area", "color": "#455a64", "weight": 1.5, "fillOpacity": 0.18}
     return _layer("townships", translate("dash.map.townships", lang), "base", features, style)
 
@@ -196,7 +204,7 @@ def _village_layer(store: BaseStore, board: Dashboard, view: GapMapView) -> dict
             "c": color,
         }
 
-    features = _features(villages, villages.geometry, view.gcj02, describe)
+    features = _features(villages, villages.geometry, view, describe)
     style = {"kind": "point", "radius": 5, "color": "#2e7d32", "weight": 1.5, "fillOpacity": 0.9}
     label = translate("dash.map.villages", lang, n=max_days)
     return _layer("villages", label, "gaps", features, style)
@@ -237,7 +245,7 @@ def _works_layers(store: BaseStore, board: Dashboard, view: GapMapView) -> list[
             title = _text(row.get(title_field)) if title_field in row else ""
             return {"t": title or f"{spec.label_in(view.lang)} {row['id']}", "l": lines}
 
-        features = _features(frame, frame.geometry, view.gcj02, describe)
+        features = _features(frame, frame.geometry, view, describe)
         group = "base" if spec.kind == "reference" else "works"
         out.append(_layer(layer, spec.label_in(view.lang), group, features, style))
     return out
@@ -285,7 +293,7 @@ def _gap_layers(store: BaseStore, board: Dashboard, view: GapMapView) -> list[di
                 title = _text(row.get("name")) or f"{what} {_text(row.get('feature_id'))}"
                 return {"t": title, "l": _gap_lines(row, lang)}
 
-            features = _features(rows, rows.geometry, view.gcj02, describe)
+            features = _features(rows, rows.geometry, view, describe)
             label = gap_label(gap, lang)
             out.append(
                 _layer(
@@ -316,6 +324,8 @@ def gap_map(store: BaseStore, board: Dashboard, view: GapMapView) -> folium.Map:
     """
     areas = township_areas(store)
     extent = store.extent("boundaries") or store.extent("villages")
+    if not view.tolerance_deg:
+        view = replace(view, tolerance_deg=display_tolerance_deg(extent))
     payload = {
         "strings": _strings(view.lang),
         "layers": [

@@ -184,12 +184,18 @@ def oriented_jpeg() -> bytes:
 
 
 def capture(
-    rel: Any, base: str, token: str, photos: list[tuple[str, bytes]], key: str, lang: str = "en"
+    rel: Any,
+    base: str,
+    token: str,
+    photos: list[tuple[str, bytes]],
+    key: str,
+    lang: str = "en",
+    geometry: dict | None = None,
 ) -> tuple[int, dict]:
     body = {
         "layer": "streetlights",
-        "geometry": None,
-        "location_source": "photo",
+        "geometry": geometry,
+        "location_source": "photo" if geometry is None else "gps",
         "properties": {"power_source": "solar", "status": "working"},
     }
     files = {f"photos{i}": (name, data, "image/jpeg") for i, (name, data) in enumerate(photos)}
@@ -210,9 +216,12 @@ def capture(
 def test_a_photo_with_too_many_pixels_is_refused_from_its_header(site: Any, rel: Any) -> None:
     png = huge_png(20000, 20000)
     assert len(png) < 400_000  # small on the wire
+    (here,) = rel.grid_points(site.data_dir, "streetlights", 1)
+    point = {"type": "Point", "coordinates": list(here)}
     for lang in ("zh", "en"):
+        key = f"huge-photo-{lang}"
         status, body = capture(
-            rel, site.url, site.tokens["field"], [("big.png", png)], f"huge-photo-{lang}", lang
+            rel, site.url, site.tokens["field"], [("big.png", png)], key, lang, point
         )
         assert status == 422, body
         (problem,) = body["error"]["problems"]
@@ -341,3 +350,99 @@ def test_feature_pages_show_captured_photos_as_lazy_thumbnails(site: Any, rel: A
             assert image["loading"] == "lazy" and image["loaded"], (name, image)
             assert image["alt"].startswith(f"Photo {n} of "), image
             assert 0 < image["shown"] <= 400, (name, image)
+
+
+# ----------------------------------------------------------------- 18: heavy features
+def gps_pipe(start: tuple[float, float], vertices: int, seed: int = 18) -> dict[str, Any]:
+    """A pipe as a GPS logger records it: a vertex every 0.2 m eastwards, 0.3 m of noise."""
+    import random
+
+    noise = random.Random(seed)
+    x0, y0 = start
+    coords = [
+        [
+            round(x0 + i * 2.3e-6 + noise.uniform(-3e-6, 3e-6), 7),
+            round(y0 + 0.0004 * (i / vertices) + noise.uniform(-3e-6, 3e-6), 7),
+        ]
+        for i in range(vertices)
+    ]
+    return {
+        "type": "Feature",
+        "geometry": {"type": "LineString", "coordinates": coords},
+        "properties": {"purpose": "irrigation"},
+    }
+
+
+def ogc_post(rel: Any, base: str, token: str, layer: str, feature: dict) -> tuple[int, dict]:
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Content-Type": "application/geo+json",
+        "Accept": "application/json",
+    }
+    status, _, raw = rel.http(
+        "POST", f"{base}/ogc/collections/{layer}/items", orjson.dumps(feature), headers
+    )
+    return status, json.loads(raw or b"{}")
+
+
+def test_a_feature_over_the_layers_vertex_cap_is_refused(site: Any, rel: Any) -> None:
+    (start,) = rel.grid_points(site.data_dir, "pipes", 1, spacing_deg=0.01)
+    over = gps_pipe(start, 10_001)
+    status, body = ogc_post(rel, site.url, site.tokens["field"], "pipes", over)
+    assert status == 422, body
+    (problem,) = [p for p in body["error"]["problems"] if p["severity"] == "error"]
+    assert problem["code"] == "feature_too_many_vertices" and problem["field"] == "geometry"
+    assert "10001" in problem["message"] and "10000" in problem["message"]
+    # The same row through an upload: rejected with the same problem, in Chinese too.
+    collection = orjson.dumps({"type": "FeatureCollection", "features": [over]})
+    raw, ctype = multipart(
+        {"layer": "pipes", "crs": "wgs84", "dry_run": "true"},
+        {"file": ("pipe.geojson", collection, "application/geo+json")},
+    )
+    headers = {"Authorization": f"Bearer {site.tokens['field']}", "Content-Type": ctype}
+    status, _, answer = rel.http("POST", f"{site.url}/api/uploads?lang=zh", raw, headers)
+    report = json.loads(answer)
+    assert status == 200 and report["rejected"] == 1, report
+    (problem,) = [p for p in report["problems"] if p["code"] == "feature_too_many_vertices"]
+    assert problem["row"] == 1 and "10001" in problem["message"] and "上限" in problem["message"]
+    # At the cap it is taken.
+    status, body = ogc_post(rel, site.url, site.tokens["field"], "pipes", gps_pipe(start, 10_000))
+    assert status == 201, body
+
+
+def test_a_pipe_at_the_cap_does_not_make_pages_heavy(site: Any, rel: Any) -> None:
+    pages = ("/dashboard", "/")
+    before = {page: len(rel.http("GET", site.url + page)[2]) for page in pages}
+    (start,) = rel.grid_points(site.data_dir, "pipes", 1, spacing_deg=0.01)
+    status, body = ogc_post(rel, site.url, site.tokens["field"], "pipes", gps_pipe(start, 10_000))
+    assert status == 201, body
+    stored = orjson.loads(
+        rel.http("GET", f"{site.url}/ogc/collections/pipes/items/{body['id']}")[2]
+    )
+    assert len(stored["geometry"]["coordinates"]) == 10_000  # kept as sent
+    for page in pages:
+        status, _, html = rel.http("GET", site.url + page)
+        assert status == 200
+        # Unsimplified, the pipe alone would add about 220 KB.
+        assert len(html) <= before[page] * 1.05 + 5_000, (page, before[page], len(html))
+
+
+def test_anonymous_exports_are_rate_limited_per_minute(
+    tmp_path: Path, rel: Any, gunicorn: Any
+) -> None:
+    data = rel.demo_data_dir(tmp_path / "data")
+    tokens = rel.make_accounts(data)
+    server = gunicorn(data, workers=2, VILLAGEWORKS_ANONYMOUS_EXPORTS_PER_MINUTE="3")
+    url = f"{server.url}/export/wells.geojson"
+    answers = [rel.http("GET", url) for _ in range(3)]  # two workers share one count
+    assert [status for status, _, _ in answers] == [200, 200, 200]
+    for lang, word in (("en", "log in"), ("zh", "登录")):
+        status, headers, raw = rel.http(
+            "GET", f"{url}?lang={lang}", headers={"Accept": "application/json"}
+        )
+        assert status == 429, raw[:300]
+        assert 1 <= int(headers["Retry-After"]) <= 60
+        assert word in json.loads(raw)["error"]["message"]
+    # Logged-in users are not limited.
+    auth = {"Authorization": f"Bearer {tokens['viewer']}"}
+    assert [rel.http("GET", url, headers=auth)[0] for _ in range(5)] == [200] * 5

@@ -21,13 +21,16 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from flask import Blueprint, Response, request, url_for
+from flask import Blueprint, Response, current_app, request, url_for
+from werkzeug.exceptions import TooManyRequests
 
 from layers.errors import BadRequest
 from layers.exports import FORMATS, export_layers
+from layers.rate_limit import RateLimit
 from layers.specs import LayerSpec
 from layers.store_base import BaseStore
-from webmap.extensions import get_store
+from webmap.auth import current_user
+from webmap.extensions import get_settings, get_store
 from webmap.i18n import current_lang, translate
 from webmap.ogc import documents as docs
 from webmap.ogc.params import (
@@ -148,6 +151,7 @@ def export(filename: str) -> Response:
     if layer == ALL and not export_format.multi_layer:
         raise BadRequest(value=f"{fmt} holds one layer per file; choose a layer")
     lang = current_lang()
+    _limit_anonymous()
     chosen = selection(store, layer, request.args)
     data = export_layers(store, dict(chosen), fmt, lang=lang)
     label = translate("app.name") if layer == ALL else store.spec(layer).label_in(lang)
@@ -156,6 +160,31 @@ def export(filename: str) -> Response:
         "Cache-Control": "no-cache",
     }
     return Response(data, content_type=export_format.media_type, headers=headers)
+
+
+_LIMIT = "villageworks.export_limit"
+
+
+def _limit_anonymous() -> None:
+    """429 with ``Retry-After`` for a visitor who is not logged in past
+    ``VILLAGEWORKS_ANONYMOUS_EXPORTS_PER_MINUTE`` exports a minute from one address
+    (counted for every worker in ``<data>/throttle/anonymous_exports.json``)."""
+    if current_user() is not None:
+        return
+    settings = get_settings()
+    limiter = current_app.extensions.get(_LIMIT)
+    if limiter is None:
+        limiter = current_app.extensions[_LIMIT] = RateLimit(
+            get_store().data_dir,
+            "anonymous_exports",
+            settings.anonymous_exports_per_minute,
+            shared=not current_app.config.get("READ_ONLY"),
+        )
+    wait = limiter.admit(request.remote_addr or "")
+    if wait:
+        limit = settings.anonymous_exports_per_minute
+        message = translate("export.too_many", limit=limit, seconds=wait)
+        raise TooManyRequests(description=message, retry_after=wait)
 
 
 @bp.app_template_global()

@@ -11,9 +11,13 @@ import datetime as dt
 from dataclasses import replace
 from typing import Any
 
+import geopandas as gpd
+import numpy as np
+import shapely
 from flask import Blueprint, current_app, redirect, render_template, request, send_file, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
+from geo.simplify import MIN_VERTICES, display_tolerance_deg, simplify_for_display
 from layers.county_view import county_snapshot
 from layers.errors import NotFound
 from layers.photos import PhotoStore
@@ -102,6 +106,7 @@ def _view(snap: mapdata.Snapshot, filters: mapdata.Filters, **options: Any) -> M
 
 
 def _map_page(layers: list[mapdata.MapLayer], view: MapView) -> dict[str, Any]:
+    layers = display_layers(layers, view.bounds)
     return {
         "parts": render_parts(build_map(layers, view)),
         "legend": legend(layers, view),
@@ -243,6 +248,27 @@ def feature(layer: str, fid: str) -> str:
         where=where,
         **page,
     )
+
+
+def display_layers(
+    layers: list[mapdata.MapLayer], bounds: tuple[float, float, float, float] | None
+) -> list[mapdata.MapLayer]:
+    """``layers`` with their lines and polygons simplified for drawing a view of
+    ``bounds`` (``geo.simplify``): the page draws them, the stored features are unchanged.
+    A layer without a shape of more than ``MIN_VERTICES`` vertices is passed on as is."""
+    tolerance = display_tolerance_deg(bounds)
+    out = []
+    for layer in layers:
+        frame = layer.frame
+        if tolerance and len(frame) and isinstance(frame, gpd.GeoDataFrame):
+            geoms = np.asarray(frame.geometry.to_numpy(), dtype=object)
+            if (shapely.get_num_coordinates(geoms) > MIN_VERTICES).any():
+                shown = simplify_for_display(geoms, tolerance)
+                frame = frame.copy()
+                frame[frame.geometry.name] = gpd.GeoSeries(shown, index=frame.index, crs=frame.crs)
+                layer = replace(layer, frame=frame)
+        out.append(layer)
+    return out
 
 
 def feature_photos(

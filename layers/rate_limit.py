@@ -1,0 +1,132 @@
+"""Requests per minute, counted in one file for every worker and server of a data directory.
+
+:class:`RateLimit` keeps, per client key, the times of its requests within the last
+:data:`WINDOW_S` seconds (a sliding window) in ``<data>/throttle/<name>.json`` (keys are
+SHA-256 hashes, not addresses), locked with :class:`~layers.journal.InterProcessLock`, so
+four gunicorn workers share one count. Where the file cannot be written (a read-only data
+directory) the counts are kept in this process only. Used for anonymous whole-layer
+exports (``VILLAGEWORKS_ANONYMOUS_EXPORTS_PER_MINUTE``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import re
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from layers.journal import InterProcessLock, atomic_write
+
+log = logging.getLogger(__name__)
+
+WINDOW_S = 60.0
+MAX_KEYS = 10_000
+_NAME_RE = re.compile(r"^[a-z_]{1,40}$")
+
+
+def _key(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()[:32]
+
+
+def wait_s(times: list[float], limit: int, now: float, window: float = WINDOW_S) -> float:
+    """Seconds until one more request fits, given the times of the earlier ones.
+
+    >>> wait_s([0.0, 10.0], 2, 30.0)
+    30.0
+    >>> wait_s([0.0, 10.0], 3, 30.0)
+    0.0
+    >>> wait_s([], 0, 5.0)
+    60.0
+    """
+    recent = sorted(t for t in times if now - t < window)
+    if len(recent) < limit:
+        return 0.0
+    if limit <= 0:
+        return window
+    return max(0.0, recent[len(recent) - limit] + window - now)
+
+
+class RateLimit:
+    """At most ``per_minute`` requests per key and sliding minute, shared by processes."""
+
+    def __init__(self, data_dir: Path | str, name: str, per_minute: int, *, shared: bool = True):
+        if not _NAME_RE.match(name):
+            raise ValueError(f"bad rate limit name {name!r}")
+        self.per_minute = int(per_minute)
+        self.path = Path(data_dir) / "throttle" / f"{name}.json"
+        self._lock = InterProcessLock(Path(data_dir) / "locks" / f"{name}.lock")
+        self._local = threading.Lock()
+        # Set when the file cannot (or must not: a read-only app) be used.
+        self._memory: dict[str, Any] | None = None if shared else {}
+
+    def _load(self) -> dict[str, Any]:
+        if self._memory is not None:
+            return self._memory
+        try:
+            doc: dict[str, Any] = orjson.loads(self.path.read_bytes())
+        except FileNotFoundError:
+            return {}
+        except orjson.JSONDecodeError:
+            log.warning("%s is damaged; request counts start again from zero", self.path)
+            return {}
+        return doc if isinstance(doc, dict) else {}
+
+    def _save(self, doc: dict[str, Any], now: float) -> None:
+        fresh = {
+            key: [t for t in times if now - t < WINDOW_S]
+            for key, times in doc.items()
+            if isinstance(times, list)
+        }
+        fresh = {key: times for key, times in fresh.items() if times}
+        if len(fresh) > MAX_KEYS:
+            fresh = dict(sorted(fresh.items(), key=lambda item: max(item[1]))[-MAX_KEYS:])
+        if self._memory is not None:
+            self._memory = fresh
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(self.path, orjson.dumps(fresh))
+        except OSError as exc:
+            log.warning("cannot write %s (%s); counting requests per process", self.path, exc)
+            self._memory = fresh
+
+    def _locked(self) -> Any:
+        if self._memory is not None:
+            return self._local
+        try:
+            self._lock.path.parent.mkdir(parents=True, exist_ok=True)
+            return self._lock
+        except OSError:
+            self._memory = {}
+            return self._local
+
+    def admit(self, client: str, now: float | None = None) -> int:
+        """0 if a request of ``client`` may go ahead (it is counted), else the whole
+        seconds it must wait (nothing counted)."""
+        now = time.time() if now is None else now
+        try:
+            return self._admit(_key(client), now)
+        except OSError as exc:  # the lock file cannot be opened: count in this process
+            log.warning("cannot lock %s (%s); counting requests per process", self.path, exc)
+            self._memory = {}
+            return self._admit(_key(client), now)
+
+    def _admit(self, key: str, now: float) -> int:
+        with self._locked():
+            doc = self._load()
+            times = [t for t in doc.get(key, []) if isinstance(t, int | float)]
+            wait = wait_s(times, self.per_minute, now)
+            if wait > 0:
+                return max(1, math.ceil(wait))
+            doc[key] = [*times, now]
+            self._save(doc, now)
+        return 0
+
+
+__all__ = ["RateLimit", "WINDOW_S", "wait_s"]
