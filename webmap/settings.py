@@ -148,13 +148,6 @@ class Settings:
         "",
         "PostgreSQL/PostGIS URL; empty means the embedded GeoJSON store.",
     )
-    read_only: bool = _setting(
-        "VILLAGEWORKS_READ_ONLY",
-        "READ_ONLY",
-        False,
-        "Serve reads only: no lock or data file is opened for writing, and every write "
-        "answers 503 with a message. For a full disk or a read-only copy of the data.",
-    )
     trusted_proxies: int = _setting(
         "VILLAGEWORKS_TRUSTED_PROXIES",
         "TRUSTED_PROXIES",
