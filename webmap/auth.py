@@ -63,8 +63,9 @@ def current_user() -> User | None:
         # The cookie names a server-side session; one that has ended (logout, password
         # change, account disabled or re-enabled) is no session.
         user = get_users().session_user(str(session["user"]), str(session.get("sid") or ""))
-        if user is None:
-            session.clear()
+        if user is None:  # forget it, but keep the CSRF token of an open login form
+            session.pop("user", None)
+            session.pop("sid", None)
     g.user = user
     return user
 

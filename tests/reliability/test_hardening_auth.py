@@ -485,3 +485,13 @@ def test_without_trusted_proxies_forwarded_headers_are_ignored(site: Any, rel: A
     )
     assert status == 200, "no server names set: any host"
     assert "evil.example" in body
+
+
+def test_a_login_form_opened_before_the_session_ended_still_logs_in(site: Any, rel: Any) -> None:
+    browser = Browser(site.url)
+    assert browser.login("viewer1", rel.PASSWORD)[0] == 302
+    csrf = browser.csrf()  # the login page, open while the session is live
+    UserStore(site.data_dir).end_sessions("viewer1")
+    form = {"name": "viewer1", "password": rel.PASSWORD, "csrf_token": csrf}
+    assert browser.request("POST", "/login", form)[0] == 302
+    assert with_cookie(site.url, browser.session_cookie(), "/uploads") == 200
