@@ -116,6 +116,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         for problem in result.problems[:50]:
             print(f"  - {problem.message(args.lang)}")
         bad += bool(result.problems)
+    if not args.layer and store.backend == "geojson":
+        from layers.upload_log import stray_upload_problems
+
+        for problem in stray_upload_problems(_data_dir(args)):
+            print(f"uploads: {problem.message(args.lang)}")
     return 1 if bad else 0
 
 
