@@ -263,6 +263,11 @@ def strict_site(tmp_path: Path, rel: Any, gunicorn: Any) -> Any:
 
 def test_a_layer_s_write_role_guards_every_write_path(strict_site: Any, rel: Any) -> None:
     site = strict_site
+    for layer, role in (("roadside_shops", "admin"), ("ledger", "admin"), ("wells", "field")):
+        status, _, doc = call(rel, site, "GET", f"/ogc/collections/{layer}")
+        assert (status, doc["writeRole"]) == (200, role), doc
+    status, _, doc = call(rel, site, "GET", "/ogc/collections/boundaries")
+    assert doc["writeRole"] == "planner"
     shop = first_feature(rel, site, "roadside_shops")
     path = f"/ogc/collections/roadside_shops/items/{shop['id']}"
     new = point_feature(rel, site, "roadside_shops", name="新店", bins=2)

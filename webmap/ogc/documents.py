@@ -185,6 +185,8 @@ def collection(store: BaseStore, spec: LayerSpec) -> dict[str, Any]:
         "itemType": "feature",
         "crs": list(meta.crs),
         "storageCrs": ogc_crs.STORAGE_CRS,
+        # The weakest role that may create, change or delete its features.
+        "writeRole": spec.write_role,
         "links": links,
     }
     if extent:

@@ -11,13 +11,14 @@ from typing import Any
 
 from flask import url_for
 
-from layers.specs import FieldSpec, LayerSpec
+from layers.specs import WRITE_ROLES, FieldSpec, LayerSpec
 from layers.store_base import BaseStore
 from webmap.i18n import translate
 from webmap.ogc import documents as docs
-from webmap.ogc.params import DEFAULT_LIMIT
+from webmap.ogc.params import BBOX_PATTERN, DATETIME_PATTERN, DEFAULT_LIMIT, FORMATS, filter_bounds
 
 OPENAPI_VERSION = "3.0.3"
+MERGE_PATCH = "application/merge-patch+json"
 _FIELD_SCHEMAS: dict[str, dict[str, Any]] = {
     "integer": {"type": "integer"},
     "number": {"type": "number"},
@@ -89,6 +90,8 @@ _STRINGS: dict[str, Any] = {"type": "array", "items": {"type": "string"}}
 
 def _query_parameters(crs_all: list[str], max_limit: int) -> dict[str, Any]:
     crs_schema = {"type": "string", "format": "uri", "enum": crs_all}
+    # OGC API - Features Part 1 (/req/core/fc-limit-definition): the maximum is declared,
+    # and a larger value "SHALL NOT result in an error (instead use the maximum)".
     limit_schema = {"type": "integer", "minimum": 1, "maximum": max_limit, "default": DEFAULT_LIMIT}
     return {
         "limit": _query(
@@ -103,16 +106,18 @@ def _query_parameters(crs_all: list[str], max_limit: int) -> dict[str, Any]:
         "bbox": _query(
             "bbox",
             "minx,miny,maxx,maxy in bbox-crs (CRS84 lon/lat by default)",
-            {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}},
+            {"type": "string", "pattern": BBOX_PATTERN},
         ),
         "bbox-crs": _query("bbox-crs", "CRS of bbox", crs_schema),
         "crs": _query("crs", "CRS of the response geometries", crs_schema),
         "datetime": _query(
-            "datetime", "A date, or an interval start/end with '..' for an open end", _STRING
+            "datetime",
+            "An RFC 3339 date or date-time, or an interval start/end of them with '..' (or "
+            "nothing) for an open end; the start must not be after the end. A collection "
+            "without dates answers 400 (its own items path does not list the parameter)",
+            {"type": "string", "pattern": DATETIME_PATTERN},
         ),
-        "f": _query(
-            "f", "Response format", {"type": "string", "enum": ["json", "html", "geojson"]}
-        ),
+        "f": _query("f", "Response format", {"type": "string", "enum": list(FORMATS)}),
         "lang": _query("lang", "Interface language", {"type": "string", "enum": ["zh", "en"]}),
     }
 
@@ -158,6 +163,7 @@ def _collection_schemas(links: dict[str, Any]) -> dict[str, Any]:
             itemType=_STRING,
             crs=_STRINGS,
             storageCrs=_STRING,
+            writeRole={"type": "string", "enum": list(WRITE_ROLES)},
         ),
         "collections": _object(
             ["links", "collections"],
@@ -230,6 +236,7 @@ def _responses() -> dict[str, Any]:
         "Forbidden": _response("The account's role may not do this", error),
         "PreconditionFailed": _response("If-Match did not match the feature's version", error),
         "Invalid": _response("The feature breaks the layer's rules; nothing was saved", error),
+        "UnsupportedMediaType": _response(f"Send {MERGE_PATCH}", error),
     }
 
 
@@ -241,11 +248,13 @@ def _errors(*names: str) -> dict[str, Any]:
         "NotFound": "404",
         "PreconditionFailed": "412",
         "Invalid": "422",
+        "UnsupportedMediaType": "415",
     }
     return {codes[n]: _ref("responses", n) for n in names}
 
 
 def _get(op_id: str, summary: str, schema: str, params: list[str], media: str = docs.JSON):
+    errors = ("BadRequest", "NotFound") if "collectionId" in params else ("BadRequest",)
     return {
         "get": {
             "operationId": op_id,
@@ -253,7 +262,7 @@ def _get(op_id: str, summary: str, schema: str, params: list[str], media: str = 
             "parameters": [_ref("parameters", p) for p in params],
             "responses": {
                 "200": _response(summary, _json_content(_ref("schemas", schema), media)),
-                **_errors("BadRequest"),
+                **_errors(*errors),
             },
         }
     }
@@ -263,16 +272,23 @@ def _field_parameter(fspec: FieldSpec) -> dict[str, Any]:
     schema = dict(_FIELD_SCHEMAS.get(fspec.type, {"type": "string"}))
     if fspec.type == "enum" and not fspec.extensible:
         schema["enum"] = list(fspec.values)
+    if fspec.type in ("number", "integer"):
+        low, high = filter_bounds(fspec)
+        schema["minimum"], schema["maximum"] = _bound(low, fspec.type), _bound(high, fspec.type)
     label = f"{fspec.label_in('zh')} / {fspec.label_in('en')}"
     return _query(fspec.name, f"Features whose {label} equals this value", schema)
 
 
+def _bound(value: float, ftype: str) -> float | int:
+    return int(value) if ftype == "integer" or float(value).is_integer() else value
+
+
 def _items_get(op_id: str, spec: LayerSpec | None) -> dict[str, Any]:
     params: list[dict[str, Any]] = [] if spec else [_ref("parameters", "collectionId")]
-    params += [
-        _ref("parameters", p)
-        for p in ("limit", "offset", "bbox", "bbox-crs", "crs", "datetime", "f", "lang")
-    ]
+    names = ["limit", "offset", "bbox", "bbox-crs", "crs", "datetime", "f", "lang"]
+    if spec is not None and not spec.date_field:
+        names.remove("datetime")  # 400: the layer has no date to filter on
+    params += [_ref("parameters", p) for p in names]
     if spec is not None:
         params.append(_query("id", "Feature id", {"type": "string"}))
         params += [_field_parameter(f) for f in spec.fields]
@@ -346,7 +362,7 @@ def _write_ops() -> tuple[dict[str, Any], dict[str, Any]]:
                     docs.JSON: {"schema": _ref("schemas", "mergePatch")},
                 },
             },
-            "responses": {"200": changed, **errors},
+            "responses": {"200": changed, **errors, **_errors("UnsupportedMediaType")},
         },
         "delete": {
             "operationId": "deleteFeature",
@@ -368,7 +384,7 @@ def _fixed_paths(post: dict[str, Any], item_ops: dict[str, Any]) -> dict[str, An
         ["collectionId", "featureId", "crs", "f", "lang"],
         docs.GEOJSON,
     )
-    api = _response("The API definition", {docs.OPENAPI: {"schema": {"type": "object"}}})
+    api = _response("The API definition", _json_content({"type": "object"}, docs.OPENAPI))
     schema = _response("JSON Schema", {docs.SCHEMA: {"schema": {"type": "object"}}})
     return {
         "/": _get("getLandingPage", "Landing page", "landingPage", ["f", "lang"]),
@@ -377,8 +393,8 @@ def _fixed_paths(post: dict[str, Any], item_ops: dict[str, Any]) -> dict[str, An
             "get": {
                 "operationId": "getApi",
                 "summary": "This document",
-                "parameters": [_ref("parameters", "f")],
-                "responses": {"200": api},
+                "parameters": [_ref("parameters", p) for p in ("f", "lang")],
+                "responses": {"200": api, **_errors("BadRequest")},
             }
         },
         "/collections": _get("getCollections", "Collections", "collections", ["f", "lang"]),
@@ -390,7 +406,7 @@ def _fixed_paths(post: dict[str, Any], item_ops: dict[str, Any]) -> dict[str, An
                 "operationId": "getSchema",
                 "summary": "JSON Schema of the collection's features",
                 "parameters": [_ref("parameters", p) for p in ("collectionId", "lang")],
-                "responses": {"200": schema, **_errors("NotFound")},
+                "responses": {"200": schema, **_errors("BadRequest", "NotFound")},
             }
         },
         "/collections/{collectionId}/items": {
@@ -406,11 +422,22 @@ def _layer_paths(specs: list[LayerSpec], post: dict[str, Any]) -> dict[str, Any]
     paths: dict[str, Any] = {}
     for spec in specs:
         own_post = {**post, "operationId": f"createFeature_{spec.name}"}
+        own_post["summary"] = f"Add a feature (role {spec.write_role} or stronger)"
         own_post["parameters"] = [p for p in post["parameters"] if "collectionId" not in str(p)]
         paths[f"/collections/{spec.name}/items"] = {
             "get": _items_get(f"getFeatures_{spec.name}", spec),
             "post": own_post,
         }
+    return paths
+
+
+def _with_transport_errors(paths: dict[str, Any]) -> dict[str, Any]:
+    """``paths`` with the answers of the HTTP server itself (gunicorn, before the app)
+    to a request line or headers too long: 414 and 431, without a body of the API's."""
+    for operations in paths.values():
+        for operation in operations.values():
+            operation["responses"].setdefault("414", {"description": "The URL is too long"})
+            operation["responses"].setdefault("431", {"description": "Headers are too large"})
     return paths
 
 
@@ -430,7 +457,9 @@ def document(store: BaseStore, max_limit: int) -> dict[str, Any]:
             "version": "1.0.0",
         },
         "servers": [{"url": url_for("ogc.landing", _external=True).rstrip("/")}],
-        "paths": {**_fixed_paths(post, item_ops), **_layer_paths(specs, post)},
+        "paths": _with_transport_errors(
+            {**_fixed_paths(post, item_ops), **_layer_paths(specs, post)}
+        ),
         "components": {
             "parameters": _parameters([s.name for s in specs], crs_all, max_limit),
             "schemas": _schemas(),

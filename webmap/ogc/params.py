@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from geo.problems import short_value
 from layers.errors import BadRequest
+from layers.field_rules import default_bounds
 from layers.query import Query
-from layers.specs import LayerSpec
+from layers.specs import FieldSpec, LayerSpec
+from webmap.i18n import LANGS, translate
 from webmap.ogc import crs as ogc_crs
 
 DEFAULT_LIMIT = 100
@@ -25,6 +29,25 @@ DEFAULT_LIMIT = 100
 COMMON_PARAMS = ("f", "lang")
 ITEMS_PARAMS = ("limit", "offset", "bbox", "bbox-crs", "crs", "datetime")
 DATE_PARAMS = ("date_from", "date_to")
+#: Values of ``f``: a JSON document (``geojson`` for features) or a page.
+FORMATS = ("json", "html", "geojson")
+_NUMBER = r" *[-+]?[0-9]{1,20}(\.[0-9]{1,20})?([eE][-+]?[0-9]{1,2})? *"
+#: ``bbox``: 4 or 6 numbers separated by commas (each lower corner value not above the
+#: upper one, latitudes within 90 degrees in CRS84: no pattern can say that; 400 too).
+BBOX_PATTERN = f"^({_NUMBER}(,{_NUMBER}){{3}}(,{_NUMBER},{_NUMBER})?)?$"
+_BBOX_RE = re.compile(BBOX_PATTERN)
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DAY = (
+    r"(000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+)
+_TIME = r"T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?(Z|[+-][01][0-9]:[0-5][0-9])?"
+_INSTANT = f"{_DAY}({_TIME})?"
+_INSTANT_RE = re.compile(_INSTANT)
+#: ``datetime`` as the OpenAPI document declares it: an RFC 3339 date or date-time
+#: (``T``, the offset optional), or an interval of them with ``..`` or nothing for an
+#: open end (not both); empty is no filter. A pattern cannot say that February has no
+#: 30th, or that the start must not come after the end: those are 400 too.
+DATETIME_PATTERN = f"^({_INSTANT}|{_INSTANT}/({_INSTANT}|\\.\\.)?|(\\.\\.)?/{_INSTANT}|)$"
 
 
 #: The filters of a request are the store's one query value (no paging yet).
@@ -46,6 +69,8 @@ class ItemsQuery:
 
 
 def _number_list(text: str, param: str) -> tuple[float, ...]:
+    if not _BBOX_RE.fullmatch(text):
+        raise BadRequest(value=f"{param} needs 4 (or 6) numbers separated by commas")
     try:
         values = tuple(float(v) for v in text.split(","))
     except ValueError:
@@ -75,6 +100,8 @@ def parse_bbox(text: str | None, bbox_crs: str) -> tuple[float, float, float, fl
 def _date_part(text: str, param: str) -> str | None:
     if text in ("", ".."):
         return None
+    if not _INSTANT_RE.fullmatch(text):
+        raise BadRequest(value=f"{param}: {text!r} is not an RFC 3339 date or date-time")
     try:
         if len(text) > 10:
             dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
@@ -111,6 +138,87 @@ def check_known(args: Mapping[str, Any], allowed: Iterable[str]) -> None:
         raise BadRequest(
             value=f"unknown parameter(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}"
         )
+
+
+def check_query(args: Any, allowed: Iterable[str]) -> None:
+    """:func:`check_known`, and 400 for a parameter given twice or an ``f`` or ``lang``
+    outside its values: what the OpenAPI document (``/ogc/api``) declares, exactly."""
+    check_known(args, allowed)
+    repeated = (
+        sorted(k for k in args if len(args.getlist(k)) > 1) if hasattr(args, "getlist") else []
+    )
+    if repeated:
+        raise BadRequest(value=translate("ogc.param_repeated", names=", ".join(repeated)))
+    for name in ("crs", "bbox-crs"):
+        if name in args and not str(args[name]).strip():
+            raise BadRequest(value=translate("ogc.param_value", name=name, value="", allowed="URI"))
+    for name, values in (("f", FORMATS), ("lang", LANGS)):
+        if name in args and args[name] not in values:
+            shown = short_value(args[name])
+            raise BadRequest(
+                value=translate(
+                    "ogc.param_value", name=name, value=shown, allowed=", ".join(values)
+                )
+            )
+
+
+def check_filter_values(spec: LayerSpec, equals: Mapping[str, str]) -> None:
+    """400 for an equality filter on a typed field whose value is not of that type (as the
+    OpenAPI document declares each field parameter): a number within the field's bounds,
+    a whole number, ``true``/``false``, an ISO date, one of an enum's values."""
+    for name, text in equals.items():
+        fspec = spec.field(name)
+        if fspec is not None and not filter_value_ok(fspec, text):
+            raise BadRequest(
+                value=translate(
+                    "ogc.bad_filter", name=name, value=short_value(text), expected=expected(fspec)
+                )
+            )
+
+
+def filter_value_ok(fspec: FieldSpec, text: str) -> bool:
+    """Whether ``text`` is a value the field's filter parameter is declared to take."""
+    if fspec.type in ("number", "integer"):
+        try:
+            number = int(text) if fspec.type == "integer" else float(text)
+        except ValueError:
+            return False
+        low, high = filter_bounds(fspec)
+        return math.isfinite(number) and low <= number <= high
+    if fspec.type == "boolean":
+        return text in ("true", "false")
+    if fspec.type == "date":
+        return _ISO_DATE.fullmatch(text) is not None and _is_date(text)
+    if fspec.type == "enum" and not fspec.extensible:
+        return text in fspec.values
+    return True
+
+
+def filter_bounds(fspec: FieldSpec) -> tuple[float, float]:
+    """The bounds of a number filter: the field's own, else the defaults of its type."""
+    low, high = default_bounds(fspec.type)
+    return (
+        low if fspec.minimum is None else fspec.minimum,
+        high if fspec.maximum is None else fspec.maximum,
+    )
+
+
+def expected(fspec: FieldSpec) -> str:
+    """What a field's filter takes, for the message of a 400."""
+    if fspec.type in ("number", "integer"):
+        low, high = filter_bounds(fspec)
+        return f"{fspec.type} {low:g}..{high:g}"
+    if fspec.type == "enum":
+        return " | ".join(fspec.values)
+    return {"boolean": "true | false", "date": "YYYY-MM-DD"}.get(fspec.type, fspec.type)
+
+
+def _is_date(text: str) -> bool:
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def filter_params(spec: LayerSpec) -> list[str]:
@@ -154,8 +262,9 @@ def parse_items_query(
     spec: LayerSpec, args: Mapping[str, Any], *, crs_allowed: list[str], max_limit: int
 ) -> ItemsQuery:
     """Everything an items request asks for; a ``limit`` above ``max_limit`` is lowered."""
-    check_known(args, (*COMMON_PARAMS, *ITEMS_PARAMS, *DATE_PARAMS, *filter_params(spec)))
+    check_query(args, (*COMMON_PARAMS, *ITEMS_PARAMS, *DATE_PARAMS, *filter_params(spec)))
     filters = parse_filters(spec, args, bbox_crs_allowed=crs_allowed)
+    check_filter_values(spec, filters.equals)
     limit = min(_integer(args.get("limit"), "limit", DEFAULT_LIMIT, 1), max_limit)
     offset = _integer(args.get("offset"), "offset", 0, 0)
     response_crs = ogc_crs.choose(args.get("crs"), crs_allowed, "crs")

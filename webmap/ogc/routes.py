@@ -20,7 +20,7 @@ from webmap.i18n import current_lang
 from webmap.ogc import crs as ogc_crs
 from webmap.ogc import documents as docs
 from webmap.ogc import openapi
-from webmap.ogc.params import check_known, parse_items_query
+from webmap.ogc.params import check_query, parse_items_query
 
 bp = Blueprint("ogc", __name__, url_prefix="/ogc")
 _HTML_FORMATS = {"html"}
@@ -73,7 +73,7 @@ def content_crs(uri: str) -> dict[str, str]:
 @bp.get("/")
 def landing() -> Response:
     """Landing page."""
-    check_known(request.args, ("f", "lang"))
+    check_query(request.args, ("f", "lang"))
     doc = docs.landing_page()
     if wants_html():
         return html_response("landing.html", doc=doc)
@@ -83,7 +83,7 @@ def landing() -> Response:
 @bp.get("/conformance")
 def conformance() -> Response:
     """Conformance classes."""
-    check_known(request.args, ("f", "lang"))
+    check_query(request.args, ("f", "lang"))
     doc = docs.conformance()
     if wants_html():
         return html_response("conformance.html", doc=doc)
@@ -93,7 +93,7 @@ def conformance() -> Response:
 @bp.get("/api", endpoint="openapi")
 def openapi_document() -> Response:
     """The OpenAPI 3.0 definition of this API (HTML: a readable summary)."""
-    check_known(request.args, ("f", "lang"))
+    check_query(request.args, ("f", "lang"))
     doc = openapi.document(get_store(), int(current_app.config["OGC_MAX_LIMIT"]))
     if wants_html(docs.OPENAPI):
         return html_response("api.html", doc=doc)
@@ -103,7 +103,7 @@ def openapi_document() -> Response:
 @bp.get("/collections")
 def collections() -> Response:
     """Every layer as a collection."""
-    check_known(request.args, ("f", "lang"))
+    check_query(request.args, ("f", "lang"))
     doc = docs.collections(get_store())
     if wants_html():
         return html_response("collections.html", doc=doc)
@@ -113,7 +113,7 @@ def collections() -> Response:
 @bp.get("/collections/<collection_id>")
 def collection(collection_id: str) -> Response:
     """One collection."""
-    check_known(request.args, ("f", "lang"))
+    check_query(request.args, ("f", "lang"))
     spec = layer_spec(collection_id)
     doc = docs.collection(get_store(), spec)
     if wants_html():
@@ -124,7 +124,7 @@ def collection(collection_id: str) -> Response:
 @bp.get("/collections/<collection_id>/schema")
 def schema(collection_id: str) -> Response:
     """JSON Schema of the collection's features (fields, types, enums, labels)."""
-    check_known(request.args, ("f", "lang"))
+    check_query(request.args, ("f", "lang"))
     return json_response(docs.feature_schema(layer_spec(collection_id)), docs.SCHEMA)
 
 
@@ -142,11 +142,10 @@ def items(collection_id: str) -> Response:
     )
     as_html = wants_html(docs.GEOJSON)
     result = store.query(spec.name, query.store_query())
-    features = ogc_crs.features_to_crs(docs.with_every_field(spec, result.features), query.crs)
-    links = docs.page_links(
-        spec.name, query.offset, query.limit, len(features), result.number_matched, as_html
-    )
-    doc = docs.feature_collection(features, result.number_matched, links)
+    found, matched = result.features, result.number_matched
+    features = ogc_crs.features_to_crs(docs.with_every_field(spec, found), query.crs)
+    links = docs.page_links(spec.name, query.offset, query.limit, len(features), matched, as_html)
+    doc = docs.feature_collection(features, matched, links)
     if as_html:
         return html_response("items.html", doc=doc, spec=spec, rows=_rows(spec, features))
     return json_response(doc, docs.GEOJSON, headers=content_crs(query.crs))
@@ -157,7 +156,7 @@ def item(collection_id: str, feature_id: str) -> Response:
     """One feature, with its version as ETag."""
     store = get_store()
     spec = layer_spec(collection_id)
-    check_known(request.args, ("f", "lang", "crs"))
+    check_query(request.args, ("f", "lang", "crs"))
     meta = docs.collection_meta(store, spec)
     uri = ogc_crs.choose(request.args.get("crs"), meta.crs, "crs")
     found = store.get(spec.name, feature_id)
