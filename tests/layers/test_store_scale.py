@@ -100,17 +100,18 @@ def test_a_dry_run_is_reused_only_by_the_same_commit(tmp_path):
     store = GeoJSONStore(tmp_path)
     changes = lights(150)
     preview = store.commit("streetlights", changes, user="u", source="up", dry_run=True)
-    done = store.commit("streetlights", changes, user="u", source="up")
+    # The dry run's plan, handed over explicitly, is taken as checked (same created_at).
+    done = store.commit("streetlights", changes, user="u", source="up", plan=preview.plan)
     assert done.features == preview.features and done.ids[0] == "SL-000001"
     # Another commit in between: the plan is stale and the commit validates afresh.
     more = lights(150, seed=2)
-    store.commit("streetlights", more, user="u", source="up", dry_run=True)
+    stale = store.commit("streetlights", more, user="u", source="up", dry_run=True)
     store.create(
         "streetlights",
         point(112.7, 39.4),
         {"power_source": "solar", "status": "working"},
         user="u",
     )
-    done = store.commit("streetlights", more, user="u", source="up")
+    done = store.commit("streetlights", more, user="u", source="up", plan=stale.plan)
     assert done.ids[0] == "SL-000152"
     assert store.count("streetlights") == 301
