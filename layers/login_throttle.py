@@ -19,17 +19,11 @@ are kept in this process only.
 from __future__ import annotations
 
 import hashlib
-import logging
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from layers.journal import InterProcessLock, atomic_write
-
-log = logging.getLogger(__name__)
+from layers.counts_file import CountsFile
 
 FREE_PER_ACCOUNT = 5
 FREE_PER_ADDRESS = 20
@@ -60,55 +54,26 @@ class LoginThrottle:
     """The shared failure counts of one data directory."""
 
     def __init__(self, data_dir: Path | str):
-        self.path = Path(data_dir) / "throttle" / "logins.json"
-        self._lock = InterProcessLock(Path(data_dir) / "locks" / "login_throttle.lock")
-        self._local = threading.Lock()
-        self._memory: dict[str, Any] | None = None  # set when the file cannot be used
-
-    def _load(self) -> dict[str, Any]:
-        if self._memory is not None:
-            return self._memory
-        try:
-            doc: dict[str, Any] = orjson.loads(self.path.read_bytes())
-        except FileNotFoundError:
-            return {}
-        except orjson.JSONDecodeError:
-            log.warning("%s is damaged; failed logins start again from zero", self.path)
-            return {}
-        return doc
+        self.counts = CountsFile(
+            Path(data_dir) / "throttle" / "logins.json",
+            Path(data_dir) / "locks" / "login_throttle.lock",
+            "failed logins",
+        )
 
     def _save(self, doc: dict[str, Any], now: float) -> None:
         fresh = {key: entry for key, entry in doc.items() if now - entry["last"] < FORGET_S}
         if len(fresh) > MAX_KEYS:
             newest = sorted(fresh.items(), key=lambda item: item[1]["last"])[-MAX_KEYS:]
             fresh = dict(newest)
-        if self._memory is not None:
-            self._memory = fresh
-            return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(self.path, orjson.dumps(fresh))
-        except OSError as exc:
-            log.warning("cannot write %s (%s); counting failed logins per process", self.path, exc)
-            self._memory = fresh
-
-    def _locked(self) -> Any:
-        if self._memory is not None:
-            return self._local
-        try:
-            self._lock.path.parent.mkdir(parents=True, exist_ok=True)
-            return self._lock
-        except OSError:
-            self._memory = {}
-            return self._local
+        self.counts.save(fresh)
 
     def admit(self, name: str, address: str, now: float | None = None) -> float:
         """0 if an attempt at ``name`` from ``address`` may go ahead (it is counted as a
         failure until :meth:`succeeded`), else the seconds it must wait (nothing counted)."""
         now = time.time() if now is None else now
         keys = {_key("name", name): FREE_PER_ACCOUNT, _key("addr", address): FREE_PER_ADDRESS}
-        with self._locked():
-            doc = self._load()
+        with self.counts.locked():
+            doc = self.counts.load()
             wait = 0.0
             for key, free in keys.items():
                 entry = doc.get(key)
@@ -128,8 +93,8 @@ class LoginThrottle:
         """The attempt :meth:`admit` counted was right: the account starts from zero,
         and the address gets its attempt back."""
         now = time.time() if now is None else now
-        with self._locked():
-            doc = self._load()
+        with self.counts.locked():
+            doc = self.counts.load()
             doc.pop(_key("name", name), None)
             entry = doc.get(_key("addr", address))
             if entry and entry["failures"] > 0:

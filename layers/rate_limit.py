@@ -11,19 +11,13 @@ exports (``VILLAGEWORKS_ANONYMOUS_EXPORTS_PER_MINUTE``).
 from __future__ import annotations
 
 import hashlib
-import logging
 import math
 import re
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from layers.journal import InterProcessLock, atomic_write
-
-log = logging.getLogger(__name__)
+from layers.counts_file import CountsFile
 
 WINDOW_S = 60.0
 MAX_KEYS = 10_000
@@ -59,23 +53,12 @@ class RateLimit:
         if not _NAME_RE.match(name):
             raise ValueError(f"bad rate limit name {name!r}")
         self.per_minute = int(per_minute)
-        self.path = Path(data_dir) / "throttle" / f"{name}.json"
-        self._lock = InterProcessLock(Path(data_dir) / "locks" / f"{name}.lock")
-        self._local = threading.Lock()
-        # Set when the file cannot (or must not: a read-only app) be used.
-        self._memory: dict[str, Any] | None = None if shared else {}
-
-    def _load(self) -> dict[str, Any]:
-        if self._memory is not None:
-            return self._memory
-        try:
-            doc: dict[str, Any] = orjson.loads(self.path.read_bytes())
-        except FileNotFoundError:
-            return {}
-        except orjson.JSONDecodeError:
-            log.warning("%s is damaged; request counts start again from zero", self.path)
-            return {}
-        return doc if isinstance(doc, dict) else {}
+        self.counts = CountsFile(
+            Path(data_dir) / "throttle" / f"{name}.json",
+            Path(data_dir) / "locks" / f"{name}.lock",
+            "requests",
+            shared=shared,
+        )
 
     def _save(self, doc: dict[str, Any], now: float) -> None:
         fresh = {
@@ -86,25 +69,7 @@ class RateLimit:
         fresh = {key: times for key, times in fresh.items() if times}
         if len(fresh) > MAX_KEYS:
             fresh = dict(sorted(fresh.items(), key=lambda item: max(item[1]))[-MAX_KEYS:])
-        if self._memory is not None:
-            self._memory = fresh
-            return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(self.path, orjson.dumps(fresh))
-        except OSError as exc:
-            log.warning("cannot write %s (%s); counting requests per process", self.path, exc)
-            self._memory = fresh
-
-    def _locked(self) -> Any:
-        if self._memory is not None:
-            return self._local
-        try:
-            self._lock.path.parent.mkdir(parents=True, exist_ok=True)
-            return self._lock
-        except OSError:
-            self._memory = {}
-            return self._local
+        self.counts.save(fresh)
 
     def admit(self, client: str, now: float | None = None) -> int:
         """0 if a request of ``client`` may go ahead (it is counted), else the whole
@@ -113,13 +78,12 @@ class RateLimit:
         try:
             return self._admit(_key(client), now)
         except OSError as exc:  # the lock file cannot be opened: count in this process
-            log.warning("cannot lock %s (%s); counting requests per process", self.path, exc)
-            self._memory = {}
+            self.counts.per_process(exc)
             return self._admit(_key(client), now)
 
     def _admit(self, key: str, now: float) -> int:
-        with self._locked():
-            doc = self._load()
+        with self.counts.locked():
+            doc = self.counts.load()
             times = [t for t in doc.get(key, []) if isinstance(t, int | float)]
             wait = wait_s(times, self.per_minute, now)
             if wait > 0:
