@@ -71,8 +71,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_UPLOAD_MB"]) * 1024 * 1024
     app.extensions[extensions.SETTINGS] = Settings.from_config(app.config)
     app.extensions[extensions.STORE] = open_store(data_dir, database_url)
-    if not app.config.get("READ_ONLY"):  # settle uploads a dead process left half-done
-        UploadLog(data_dir).recover(app.extensions[extensions.STORE])
+    # Settle uploads a dead process left half-done.
+    UploadLog(data_dir).recover(app.extensions[extensions.STORE])
 
     for extension in (deploy, i18n, errors, security, auth, ogc, scriptjson):
         extension.init_app(app)

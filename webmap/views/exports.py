@@ -178,7 +178,6 @@ def _limit_anonymous() -> None:
             get_store().data_dir,
             "anonymous_exports",
             settings.anonymous_exports_per_minute,
-            shared=not current_app.config.get("READ_ONLY"),
         )
     wait = limiter.admit(request.remote_addr or "")
     if wait:
