@@ -71,6 +71,8 @@ log = logging.getLogger(__name__)
 DEADLOCK_RETRIES = 4
 
 _NUMBER = re.compile(r"-?\d+(\.\d+)?([eE][-+]?\d+)?", re.ASCII)
+#: Past any layer's size, and within PostgreSQL's bigint OFFSET.
+_MAX_OFFSET = 2**62
 
 
 def _columns(spec: LayerSpec) -> list[str]:
@@ -320,6 +322,8 @@ class PostGISStore(BaseStore):
     def get(self, layer: str, fid: str) -> dict[str, Any] | None:
         """One live feature, or None."""
         spec = self.spec(layer)
+        if "\x00" in str(fid):
+            return None  # no id holds NUL, and PostgreSQL text cannot receive it
         with self._conn() as conn:
             row = conn.execute(
                 "SELECT id, geometry, properties FROM vw_features "
@@ -352,7 +356,11 @@ class PostGISStore(BaseStore):
             params += [*map(float, bbox), *map(float, bbox)]
         for key, value in query.equals.items():
             wanted = _as_text(value)
-            if key == "id":
+            if "\x00" in wanted:
+                # No stored text holds NUL (field_rules refuses it), and PostgreSQL
+                # cannot even receive it: such a filter matches nothing, as on GeoJSON.
+                where.append("false")
+            elif key == "id":
                 where.append("id = %s")
                 params.append(wanted)
             elif wanted == "":
@@ -405,7 +413,8 @@ class PostGISStore(BaseStore):
         ).format(sql.SQL(where))
         counted = sql.SQL("SELECT count(*) FROM vw_features WHERE {}").format(sql.SQL(where))
         with self._conn() as conn:
-            rows = conn.execute(page, [*params, query.limit, max(0, query.offset)]).fetchall()
+            offset = min(max(0, query.offset), _MAX_OFFSET)  # OFFSET is a bigint
+            rows = conn.execute(page, [*params, query.limit, offset]).fetchall()
             if rows:
                 matched = int(rows[0][3])
             else:
@@ -431,6 +440,8 @@ class PostGISStore(BaseStore):
         """Every recorded change of one feature, oldest first: op, when, who, source, body."""
         self.spec(layer)
         fid = str(fid)
+        if "\x00" in fid:
+            return []  # as in get()
         with self._conn() as conn:
             # The GIN index on ids finds the records; only this feature's changes of each
             # leave the server (a record of a 100k import is tens of megabytes).

@@ -237,6 +237,28 @@ def test_datetime_on_a_layer_without_dates_is_400(client):
     assert client.get("/ogc/collections/villages/items?datetime=2021-01-01").status_code == 400
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/ogc/collections/facilities/items?township=%40%00",  # NUL in a filter
+        "/ogc/collections/streetlights/items?id=SL%00",
+        "/ogc/collections/streetlights/items?offset=15427981955750086205044385092993024",
+    ],
+)
+def test_values_postgresql_cannot_take_match_nothing_on_both_backends(client, url):
+    # Found by schemathesis on PostGIS: NUL in text and offsets past bigint were 500s.
+    r = client.get(url)
+    assert r.status_code == 200, r.get_data(as_text=True)
+    assert r.get_json()["numberReturned"] == 0
+
+
+@pytest.mark.parametrize(
+    "url", ["/ogc/collections/streetlights/items/SL%00", "/features/streetlights/SL%00"]
+)
+def test_an_id_with_nul_is_not_found(client, url):
+    assert client.get(url).status_code == 404
+
+
 @pytest.mark.geojson_only
 def test_bbox_query_uses_the_in_memory_index_not_the_file(client, store, monkeypatch):
     get_json(client, "/ogc/collections/streetlights/items?bbox=112,39,113,40")  # warm up
