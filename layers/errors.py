@@ -59,6 +59,12 @@ for _code, _zh, _en in (
     ),
     ("id_taken", "编号 {value} 已存在", "The id {value} is already taken"),
     (
+        "data_damaged",
+        "图层“{layer}”的数据文件已损坏，暂不能读取；请管理员运行 villageworks repair",
+        "The data of the layer '{layer}' is damaged and cannot be read; an administrator "
+        "should run villageworks repair",
+    ),
+    (
         "csrf_failed",
         "表单已过期或来源不明（CSRF 校验失败），请刷新页面后重试",
         "The form expired or came from elsewhere (CSRF check failed); reload the page and retry",
@@ -129,6 +135,17 @@ class TooLarge(VillageWorksError):
 
     status = 413
     code = "upload_too_large"
+
+
+class DataDamaged(VillageWorksError):
+    """A file of the data directory holds bytes the store cannot trust (503): a damaged
+    journal or layer file. ``layer`` names the layer it belongs to (None when unknown), so
+    pages can report that layer and keep the others working; ``villageworks repair``
+    recovers what can be recovered."""
+
+    status = 503
+    code = "data_damaged"
+    layer: str | None = None
 
 
 class ValidationFailed(VillageWorksError):

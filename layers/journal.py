@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 
 from geo.messages import register
-from layers.errors import VillageWorksError
+from layers.errors import DataDamaged
 
 RS = b"\x1e"
 LF = b"\n"
@@ -165,13 +165,12 @@ register(
 )
 
 
-class JournalDamaged(VillageWorksError):
+class JournalDamaged(DataDamaged):
     """A journal holds bytes that are neither records nor a torn last record (503)."""
-
-    status = 503
 
     def __init__(self, path: Path, offset: int, reason: str):
         self.path, self.offset, self.reason = path, offset, reason
+        self.layer = path.name.split(".", 1)[0]
         where = f"{path.parent.name}/{path.name}"
         super().__init__("journal_damaged", file=where, offset=offset, reason=reason)
 
