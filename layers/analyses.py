@@ -51,6 +51,7 @@ from geo.messages import register
 from geo.metric import WGS84
 from layers.errors import BadRequest, NotFound
 from layers.ledger import ledger_progress
+from layers.review import approved_only
 from layers.specs import LayerSpec, SpecRegistry
 from layers.store_base import BaseStore
 
@@ -267,11 +268,15 @@ def _thresholds(kind: str, given: Mapping[str, Any]) -> dict[str, float]:
 
 def layer_frame(store: LayerSource, layer: str, as_of: dt.date | None) -> gpd.GeoDataFrame:
     """The live features of ``layer`` dated on or before ``as_of`` by its date field
-    (undated ones are kept); an empty frame when the store has no such layer."""
+    (undated ones are kept), of a work layer only the approved ones (see
+    :mod:`layers.review`); an empty frame when the store has no such layer."""
     if layer not in store.specs:
         return gpd.GeoDataFrame({"id": []}, geometry=gpd.GeoSeries([], crs=WGS84), crs=WGS84)
+    spec = store.spec(layer)
     frame = store.frame(layer)
-    field = store.spec(layer).date_field
+    if spec.kind == "work":
+        frame = approved_only(frame)  # only approved works count (review, issue #14)
+    field = spec.date_field
     if as_of is None or not field or len(frame) == 0:
         return frame
     # Compared per distinct value (a million rows hold a few thousand dates); a frame

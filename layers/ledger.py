@@ -15,6 +15,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from layers.review import SUBMITTED, counts, review_of
 from layers.store_base import BaseStore
 
 #: Status values that do not count as done (a planned light is not a light yet).
@@ -43,6 +44,8 @@ class ItemProgress:
     responsible_unit: str
     last_activity: str | None
     linked: int
+    #: Linked works awaiting review (submitted): not counted in ``actual`` yet.
+    awaiting: int = 0
     overdue: bool = False
     stalled: bool = False
     by_month: dict[str, float] = field(default_factory=dict)
@@ -98,6 +101,7 @@ class ItemProgress:
             "responsible_unit": self.responsible_unit,
             "last_activity": self.last_activity,
             "linked": self.linked,
+            "awaiting_review": self.awaiting,
             "overdue": self.overdue,
             "stalled": self.stalled,
             "plan_pct": self.plan_pct,
@@ -108,6 +112,8 @@ class ItemProgress:
 def _feature_amount(
     measure: str, props: Mapping[str, Any], species: str | None, status_field: str | None
 ) -> float:
+    if not counts(props):
+        return 0.0  # a work not yet approved (or returned, rejected) does not count
     if status_field and props.get(status_field) in NOT_DONE_STATUSES:
         return 0.0
     if measure == "count":
@@ -267,6 +273,7 @@ class _Tally:
     months: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     activity: list[str] = field(default_factory=list)
     linked: int = 0
+    awaiting: int = 0
 
 
 def _tally_entries(entries: Iterable[Mapping[str, Any]]) -> _Tally:
@@ -296,6 +303,7 @@ def _tally_features(
         amount = _feature_amount(measure, fprops, species, spec.status_field)
         tally.actual += amount
         tally.linked += 1
+        tally.awaiting += review_of(fprops) == SUBMITTED
         when = fprops.get(spec.date_field) if spec.date_field else None
         month = _month(when) or _month(fprops.get("created_at"))
         if month and amount:
@@ -346,6 +354,7 @@ def _progress_of(
         responsible_unit=str(props.get("responsible_unit") or ""),
         last_activity=last,
         linked=linked,
+        awaiting=tally.awaiting,
         overdue=overdue,
         stalled=stalled,
         by_month=dict(sorted(months.items())),
@@ -364,8 +373,9 @@ def totals_by(items: Iterable[ItemProgress], key: str) -> dict[str, dict[str, fl
     for item in items:
         group = out.setdefault(
             str(getattr(item, key) or ""),
-            {"items": 0, "target": 0.0, "actual": 0.0, "overdue": 0, "done": 0},
+            {"items": 0, "target": 0.0, "actual": 0.0, "overdue": 0, "done": 0, "awaiting": 0},
         )
+        group["awaiting"] += item.awaiting
         group["items"] += 1
         group["target"] += item.target
         group["actual"] += min(item.actual, item.target) if item.target else item.actual

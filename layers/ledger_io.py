@@ -117,6 +117,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("unit", "单位", "Unit", "unit", 8),
     Column("actual", "完成数量", "Done", None, 10),
     Column("pct", "完成率（%）", "Done (%)", None, 10),
+    Column("awaiting", "待验收", "Awaiting review", None, 10),
     Column("plan_pct", "计划进度（%）", "Plan (%)", None, 10),
     Column("responsible_unit", "责任单位", "Responsible unit", "responsible_unit", 22),
     Column("start_date", "开始日期", "Start", "start_date", 12),
@@ -236,6 +237,11 @@ class Group:
         """Items behind plan (overdue ones included)."""
         return sum(i.behind for i in self.items)
 
+    @property
+    def awaiting(self) -> int:
+        """Linked works awaiting review."""
+        return sum(i.awaiting for i in self.items)
+
 
 def township_order(store: BaseStore) -> list[str]:
     """Township names in the order of their boundary codes."""
@@ -300,6 +306,7 @@ def _group_row(group: Group, kind: tuple[str, str], lang: str, name: str) -> lis
         "unit": group.unit,
         "actual": group.actual,
         "pct": group.pct,
+        "awaiting": group.awaiting,
         "status": f"{group.done}/{n} done" if lang == "en" else f"已完成{group.done}/{n}项",
         "flags": (
             f"overdue {group.overdue}, behind {group.behind}"
