@@ -7,72 +7,22 @@ renders the result. The snapshot and its gap overlays are :mod:`layers.county_vi
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import replace
 from typing import Any
 
-import geopandas as gpd
-import numpy as np
-import shapely
-from flask import Blueprint, current_app, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, redirect, render_template, request, send_file, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from geo.simplify import MIN_VERTICES, display_tolerance_deg, simplify_for_display
-from layers.county_view import county_snapshot
 from layers.errors import NotFound
 from layers.photos import PhotoStore
 from webmap import mapdata
-from webmap.assets import chart_js_url
 from webmap.extensions import get_store
 from webmap.i18n import current_lang, translate
-from webmap.maps import (
-    MapUrls,
-    MapView,
-    SearchEntry,
-    build_map,
-    legend,
-    render_parts,
-    static_link,
-)
+from webmap.maps import SearchEntry
+from webmap.page_maps import feature_photos, map_assets, map_page, map_view, snapshot
 
 bp = Blueprint("maps", __name__)
-_PLACEHOLDER = "__vw__"
-
-
-@bp.context_processor
-def _assets() -> dict[str, Any]:
-    urls = page_urls()
-    county = snapshot().places.county
-    return {
-        "county_name": county.name if county is not None and county.name else "",
-        "chart_js": chart_js_url(urls.static + "/vendor"),
-        "charts_js": static_link(urls, "js/charts.js"),
-        "page_js": static_link(urls, "js/page.js"),
-        "maps_css": static_link(urls, "css/maps.css"),
-    }
-
-
-def snapshot() -> mapdata.Snapshot:
-    """The current app's snapshot of every layer, rebuilt when a layer's version moves."""
-    return county_snapshot(get_store(), dt.date.today(), mapdata.ref_titles)
-
-
-def page_urls() -> MapUrls:
-    """URL templates of this app (works under any script root)."""
-
-    def template(endpoint: str, **values: str) -> str:
-        url = url_for(endpoint, **{k: _PLACEHOLDER + k for k in values})
-        for k in values:
-            url = url.replace(_PLACEHOLDER + k, "{" + values[k] + "}")
-        return url
-
-    return MapUrls(
-        feature=template("maps.feature", layer="layer", fid="id"),
-        village=template("maps.village", village_id="id"),
-        township=template("maps.township", township_id="id"),
-        api=template("api_features.features", layer="layer"),
-        static=url_for("static", filename="").rstrip("/"),
-    )
+bp.context_processor(map_assets)
 
 
 def _search(snap: mapdata.Snapshot) -> list[SearchEntry]:
@@ -89,32 +39,6 @@ def _search(snap: mapdata.Snapshot) -> list[SearchEntry]:
     return entries
 
 
-def _view(snap: mapdata.Snapshot, filters: mapdata.Filters, **options: Any) -> MapView:
-    config = current_app.config
-    key = config.get("TIANDITU_KEY", "")
-    basemap = mapdata.choose_basemap(request.args.get("basemap"), config["DEFAULT_BASEMAP"], key)
-    return MapView(
-        lang=current_lang(),
-        basemap=basemap,
-        tianditu_key=key,
-        embed_max_features=int(config["EMBED_MAX_FEATURES"]),
-        filters=filters,
-        titles=snap.titles,
-        urls=page_urls(),
-        **options,
-    )
-
-
-def _map_page(layers: list[mapdata.MapLayer], view: MapView) -> dict[str, Any]:
-    layers = display_layers(layers, view.bounds)
-    return {
-        "parts": render_parts(build_map(layers, view)),
-        "legend": legend(layers, view),
-        "basemap": view.basemap,
-        "basemaps": mapdata.offered_basemaps(view.tianditu_key),
-    }
-
-
 @bp.get("/")
 def county() -> str:
     """The county map with every layer, the panel, filters, search and replay."""
@@ -123,7 +47,7 @@ def county() -> str:
     snap.places.check(filters)
     layers = mapdata.map_layers(snap.frames, snap.specs.values(), filters, snap.places, snap.gaps)
     area = snap.places.area_of(filters)
-    view = _view(
+    view = map_view(
         snap,
         filters,
         bounds=area.bounds if area is not None else snap.bounds(),
@@ -139,7 +63,7 @@ def county() -> str:
         choices=mapdata.filter_choices(snap, ledger, view.lang),
         townships=list(snap.places.townships.values()),
         village_counts=mapdata.village_count_per_township(snap.places),
-        **_map_page(layers, view),
+        **map_page(layers, view),
     )
 
 
@@ -155,7 +79,7 @@ def _area_page(snap: mapdata.Snapshot, place: mapdata.Place) -> dict[str, Any]:
     layers = mapdata.map_layers(
         snap.frames, snap.specs.values(), filters, snap.places, snap.gaps, focus=place.geometry
     )
-    view = _view(
+    view = map_view(
         snap,
         filters,
         bounds=place.geometry.bounds if place.geometry is not None else snap.bounds(),
@@ -169,7 +93,7 @@ def _area_page(snap: mapdata.Snapshot, place: mapdata.Place) -> dict[str, Any]:
         "works": works,
         "figures": mapdata.area_figures(works, snap.specs, view.lang),
         "chart": mapdata.monthly_chart(works, snap.specs, view.lang),
-        **_map_page(layers, view),
+        **map_page(layers, view),
     }
 
 
@@ -220,7 +144,7 @@ def feature(layer: str, fid: str) -> str:
     if spec.spatial and found.get("geometry"):
         layers, bounds = mapdata.feature_layers(snap, spec, found)
         village = where[1]
-        view = _view(
+        view = map_view(
             snap,
             mapdata.Filters(),
             bounds=bounds,
@@ -228,7 +152,7 @@ def feature(layer: str, fid: str) -> str:
             outline_method=village.method if village is not None else "boundary",
             controls=False,
         )
-        page = _map_page(layers, view)
+        page = map_page(layers, view)
     return render_template(
         "feature.html",
         spec=spec,
@@ -248,60 +172,6 @@ def feature(layer: str, fid: str) -> str:
         where=where,
         **page,
     )
-
-
-def display_layers(
-    layers: list[mapdata.MapLayer], bounds: tuple[float, float, float, float] | None
-) -> list[mapdata.MapLayer]:
-    """``layers`` with their lines and polygons simplified for drawing a view of
-    ``bounds`` (``geo.simplify``): the page draws them, the stored features are unchanged.
-    A layer without a shape of more than ``MIN_VERTICES`` vertices is passed on as is."""
-    tolerance = display_tolerance_deg(bounds)
-    out = []
-    for layer in layers:
-        frame = layer.frame
-        if tolerance and len(frame) and isinstance(frame, gpd.GeoDataFrame):
-            geoms = np.asarray(frame.geometry.to_numpy(), dtype=object)
-            if (shapely.get_num_coordinates(geoms) > MIN_VERTICES).any():
-                shown = simplify_for_display(geoms, tolerance)
-                frame = frame.copy()
-                frame[frame.geometry.name] = gpd.GeoSeries(shown, index=frame.index, crs=frame.crs)
-                layer = replace(layer, frame=frame)
-        out.append(layer)
-    return out
-
-
-def feature_photos(
-    layer: str, feature: dict[str, Any], lang: str, title: str
-) -> list[dict[str, Any]]:
-    """The photos of a feature page: those captured with it (a thumbnail linking to the
-    photo, both served by the app), then the links of its ``photos`` property."""
-    out: list[dict[str, Any]] = []
-    for photo in PhotoStore(get_store().data_dir).for_feature(layer, str(feature["id"])):
-        if "kind" not in photo:
-            continue  # a link to a record that is gone
-        n = len(out) + 1
-        taken = (photo.get("exif") or {}).get("taken_at")
-        alt = (
-            translate("maps.feature.photo_alt_taken", lang, n=n, title=title, date=taken[:10])
-            if taken
-            else translate("maps.feature.photo_alt_of", lang, n=n, title=title)
-        )
-        out.append(
-            {
-                "url": url_for("capture.photo", photo_id=photo["id"]),
-                "thumb": url_for("maps.photo_thumb", photo_id=photo["id"]),
-                "local": True,
-                "alt": alt,
-                "width": photo.get("width"),
-                "height": photo.get("height"),
-            }
-        )
-    for link in mapdata.photo_links(feature.get("properties") or {}):
-        n = len(out) + 1
-        alt = translate("maps.feature.photo_alt_of", lang, n=n, title=title)
-        out.append({"url": link.url, "thumb": link.url, "local": link.local, "alt": alt})
-    return out
 
 
 @bp.get("/photos/<photo_id>/thumb")
