@@ -19,6 +19,7 @@ from webmap.views import (
     capture,
     dashboard,
     exports,
+    feature_edit,
     home,
     ledger,
     maps,
@@ -42,6 +43,7 @@ BLUEPRINTS = (
     admin_users.bp,
     dashboard.bp,
     ledger.bp,
+    feature_edit.bp,
 )
 
 

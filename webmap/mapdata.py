@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -657,11 +657,16 @@ def work_lists(
 
 def feature_frame(spec: LayerSpec, feature: Mapping[str, Any]) -> gpd.GeoDataFrame:
     """One feature as a one-row frame with its declared fields."""
-    props = feature.get("properties") or {}
-    data = {"id": [str(feature["id"])]}
-    data.update({name: [props.get(name)] for name in spec.field_names})
-    geom = shapely.from_geojson(orjson_dumps(feature["geometry"]))
-    return gpd.GeoDataFrame(data, geometry=[geom], crs=WGS84)
+    return features_frame(spec, [feature])
+
+
+def features_frame(spec: LayerSpec, features: Sequence[Mapping[str, Any]]) -> gpd.GeoDataFrame:
+    """Features (with geometries) as a frame with their declared fields."""
+    props = [f.get("properties") or {} for f in features]
+    data: dict[str, list[Any]] = {"id": [str(f["id"]) for f in features]}
+    data.update({name: [p.get(name) for p in props] for name in spec.field_names})
+    geoms = [shapely.from_geojson(orjson_dumps(f["geometry"])) for f in features]
+    return gpd.GeoDataFrame(data, geometry=geoms, crs=WGS84)
 
 
 def orjson_dumps(value: Any) -> str:
@@ -711,13 +716,21 @@ def feature_layers(
     """The map of a feature page: the feature, with the outlines and roads around it."""
     focus = feature_frame(spec, feature)
     bounds = padded_bounds(focus)
+    context = context_layers(snap, bounds, {spec.name})
+    link = "villages" if spec.name == "villages" else spec.name
+    return [*context, MapLayer(spec, spec.kind, focus, True, link)], bounds
+
+
+def context_layers(
+    snap: Snapshot, bounds: tuple[float, float, float, float], exclude: Collection[str] = ()
+) -> list[MapLayer]:
+    """The outlines and roads within ``bounds``, as the background of a small map."""
     box = shapely.box(*bounds)
     context = []
     for name in ("boundaries", "roads"):
         frame = snap.frames.get(name)
-        if frame is None or name == spec.name or name not in snap.specs:
+        if frame is None or name in exclude or name not in snap.specs:
             continue
         near = frame[shapely.intersects(box, np.asarray(frame.geometry.to_numpy(), dtype=object))]
         context.append(MapLayer(snap.specs[name], "reference", near, True, name))
-    link = "villages" if spec.name == "villages" else spec.name
-    return [*context, MapLayer(spec, spec.kind, focus, True, link)], bounds
+    return context

@@ -16,10 +16,13 @@ from werkzeug.wrappers import Response as BaseResponse
 from layers.errors import NotFound
 from layers.photos import PhotoStore
 from webmap import mapdata
+from webmap.auth import current_user
 from webmap.extensions import get_store
+from webmap.feature_forms import edit_form, review_facts
 from webmap.i18n import current_lang, translate
 from webmap.maps import SearchEntry
 from webmap.page_maps import feature_photos, map_assets, map_page, map_view, snapshot
+from webmap.write_rights import may_write
 
 bp = Blueprint("maps", __name__)
 bp.context_processor(map_assets)
@@ -132,11 +135,15 @@ def village(village_id: str) -> str:
 
 
 @bp.get("/features/<layer>/<fid>")
-def feature(layer: str, fid: str) -> str:
-    """One feature: every field, its photos, its history, and where it is."""
+def feature(layer: str, fid: str) -> str | tuple[str, int]:
+    """One feature: every field, its review state, photos, history, where it is, and for
+    an account that may write the layer the edit form (see :mod:`webmap.views.feature_edit`).
+    A deleted feature's page offers a planner its restore."""
     store = get_store()
     spec = store.spec(layer)
-    found = store.require(layer, fid)
+    found = store.get(layer, fid)
+    if found is None:
+        return _deleted_page(layer, fid)
     snap = snapshot()
     lang = current_lang()
     page: dict[str, Any] = {}
@@ -153,11 +160,12 @@ def feature(layer: str, fid: str) -> str:
             controls=False,
         )
         page = map_page(layers, view)
+    title = mapdata.feature_title(spec, found, lang)
     return render_template(
         "feature.html",
         spec=spec,
         feature=found,
-        title=mapdata.feature_title(spec, found, lang),
+        title=title,
         rows=mapdata.field_rows(
             spec,
             found.get("properties") or {},
@@ -168,10 +176,33 @@ def feature(layer: str, fid: str) -> str:
         history=mapdata.history_rows(
             store.history(layer, fid), spec, lang, found.get("properties")
         ),
-        photos=feature_photos(layer, found, lang, mapdata.feature_title(spec, found, lang)),
+        photos=feature_photos(layer, found, lang, title),
         where=where,
+        review=review_facts(spec, found, lang),
+        edit=edit_form(spec, found),
         **page,
     )
+
+
+def _deleted_page(layer: str, fid: str) -> tuple[str, int]:
+    """404, with the deleted feature's last fields and, for a planner, its restore."""
+    store = get_store()
+    spec = store.spec(layer)
+    history = store.history(layer, fid)
+    if not history or history[-1].get("op") != "delete":
+        store.require(layer, fid)  # raises the usual 404
+    body = history[-1].get("feature") or {"id": fid, "properties": {}}
+    lang = current_lang()
+    page = render_template(
+        "feature_deleted.html",
+        spec=spec,
+        fid=fid,
+        title=mapdata.feature_title(spec, body, lang),
+        deleted=history[-1],
+        can_restore=may_write(current_user(), spec) and bool(current_user().can("planner")),
+        history=mapdata.history_rows(history, spec, lang, None),
+    )
+    return page, 404
 
 
 @bp.get("/photos/<photo_id>/thumb")
