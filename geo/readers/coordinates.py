@@ -9,6 +9,12 @@ import unicodedata
 _DMS = re.compile(r"^(\d+(?:\.\d+)?)°(?:(\d+(?:\.\d+)?)'(?:(\d+(?:\.\d+)?)\")?)?$")
 _PLAIN_NUMBER = re.compile(r"\s*-?\d{1,9}(?:\.\d{1,20})?\s*")
 _HEMISPHERE = re.compile(r"^(东经|西经|北纬|南纬|[NSEW东西南北])?(.*?)([NSEW东西南北])?$")
+#: Degrees, minutes and seconds separated by spaces or colons (``112 46 48.5``,
+#: ``112:46:48.5``, ``39 30.25``): whole degrees, then minutes and seconds below 60.
+_SEPARATED_DMS = re.compile(
+    r"(?<![\d.])(\d{1,3})(?:\s+|\s*:\s*)(\d{1,2}(?:\.\d+)?)"
+    r"(?:(?:\s+|\s*:\s*)(\d{1,2}(?:\.\d+)?))?(?![\d.:])"
+)
 
 
 def parse_coordinate(text: str) -> float:
@@ -16,7 +22,9 @@ def parse_coordinate(text: str) -> float:
 
     Full-width digits and punctuation are folded to ASCII. One comma and no dot is a
     decimal comma (``112,5``); otherwise commas are thousands separators. Degrees,
-    minutes, seconds (``°'"``, ``′″`` or ``度分秒``) and a hemisphere letter or word
+    minutes, seconds (``°'"``, ``′″``, ``度分秒``, or separated by spaces or colons as GPS
+    units and spreadsheets write them: ``112 46 48.5``, ``112:46:48.5``; minutes and
+    seconds below 60) and a hemisphere letter or word
     (``N``/``S``/``E``/``W``, ``北纬``…; ``S``/``W``/``南``/``西`` are negative) are understood.
 
     Raises
@@ -30,12 +38,16 @@ def parse_coordinate(text: str) -> float:
     (112.5, 112.5, 112.5)
     >>> parse_coordinate("112°48'36\\""), parse_coordinate("北纬36度30分")
     (112.81, 36.5)
+    >>> parse_coordinate("112 48 36"), parse_coordinate("112:48:36"), parse_coordinate("N 39 30")
+    (112.81, 112.81, 39.5)
     """
     if _PLAIN_NUMBER.fullmatch(text):
         return float(text)  # the common case, without the folding below
     s = unicodedata.normalize("NFKC", text).strip().upper()
     s = s.replace("−", "-").replace("′′", '"').replace("″", '"').replace("′", "'")
     s = s.replace("''", '"').replace("度", "°").replace("分", "'").replace("秒", '"')
+    if "°" not in s:
+        s = _SEPARATED_DMS.sub(_as_dms, s, count=1)
     s = re.sub(r"\s+", "", s)
     match = _HEMISPHERE.match(s)
     if match is None:  # pragma: no cover - the pattern matches any string
@@ -52,6 +64,12 @@ def parse_coordinate(text: str) -> float:
     if not math.isfinite(value):
         raise ValueError(text)
     return sign * value
+
+
+def _as_dms(match: re.Match[str]) -> str:
+    """``112 46 48.5`` or ``112:46:48.5`` written as ``112°46'48.5"``."""
+    deg, minutes, seconds = match.groups()
+    return f"{deg}°{minutes}'" + (f'{seconds}"' if seconds else "")
 
 
 def _dms(body: str) -> float:

@@ -541,3 +541,26 @@ def test_random_plain_tables_read_back(case: tuple[bytes, list[list[str]]]) -> N
 @given(case=tables(NEAR_PLAIN | SAFE_TEXT))
 def test_random_tables_read_back(case: tuple[bytes, list[list[str]]]) -> None:
     assert_reads_back(*case)
+
+
+@pytest.mark.parametrize(
+    ("lon", "lat"),
+    [
+        ("112 46 48.5", "39 31 12"),  # spaces, as GPS units and spreadsheets write them
+        ("112:46:48.5", "39:31:12"),  # colons
+        ("E 112 46 48.5", "N39 31 12"),  # with the hemisphere
+    ],
+)
+def test_separated_degrees_minutes_seconds_are_read(lon, lat):
+    # Issue #16: "112 46 48.5" was read as a number over 100,000; colons were refused.
+    data = f"名称,经度,纬度\n灯1,{lon},{lat}\n".encode()
+    result = read_upload(data, "lights.csv")
+    [point] = result.gdf.geometry.tolist()
+    assert point.x == pytest.approx(112 + 46 / 60 + 48.5 / 3600, abs=1e-9)
+    assert point.y == pytest.approx(39 + 31 / 60 + 12 / 3600, abs=1e-9)
+
+
+@pytest.mark.parametrize("text", ["112 64 00", "112:46:75", "112 46 48 5"])
+def test_separated_values_that_are_not_minutes_and_seconds_are_refused(text):
+    with pytest.raises(ValueError):
+        parse_coordinate(text)
