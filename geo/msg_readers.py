@@ -259,6 +259,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "第 {row} 个地标：面的边界未闭合，已自动闭合。",
         "en": "Placemark {row}: a polygon ring was not closed; closed automatically.",
     },
+    "kml_empty_point_skipped": {
+        "zh": "第 {row} 个地标：有一个没有坐标的空点，已忽略，只读取它的其他几何。",
+        "en": "Placemark {row}: an empty Point without coordinates was ignored; "
+        "its other geometry was read.",
+    },
     "kml_unsupported_geometry": {
         "zh": "第 {row} 个地标：不支持的几何类型 {value}，已跳过。",
         "en": "Placemark {row}: unsupported geometry type {value}; skipped.",

@@ -107,10 +107,19 @@ def _kml_placemark(
     if span is not None:
         record["start_time"] = _text(_children(span).get("begin"))
         record["end_time"] = _text(_children(span).get("end"))
-    geom_el = next((c for c in placemark if _local(c.tag) in _KML_GEOMETRIES), None)
-    if geom_el is None:
+    geom_els = [c for c in placemark if _local(c.tag) in _KML_GEOMETRIES]
+    if not geom_els:
         return record, None
-    geom, ele, times = _KmlGeometry(row, table).build(geom_el)
+    builder = _KmlGeometry(row, table)
+    # Google Location History writes an empty <Point/> beside the gx:Track: keep the track.
+    usable = [g for g in geom_els if not _empty_point(g)] or geom_els[:1]
+    if len(usable) < len(geom_els):
+        builder.empty_point_skipped()
+    if len(usable) == 1:
+        geom, ele, times = builder.build(usable[0])
+    else:
+        geom, ele = _combine([builder.build(g)[0] for g in usable]), None
+        times = builder.times
     if ele:  # KML writes altitude 0 for "no altitude" (clampToGround): not an elevation.
         record["ele"] = ele
     if times:
@@ -125,6 +134,12 @@ class _KmlGeometry:
     def __init__(self, row: int, table: _Table):
         self.row, self.table = row, table
         self.times: list[str] = []
+
+    def empty_point_skipped(self) -> None:
+        """Warn that an empty Point of the Placemark was left out."""
+        self.table.problems.append(
+            _problem("kml_empty_point_skipped", row=self.row, field="Point", severity="warning")
+        )
 
     def _error(self, el: Element, value: Any) -> _RowError:
         return _RowError(
@@ -222,11 +237,21 @@ class _KmlGeometry:
             kind = _local(child.tag)
             if kind == "MultiGeometry":
                 stack.extend(reversed(list(child)))
+            elif _empty_point(child) and len(el) > 1:
+                self.empty_point_skipped()
             elif kind in _KML_GEOMETRIES:
                 geom, _z = self.leaf(child)
                 if geom is not None:
                     parts.append(geom)
         return _combine(parts), None, self.times
+
+
+def _empty_point(el: Element) -> bool:
+    """A ``<Point>`` without coordinates (``<Point/>``, or empty ``<coordinates>``)."""
+    if _local(el.tag) != "Point":
+        return False
+    coords = _children(el).get("coordinates")
+    return coords is None or not (_text(coords) or "").strip()
 
 
 def _combine(parts: list[BaseGeometry]) -> BaseGeometry:

@@ -498,6 +498,26 @@ def test_2bulu_track_kml_with_gx_track() -> None:
     assert gdf["ele"].iloc[0] == 1010.0
 
 
+def test_empty_point_beside_a_track_keeps_the_track_with_a_warning() -> None:
+    # Issue #16: Google Location History writes <Point/> beside gx:Track; it was refused whole.
+    result = read(IMPORT / "location_history.kml")
+    [line] = result.gdf.geometry.tolist()
+    assert line.geom_type == "LineString" and len(line.coords) == 3
+    assert result.gdf.iloc[0]["end_time"] == "2026-05-01T08:10:00Z"
+    [warning] = [p for p in result.problems if p.code == "kml_empty_point_skipped"]
+    assert warning.severity == "warning" and "empty Point" in warning.message("en")
+
+
+def test_a_placemark_with_only_an_empty_point_is_still_refused() -> None:
+    kml = (
+        b'<kml xmlns="http://www.opengis.net/kml/2.2"><Document><Placemark><name>a</name>'
+        b"<Point><coordinates></coordinates></Point></Placemark></Document></kml>"
+    )
+    with pytest.raises(InputError) as caught:
+        read_upload(kml, "empty.kml")
+    assert [p.code for p in caught.value.problems] == ["kml_bad_geometry"]
+
+
 def test_kml_declared_gb2312_is_transcoded() -> None:
     kml = (
         '<?xml version="1.0" encoding="GB2312"?><kml xmlns="http://www.opengis.net/kml/2.2">'
