@@ -105,11 +105,20 @@ def _pick_layer(names: list[str], layer: str | None) -> tuple[str, list[Problem]
 
     ``layer`` is a preference, not a demand: callers pass the name of the app layer being
     filled, which an exported GeoPackage often shares. Not finding it, or leaving other
-    layers unread, is a warning.
+    layers unread, is a warning. A file of one layer is read without a word: there is
+    nothing else it could mean (a zipped Shapefile is named after its file, never after
+    the app's layer).
+
+    >>> _pick_layer(["lights"], "streetlights")
+    ('lights', [])
+    >>> [p.code for p in _pick_layer(["a", "b"], "streetlights")[1]]
+    ['layer_not_found']
     """
     if layer in names:
         return layer, []
     chosen, notes = names[0], []
+    if len(names) == 1:
+        return chosen, notes
     if layer is not None:
         notes.append(
             _problem(

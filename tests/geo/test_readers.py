@@ -664,6 +664,13 @@ def test_zip_with_two_shapefiles_reads_the_named_one(tmp_path: Path) -> None:
     assert list(wells.gdf["名称"]) == ["水井"] and not wells.problems
 
 
+def test_zip_with_one_shapefile_is_read_without_a_layer_warning(tmp_path: Path) -> None:
+    # Issue #16: uploading lights.zip to streetlights always warned "no layer streetlights".
+    pyogrio.write_dataframe(_lights(), tmp_path / "lights.shp", encoding="UTF-8")
+    result = read_upload(_zip_dir(tmp_path), "lights.zip", layer="streetlights")
+    assert len(result.gdf) == 2 and codes(result.problems) == []
+
+
 def test_zipped_shapefile_missing_shx_is_named(tmp_path: Path) -> None:
     pyogrio.write_dataframe(_lights(), tmp_path / "lights.shp")
     (problem,) = refused(_zip_dir(tmp_path, skip=(".shx",)), "lights.zip")
