@@ -373,6 +373,44 @@ def guess_crs(
     return [guess for guess, _ in sorted(scored, key=rank)]
 
 
+def named_crs_order(
+    xs: ArrayLike, ys: ArrayLike, choice: CrsChoice, area_bounds: tuple[float, float, float, float]
+) -> CrsGuess | None:
+    """For coordinates said to be in ``choice`` (a projected EPSG code): a guess with
+    ``swapped`` when they land in the area only with their two columns exchanged (Chinese
+    survey tables put X, the northing, first), else None. Longitude and latitude the wrong
+    way round under a named geographic CRS are left to the location check, which names
+    the rows (``swapped_axes``).
+
+    >>> shanyin = (112.425, 39.172, 113.069, 39.776)
+    >>> gk = parse_crs("EPSG:4526")
+    >>> named_crs_order([4_374_800.0], [38_388_000.0], gk, shanyin).swapped
+    True
+    >>> named_crs_order([38_388_000.0], [4_374_800.0], gk, shanyin) is None
+    True
+    """
+    if choice.kind != "epsg" or choice.epsg is None or not _is_projected(choice.epsg):
+        return None
+    x, y, _scalar = _as_lonlat(xs, ys)
+    x, y = x.ravel(), y.ravel()
+    finite = np.isfinite(x) & np.isfinite(y)
+    x, y = _sample(x[finite]), _sample(y[finite])
+    if x.size == 0:
+        return None
+    minx, miny, maxx, maxy = (float(v) for v in area_bounds)
+    area = (minx, miny, maxx, maxy)
+    given = _fraction_inside(*_epsg_to_wgs84(choice.epsg, x, y), area)
+    swapped = _fraction_inside(*_epsg_to_wgs84(choice.epsg, y, x), area)
+    if swapped > 0.0 and swapped > given:
+        return CrsGuess(choice, "crs_guess_northing_first", swapped, True)
+    return None
+
+
+@functools.lru_cache(maxsize=64)
+def _is_projected(epsg: int) -> bool:
+    return bool(pyproj.CRS.from_epsg(epsg).is_projected)
+
+
 # ---------------------------------------------------------------------------------------------
 # Conversion
 # ---------------------------------------------------------------------------------------------

@@ -64,8 +64,13 @@ def seed_if_empty(data_dir: Path, demo_dir: Path, database_url: str = "") -> lis
     """
     if not database_url:
         # Under a lock: gunicorn workers start together; the others wait until the first
-        # has copied every file, and then find the directory seeded.
-        with InterProcessLock(Path(data_dir) / "locks" / "seed.lock"):
+        # has copied every file, and then find the directory seeded. Looking needs no
+        # write: a read-only data directory that holds data is served as it is.
+        lock = InterProcessLock(Path(data_dir) / "locks" / "seed.lock")
+        with lock.for_reading():
+            if not is_empty(data_dir):
+                return []
+        with lock:
             return seed_demo(data_dir, demo_dir) if is_empty(data_dir) else []
     from layers.postgis import PostGISStore
 

@@ -10,6 +10,7 @@ point leaves the previous layer file intact and every acknowledged record in the
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import threading
@@ -109,11 +110,21 @@ def remove_stale_temp_files(folder: Path, pattern: str = ".*.tmp") -> int:
     return count
 
 
+#: Errors that say this process cannot write the data directory (a read-only file system,
+#: no write permission): writes then answer 503, reads still work (see
+#: :meth:`InterProcessLock.for_reading`).
+UNWRITABLE_ERRNOS = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
+
+
 class InterProcessLock:
     """An exclusive ``flock`` on a lock file, also serialising threads of this process.
 
     ``flock`` locks belong to an open file description, so each acquisition opens the
     file anew; the thread lock keeps two threads of one process from sharing one.
+
+    ``with lock:`` is for writers: the file is opened for writing (created if missing),
+    and an error doing so (a read-only or full disk) is raised. Readers use
+    :meth:`for_reading`, which also works on a data directory this process cannot write.
     """
 
     def __init__(self, path: Path):
@@ -121,28 +132,81 @@ class InterProcessLock:
         self._thread_lock = threading.RLock()
         self._depth = 0
         self._fd: int | None = None
+        #: Whether the current holder holds the exclusive lock (False: shared or none).
+        self.exclusive = False
 
     def __enter__(self) -> InterProcessLock:
         self._thread_lock.acquire()
-        if self._depth == 0:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            except BaseException:
-                os.close(fd)
-                self._thread_lock.release()
-                raise
-            self._fd = fd
+        try:
+            if self._depth == 0:
+                self._take(self._open_for_writing(), fcntl.LOCK_EX)
+            elif not self.exclusive:
+                raise OSError(errno.EROFS, f"{self.path} is held for reading only")
+        except BaseException:
+            self._thread_lock.release()
+            raise
         self._depth += 1
         return self
 
+    @contextlib.contextmanager
+    def for_reading(self) -> Iterator[bool]:
+        """Hold the lock to read; yields whether it is held exclusively (so the holder
+        may also tidy up: cut a torn tail, remove a crashed writer's temp files).
+
+        Exclusive when the lock file can be opened for writing. When this process cannot
+        write the data directory (read-only, no permission, or a full disk with no room
+        for a new lock file), a shared lock on the file opened read-only instead, which
+        waits for writers that can; no lock when the file does not exist (no writer has
+        taken it yet). Readers never need more: a writer's change appears whole or not
+        at all (fsynced journal records, atomically replaced files).
+        """
+        self._thread_lock.acquire()
+        try:
+            if self._depth == 0:
+                self._take_for_reading()
+            self._depth += 1
+        except BaseException:
+            self._thread_lock.release()
+            raise
+        try:
+            yield self.exclusive
+        finally:
+            self.__exit__()
+
+    def _take_for_reading(self) -> None:
+        try:
+            self._take(self._open_for_writing(), fcntl.LOCK_EX)
+            return
+        except OSError as exc:
+            if exc.errno not in (*UNWRITABLE_ERRNOS, errno.ENOSPC, errno.EDQUOT):
+                raise
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            return
+        self._take(fd, fcntl.LOCK_SH)
+
+    def _open_for_writing(self) -> int:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+
+    def _take(self, fd: int, how: int) -> None:
+        try:
+            fcntl.flock(fd, how)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+        self.exclusive = how == fcntl.LOCK_EX
+
     def __exit__(self, *exc: object) -> None:
         self._depth -= 1
-        if self._depth == 0 and self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
+        if self._depth == 0:
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+                os.close(self._fd)
+                self._fd = None
+            self.exclusive = False
         self._thread_lock.release()
 
 

@@ -46,6 +46,7 @@ from layers.commit import LayerWrite, Prepared
 from layers.errors import ValidationFailed, VillageWorksError
 from layers.history import HistoryIndex, history_entries
 from layers.journal import (
+    UNWRITABLE_ERRNOS,
     InterProcessLock,
     Journal,
     atomic_write_chunks,
@@ -153,7 +154,11 @@ class GeoJSONStore(BaseStore):
         self.journal_dir = self.data_dir / "journal"
         self.locks_dir = self.data_dir / "locks"
         for folder in (self.layers_dir, self.journal_dir, self.locks_dir):
-            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # a read-only data directory: reads still work
+                if exc.errno not in UNWRITABLE_ERRNOS:
+                    raise
         self.specs = specs if specs is not None else SpecRegistry.load(self.data_dir / "specs")
         self._states: dict[str, _LayerState] = {}
         self._histories: dict[str, HistoryIndex] = {}
@@ -199,20 +204,23 @@ class GeoJSONStore(BaseStore):
         """The layer's in-memory state, caught up with the journal."""
         state = self._states.get(layer)
         if state is None:
-            with self._lock(layer), self._guard:
+            with self._lock(layer).for_reading() as exclusive, self._guard:
                 state = self._states.get(layer)
                 if state is None:
                     # Start-up: load the file, replay the journal, cut a torn tail a
                     # crashed writer left (we hold the lock, so nobody is appending or
-                    # writing a temp file: one left now is a crashed writer's).
-                    remove_stale_temp_files(self.layers_dir, f".{layer}.geojson.*.tmp")
+                    # writing a temp file: one left now is a crashed writer's). Without
+                    # the exclusive lock (a read-only data directory) only read.
+                    if exclusive:
+                        remove_stale_temp_files(self.layers_dir, f".{layer}.geojson.*.tmp")
                     state = self._load(layer)
                     records, end = read_records(self.journal(layer).path, state.offset)
                     for record in records:
                         if int(record["seq"]) > state.seq:
                             self._apply(state, record)
                     state.offset = end
-                    self.journal(layer).repair_tail(end)
+                    if exclusive:
+                        self.journal(layer).repair_tail(end)
                     self._states[layer] = state
                     if len(state.features) >= RELEASE_AFTER_ROWS:
                         release_memory()  # what parsing the file left behind

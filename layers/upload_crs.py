@@ -13,7 +13,7 @@ import geopandas as gpd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from geo.crs import CrsChoice, CrsGuess, guess_crs, parse_crs
+from geo.crs import CrsChoice, CrsGuess, guess_crs, named_crs_order, parse_crs
 from geo.messages import register
 from geo.problems import Problem
 from layers.specs import LayerSpec
@@ -68,7 +68,15 @@ def choose_crs(
 ) -> tuple[CrsChoice, list[CrsGuess], list[Problem]]:
     """The CRS to read ``gdf`` in, with any guesses and the notes to show."""
     if choice.kind != "auto":
-        return choice, [], []
+        # A named CRS is used, but a file in it with its two columns the other way round
+        # (surveyors' X = northing first) is read the right way round, with a warning.
+        if area is None or gdf.crs is not None:
+            return choice, [], []
+        coords = shapely.get_coordinates(gdf.geometry.values)
+        if len(coords) == 0:
+            return choice, [], []
+        order = named_crs_order(coords[:, 0], coords[:, 1], choice, area.bounds)
+        return choice, [order] if order is not None else [], []
     if gdf.crs is not None:
         epsg = gdf.crs.to_epsg() or 4326
         return parse_crs(f"EPSG:{epsg}"), [], []

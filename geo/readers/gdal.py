@@ -116,9 +116,9 @@ def _pick_layer(names: list[str], layer: str | None) -> tuple[str, list[Problem]
     """
     if layer in names:
         return layer, []
-    chosen, notes = names[0], []
     if len(names) == 1:
-        return chosen, notes
+        return names[0], []
+    chosen, notes = names[0], []
     if layer is not None:
         notes.append(
             _problem(

@@ -118,7 +118,8 @@ def _kml_placemark(
     if len(usable) == 1:
         geom, ele, times = builder.build(usable[0])
     else:
-        geom, ele = _combine([builder.build(g)[0] for g in usable]), None
+        parts = [part for g in usable if (part := builder.build(g)[0]) is not None]
+        geom, ele = _combine(parts), None
         times = builder.times
     if ele:  # KML writes altitude 0 for "no altitude" (clampToGround): not an elevation.
         record["ele"] = ele

@@ -165,6 +165,20 @@ def test_northing_first_survey_table_is_swapped_when_guessed(store):
     assert coords_of(confirmed) == coords_of(report)
 
 
+def test_northing_first_with_the_crs_named_is_swapped_with_a_warning(store):
+    # Issue #16: with crs=EPSG:4526 named, X = northing first was refused as "inf, inf".
+    forward = pyproj.Transformer.from_crs(4326, 4526, always_xy=True)
+    points = [forward.transform(lon, lat)[::-1] for lon, lat in CONTROL]
+    report = upload(store, xy_csv(points, "X,Y"), "survey.csv", crs="EPSG:4526", dry_run=True)
+    assert report.swapped and report.accepted == len(CONTROL) and report.rejected == 0
+    assert "crs_swapped" in [p.code for p in report.problems]
+    assert all(metres(g, w) < 0.05 for g, w in zip(coords_of(report), CONTROL, strict=True))
+    as_told = upload(
+        store, xy_csv(points, "X,Y"), "survey.csv", crs="EPSG:4526", swap_xy=False, dry_run=True
+    )
+    assert not as_told.swapped
+
+
 @pytest.mark.parametrize("kind", ["gcj02", "bd09"])
 def test_chinese_map_app_offsets_against_an_independent_formula(store, kind):
     shifted = [wgs_to_gcj(lon, lat) for lon, lat in CONTROL]
