@@ -197,12 +197,29 @@ def round_coords(coords: Any) -> Any:
     return coords
 
 
-def created_system(now: str, user: str, source: str, extra: Mapping[str, Any]) -> dict[str, Any]:
-    """The system properties of a created feature, in the order the store writes them."""
-    created: dict[str, Any] = {"created_at": now, "created_by": user, "version": 1}
-    created.update(source=source, **{k: v for k, v in extra.items() if k in SYSTEM_FIELDS})
-    created.update(updated_at=now, updated_by=user)
+def created_system(
+    now: str,
+    user: str,
+    source: str,
+    extra: Mapping[str, Any],
+    review: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The system properties of a created feature, in the order the store writes them.
+
+    ``review`` holds the ``review`` and ``review_comment`` the change planner decided
+    (:func:`layers.review.review_system`; a value None is left out); ``extra`` cannot
+    set those, only the other system properties (``demo``)."""
+    name = str(user)  # an Author is its name; the record keeps a plain string
+    created: dict[str, Any] = {"created_at": now, "created_by": name, "version": 1}
+    given = {k: v for k, v in extra.items() if k in SYSTEM_FIELDS and k not in _REVIEW_KEYS}
+    created.update(source=source, **given)
+    created.update(updated_at=now, updated_by=name)
+    created.update({k: v for k, v in (review or {}).items() if v is not None})
     return {k: created[k] for k in SYSTEM_FIELDS if k in created}
+
+
+#: The system properties only the change planner sets (``layers.review``).
+_REVIEW_KEYS = ("review", "review_comment")
 
 
 def round_like_python(values: np.ndarray, decimals: int) -> np.ndarray:

@@ -255,15 +255,20 @@ def capture_feature(
         problems += _location_problems(store, spec, point, margin_m)
     if point is None or any(p.severity == "error" for p in problems):
         raise ValidationFailed(problems)
-    stored = [
-        photo_store.save(data, name, user=user, max_pixels=capture.max_photo_pixels)
-        for name, data in capture.photos
-    ]
     key = f"capture:{user}:{idempotency_key}" if idempotency_key else None
     geometry = {"type": "Point", "coordinates": [point[0], point[1]]}
     change = Change("create", geometry=geometry, properties=clean, margin_m=margin_m)
     change.located = True  # checked above, worded for a capture
-    result = store.commit(spec.name, [change], user=user, source="capture", idempotency_key=key)
+    # The store's checks (the account's areas among them) before any photo is kept; the
+    # commit below takes the checked plan without checking again.
+    checked = store.commit(spec.name, [change], user=user, source="capture", dry_run=True)
+    stored = [
+        photo_store.save(data, name, user=user, max_pixels=capture.max_photo_pixels)
+        for name, data in capture.photos
+    ]
+    result = store.commit(
+        spec.name, [change], user=user, source="capture", idempotency_key=key, plan=checked.plan
+    )
     feature = result.features[0]
     linked = photo_store.link(spec.name, feature["id"], [p.id for p in stored])
     return CaptureResult(

@@ -7,7 +7,7 @@ A :class:`Change` is one change to one feature; many new points at once travel a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,3 +38,52 @@ class Change:
     row: int | None = None
     margin_m: float | None = None
     located: bool = False
+
+
+class Author(str):
+    """Who asks for a change: the account's name (what the audit fields and the history
+    record; an author *is* that string) with its role and the townships it may write
+    (boundary ids; none: the whole county).
+
+    Web requests pass one (``webmap.auth.user_name``); the change planner reads the role
+    and areas from it: a field account's work starts as ``submitted`` and only a planner
+    decides its review, and a scoped account writes only inside its areas. A plain string
+    where an author is expected is a trusted writer (a script, a migration, the demo, the
+    CLI): admin rights, county-wide.
+
+    >>> ann = Author("ann", "field", ["BD-000002"])
+    >>> ann == "ann", ann.role, ann.areas, ann.scoped
+    (True, 'field', ('BD-000002',), True)
+    >>> author_of("demo").role, author_of("demo").scoped
+    ('admin', False)
+    """
+
+    role: str
+    areas: tuple[str, ...]
+
+    def __new__(cls, name: str, role: str = "admin", areas: Iterable[str] = ()) -> Author:
+        self = super().__new__(cls, name)
+        self.role = role
+        self.areas = tuple(areas)
+        return self
+
+    @property
+    def name(self) -> str:
+        """The account's name as a plain string."""
+        return str.__str__(self)
+
+    @property
+    def scoped(self) -> bool:
+        """Whether the author may write only inside :attr:`areas` (a field or planner
+        account with areas; an admin is county-wide)."""
+        return bool(self.areas) and self.role in ("field", "planner")
+
+    @property
+    def key(self) -> tuple[str, str, tuple[str, ...]]:
+        """Name, role and areas: what a checked plan must have been checked for."""
+        return (self.name, self.role, self.areas)
+
+
+def author_of(user: str) -> Author:
+    """``user`` as an :class:`Author` (a plain string: a trusted writer, see there)."""
+    return user if isinstance(user, Author) else Author(user)

@@ -20,6 +20,7 @@ from typing import Any, Protocol, cast
 
 from geo.problems import Problem
 from layers.bulk import Block, LazyFeatures
+from layers.changes import author_of
 
 log = logging.getLogger("layers.store")
 
@@ -78,9 +79,9 @@ class CheckedPlan:
     """A dry run's checked batch, handed to the commit that follows it (``plan=``).
 
     The commit takes its entries without checking again only for the very same change
-    objects, from the same user and source, while the versions of the layers the checks
-    read (the layer, the layers it refers to, the boundaries) have not moved; otherwise
-    it checks as usual. A plan serves one commit.
+    objects, from the same author (name, role and areas) and source, while the versions
+    of the layers the checks read (the layer, the layers it refers to, the boundaries)
+    have not moved; otherwise it checks as usual. A plan serves one commit.
     """
 
     layer: str
@@ -98,7 +99,8 @@ class CheckedPlan:
         """Whether this plan was checked for these changes (the versions aside)."""
         return (
             not self.used
-            and (layer, user, source, extra) == (self.layer, self.user, self.source, self.extra)
+            and (layer, source, extra) == (self.layer, self.source, self.extra)
+            and author_of(user).key == author_of(self.user).key
             and len(changes) == len(self.changes)
             and all(a is b for a, b in zip(changes, self.changes, strict=True))
         )
@@ -167,7 +169,7 @@ def run_commit(
             "txn": txn,
             "layer": layer,
             "at": prepared.now,
-            "by": user,
+            "by": str(user),  # an Author is its name
             "source": source,
         }
         write.persist(head, prepared, idempotency_key)

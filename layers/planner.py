@@ -14,6 +14,13 @@ a batch of one. The checks, in the order a row's problems are reported:
 4. references to features of other layers, each distinct one looked up once;
 5. ids: a new id must be free.
 
+Then who writes (the author, :class:`~layers.changes.Author`: a plain user name is a
+trusted writer): a scoped account writes only inside its areas (:mod:`layers.scopes`,
+403 naming them and the township; an upload's rows outside them are rejected row by
+row), and every write of a work layer gets its review state (:func:`layers.review.
+review_system`: a field account's work is ``submitted``, a planner's ``approved`` or its
+decision; a field account sending ``review`` gets 403).
+
 Computed fields (a pipe's length, a greenhouse's area) are then filled from the geometry.
 One :class:`~layers.bulk.Creates` of points into a layer without computed fields becomes a
 :class:`~layers.bulk.Block` (checked the same way, written from per-value fragments);
@@ -48,9 +55,11 @@ from layers.bulk import (
     round_coords,
     round_like_python,
 )
-from layers.changes import Change
+from layers.changes import Author, Change, author_of
 from layers.errors import Conflict, NotFound, ValidationFailed, VillageWorksError
 from layers.locations import LocatedStore, checks_locations, location_problems
+from layers.review import REVIEW_FIELD, SUBMITTED, review_system
+from layers.scopes import TOWNSHIP_FIELD, OutsideAreas, outside_problems
 from layers.specs import SYSTEM_FIELDS, CodedColumn, LayerSpec, check_rows, checked_columns
 
 _WRITES = ("create", "update", "replace")
@@ -83,21 +92,29 @@ def plan_changes(
 
     ``current_features`` maps ids to live features (at least every id the changes
     name); ``next_id`` is the layer's next free number. Raises :class:`NotFound`,
-    :class:`Conflict` or :class:`ValidationFailed` (every problem); returns the entries
-    and the warnings.
+    :class:`Conflict`, :class:`ValidationFailed` (every problem),
+    :class:`~layers.scopes.OutsideAreas` or ``Forbidden`` (403); returns the entries and
+    the warnings. ``user`` is the author (:class:`~layers.changes.Author`, or a trusted
+    writer's name).
     """
+    author = author_of(user)
     if fits_block(spec, changes):
-        system = created_system(now, user, source, extra)
+        review, found = review_system(author, spec, None, None, 0)
+        system = created_system(now, author.name, source, extra, review=review)
         block, problems = prepare_block(
             store, spec, changes[0], current_features=current_features, next_id=next_id,
-            system=system,
+            system=system, author=author,
         )  # fmt: skip
-        return block, _warnings_or_raise(problems)
-    planner = _Planner(store, spec, current_features, user, source, now, extra)
+        return block, _warnings_or_raise(found + problems)
+    planner = _Planner(store, spec, current_features, author, source, now, extra)
     return planner.plan(expand(list(changes)), next_id)
 
 
 def _warnings_or_raise(problems: list[Problem]) -> list[Problem]:
+    """The warnings of ``problems``; 403 when a row is outside the author's areas, else
+    422 when any is an error (both carry every problem)."""
+    if any(p.code == "outside_areas" for p in problems):
+        raise OutsideAreas([p for p in problems if p.severity == "error"])
     if any(p.severity == "error" for p in problems):
         raise ValidationFailed(problems)
     return [p for p in problems if p.severity != "error"]
@@ -114,6 +131,8 @@ class _Write:
     props: dict[str, Any] = field(default_factory=dict)
     geometry: dict[str, Any] | None = None
     problems: list[Problem] = field(default_factory=list)
+    #: The review properties the write leaves (``review_comment`` None: removed).
+    review: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -123,10 +142,15 @@ class _Planner:
     store: PlannedStore
     spec: LayerSpec
     current_features: Mapping[str, Any]
-    user: str
+    author: Author
     source: str
     now: str
     extra: Mapping[str, Any]
+
+    @property
+    def user(self) -> str:
+        """The author's name, as the audit properties record it."""
+        return self.author.name
 
     def plan(
         self, changes: list[Change], next_id: int
@@ -134,6 +158,7 @@ class _Planner:
         """The entries of ``changes`` in their order, and the warnings."""
         entries: list[dict[str, Any] | None] = []
         writes: list[_Write] = []
+        removed: list[tuple[int, dict[str, Any]]] = []
         for index, change in enumerate(changes, start=1):
             row = change.row if change.row is not None else index
             current = self._target(change)
@@ -141,10 +166,12 @@ class _Planner:
                 writes.append(_Write(len(entries), change, row, current))
                 entries.append(None)
             else:
-                entries.append(self._removal(change, current))
+                entry = self._removal(change, current)
+                removed.append((row, entry["feature"]))
+                entries.append(entry)
         self._check(writes)
+        problems: list[Problem] = self._outside(writes, removed)
         seen: set[str] = set()
-        problems: list[Problem] = []
         for write in writes:
             entry, next_id = self._entry(write, next_id, seen)
             entries[write.position] = entry
@@ -165,6 +192,35 @@ class _Planner:
                 raise Conflict(current=version, expected=change.if_version)
         return current
 
+    def _outside(
+        self, writes: list[_Write], removed: list[tuple[int, dict[str, Any]]]
+    ) -> list[Problem]:
+        """The review state of every write (its problems on the write), and the rows a
+        scoped author may not touch: each feature before and after its change."""
+        for write in writes:
+            current = (write.current or {}).get("properties")
+            write.review, found = review_system(
+                self.author, self.spec, write.change.properties, current, write.row
+            )
+            write.problems.extend(found)
+        if not self.author.scoped:
+            return []
+        rows = [w.row for w in writes] + [row for row, _ in removed]
+        states = [self._states(w) for w in writes]
+        states += [[(f.get("geometry"), f.get("properties"))] for _, f in removed]
+        return outside_problems(self.store, self.spec, self.author, states, rows)
+
+    def _states(self, write: _Write) -> list[tuple[Any, Mapping[str, Any] | None]]:
+        """A write's feature as it is (if it is) and as the write leaves it."""
+        after = dict(write.props)
+        if write.current is not None and write.change.op == "update":
+            after = {**write.current["properties"], **after}
+        states: list[tuple[Any, Mapping[str, Any] | None]] = [(write.geometry, after)]
+        if write.current is not None:
+            current = write.current
+            states.append((current.get("geometry"), current.get("properties")))
+        return states
+
     def _removal(self, change: Change, current: dict[str, Any] | None) -> dict[str, Any]:
         """The entry of a delete or a restore."""
         if change.op == "delete":
@@ -179,6 +235,8 @@ class _Planner:
         props.update(
             updated_at=self.now, updated_by=self.user, version=int(props.get("version", 1)) + 1
         )
+        if self.spec.reviewed and self.author.role not in ("planner", "admin"):
+            props[REVIEW_FIELD] = SUBMITTED  # brought back by a field account: to review
         feature = {"type": "Feature", "id": body["id"], "geometry": body["geometry"]}
         feature["properties"] = props
         return {"op": "put", "id": body["id"], "feature": feature, "action": "restore"}
@@ -254,7 +312,10 @@ class _Planner:
                 write.problems.append(Problem("id_taken", row=write.row, field="id", value=fid))
             seen.add(fid)
             props = computed_fields(spec, write.props, write.geometry)
-            props.update(created_system(self.now, self.user, self.source, self.extra))
+            system = created_system(
+                self.now, self.user, self.source, self.extra, review=write.review
+            )
+            props.update(system)
             feature = {"type": "Feature", "id": fid, "geometry": write.geometry}
             feature["properties"] = props
             return {"op": "put", "id": fid, "feature": feature, "action": "create"}, next_id
@@ -278,6 +339,11 @@ class _Planner:
             props = {k: v for k, v in merged.items() if v is not None}
         base.update(updated_at=self.now, updated_by=self.user)
         base.setdefault("source", self.source)
+        for key, value in write.review.items():
+            if value is None:
+                base.pop(key, None)
+            else:
+                base[key] = value
         props = computed_fields(self.spec, props, write.geometry)
         ordered = {f.name: props[f.name] for f in self.spec.fields if f.name in props}
         ordered.update({k: base[k] for k in SYSTEM_FIELDS if k in base})
@@ -515,9 +581,11 @@ def prepare_block(
     current_features: Mapping[str, Any],
     next_id: int,
     system: dict[str, Any],
+    author: Author | None = None,
 ) -> tuple[Block, list[Problem]]:
     """Check ``creates`` column by column and build its :class:`Block`; the problems in
-    row order, each row's in check order (the caller raises on errors)."""
+    row order, each row's in check order (the caller raises on errors). ``author``'s
+    areas, when it is scoped, bound where the points may be."""
     rows = np.asarray(creates.rows, dtype=np.int64)
     found: list[tuple[int, int, Problem]] = []
     columns, prop_problems = checked_columns(spec, creates.properties, rows)
@@ -529,6 +597,8 @@ def prepare_block(
         found.extend((i, 1, p) for p in problems)
     found.extend(_block_locations(store, spec, creates, bad))
     found.extend(_block_references(store, spec, columns, rows))
+    if author is not None and author.scoped:
+        found.extend(_block_scope(store, spec, creates, columns, author))
     ids = [f"{spec.id_prefix}-{number:06d}" for number in range(next_id, next_id + len(rows))]
     taken = getattr(current_features, "taken", None)
     clash = taken(ids) if taken is not None else {f for f in ids if f in current_features}
@@ -564,6 +634,25 @@ def _block_locations(
         row = int(creates.rows[i])
         out.append((i, 2, _with_row(problem, row, {**problem.params, "row": row})))
     return out
+
+
+def _block_scope(
+    store: PlannedStore,
+    spec: LayerSpec,
+    creates: Creates,
+    columns: dict[str, CodedColumn],
+    author: Author,
+) -> list[tuple[int, int, Problem]]:
+    """The rows a scoped author may not create: points outside its areas, or naming a
+    township outside them."""
+    named = columns.get(TOWNSHIP_FIELD)
+    values = named.values().tolist() if named is not None else [None] * len(creates)
+    points = np.asarray(shapely.points(creates.x, creates.y), dtype=object).tolist()
+    states = [[(p, {TOWNSHIP_FIELD: v})] for p, v in zip(points, values, strict=True)]
+    rows = [int(r) for r in creates.rows]
+    found = outside_problems(store, spec, author, states, rows)
+    position = {row: i for i, row in enumerate(rows)}
+    return [(position[int(p.row or 0)], 5, p) for p in found]
 
 
 def _block_references(

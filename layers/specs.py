@@ -42,6 +42,8 @@ GEOMETRY_TYPES = {
 }
 LAYER_KINDS = {"work", "reference", "ledger"}
 #: Properties every feature carries, maintained by the store, never typed by users.
+#: ``review`` and ``review_comment`` (:mod:`layers.review`) belong to work layers only,
+#: set by the change planner from who writes (a planner's decision among them).
 SYSTEM_FIELDS = (
     "created_at",
     "updated_at",
@@ -50,6 +52,8 @@ SYSTEM_FIELDS = (
     "source",
     "version",
     "demo",
+    "review",
+    "review_comment",
 )
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
@@ -218,6 +222,11 @@ class LayerSpec:
     def spatial(self) -> bool:
         """Whether features of this layer have a geometry."""
         return bool(self.geometry)
+
+    @property
+    def reviewed(self) -> bool:
+        """Whether features of this layer carry a review state (the work layers)."""
+        return self.kind == "work"
 
 
 def _labels(raw: Any, where: str) -> dict[str, str]:

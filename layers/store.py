@@ -41,9 +41,9 @@ import numpy as np
 import orjson
 
 from geo.problems import Problem
-from layers.bulk import Block, Creates, created_system, fits_block
+from layers.bulk import Block
 from layers.commit import LayerWrite, Prepared
-from layers.errors import ValidationFailed, VillageWorksError
+from layers.errors import VillageWorksError
 from layers.history import HistoryIndex, history_entries
 from layers.journal import (
     UNWRITABLE_ERRNOS,
@@ -57,7 +57,6 @@ from layers.journal import (
 )
 from layers.layer_file import layer_file_chunks, peek_seq, read_layer_file
 from layers.memtable import RELEASE_AFTER_ROWS, FeatureTable, release_memory, tune_memory
-from layers.planner import prepare_block
 from layers.query import Query
 from layers.snapshot import SNAPSHOT_MIN_FEATURES, remove_snapshot, write_snapshot
 from layers.specs import SYSTEM_FIELDS, LayerSpec, SpecRegistry
@@ -432,31 +431,18 @@ class GeoJSONStore(BaseStore):
         extra: dict[str, Any],
     ) -> tuple[list[dict[str, Any]] | Block, list[Problem]]:
         """The checked entries of ``changes``: a :class:`Block` for one ``Creates`` of
-        points (column by column), else one entry per change."""
-        if not fits_block(state.spec, changes):
-            return self._prepare(
-                state.spec,
-                changes,
-                current_features=state.features,
-                next_id=state.next_id,
-                user=user,
-                source=source,
-                now=now,
-                extra=extra,
-            )
-        creates = changes[0]
-        assert isinstance(creates, Creates)
-        block, problems = prepare_block(
-            self,
+        points (column by column), else one entry per change; both by the change planner
+        (:meth:`BaseStore._prepare`), which knows the author's rights."""
+        return self._prepare(
             state.spec,
-            creates,
+            changes,
             current_features=state.features,
             next_id=state.next_id,
-            system=created_system(now, user, source, extra),
+            user=user,
+            source=source,
+            now=now,
+            extra=extra,
         )
-        if any(p.severity == "error" for p in problems):
-            raise ValidationFailed(problems)
-        return block, problems
 
     def _last_body(self, layer: str, fid: str) -> dict[str, Any] | None:
         body: dict[str, Any] | None = None

@@ -3,7 +3,8 @@
 bytes -> ``geo.readers`` (any format) -> ``geo.crs`` (to WGS84; guessed when unknown)
 -> fields mapped and checked against the layer spec -> ``geo.validate`` (finite, not
 (0, 0), inside the working area plus a margin, swapped axes, duplicates) -> the store's
-own checks (references, ids), as a dry run -> a report with every problem per row.
+own checks (references, ids, the account's areas: rows outside them are rejected), as a
+dry run -> a report with every problem per row.
 
 On commit, every accepted row goes in ONE store commit (all or nothing), the original file
 is kept under a generated name with its hash, and an audit record is written. A file with
@@ -46,6 +47,7 @@ from layers.locations import (
     working_area,
     working_area_name,
 )
+from layers.scopes import OutsideAreas
 from layers.specs import (
     SYSTEM_FIELDS,
     CodedColumn,
@@ -531,7 +533,8 @@ def _store_dry_run(
     source: str,
     report: UploadReport,
 ) -> list[dict[str, Any]]:
-    """Run the store's own checks (references, ids); rows it refuses become rejected rows."""
+    """Run the store's own checks (references, ids, the account's areas); rows it refuses
+    become rejected rows."""
     for _ in range(_STORE_ROUNDS):
         if not batch.changes:
             return []
@@ -539,7 +542,8 @@ def _store_dry_run(
             result = store.commit(
                 options.layer, batch.changes, user=user, source=source, dry_run=True
             )
-        except ValidationFailed as exc:
+        except (ValidationFailed, OutsideAreas) as exc:
+            # Rows outside the account's areas are rejected row by row, like bad ones.
             errors = [p for p in exc.problems if p.severity == "error"]
             bad_rows = {p.row for p in errors if p.row is not None}
             if not bad_rows:

@@ -6,6 +6,12 @@
   same parameters, so a login costs the same whether the name exists or not.
 - API tokens are random, shown once, and stored only as SHA-256 hashes, so a copy of the
   file holds no usable token.
+- An account may be scoped to townships (``areas``: boundary ids of ``level=township``
+  features, for field and planner accounts; none: the whole county). The change planner
+  gets them with the account's role through :meth:`User.author` and refuses writes and
+  review decisions outside them (:mod:`layers.scopes`); reading is not scoped. A change
+  of areas takes effect at the account's next request.
+- The last active admin cannot be disabled or given another role.
 - Each browser login is a server-side session: its id is in the signed cookie and its
   SHA-256 hash here. Logging out ends that session; a password change, disabling or
   enabling the account, a role change or "log out everywhere" ends all of them. Every
@@ -22,6 +28,7 @@ import hmac
 import re
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +38,7 @@ from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from geo.messages import register
+from layers.changes import Author
 from layers.errors import BadRequest, NotFound
 from layers.journal import InterProcessLock, atomic_write
 from layers.store import utc_now
@@ -67,6 +75,16 @@ for _code, _zh, _en in (
     ),
     ("user_exists", "用户“{value}”已存在", "User '{value}' already exists"),
     ("weak_password", "密码至少需要 {min} 个字符", "The password needs at least {min} characters"),
+    (
+        "last_admin",
+        "“{value}”是最后一个启用的管理员账号，不能停用或改为其他角色",
+        "'{value}' is the last active admin account: it cannot be disabled or given another role",
+    ),
+    (
+        "areas_need_scoped_role",
+        "只有外业（field）和规划（planner）账号可以限定乡镇",
+        "Only field and planner accounts can be limited to townships",
+    ),
 ):
     register(_code, _zh, _en)
 
@@ -130,10 +148,31 @@ class User:
     name: str
     role: str
     active: bool = True
+    #: Township ids the account may write in (field and planner); empty: the county.
+    areas: tuple[str, ...] = ()
 
     def can(self, role: str) -> bool:
         """Whether this account has ``role`` or a stronger one."""
         return self.active and ROLES.index(self.role) >= ROLES.index(role)
+
+    def author(self) -> Author:
+        """The account as the change planner sees a writer: name, role and areas."""
+        return Author(self.name, self.role, self.areas)
+
+
+#: Roles that can be limited to townships.
+SCOPED_ROLES = ("field", "planner")
+
+
+def _user(name: str, entry: dict[str, Any], active: bool | None = None) -> User:
+    """The :class:`User` of one entry of the file."""
+    areas = tuple(entry.get("areas") or ()) if entry["role"] in SCOPED_ROLES else ()
+    return User(name, entry["role"], entry["active"] if active is None else active, areas)
+
+
+def _check_areas(role: str, areas: tuple[str, ...]) -> None:
+    if areas and role not in SCOPED_ROLES:
+        raise BadRequest("areas_need_scoped_role")
 
 
 class UserStore:
@@ -153,14 +192,17 @@ class UserStore:
         atomic_write(self.path, orjson.dumps(doc, option=orjson.OPT_INDENT_2))
         self.path.chmod(0o600)
 
-    def add(self, name: str, role: str, password: str) -> User:
-        """Create an account; refuses bad names, unknown roles, short passwords, duplicates."""
+    def add(self, name: str, role: str, password: str, areas: Sequence[str] = ()) -> User:
+        """Create an account; refuses bad names, unknown roles, short passwords, duplicates,
+        and areas for a role that is always county-wide. ``areas`` are township ids
+        (resolved by the caller, :func:`layers.scopes.resolve_areas`)."""
         if not _NAME_RE.match(name or ""):
             raise BadRequest("bad_user_name", value=name)
         if role not in ROLES:
             raise BadRequest("bad_role", value=role, allowed=", ".join(ROLES))
         if len(password) < MIN_PASSWORD:
             raise BadRequest("weak_password", min=MIN_PASSWORD)
+        _check_areas(role, tuple(areas))
         with self._lock:
             doc = self._read()
             if name in doc["users"]:
@@ -172,19 +214,20 @@ class UserStore:
                 "tokens": [],
                 "sessions": {},
                 "created_at": utc_now(),
+                "areas": list(areas),
             }
             self._write(doc)
-        return User(name, role)
+        return User(name, role, True, tuple(areas))
 
     def get(self, name: str) -> User | None:
         """The account called ``name`` (active or not), or None."""
         entry = self._read()["users"].get(name)
-        return None if entry is None else User(name, entry["role"], entry["active"])
+        return None if entry is None else _user(name, entry)
 
     def list(self) -> list[User]:
         """Every account, by name."""
         users = self._read()["users"]
-        return [User(n, e["role"], e["active"]) for n, e in sorted(users.items())]
+        return [_user(n, e) for n, e in sorted(users.items())]
 
     def authenticate(self, name: str, password: str) -> User | None:
         """The active account if ``password`` is right, else None.
@@ -199,7 +242,7 @@ class UserStore:
             return None
         if needs_rehash(stored):
             self._rehash(name, stored, password)
-        return User(name, entry["role"], True)
+        return _user(name, entry, True)
 
     def _rehash(self, name: str, stored: str, password: str) -> None:
         with self._lock:
@@ -219,16 +262,54 @@ class UserStore:
             doc["users"][name]["sessions"] = {}
             self._write(doc)
 
+    def _keep_an_admin(self, doc: dict[str, Any], name: str) -> None:
+        """Refuse to leave the file without an active admin (``name`` losing it)."""
+        admins = [n for n, e in doc["users"].items() if e["role"] == "admin" and e["active"]]
+        if admins == [name]:
+            raise BadRequest("last_admin", value=name)
+
     def set_active(self, name: str, active: bool) -> None:
         """Disable (or re-enable) an account; a disabled account's tokens stop working.
-        Either way every session of the account ends."""
+        Either way every session of the account ends. The last active admin stays."""
+        if not active:
+            with self._lock:
+                self._keep_an_admin(self._read(), name)
+                self._change(name, "active", active)
+            return
         self._change(name, "active", active)
 
     def set_role(self, name: str, role: str) -> None:
-        """Give an account another role; its sessions end."""
+        """Give an account another role; its sessions end. A role that is always
+        county-wide (viewer, admin) drops the account's areas; the last active admin
+        keeps its role."""
         if role not in ROLES:
             raise BadRequest("bad_role", value=role, allowed=", ".join(ROLES))
-        self._change(name, "role", role)
+        with self._lock:
+            doc = self._read()
+            if role != "admin":
+                self._keep_an_admin(doc, name)
+            self._change(name, "role", role)
+            if role not in SCOPED_ROLES:
+                self.set_areas(name, ())
+
+    def set_areas(self, name: str, areas: Sequence[str]) -> None:
+        """Limit a field or planner account to townships (ids; none: the whole county).
+        Effective at the account's next request; its sessions go on."""
+        with self._lock:
+            doc = self._read()
+            entry = doc["users"].get(name)
+            if entry is None:
+                raise NotFound(what="user", value=name)
+            _check_areas(entry["role"], tuple(areas))
+            entry["areas"] = list(dict.fromkeys(areas))
+            self._write(doc)
+
+    def reset_password(self, name: str) -> str:
+        """A new random password for ``name``, returned once (to show to the admin); every
+        session of the account ends."""
+        password = secrets.token_urlsafe(12)
+        self.set_password(name, password)
+        return password
 
     def set_password(self, name: str, password: str) -> None:
         """Replace an account's password; every session of the account ends."""
@@ -264,7 +345,7 @@ class UserStore:
         started = entry.get("sessions", {}).get(token_hash(sid))
         if started is None or now - started >= SESSION_MAX_AGE_S:
             return None
-        return User(name, entry["role"], True)
+        return _user(name, entry, True)
 
     def end_session(self, name: str, sid: str) -> None:
         """End one session (logging out); nothing if it has already ended."""
@@ -314,7 +395,7 @@ class UserStore:
             if not entry["active"]:
                 continue
             if any(hmac.compare_digest(t["hash"], wanted) for t in entry["tokens"]):
-                return User(name, entry["role"], True)
+                return _user(name, entry, True)
         return None
 
     def export(self) -> dict[str, Any]:

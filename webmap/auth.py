@@ -111,9 +111,11 @@ def require_role(role: str) -> Callable[[F], F]:
 
 
 def user_name() -> str:
-    """Name of the account making this request (for audit fields)."""
+    """Name of the account making this request (for audit fields): an
+    :class:`layers.changes.Author`, which carries the account's role and areas to the
+    change planner of every write (review state, area scope)."""
     user = current_user()
-    return user.name if user else "anonymous"
+    return user.author() if user else "anonymous"
 
 
 def _is_local_path(target: str) -> bool:
@@ -190,6 +192,8 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _guard() -> None:
+        if request.routing_exception is not None:
+            return  # no such route, or not with this method: its 404 or 405 comes first
         user = current_user()
         # Anonymous writes are refused as such (401) before the CSRF check; the login form
         # is the one anonymous post, and it is CSRF-checked like every other form.
