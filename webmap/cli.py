@@ -293,6 +293,20 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _user_areas(args: argparse.Namespace) -> tuple[str, ...]:
+    """The township ids ``--area`` names (each a township's name or id; none: the whole
+    county), looked up in the boundaries layer."""
+    if not args.area:
+        return ()
+    from layers.scopes import resolve_areas
+
+    store = _store(args)
+    try:
+        return resolve_areas(store, args.area, args.role)
+    finally:
+        store.close()
+
+
 def cmd_users(args: argparse.Namespace) -> int:
     from layers.errors import VillageWorksError
     from layers.users import UserStore
@@ -302,13 +316,15 @@ def cmd_users(args: argparse.Namespace) -> int:
     users = UserStore(data_dir)
     try:
         if args.action == "add":
+            areas = _user_areas(args)
             password = sys.stdin.readline().rstrip("\n")
-            user = users.add(args.name, args.role, password)
-            print(f"added {user.name} ({user.role})")
+            user = users.add(args.name, args.role, password, areas=areas)
+            scope = f"; townships {', '.join(areas)}" if areas else "; the whole county"
+            print(f"added {user.name} ({user.role}{scope})")
         elif args.action == "list":
             for user in users.list():
                 state = "active" if user.active else "disabled"
-                print(f"{user.name}\t{user.role}\t{state}")
+                print(f"{user.name}\t{user.role}\t{state}\t{','.join(user.areas) or '*'}")
         elif args.action == "disable":
             users.set_active(args.name, False)
             revoked = users.revoke_tokens(args.name)
@@ -455,6 +471,13 @@ def _users_parser(sub: Sub) -> None:
     u = users.add_parser("add", help="add an account (password read from stdin)")
     u.add_argument("name")
     u.add_argument("--role", required=True, choices=("viewer", "field", "planner", "admin"))
+    u.add_argument(
+        "--area",
+        action="append",
+        metavar="TOWNSHIP",
+        help="limit a field or planner account to this township (name or id; repeat for "
+        "more); without --area the account covers the whole county",
+    )
     _common_args(u)
     _common_args(users.add_parser("list", help="list accounts"))
     for action, text in USER_ACTIONS:

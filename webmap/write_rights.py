@@ -6,6 +6,14 @@ reference layers and the ledger, unless its TOML says otherwise). Every path tha
 features calls :func:`require_write` with the layer: the OGC API (POST/PUT/PATCH/DELETE),
 ``/api/capture``, uploads (API and pages, undo included) and the ledger pages. Anonymous
 requests get 401, weaker accounts 403 with a message naming the role needed.
+
+The rest of "who may do what" goes with the change itself, so that no path can skip it:
+every route passes the account as the author of its commit (``webmap.auth.user_name``, a
+:class:`layers.changes.Author` with role and areas), and the change planner refuses a
+scoped account's write or review decision outside its townships (403 naming the
+account's areas and the feature's township, :mod:`layers.scopes`; an upload's rows
+outside them are rejected row by row) and a field account's review decision (403,
+:mod:`layers.review`).
 """
 
 from __future__ import annotations

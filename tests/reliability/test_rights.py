@@ -327,3 +327,97 @@ def test_every_response_carries_a_strict_content_security_policy(site):
             assert code and all(f'nonce="{nonce}"' in attrs for attrs in code), (url, code)
             nonces.append(nonce)
     assert len(set(nonces)) == len(nonces), "a nonce must never be reused"
+
+
+#: Write routes that name one feature, ledger item, entry or upload, with a request that
+#: would succeed for a county-wide planner: a planner scoped to another township must get
+#: 403 on each, and change nothing.
+SCOPED_WRITES = {
+    "ogc_write.update": ("PATCH", "json", {"properties": {"status": "faulty"}}),
+    "ogc_write.replace": ("PUT", "json", None),  # the sample light's own body
+    "ogc_write.delete": ("DELETE", None, None),
+    "ledger.edit": ("POST", "form", {"title": "改名", "category": "streetlights"}),
+    "ledger.delete": ("POST", "form", {}),
+    "ledger.link": ("POST", "form", {"layer": "streetlights", "ids": "{fid}"}),
+    "ledger.unlink": ("POST", "form", {"layer": "streetlights", "ids": "{fid}"}),
+    "ledger.add_entry": ("POST", "form", {"date": "2026-11-01", "quantity": "1"}),
+    "ledger.delete_entry": ("POST", "form", {}),
+    "uploads_api.undo": ("POST", "form", {}),
+    "uploads_pages.undo": ("POST", "form", {}),
+}
+
+
+def _elsewhere(site) -> tuple[str, str]:
+    """The sample light's township id, and a township holding none of the samples."""
+    from layers.scopes import belongs_to, townships
+
+    store, samples = site.store, site.samples
+    light = store.get("streetlights", samples["fid"])
+    spec = store.spec("streetlights")
+    taken = {t for t, _ in belongs_to(store, spec, [light["geometry"]], [light["properties"]])[0]}
+    uploaded = {"type": "Point", "coordinates": [112.85, 39.5]}
+    taken |= {t for t, _ in belongs_to(store, spec, [uploaded], [{}])[0]}
+    item = store.get("ledger", samples["item_id"])["properties"].get("township")
+    known = townships(store)
+    taken.add(known.resolve(item))
+    home = next(iter(belongs_to(store, spec, [light["geometry"]], [{}])[0]))[0]
+    return home, next(t for t in known.names if t not in taken)
+
+
+def test_scoped_accounts_write_and_review_only_inside_their_townships(site, rel):
+    app, store, samples = site.app, site.store, site.samples
+    home, elsewhere = _elsewhere(site)
+    users = UserStore(site.data)
+    users.add("planner_elsewhere", "planner", rel.PASSWORD, areas=[elsewhere])
+    users.add("planner_home", "planner", rel.PASSWORD, areas=[home])
+    token = users.new_token("planner_elsewhere")
+    light = store.get("streetlights", samples["fid"])
+    found = {r[0]: r for r in routes(app, samples) if r[1] in UNSAFE}
+    failures = []
+    for endpoint, (method, kind, payload) in SCOPED_WRITES.items():
+        assert endpoint in found, f"{endpoint} is gone: update SCOPED_WRITES"
+        url = found[endpoint][2]
+        if endpoint == "ledger.delete_entry":  # the sample entry under its own item
+            entry = store.get("ledger_progress", samples["entry_id"])["properties"]
+            url = f"/ledger/{entry['item_id']}/progress/{samples['entry_id']}/delete"
+        before = rel.data_fingerprint(site.data), [store.version(n) for n in store.layer_names()]
+        headers = {"Authorization": f"Bearer {token}"}
+        if kind == "json":
+            body = payload or {
+                "type": "Feature",
+                **{k: light[k] for k in ("geometry", "properties")},
+            }
+            headers["Content-Type"] = "application/merge-patch+json" if method == "PATCH" else (
+                "application/geo+json"
+            )  # fmt: skip
+            response = app.test_client().open(
+                url, method=method, data=orjson.dumps(body), headers=headers
+            )
+        else:
+            data = {k: v.format(**samples) for k, v in (payload or {}).items()}
+            response = app.test_client().open(url, method=method, data=data, headers=headers)
+        after = rel.data_fingerprint(site.data), [store.version(n) for n in store.layer_names()]
+        if response.status_code != 403:
+            failures.append(f"{method} {url}: got {response.status_code}, expected 403")
+        if after != before:
+            failures.append(f"{method} {url}: a refused request changed the data")
+    assert not failures, "\n".join(failures)
+    # The review decision: field accounts never, planners only in their townships.
+    url = f"/ogc/collections/streetlights/items/{samples['fid']}"
+    decision = orjson.dumps({"properties": {"review": "approved"}})
+    patch = {"Content-Type": "application/merge-patch+json"}
+    field = app.test_client().patch(
+        url, data=decision, headers={**patch, "Authorization": f"Bearer {site.tokens['field']}"}
+    )
+    assert field.status_code == 403
+    away = app.test_client().patch(
+        url, data=decision, headers={**patch, "Authorization": f"Bearer {token}"}
+    )
+    assert away.status_code == 403 and away.get_json()["error"]["code"] == "outside_areas_request"
+    inside = app.test_client().patch(
+        url,
+        data=orjson.dumps({"properties": {"review": "rejected", "review_comment": "重复"}}),
+        headers={**patch, "Authorization": f"Bearer {users.new_token('planner_home')}"},
+    )
+    assert inside.status_code == 200, inside.get_data(as_text=True)
+    assert store.get("streetlights", samples["fid"])["properties"]["review"] == "rejected"
