@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask
 
 from layers.backends import open_store, seed_if_empty
+from layers.journal import UNWRITABLE_ERRNOS
 from layers.upload_log import UploadLog
 from webmap import auth, deploy, errors, extensions, i18n, ogc, scriptjson, security
 from webmap.extensions import get_settings, get_store
@@ -47,6 +48,17 @@ BLUEPRINTS = (
 )
 
 
+def _recover_uploads(data_dir: Path, store: Any) -> None:
+    """Settle uploads a dead process left half-done; on a data directory this process
+    cannot write, say so and serve reads (writes answer 503)."""
+    try:
+        UploadLog(data_dir).recover(store)
+    except OSError as exc:
+        if exc.errno not in UNWRITABLE_ERRNOS:
+            raise
+        log.warning("unfinished uploads not settled, the data directory is not writable: %s", exc)
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the Flask app: settings from the environment, then ``test_config`` on top.
 
@@ -63,7 +75,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     data_dir.mkdir(parents=True, exist_ok=True)
     app.config["DATA_DIR"] = str(data_dir)
     database_url = str(app.config.get("DATABASE_URL") or "")
-    if app.config["SEED_DEMO"] and (DEMO_DIR / "layers").is_dir():
+    read_only = bool(app.config.get("READ_ONLY"))
+    if app.config["SEED_DEMO"] and not read_only and (DEMO_DIR / "layers").is_dir():
         if seed_if_empty(data_dir, DEMO_DIR, database_url):
             log.info("seeded %s from the demo county", "the database" if database_url else data_dir)
     if not app.config.get("SECRET_KEY"):  # never kept in the data directory
@@ -73,8 +86,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_UPLOAD_MB"]) * 1024 * 1024
     app.extensions[extensions.SETTINGS] = Settings.from_config(app.config)
     app.extensions[extensions.STORE] = open_store(data_dir, database_url)
-    # Settle uploads a dead process left half-done.
-    UploadLog(data_dir).recover(app.extensions[extensions.STORE])
+    if not read_only:  # settle uploads a dead process left half-done
+        _recover_uploads(data_dir, app.extensions[extensions.STORE])
 
     for extension in (deploy, i18n, errors, security, auth, ogc, scriptjson):
         extension.init_app(app)

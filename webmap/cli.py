@@ -51,7 +51,8 @@ def _store(args: argparse.Namespace) -> Any:
     data_dir = _data_dir(args)
     data_dir.mkdir(parents=True, exist_ok=True)
     url = _settings().database_url
-    if (DEMO_DIR / "layers").is_dir() and not getattr(args, "empty", False):
+    seed = not getattr(args, "empty", False) and not _settings().read_only
+    if (DEMO_DIR / "layers").is_dir() and seed:
         if seed_if_empty(data_dir, DEMO_DIR, url):
             where = "the database" if url else data_dir
             print(f"seeded {where} from the demo county", file=sys.stderr)
@@ -566,10 +567,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Commands that write; refused under VILLAGEWORKS_READ_ONLY (``users list`` only reads).
+WRITING_COMMANDS = ("demo", "import", "compact", "migrate", "repair", "users")
+register(
+    "cli_read_only",
+    "VILLAGEWORKS_READ_ONLY 已设置（只读模式）：villageworks {value} 会修改数据，未执行",
+    "VILLAGEWORKS_READ_ONLY is set (read-only mode): villageworks {value} writes, so it "
+    "was not run",
+)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``villageworks`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    writes = args.command in WRITING_COMMANDS and getattr(args, "action", "") != "list"
+    if writes and not getattr(args, "dry_run", False) and _settings().read_only:
+        _error(render("cli_read_only", getattr(args, "lang", "zh"), value=args.command))
+        return 1
     return int(args.func(args) or 0)
 
 

@@ -6,7 +6,7 @@ import errno
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from layers.errors import VillageWorksError
@@ -57,14 +57,39 @@ READ_ONLY = {
     "zh": "数据目录当前只读，暂时不能修改，查看不受影响",
     "en": "The data directory is read-only for now: changes are not possible, reading is",
 }
+READ_ONLY_MODE = {
+    "zh": "本站目前为只读模式（管理员设置了 VILLAGEWORKS_READ_ONLY）：不能修改、上传、采集或登录，"
+    "查看地图、台账和数据接口不受影响",
+    "en": "This site is in read-only mode (the administrator set VILLAGEWORKS_READ_ONLY): "
+    "nothing can be changed, uploaded, captured or logged into; maps, the ledger and the "
+    "data API can still be read",
+}
+WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 
 def _text(texts: dict[str, str]) -> str:
     return texts.get(current_lang(), texts["en"])
 
 
+def read_only_mode() -> bool:
+    """Whether the app serves reads only (``VILLAGEWORKS_READ_ONLY``)."""
+    return bool(current_app.config.get("READ_ONLY"))
+
+
+def _refuse_writes_when_read_only() -> Any:
+    """In read-only mode every write answers 503 with a message, before the view (and
+    before the login check: nobody can write). A request for no route or a method the
+    route lacks still gets its 404 or 405."""
+    if request.method in WRITE_METHODS and read_only_mode() and request.routing_exception is None:
+        return _respond(503, error_body(503, "read_only", _text(READ_ONLY_MODE)))
+    return None
+
+
 def init_app(app: Flask) -> None:
-    """Register handlers turning domain and HTTP errors into the shared shape."""
+    """Register handlers turning domain and HTTP errors into the shared shape, and the
+    read-only mode (writes refused, ``read_only`` known to every page)."""
+    app.before_request(_refuse_writes_when_read_only)
+    app.context_processor(lambda: {"read_only": read_only_mode()})
 
     @app.errorhandler(VillageWorksError)
     def _domain(exc: VillageWorksError) -> Any:

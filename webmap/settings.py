@@ -148,6 +148,16 @@ class Settings:
         "",
         "PostgreSQL/PostGIS URL; empty means the embedded GeoJSON store.",
     )
+    read_only: bool = _setting(
+        "VILLAGEWORKS_READ_ONLY",
+        "READ_ONLY",
+        False,
+        "Serve reads only, for a full disk or a read-only copy of the data: every write "
+        "(forms, the OGC API, capture, uploads, logging in and out) answers 503 with a "
+        "message, pages show a banner instead of their write buttons, nothing is settled "
+        "or seeded at start, and write commands of `villageworks` refuse. Reads also work "
+        "without it on a data directory that cannot be written; writes then answer 503.",
+    )
     trusted_proxies: int = _setting(
         "VILLAGEWORKS_TRUSTED_PROXIES",
         "TRUSTED_PROXIES",
