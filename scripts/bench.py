@@ -69,6 +69,7 @@ ROWS = (
     "history",
     "dashboard",
     "zipbomb",
+    "small_upload",
 )
 PASSWORD = "bench-password-1"
 
@@ -1212,6 +1213,47 @@ class Bench:
         raw.write_text(json.dumps([asdict(f) for f in self.figures], indent=1))
         log(f"wrote {out} and {raw}")
 
+    # -------------------------------------------------------------------- small upload
+    def row_small_upload(self) -> None:
+        """A one-row CSV dry run into a big streetlights layer, as a running server's first
+        such request meets it (the CRS guess's transformers not built yet; issue #16)."""
+        from geo import crs
+        from layers.store import GeoJSONStore
+        from layers.uploads import UploadOptions, run_upload
+
+        size = 2_000 if self.args.smoke else 100_000
+        county = self.data.county(size)
+        store = GeoJSONStore(county.path)
+        store.frame("streetlights"), store.frame("boundaries")  # a running server's state
+        one = b"lon,lat,power_source\n112.8161,39.5268,solar\n"
+        path = self.work / "data" / "one-light.csv"
+        path.write_bytes(one)
+        ours, peer = [], []
+        out = self.work / "data" / "one-light.geojson"
+        command = ["ogr2ogr", "-f", "GeoJSON", str(out), str(path)]
+        command += ["-oo", "X_POSSIBLE_NAMES=lon", "-oo", "Y_POSSIBLE_NAMES=lat"]
+        for _ in range(self.repeat):
+            crs._transformer_to_wgs84.cache_clear()
+            seconds, report = timed(
+                lambda: run_upload(
+                    store, one, "one.csv", UploadOptions(layer="streetlights", dry_run=True),
+                    user="bench",
+                )
+            )  # fmt: skip
+            assert report.accepted == 1, str(report.as_dict("en"))[:400]
+            ours.append(seconds * 1000)
+            if shutil.which("ogr2ogr"):
+                out.unlink(missing_ok=True)
+                seconds, _ = timed(lambda: subprocess.run(command, check=True, capture_output=True))
+                peer.append(seconds * 1000)
+        self.add(
+            Figure(
+                "small_upload", "1-row CSV dry run into the lights layer, first of its kind",
+                f"{size:,}", "ms", ours, "<= 100 ms", 100.0, peer,
+                "ogr2ogr (1-row CSV to GeoJSON, process included)",
+            )
+        )  # fmt: skip
+
     def run(self) -> None:
         start = time.perf_counter()
         rows = set(self.args.only)
@@ -1231,6 +1273,8 @@ class Bench:
             self.row_dashboard()
         if "zipbomb" in rows:
             self.row_zipbomb()
+        if "small_upload" in rows:
+            self.row_small_upload()
         self.write(time.perf_counter() - start)
 
 

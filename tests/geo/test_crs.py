@@ -621,3 +621,18 @@ def test_round_coords_geometry_series_and_frame():
     assert gdf.geometry.iloc[0].coords[0] == (112.123456789, 39.987654321)
     series = round_coords(gdf.geometry)
     assert isinstance(series, gpd.GeoSeries) and series.iloc[0].x == 112.1234568
+
+
+def test_guessing_lon_lat_builds_no_projected_transformer():
+    # Issue #16: a one-row CSV of lon/lat built 26 Gauss-Kruger transformers (about a
+    # second) before it could say "WGS84"; degrees cannot be metres of a projected CRS.
+    from geo import crs
+
+    crs._transformer_to_wgs84.cache_clear()
+    shanyin = (112.425, 39.172, 113.069, 39.776)
+    guesses = crs.guess_crs([112.8161], [39.5268], shanyin)
+    assert guesses[0].choice.epsg == 4326
+    assert crs._transformer_to_wgs84.cache_info().currsize == 0
+    projected = crs.guess_crs([38_388_000.0], [4_374_800.0], shanyin)
+    assert projected[0].choice.epsg == 4526
+    assert crs._transformer_to_wgs84.cache_info().currsize > 0

@@ -6,7 +6,15 @@
 - ``DELETE /ogc/collections/{c}/items/{id}``  role ``planner``: soft delete, 204
 
 and on every one at least the collection's ``write_role`` (``webmap/write_rights.py``:
-``planner`` for the ledger and reference layers), else 403 naming the role needed.
+``planner`` for the ledger and reference layers), else 403 naming the role needed. An
+account limited to townships gets 403 for a feature outside them, before or after the
+change (the message names its townships and the feature's).
+
+Review (验收): a work created by a field account is ``submitted``, one written by a
+planner ``approved``. A planner of the feature's township decides with a PATCH of
+``review`` (``approved``, ``returned``, ``rejected`` or back to ``submitted``) and
+``review_comment`` (needed to return or reject: 422 without); a field account that sends
+``review`` gets 403. Each decision is in the feature's history (``layers.review``).
 
 The ETag of a feature is its version. ``If-Match`` is optional; when sent it must match
 (else 412), and the store checks it again under the layer lock, so two editors cannot
