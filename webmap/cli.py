@@ -168,6 +168,16 @@ def _print_problems(problems: Sequence[Any], lang: str, margin_m: float) -> None
         print(render("cli_area_margin", lang, margin_m=f"{margin_m:g}"), file=sys.stderr)
 
 
+def _import_author(args: argparse.Namespace) -> str:
+    """Who an import is by: the account ``--user`` names, with its role and townships
+    (a field account's import awaits review, a scoped one stays in its townships), or,
+    for a name that is no account, a trusted writer (county-wide, approved)."""
+    from layers.users import UserStore
+
+    account = UserStore(_data_dir(args)).get(args.user)
+    return account.author() if account is not None else args.user
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     from layers.errors import VillageWorksError
     from layers.uploads import run_upload
@@ -185,7 +195,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             data,
             path.name,
             _import_options(args, settings),
-            user=args.user,
+            user=_import_author(args),
             progress=lambda msg: print(msg, file=sys.stderr),
             max_bytes=settings.max_upload_bytes,
         )
@@ -437,7 +447,10 @@ def _import_parser(sub: Sub) -> None:
     )
     p.add_argument("--dry-run", action="store_true", help="check only; write nothing")
     p.add_argument(
-        "--user", default=os.environ.get("USER", "cli"), help="name recorded as the author"
+        "--user",
+        default=os.environ.get("USER", "cli"),
+        help="name recorded as the author; an account's name imports with its role and "
+        "townships (a field account's rows await review)",
     )
     _common_args(p)
 

@@ -573,3 +573,33 @@ def test_point_helpers_are_sound(site):
         shape(site.store.get("boundaries", site.home)["geometry"])
     )
     assert mapping(shapely.Point(0, 0))["type"] == "Point"
+
+
+def test_cli_import_by_an_account_takes_its_role_and_townships(site, tmp_path):
+    home, away = site.inside(site.home), site.inside(site.away)
+    csv = tmp_path / "lights.csv"
+    csv.write_text(f"lon,lat,power_source\n{home[0]},{home[1]},solar\n{away[0]},{away[1]},grid\n")
+    before = site.store.count("streetlights")
+    done = villageworks(
+        site.data, "import", str(csv), "--layer", "streetlights", "--user", "fieldhome",
+        "--skip-rejected",
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr  # one row rejected
+    assert "fieldhome" in done.stderr and AWAY in done.stderr
+    new = [
+        f
+        for f in site.store.features("streetlights")
+        if f["properties"]["created_by"] == "fieldhome"
+    ]
+    assert len(new) == 1 and new[0]["properties"]["review"] == "submitted"
+    assert site.store.count("streetlights") == before + 1
+    trusted = villageworks(site.data, "import", str(csv), "--layer", "streetlights",
+                           "--user", "operator", "--duplicates", "keep")  # fmt: skip
+    assert trusted.returncode == 0, trusted.stderr
+    by_operator = [
+        f
+        for f in site.store.features("streetlights")
+        if f["properties"]["created_by"] == "operator"
+    ]
+    assert len(by_operator) == 2
+    assert {f["properties"]["review"] for f in by_operator} == {"approved"}
