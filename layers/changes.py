@@ -84,6 +84,15 @@ class Author(str):
         return (self.name, self.role, self.areas)
 
 
-def author_of(user: str) -> Author:
-    """``user`` as an :class:`Author` (a plain string: a trusted writer, see there)."""
-    return user if isinstance(user, Author) else Author(user)
+def author_of(user: Any) -> Author:
+    """``user`` as an :class:`Author`: an author as it is, a plain string as a trusted
+    writer (see there), an account (``layers.users.User``, or anything with ``name``,
+    ``role`` and ``areas``) as its name, role and areas."""
+    if isinstance(user, Author):
+        return user
+    if isinstance(user, str):
+        return Author(user)
+    name, role = getattr(user, "name", None), getattr(user, "role", None)
+    if isinstance(name, str) and isinstance(role, str):
+        return Author(name, role, getattr(user, "areas", None) or ())
+    raise TypeError(f"not an author: {type(user).__name__}")

@@ -145,8 +145,9 @@ def run_commit(
     """Commit ``changes`` to ``layer`` through a backend's ``open_write``, which locks the
     layer, calls its argument with the :class:`LayerWrite` and releases (rolls back a
     dry run or a replay). A dry run's result carries its :class:`CheckedPlan`; ``plan``
-    gives one back."""
+    gives one back. ``user`` is the author (:func:`layers.changes.author_of`)."""
     extra = dict(extra)
+    user = author_of(user)
 
     def body(write: LayerWrite) -> CommitResult:
         if idempotency_key:

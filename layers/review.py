@@ -210,7 +210,7 @@ def decide(
     ids: Iterable[str],
     decision: str,
     comment: str | None,
-    author: str,
+    author: Any,
     *,
     if_versions: Mapping[str, int] | None = None,
 ) -> Any:
@@ -221,7 +221,8 @@ def decide(
     township), 422 for an unknown state or a return or rejection without a comment, 404
     for an unknown id, 412 when ``if_versions`` names a version that moved. Each feature's
     history then holds the decision, its comment, who and when (source ``review``).
-    Returns the :class:`~layers.commit.CommitResult`.
+    ``author`` is a :class:`~layers.changes.Author`, an account (``layers.users.User``)
+    or a trusted writer's name. Returns the :class:`~layers.commit.CommitResult`.
     """
     wanted = list(dict.fromkeys(str(i) for i in ids))
     if not wanted:

@@ -247,3 +247,21 @@ def test_townships_resolve_by_name_or_id(store, ids):
     spec = store.spec("streetlights")
     (found,) = belongs_to(store, spec, [inside(store, home)], [{"township": AWAY}])
     assert found == [(home, "location"), (away, "field")]
+
+
+def test_an_account_is_an_author_with_its_role_and_areas(store, ids, tmp_path):
+    from layers.users import UserStore
+
+    home, away = ids
+    users = UserStore(tmp_path / "accounts")
+    users.add("cy", "planner", "correct-horse-9", areas=[away])
+    account = users.get("cy")
+    fid = light(store, Author("ann", "field"), home)
+    with pytest.raises(OutsideAreas):
+        decide(store, "streetlights", [fid], "approved", None, account)
+    with pytest.raises(OutsideAreas):
+        store.update("streetlights", fid, user=account, properties={"status": "faulty"})
+    users.set_areas("cy", [home])
+    decide(store, "streetlights", [fid], "approved", None, users.get("cy"))
+    (last,) = store.history("streetlights", fid)[-1:]
+    assert last["by"] == "cy" and last["feature"]["properties"]["updated_by"] == "cy"
