@@ -25,6 +25,7 @@ from geo.gaps import geodesic_lengths_m
 from layers.analyses import KINDS, layer_frame, township_areas, village_visits
 from layers.gap_overlays import kind_gaps
 from layers.ledger import ItemProgress, ledger_progress
+from layers.review_queue import pending_counts
 from layers.store_base import BaseStore
 
 #: Statuses of work layers that are not (yet, or any more) there.
@@ -70,6 +71,8 @@ class TownshipRow:
     dark_road_m: float = 0.0
     far_from_well: int = 0
     service_gaps: int = 0
+    #: Works in the township awaiting review (not counted anywhere yet).
+    awaiting: int = 0
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,8 @@ class Dashboard:
     villages: list[VillageRow]
     gaps: dict[str, gpd.GeoDataFrame]
     seconds: float = 0.0
+    #: Works awaiting review in the county (every layer, every township).
+    awaiting: int = 0
 
 
 # ------------------------------------------------------------------------------- KPIs
@@ -219,12 +224,14 @@ def township_rows(
     villages: gpd.GeoDataFrame,
     gaps: Mapping[str, gpd.GeoDataFrame],
     areas: gpd.GeoDataFrame,
+    awaiting: Mapping[str, int] | None = None,
 ) -> list[TownshipRow]:
     """One row per township (boundary order), then one for county-level items if any.
 
     ``villages`` is :func:`layers.analyses.village_visits`: a village counts in the
-    township it names.
+    township it names. ``awaiting``: works awaiting review per township id.
     """
+    awaiting = awaiting or {}
     ledger = _ledger_by_township(items)
     dark = length_by_township(gaps["lighting"], areas)
     rows = []
@@ -249,6 +256,7 @@ def township_rows(
                 dark_road_m=round(dark.get(str(tid), 0.0), 1),
                 far_from_well=_count(gaps["irrigation"], tid, "far_from_well"),
                 service_gaps=_count(gaps["services"], tid, None),
+                awaiting=int(awaiting.get(str(tid), 0)),
             )
         )
     rest = [i for group in ledger.values() for i in group]
@@ -360,15 +368,20 @@ def build_dashboard(
     villages = village_visits(store, as_of, max_days)
     areas = township_areas(store)
     ids = dict(zip(areas["township"], areas["township_id"], strict=True))
+    awaiting: dict[str, int] = defaultdict(int)
+    for per_township in pending_counts(store).values():
+        for tid, n in per_township.items():
+            awaiting[tid] += n
     board = Dashboard(
         as_of=as_of,
         thresholds=thresholds,
         items=items,
         kpis=kpis(items, as_of),
         behind=behind_plan(items),
-        townships=township_rows(items, villages, gaps, areas),
+        townships=township_rows(items, villages, gaps, areas, awaiting),
         villages=village_rows(villages, works_by_village(store, as_of), ids),
         gaps=gaps,
+        awaiting=sum(awaiting.values()),
     )
     board.seconds = time.perf_counter() - started
     return board

@@ -24,6 +24,7 @@ from webmap.views import (
     home,
     ledger,
     maps,
+    review,
     uploads_api,
     uploads_pages,
 )
@@ -45,6 +46,7 @@ BLUEPRINTS = (
     dashboard.bp,
     ledger.bp,
     feature_edit.bp,
+    review.bp,
 )
 
 
