@@ -6,15 +6,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
-
+from geo.messages import register
 from geo.problems import Problem
 from layers.journal import JournalDamaged, read_records, tail_damage
-from layers.layer_file import peek_seq
+from layers.layer_file import LayerFileDamaged, parse_layer_bytes, peek_seq
 from layers.planner import check_geometries
 from layers.specs import LayerSpec, check_rows
 from layers.store import GeoJSONStore
 from layers.store_base import BaseStore
+
+#: Problems of files that hold bytes the store cannot trust: ``villageworks repair``'s work.
+DAMAGE_CODES = ("journal_damaged", "layer_file_damaged")
+
+register(
+    "check_run_repair",
+    "有文件损坏：运行 villageworks repair 会把损坏的部分原样另存，保留其余并重建图层"
+    "（先加 --dry-run 可只看不写）",
+    "Damaged files found: villageworks repair sets the damaged part aside as it is, keeps "
+    "the rest and rebuilds the layer (add --dry-run to see what it would do)",
+)
 
 
 @dataclass
@@ -26,6 +36,11 @@ class LayerCheck:
     problems: list[Problem]
     journal_records: int
     pending: int
+
+    @property
+    def damaged(self) -> bool:
+        """Whether a file of the layer is damaged (``villageworks repair`` mends it)."""
+        return any(p.code in DAMAGE_CODES for p in self.problems)
 
 
 def check_layer(store: BaseStore, layer: str) -> LayerCheck:
@@ -52,21 +67,15 @@ def check_layer(store: BaseStore, layer: str) -> LayerCheck:
 
 
 def _layer_file_features(path: Path) -> tuple[list[dict], list[Problem]]:
-    """The features of a layer file and what makes it unreadable (garbage is reported)."""
+    """The features of a layer file, or that it is damaged (garbage, a wrong checksum, a
+    feature the store cannot load), as the store's load would say."""
     if not path.exists():
         return [], []
     try:
-        doc = orjson.loads(path.read_bytes())
-    except orjson.JSONDecodeError as exc:
-        return [], [Problem("bad_request", value=f"{path.name}: {exc}")]
-    if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
-        return [], [Problem("bad_request", value=f"{path.name}: not a FeatureCollection")]
-    listed = doc.get("features")
-    listed = listed if isinstance(listed, list) else [None]
-    features = [f for f in listed if isinstance(f, dict)]
-    if len(features) != len(listed):
-        return features, [Problem("bad_request", value=f"{path.name}: features unreadable")]
-    return features, []
+        doc = parse_layer_bytes(path, path.read_bytes())
+    except LayerFileDamaged as exc:
+        return [], [Problem("layer_file_damaged", params=exc.params)]
+    return doc["features"], []
 
 
 def _journal_records(store: GeoJSONStore, layer: str) -> tuple[list[dict], list[Problem]]:

@@ -16,6 +16,7 @@ import os
 import threading
 import zlib
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -222,10 +223,10 @@ _CRC_TAIL = len(_CRC_OPEN) + 8 + 2  # ,"crc":"xxxxxxxx"}
 register(
     "journal_damaged",
     "图层日志 {file} 在第 {offset} 字节处损坏（{reason}）。日志未做任何改动；"
-    "该图层暂停使用，请管理员运行 villageworks check 查看",
+    "该图层暂停使用，请管理员运行 villageworks repair（villageworks check 可查看损坏情况）",
     "The layer journal {file} is damaged at byte {offset} ({reason}). Nothing in it was "
-    "changed; the layer is out of service until an administrator looks at it "
-    "(villageworks check)",
+    "changed; the layer is out of service until an administrator runs villageworks repair "
+    "(villageworks check shows the damage)",
 )
 
 
@@ -257,14 +258,14 @@ def seal(parts: list[bytes]) -> list[bytes]:
 
 
 def _verified(text: bytes) -> bool:
-    """Whether a record's JSON text carries no checksum or the right one."""
-    if len(text) < _CRC_TAIL or text[-_CRC_TAIL : -_CRC_TAIL + len(_CRC_OPEN)] != _CRC_OPEN:
-        return _CRC_OPEN not in text[-_CRC_TAIL - 2 :]
-    try:
-        expected = int(text[-10:-2], 16)
-    except ValueError:
-        return False
-    return zlib.crc32(text[:-_CRC_TAIL]) == expected and text[-2:] == b'"}'
+    """Whether a record's JSON text carries no checksum or the right one (a checksum
+    member one byte off, ``,"Crc":"``, is a damaged one, not none)."""
+    opening = text[-_CRC_TAIL : -_CRC_TAIL + len(_CRC_OPEN)]
+    if len(text) < _CRC_TAIL or opening != _CRC_OPEN:
+        near = sum(a != b for a, b in zip(opening, _CRC_OPEN, strict=False)) <= 1
+        return _CRC_OPEN not in text[-_CRC_TAIL - 2 :] and not (len(text) >= _CRC_TAIL and near)
+    # Compared as the text written (lower-case hex): "4C41a3ed" is a damaged "4c41a3ed".
+    return b"%08x" % zlib.crc32(text[:-_CRC_TAIL]) == text[-10:-2] and text[-2:] == b'"}'
 
 
 def encode_record(record: dict[str, Any]) -> bytes:
@@ -339,6 +340,88 @@ def tail_damage(path: Path, good_offset: int) -> str:
     if _CRC_OPEN in rest:
         return "the last record was written whole but its line end is damaged"
     return ""
+
+
+@dataclass
+class JournalScan:
+    """What :func:`scan_journal` found: the records that verify, in order, as
+    ``(start, end, seq)`` spans of their JSON text (RS before, LF after), the byte ranges
+    ``[start, end)`` that hold no such record, and a torn last record (its start, or None).
+    """
+
+    data: bytes
+    kept: list[tuple[int, int, int]] = field(default_factory=list)
+    lost: list[tuple[int, int]] = field(default_factory=list)
+    torn_at: int | None = None
+
+    @property
+    def damaged(self) -> bool:
+        """Whether anything but a torn last record is not a record."""
+        return bool(self.lost)
+
+    def texts(self) -> Iterator[bytes]:
+        """The kept records as a journal: RS, the JSON text, LF, byte for byte."""
+        for start, end, _seq in self.kept:
+            yield RS + self.data[start:end] + LF
+
+    def _lose(self, start: int, end: int) -> None:
+        if self.lost and self.lost[-1][1] == start:
+            start = self.lost.pop()[0]
+        self.lost.append((start, end))
+
+
+def scan_journal(data: bytes) -> JournalScan:
+    """Every record of a journal's bytes that still verifies, and what does not, read past
+    any damage (``villageworks repair``; :func:`read_records` stops at the first).
+
+    Records are found by their separators: RS opens one, LF closes it, and neither occurs
+    inside a record's JSON. A record whose line end is damaged is still kept when its
+    checksum verifies (a record without one needs its line end); bytes before the next RS
+    that are no record are lost. An incomplete last record that never got as far as its
+    checksum is a torn write (never acknowledged), not damage.
+    """
+    scan = JournalScan(data)
+    pos, size = 0, len(data)
+    while pos < size:
+        if data[pos : pos + 1] != RS:
+            nxt = data.find(RS, pos + 1)
+            nxt = size if nxt < 0 else nxt
+            scan._lose(pos, nxt)
+            pos = nxt
+            continue
+        end = data.find(LF, pos)
+        nxt = data.find(RS, pos + 1, size if end < 0 else end)
+        if end >= 0 and nxt < 0:
+            _keep_or_lose(scan, pos, end, end + 1)
+            pos = end + 1
+        elif nxt >= 0 or _CRC_OPEN in data[pos:]:
+            stop = size if nxt < 0 else nxt  # a record whose line end is damaged
+            if not _sealed(data, pos, stop - 1):
+                scan._lose(pos, stop)
+            else:
+                _keep_or_lose(scan, pos, stop - 1, stop)
+            pos = stop
+        else:
+            scan.torn_at = pos
+            break
+    return scan
+
+
+def _sealed(data: bytes, pos: int, end: int) -> bool:
+    """Whether the text between ``pos`` (its RS) and ``end`` carries a checksum that
+    verifies (not merely none)."""
+    text = data[pos + 1 : end]
+    return text[-_CRC_TAIL : -_CRC_TAIL + len(_CRC_OPEN)] == _CRC_OPEN and _verified(text)
+
+
+def _keep_or_lose(scan: JournalScan, pos: int, end: int, stop: int) -> None:
+    record = _record_at(scan.data, pos, end)
+    seq = record.get("seq") if record is not None else None
+    previous = scan.kept[-1][2] if scan.kept else 0
+    if isinstance(seq, int) and seq > previous:
+        scan.kept.append((pos + 1, end, seq))
+    else:
+        scan._lose(pos, stop)
 
 
 def iter_all_records(path: Path) -> Iterator[dict[str, Any]]:

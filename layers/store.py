@@ -174,6 +174,17 @@ class GeoJSONStore(BaseStore):
         """The layer's journal."""
         return Journal(self.journal_dir / f"{layer}.geojsons")
 
+    def layer_lock(self, layer: str) -> InterProcessLock:
+        """The layer's inter-process write lock (re-entrant in this store; ``villageworks
+        repair`` holds it while it replaces the layer's files)."""
+        return self._lock(layer)
+
+    def forget(self, layer: str) -> None:
+        """Drop what this process holds of ``layer``: the next read loads its files anew."""
+        with self._guard:
+            self._states.pop(layer, None)
+            self._histories.pop(layer, None)
+
     def _lock(self, layer: str) -> InterProcessLock:
         with self._guard:
             lock = self._locks.get(layer)
@@ -186,16 +197,17 @@ class GeoJSONStore(BaseStore):
         state = _new_state(self.spec(layer))
         path = self.layer_path(layer)
         if path.exists():
+            # A damaged or unreadable file raises LayerFileDamaged (a DataDamaged).
             doc, state.features = read_layer_file(path, lambda: FeatureTable(_columns(state.spec)))
-            state.seq = state.file_seq = int(doc.get("vw:seq", 0))
-            state.offset = state.file_offset = int(doc.get("vw:journal_offset", 0))
+            state.seq = state.file_seq = doc.get("vw:seq") or 0
+            state.offset = state.file_offset = doc.get("vw:journal_offset") or 0
             if state.offset > self.journal(layer).size():
                 # The journal is not the one this file was compacted from (copied data,
                 # a removed journal): replay it from its start, by seq, to miss nothing.
                 state.offset = state.file_offset = 0
-            state.idempotency = dict(doc.get("vw:idempotency", {}))
+            state.idempotency = dict(doc.get("vw:idempotency") or {})
             state.next_id = next_id_after(
-                state.spec, int(doc.get("vw:next_id", 1)), state.features.ids()
+                state.spec, doc.get("vw:next_id") or 1, state.features.ids()
             )
         return state
 
@@ -279,6 +291,10 @@ class GeoJSONStore(BaseStore):
     def version(self, layer: str) -> int:
         """The seq of the layer's last change (0 for a layer never written)."""
         return self._state(layer).seq
+
+    def next_id(self, layer: str) -> int:
+        """The number the layer's next new feature's id gets."""
+        return self._state(layer).next_id
 
     def count(self, layer: str) -> int:
         """Live features in ``layer``."""
@@ -491,6 +507,18 @@ class GeoJSONStore(BaseStore):
             with state.lock:
                 self._write_layer_file(layer, state)
             return True
+
+    def rewrite_layer_file(self, layer: str, **members: Any) -> None:
+        """Write the layer file again as it is but for the head ``members`` given (repair:
+        ``vw:journal_offset`` into a journal rewritten without its damaged records,
+        ``vw:seq`` and ``vw:next_id`` past lost ones). The caller holds the layer's lock;
+        the layer is loaded anew at the next read."""
+        path = self.layer_path(layer)
+        columns = _columns(self.spec(layer))
+        doc, table = read_layer_file(path, lambda: FeatureTable(columns))
+        atomic_write_chunks(path, layer_file_chunks({**doc, **members}, table.raw_chunks()))
+        remove_snapshot(path)
+        self.forget(layer)
 
     def pending(self, layer: str) -> int:
         """Journal records not yet compacted into the layer file."""

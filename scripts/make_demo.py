@@ -1456,6 +1456,8 @@ def export(data_dir: Path, store: GeoJSONStore, out: Path) -> dict[str, int]:
     for path in sorted((data_dir / "layers").glob("*.geojson")):
         doc = orjson.loads(path.read_bytes())
         doc["vw:journal_offset"] = 0
+        for key in ("vw:checksum", "vw:crc32"):  # of the file as the store wrote it
+            doc.pop(key, None)
         (out / "layers" / path.name).write_bytes(orjson.dumps(doc))
     write_specs(out / "specs")
     return counts
