@@ -151,3 +151,41 @@ def test_delete_and_restore_need_a_reason_and_are_in_the_history(app):
     assert get_store(app).get("streetlights", "SL-000001") is not None
     sources = [h["source"] for h in get_store(app).history("streetlights", "SL-000001")[-2:]]
     assert sources == ["page: 重复录入", "page: 误删"]
+
+
+def test_a_planner_marks_many_lights_repaired_at_once(app):
+    store = get_store(app)
+    faulty = [
+        f["id"] for f in store.features("streetlights") if f["properties"]["status"] == "faulty"
+    ]
+    assert len(faulty) >= 4
+    client = signed_in(app)
+    page = client.get("/features/streetlights/bulk?status=faulty")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert all(f'value="{fid}"' in html for fid in faulty)
+    assert re.search(r'<select name="status" required>', html)
+    chosen = faulty[:3]
+    data = {"csrf_token": csrf(html), "status": "working", "id": chosen}
+    data.update({f"v:{fid}": str(store.get("streetlights", fid)["properties"]["version"])
+                 for fid in chosen})  # fmt: skip
+    r = client.post("/features/streetlights/bulk?status=faulty", data=data)
+    assert r.status_code == 302, r.get_data(as_text=True)[-600:]
+    assert [store.get("streetlights", f)["properties"]["status"] for f in chosen] == ["working"] * 3
+    assert store.get("streetlights", faulty[3])["properties"]["status"] == "faulty"
+    after = client.get(r.headers["Location"]).get_data(as_text=True)
+    assert 'id="vw-bulk-done"' in after and all(f'value="{f}"' not in after for f in chosen)
+
+
+def test_a_bulk_change_with_one_stale_version_changes_nothing(app):
+    store = get_store(app)
+    ids = [f["id"] for f in store.features("streetlights")][:3]
+    client = signed_in(app)
+    html = client.get("/features/streetlights/bulk").get_data(as_text=True)
+    data = {"csrf_token": csrf(html), "status": "removed", "id": ids}
+    data.update({f"v:{fid}": "1" for fid in ids})
+    data[f"v:{ids[1]}"] = str(store.get("streetlights", ids[1])["properties"]["version"] + 5)
+    before = [store.get("streetlights", f) for f in ids]
+    r = client.post("/features/streetlights/bulk", data=data)
+    assert r.status_code == 412 and 'id="vw-bulk-error"' in r.get_data(as_text=True)
+    assert [store.get("streetlights", f) for f in ids] == before

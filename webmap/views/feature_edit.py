@@ -20,9 +20,11 @@ from werkzeug.wrappers import Response
 
 from geo.crs import parse_crs, transform_xy
 from geo.messages import register
-from geo.problems import InputError, Problem
+from geo.problems import InputError
+from layers.analyses import township_areas
 from layers.changes import Change
 from layers.errors import BadRequest, Conflict, ValidationFailed, VillageWorksError
+from layers.feature_lists import BULK_LIMIT, bulk_rows
 from layers.specs import LayerSpec
 from webmap.auth import require_role, user_name
 from webmap.extensions import get_store
@@ -39,6 +41,12 @@ for _code, _zh, _en in (
         "请填写删除或恢复的原因",
         "Give a reason for deleting or restoring",
     ),
+    (
+        "bulk_no_status",
+        "图层“{layer}”没有状态字段，不能批量改状态",
+        "The layer '{layer_en}' has no status field to change",
+    ),
+    ("bulk_nothing_chosen", "请先勾选要修改的项目", "Tick the features to change first"),
     (
         "edit_bad_coordinates",
         "坐标“{value}”不是数字：请填写经度/纬度或 X/Y",
@@ -137,6 +145,70 @@ def _remove_or_restore(layer: str, fid: str, op: str) -> Response | tuple[str, i
     return redirect(url_for("maps.feature", layer=layer, fid=fid, **{done: 1}, **_lang()))
 
 
+@bp.get("/<layer>/bulk")
+@require_role("field")
+def bulk_page(layer: str) -> tuple[str, int]:
+    """The features of a layer, filtered by status and township, to change at once."""
+    return _bulk_page(require_write(layer))
+
+
+@bp.post("/<layer>/bulk")
+@require_role("field")
+def bulk(layer: str) -> Response | tuple[str, int]:
+    """Set the status of the selected features (``id``, repeated) at once: all of them
+    or, on any problem (a stale version, a feature outside the account's areas), none."""
+    store = get_store()
+    spec = require_write(layer)
+    form = request.form
+    ids = list(dict.fromkeys(form.getlist("id")))
+    status = form.get("status", "").strip()
+    lang = current_lang()
+    try:
+        if not spec.status_field:
+            raise BadRequest(
+                "bulk_no_status", layer=spec.label_in("zh"), layer_en=spec.label_in("en")
+            )
+        if not ids:
+            raise BadRequest("bulk_nothing_chosen")
+        versions = {k[2:]: int(v) for k, v in form.items() if k.startswith("v:") and v.isdigit()}
+        changes = [
+            Change("update", id=fid, properties={spec.status_field: status or None},
+                   if_version=versions.get(fid))
+            for fid in ids
+        ]  # fmt: skip
+        store.commit(layer, changes, user=user_name(), source=f"{SOURCE}: bulk")
+    except VillageWorksError as exc:
+        return _bulk_page(spec, exc.status, error=exc.user_message(lang), problems=_messages(exc))
+    kept = {k: v for k in ("status", "township", "lang") if (v := request.args.get(k, ""))}
+    return redirect(url_for("feature_edit.bulk_page", layer=layer, done=len(ids), **kept))
+
+
+def _bulk_page(spec: LayerSpec, status: int = 200, **extra: Any) -> tuple[str, int]:
+    store = get_store()
+    wanted = request.args.get("status", "")
+    township = request.args.get("township", "")
+    rows, total = bulk_rows(store, spec, wanted, township)
+    field = spec.field(spec.status_field) if spec.status_field else None
+    page = render_template(
+        "feature_bulk.html",
+        spec=spec,
+        rows=rows,
+        total=total,
+        status_field=field,
+        wanted=wanted,
+        township=township,
+        townships=sorted(township_areas(store)[["township_id", "township"]].values.tolist()),
+        limit=BULK_LIMIT,
+        **extra,
+    )
+    return page, status
+
+
+def _messages(exc: VillageWorksError) -> list[str]:
+    lang = current_lang()
+    return [p.message(lang) for p in getattr(exc, "problems", []) or []]
+
+
 def _lang() -> dict[str, str]:
     return {"lang": "en"} if request.values.get("lang") == "en" else {}
 
@@ -144,14 +216,13 @@ def _lang() -> dict[str, str]:
 def _refused(spec: LayerSpec, fid: str, exc: VillageWorksError) -> tuple[str, int]:
     """The page saying why nothing was saved: every problem, or the conflict."""
     lang = current_lang()
-    problems: list[Problem] = list(getattr(exc, "problems", []) or [])
     status = 409 if isinstance(exc, Conflict) else exc.status
     page = render_template(
         "feature_refused.html",
         spec=spec,
         fid=fid,
         message=exc.user_message(lang),
-        problems=[p.message(lang) if hasattr(p, "message") else str(p) for p in problems],
+        problems=_messages(exc),
         conflict=isinstance(exc, Conflict),
     )
     return page, status

@@ -1,11 +1,13 @@
-// The review page: "select all" ticks every work's box of the bulk-approve form.
+// "Select all" on the review and bulk-change pages: ticks every box that belongs to the
+// form named by data-vw-select-all (boxes sit in cards or rows, outside the form itself).
 (function () {
   "use strict";
-  var all = document.querySelector("[data-vw-select-all]");
-  if (!all) return;
-  all.addEventListener("change", function () {
-    document.querySelectorAll('input[type=checkbox][form="vw-bulk"]').forEach(function (box) {
-      box.checked = all.checked;
+  document.querySelectorAll("[data-vw-select-all]").forEach(function (all) {
+    var form = all.getAttribute("data-vw-select-all");
+    all.addEventListener("change", function () {
+      document.querySelectorAll('input[type=checkbox][form="' + form + '"]').forEach(function (box) {
+        box.checked = all.checked;
+      });
     });
   });
 })();
