@@ -603,3 +603,19 @@ def test_cli_import_by_an_account_takes_its_role_and_townships(site, tmp_path):
     ]
     assert len(by_operator) == 2
     assert {f["properties"]["review"] for f in by_operator} == {"approved"}
+
+
+def test_cli_changes_role_and_townships(site):
+    done = villageworks(site.data, "users", "areas", "field1", "--area", AWAY)
+    assert done.returncode == 0, done.stderr
+    assert site.users.get("field1").areas == (site.away,)
+    assert_outside(site.post_light("field1", site.home), AWAY, HOME)
+    wide = villageworks(site.data, "users", "areas", "field1")
+    assert wide.returncode == 0 and site.users.get("field1").areas == ()
+    role = villageworks(site.data, "users", "role", "plannerhome", "--role", "viewer")
+    assert role.returncode == 0 and site.users.get("plannerhome").role == "viewer"
+    assert site.users.get("plannerhome").areas == ()
+    refused = villageworks(site.data, "users", "areas", "viewer1", "--area", HOME)
+    assert refused.returncode == 1 and site.users.get("viewer1").areas == ()
+    last = villageworks(site.data, "users", "role", "admin1", "--role", "planner")
+    assert last.returncode == 1 and site.users.get("admin1").role == "admin"
