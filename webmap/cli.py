@@ -1,4 +1,5 @@
-"""The ``villageworks`` command line: serve, demo, layers, check, import, export, compact.
+"""The ``villageworks`` command line: serve, demo, layers, check, repair, import, export,
+compact.
 
 Every command builds the same typed :class:`~webmap.settings.Settings` as the web app, so
 ``VILLAGEWORKS_AREA_MARGIN_M``, ``VILLAGEWORKS_MAX_UPLOAD_MB`` and the rest mean the same
@@ -105,7 +106,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from layers.check import check_layer
 
     store = _store(args)
-    bad = 0
+    bad = damaged = 0
     names = [args.layer] if args.layer else store.layer_names()
     for name in names:
         result = check_layer(store, name)
@@ -117,12 +118,38 @@ def cmd_check(args: argparse.Namespace) -> int:
         for problem in result.problems[:50]:
             print(f"  - {problem.message(args.lang)}")
         bad += bool(result.problems)
+        damaged += result.damaged
     if not args.layer and store.backend == "geojson":
         from layers.upload_log import stray_upload_problems
 
         for problem in stray_upload_problems(_data_dir(args)):
             print(f"uploads: {problem.message(args.lang)}")
+    if damaged:
+        print(render("check_run_repair", args.lang))
     return 1 if bad else 0
+
+
+def cmd_repair(args: argparse.Namespace) -> int:
+    from layers.errors import VillageWorksError
+    from layers.repair import repair_data_dir
+
+    if _settings().database_url:
+        print(render("repair_postgis", args.lang))
+        return 0
+    data_dir = _data_dir(args)
+    if not data_dir.is_dir():
+        _error(f"{data_dir}: no such data directory")
+        return 2
+    layers = [args.layer] if args.layer else None
+    try:
+        reports = repair_data_dir(data_dir, layers, dry_run=args.dry_run)
+    except VillageWorksError as exc:
+        _error(exc.user_message(args.lang))
+        return 2
+    for report in reports:
+        for line in report.lines(args.lang):
+            print(line)
+    return 0 if all(report.complete for report in reports) else 1
 
 
 def _import_options(args: argparse.Namespace, settings: Settings) -> Any:
@@ -418,6 +445,19 @@ def _small_parsers(sub: Sub) -> None:
     p.add_argument("--layer", help="check only this layer")
 
 
+def _repair_parser(sub: Sub) -> None:
+    p = _add(
+        sub,
+        "repair",
+        cmd_repair,
+        help="set damaged journals and layer files aside (never deleted), keep every record "
+        "that verifies and rebuild the layer; exit 1 if anything could not be recovered",
+    )
+    _common_args(p)
+    p.add_argument("--layer", help="repair only this layer")
+    p.add_argument("--dry-run", action="store_true", help="report what it would do; write nothing")
+
+
 def _compact_parser(sub: Sub) -> None:
     help_text = "write every layer file from its journal now (big layers: and their table snapshot)"
     _common_args(_add(sub, "compact", cmd_compact, help=help_text))
@@ -600,6 +640,7 @@ def build_parser() -> argparse.ArgumentParser:
     for add in (
         _serve_parser,
         _small_parsers,
+        _repair_parser,
         _import_parser,
         _export_parser,
         _users_parser,
