@@ -5,16 +5,30 @@ PY="${PYTHON:-python3}"
 VENV="$ROOT/.venv"
 
 ensure_venv() {
+  # The project with its extras, every package at the version constraints.txt pins (the
+  # versions audited; README "Auditing dependencies" tells how to refresh them).
   local extras="$1"
   if [ ! -x "$VENV/bin/python" ]; then
     "$PY" -m venv "$VENV"
   fi
   local stamp="$VENV/.installed-$extras"
-  if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ]; then
+  if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ] ||
+    [ "$ROOT/constraints.txt" -nt "$stamp" ]; then
     "$VENV/bin/python" -m pip install --quiet --upgrade pip
-    "$VENV/bin/python" -m pip install --quiet -e "$ROOT[$extras]"
+    "$VENV/bin/python" -m pip install --quiet -c "$ROOT/constraints.txt" -e "$ROOT[$extras]"
     touch "$stamp"
   fi
+}
+
+write_constraints() {
+  # constraints.txt from what .venv holds now (after changing pyproject.toml: install,
+  # test, then run this and commit the file).
+  {
+    sed -n '1,/^# Regenerate/p' "$ROOT/constraints.txt"
+    "$VENV/bin/python" -m pip list --format=freeze --exclude-editable \
+      --exclude pip --exclude setuptools --exclude wheel
+  } >"$ROOT/constraints.txt.new"
+  mv "$ROOT/constraints.txt.new" "$ROOT/constraints.txt"
 }
 
 ensure_debian_packages() {
