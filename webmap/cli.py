@@ -345,6 +345,20 @@ def _user_areas(args: argparse.Namespace) -> tuple[str, ...]:
         store.close()
 
 
+def _set_user_areas(users: Any, args: argparse.Namespace) -> None:
+    """``users areas NAME [--area TOWNSHIP ...]``: the account's townships (none: the whole
+    county)."""
+    from layers.errors import NotFound
+
+    user = users.get(args.name)
+    if user is None:
+        raise NotFound(what="user", value=args.name)
+    args.role = user.role
+    areas = _user_areas(args)
+    users.set_areas(args.name, areas)
+    print(f"{args.name}: " + (f"townships {', '.join(areas)}" if areas else "the whole county"))
+
+
 def cmd_users(args: argparse.Namespace) -> int:
     from layers.errors import VillageWorksError
     from layers.users import UserStore
@@ -377,6 +391,11 @@ def cmd_users(args: argparse.Namespace) -> int:
         elif args.action == "passwd":
             users.set_password(args.name, sys.stdin.readline().rstrip("\n"))
             print(f"changed the password of {args.name}")
+        elif args.action == "role":
+            users.set_role(args.name, args.role)
+            print(f"{args.name} is now {args.role}")
+        elif args.action == "areas":
+            _set_user_areas(users, args)
     except VillageWorksError as exc:
         print(f"error: {exc.user_message(args.lang)}", file=sys.stderr)
         return 1
@@ -519,7 +538,7 @@ def _users_parser(sub: Sub) -> None:
         sub,
         "users",
         cmd_users,
-        help="manage accounts: add, list, disable, enable, token, revoke, passwd",
+        help="manage accounts: add, list, role, areas, disable, enable, token, revoke, passwd",
     )
     users = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     u = users.add_parser("add", help="add an account (password read from stdin)")
@@ -533,7 +552,19 @@ def _users_parser(sub: Sub) -> None:
         "more); without --area the account covers the whole county",
     )
     _common_args(u)
-    _common_args(users.add_parser("list", help="list accounts"))
+    _common_args(users.add_parser("list", help="list accounts (name, role, state, townships)"))
+    u = users.add_parser("role", help="give an account another role (its sessions end)")
+    u.add_argument("name")
+    u.add_argument("--role", required=True, choices=("viewer", "field", "planner", "admin"))
+    _common_args(u)
+    u = users.add_parser(
+        "areas", help="limit a field or planner account to townships (none: the whole county)"
+    )
+    u.add_argument("name")
+    u.add_argument(
+        "--area", action="append", metavar="TOWNSHIP", help="a township's name or id; repeat"
+    )
+    _common_args(u)
     for action, text in USER_ACTIONS:
         u = users.add_parser(action, help=text)
         u.add_argument("name")
