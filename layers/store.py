@@ -55,7 +55,7 @@ from layers.journal import (
     read_records,
     remove_stale_temp_files,
 )
-from layers.layer_file import layer_file_chunks, peek_seq, read_layer_file
+from layers.layer_file import LayerFileDamaged, layer_file_chunks, peek_seq, read_layer_file
 from layers.memtable import RELEASE_AFTER_ROWS, FeatureTable, release_memory, tune_memory
 from layers.query import Query
 from layers.snapshot import SNAPSHOT_MIN_FEATURES, remove_snapshot, write_snapshot
@@ -164,6 +164,7 @@ class GeoJSONStore(BaseStore):
         tune_memory()
         self._locks: dict[str, InterProcessLock] = {}
         self._guard = threading.Lock()
+        self._damaged: dict[str, tuple[tuple[int, int, int], LayerFileDamaged]] = {}
 
     # ------------------------------------------------------------------ paths and state
     def layer_path(self, layer: str) -> Path:
@@ -197,8 +198,7 @@ class GeoJSONStore(BaseStore):
         state = _new_state(self.spec(layer))
         path = self.layer_path(layer)
         if path.exists():
-            # A damaged or unreadable file raises LayerFileDamaged (a DataDamaged).
-            doc, state.features = read_layer_file(path, lambda: FeatureTable(_columns(state.spec)))
+            doc, state.features = self._read_layer_file(layer, state.spec)
             state.seq = state.file_seq = doc.get("vw:seq") or 0
             state.offset = state.file_offset = doc.get("vw:journal_offset") or 0
             if state.offset > self.journal(layer).size():
@@ -210,6 +210,22 @@ class GeoJSONStore(BaseStore):
                 state.spec, doc.get("vw:next_id") or 1, state.features.ids()
             )
         return state
+
+    def _read_layer_file(self, layer: str, spec: LayerSpec) -> tuple[dict[str, Any], FeatureTable]:
+        """The layer file read; a damaged one raises LayerFileDamaged (a DataDamaged), and
+        again at once for as long as the file stays as it is: a damaged big layer is not
+        parsed again at every request while the other layers are served."""
+        path = self.layer_path(layer)
+        st = path.stat()
+        key = (st.st_size, st.st_mtime_ns, st.st_ino)
+        known = self._damaged.get(layer)
+        if known is not None and known[0] == key:
+            raise known[1]
+        try:
+            return read_layer_file(path, lambda: FeatureTable(_columns(spec)))
+        except LayerFileDamaged as exc:
+            self._damaged[layer] = (key, exc)
+            raise
 
     def _state(self, layer: str) -> _LayerState:
         """The layer's in-memory state, caught up with the journal."""

@@ -10,6 +10,7 @@ has nothing to mend (tested on both backends).
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 import subprocess
@@ -202,6 +203,26 @@ def test_a_garbage_layer_file_is_reported_and_the_other_layers_work(
     out = cli("repair", tmp_path, "--layer", "wells")
     assert out.returncode == 1 and "could not be recovered" in out.stdout, out.stdout
     assert_sound(tmp_path, "wells")
+
+
+@files_only
+def test_a_damaged_layer_file_is_not_parsed_again_while_it_stays_as_it_is(tmp_path: Path) -> None:
+    """Each request of a damaged layer is refused at once (no parse of a big file every
+    time); once the file changes (repaired, replaced) it is read again."""
+    copy_demo(tmp_path)
+    wells = tmp_path / "layers" / "wells.geojson"
+    wells.write_bytes(b'{"type":"FeatureCollection","features":[] x')
+    store = GeoJSONStore(tmp_path)
+    with pytest.raises(LayerFileDamaged, match="not valid JSON"):
+        store.count("wells")
+    stat = wells.stat()
+    with open(wells, "r+b") as fh:  # other bytes, same size, time and inode: not re-read
+        fh.write(b"[1,2,3]" + b" " * (stat.st_size - 7))
+    os.utime(wells, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    with pytest.raises(LayerFileDamaged, match="not valid JSON"):
+        store.count("wells")
+    shutil.copyfile(DEMO / "layers" / "wells.geojson", wells)
+    assert store.count("wells") == 63
 
 
 @files_only
