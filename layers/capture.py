@@ -25,6 +25,7 @@ from geo.messages import register
 from geo.problems import Problem, short_value
 from layers.changes import Change
 from layers.errors import BadRequest, ValidationFailed
+from layers.evidence import ACCURACY_FIELD
 from layers.locations import DEFAULT_MARGIN_M, location_problems, working_area_name
 from layers.photos import (
     DEFAULT_MAX_PHOTO_PIXELS,
@@ -261,13 +262,25 @@ def capture_feature(
     change.located = True  # checked above, worded for a capture
     # The store's checks (the account's areas among them) before any photo is kept; the
     # commit below takes the checked plan without checking again.
-    checked = store.commit(spec.name, [change], user=user, source="capture", dry_run=True)
+    # The fix's accuracy stays with the work (the review page shows it; evidence rules
+    # may ask for it); a tap on the map has none.
+    accuracy = capture.accuracy_m if source != "map" and capture.accuracy_m is not None else None
+    extra = {ACCURACY_FIELD: round(accuracy, 1)} if accuracy is not None else {}
+    checked = store.commit(
+        spec.name, [change], user=user, source="capture", dry_run=True, extra_properties=extra
+    )
     stored = [
         photo_store.save(data, name, user=user, max_pixels=capture.max_photo_pixels)
         for name, data in capture.photos
     ]
     result = store.commit(
-        spec.name, [change], user=user, source="capture", idempotency_key=key, plan=checked.plan
+        spec.name,
+        [change],
+        user=user,
+        source="capture",
+        idempotency_key=key,
+        plan=checked.plan,
+        extra_properties=extra,
     )
     feature = result.features[0]
     linked = photo_store.link(spec.name, feature["id"], [p.id for p in stored])

@@ -52,6 +52,7 @@ SYSTEM_FIELDS = (
     "source",
     "version",
     "demo",
+    "gps_accuracy_m",
     "review",
     "review_comment",
 )

@@ -50,7 +50,6 @@ READ_API = (
     "/ogc/collections/wells",
     "/api/layers/wells/features",
     "/ogc/api",
-    "/export/wells.geojson",  # anonymous: counted against the export limit
 )
 
 

@@ -100,6 +100,7 @@ def test_a_field_capture_waits_and_counts_once_approved(app):
     )
     assert card, page[-2000:]
     assert "field1" in card.group(0) and "vw-review-nearest" in card.group(0)
+    assert "约 6.0 米" in card.group(0)  # the capture's GPS accuracy
     r = client.post(
         "/review/decide",
         data={"csrf_token": csrf(page), "item": f"streetlights/{fid}", "decision": "approved"},

@@ -18,6 +18,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from layers.errors import BadRequest, VillageWorksError
+from layers.evidence import ACCURACY_FIELD
 from layers.review import APPROVED, REJECTED, RETURNED, decide, review_label
 from layers.review_queue import Submission, pending_counts, review_queue, work_layers
 from webmap import mapdata
@@ -117,7 +118,7 @@ def _card(item: Submission, lang: str) -> dict[str, Any]:
             snap.titles,
             {n: s.label_in(lang) for n, s in snap.specs.items()},
         ),
-        "accuracy": item.props.get("accuracy_m"),
+        "accuracy": item.props.get(ACCURACY_FIELD),
     }
 
 
