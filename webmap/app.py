@@ -11,7 +11,7 @@ from flask import Flask
 from layers.backends import open_store, seed_if_empty
 from layers.journal import UNWRITABLE_ERRNOS
 from layers.upload_log import UploadLog
-from webmap import auth, deploy, errors, extensions, i18n, ogc, scriptjson, security
+from webmap import auth, damaged, deploy, errors, extensions, i18n, ogc, scriptjson, security
 from webmap.extensions import get_settings, get_store
 from webmap.settings import DEMO_DIR, Settings
 from webmap.views import (
@@ -91,7 +91,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if not read_only:  # settle uploads a dead process left half-done
         _recover_uploads(data_dir, app.extensions[extensions.STORE])
 
-    for extension in (deploy, i18n, errors, security, auth, ogc, scriptjson):
+    for extension in (deploy, i18n, errors, damaged, security, auth, ogc, scriptjson):
         extension.init_app(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)

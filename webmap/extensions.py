@@ -14,7 +14,7 @@ from flask import Flask, current_app
 from layers.county_view import Snapshot, county_snapshot
 from layers.store_base import BaseStore
 from layers.users import UserStore
-from webmap import mapdata
+from webmap import damaged, mapdata
 from webmap.settings import Settings
 
 STORE = "villageworks.store"
@@ -27,8 +27,12 @@ def _app(app: Flask | None) -> Flask:
 
 
 def get_store(app: Flask | None = None) -> BaseStore:
-    """The store of ``app`` (default: the current app)."""
-    return _app(app).extensions[STORE]
+    """The store of ``app`` (default: the current app); on an overview page, the store
+    in which a damaged layer reads as empty (:mod:`webmap.damaged`)."""
+    store = _app(app).extensions[STORE]
+    if damaged.sparing_now():
+        return damaged.sparing_store(_app(app), store)  # type: ignore[return-value]
+    return store
 
 
 def get_settings(app: Flask | None = None) -> Settings:

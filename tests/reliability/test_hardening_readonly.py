@@ -50,6 +50,7 @@ READ_API = (
     "/ogc/collections/wells",
     "/api/layers/wells/features",
     "/ogc/api",
+    "/export/wells.geojson",  # anonymous: counted against the export limit
 )
 
 

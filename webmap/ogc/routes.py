@@ -14,6 +14,7 @@ from flask import Blueprint, Response, current_app, render_template, request
 from layers.errors import BadRequest, NotFound
 from layers.exports import title_of
 from layers.specs import LayerSpec
+from webmap.damaged import damaged_notes, spare_damaged_layers
 from webmap.display import display_value
 from webmap.extensions import get_store
 from webmap.i18n import current_lang
@@ -101,10 +102,16 @@ def openapi_document() -> Response:
 
 
 @bp.get("/collections")
+@spare_damaged_layers
 def collections() -> Response:
-    """Every layer as a collection."""
+    """Every layer as a collection; a damaged layer is listed (with no extent) and named
+    in ``vw:damaged`` with its message."""
     check_query(request.args, ("f", "lang"))
-    doc = docs.collections(get_store())
+    store = get_store()
+    doc = docs.collections(store)
+    damaged = damaged_notes(store, current_lang())
+    if damaged:
+        doc["vw:damaged"] = damaged
     if wants_html():
         return html_response("collections.html", doc=doc)
     return json_response(doc)

@@ -27,6 +27,7 @@ from layers.gap_files import frame_bytes
 from layers.gap_overlays import kind_gaps, kind_label
 from layers.ledger_io import category_label
 from webmap.assets import chart_js_url
+from webmap.damaged import spare_damaged_layers
 from webmap.dashboard_map import GapMapView, gap_map, render_parts
 from webmap.extensions import get_store
 from webmap.i18n import current_lang, format_number, translate
@@ -147,6 +148,7 @@ def _headline(board: Dashboard, lang: str) -> dict[str, str]:
 
 
 @bp.get("/dashboard")
+@spare_damaged_layers
 def page() -> str:
     """One page for a county leader: plan against actual, gaps on a map, tables, charts."""
     lang = current_lang()

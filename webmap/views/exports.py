@@ -178,6 +178,7 @@ def _limit_anonymous() -> None:
             get_store().data_dir,
             "anonymous_exports",
             settings.anonymous_exports_per_minute,
+            shared=not settings.read_only,  # read-only mode writes no counts file
         )
     wait = limiter.admit(request.remote_addr or "")
     if wait:

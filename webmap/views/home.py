@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
+from webmap.damaged import spare_damaged_layers
 from webmap.extensions import get_store
 
 bp = Blueprint("home", __name__)
 
 
 @bp.get("/layers")
+@spare_damaged_layers
 def layers() -> str:
     """Every layer with its label and feature count."""
     store = get_store()
@@ -18,6 +20,7 @@ def layers() -> str:
 
 
 @bp.get("/")
+@spare_damaged_layers
 def index() -> str:
     """Until the county map lands, the start page is the layer list."""
     return layers()

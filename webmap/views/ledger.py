@@ -50,6 +50,7 @@ from layers.ledger_io import (
 from layers.staging import Staging
 from layers.store_base import BaseStore, Change
 from webmap.auth import require_role, user_name
+from webmap.damaged import spare_damaged_layers
 from webmap.extensions import get_store
 from webmap.i18n import current_lang, translate
 from webmap.write_rights import require_write
@@ -162,6 +163,7 @@ def _problems(exc: ValidationFailed) -> list[str]:
 
 
 @bp.get("/ledger")
+@spare_damaged_layers
 def index() -> str:
     """Every item with its computed progress, grouped by township order."""
     store = get_store()

@@ -17,6 +17,7 @@ from layers.errors import NotFound
 from layers.photos import PhotoStore
 from webmap import mapdata
 from webmap.auth import current_user
+from webmap.damaged import spare_damaged_layers
 from webmap.extensions import get_store
 from webmap.feature_forms import edit_form, review_facts
 from webmap.i18n import current_lang, translate
@@ -43,6 +44,7 @@ def _search(snap: mapdata.Snapshot) -> list[SearchEntry]:
 
 
 @bp.get("/")
+@spare_damaged_layers
 def county() -> str:
     """The county map with every layer, the panel, filters, search and replay."""
     snap = snapshot()
