@@ -219,7 +219,7 @@ def created_system(
 
 
 #: The system properties only the change planner sets (``layers.review``).
-_REVIEW_KEYS = ("review", "review_comment")
+_REVIEW_KEYS = ("review", "review_comment", "review_override")
 
 
 def round_like_python(values: np.ndarray, decimals: int) -> np.ndarray:

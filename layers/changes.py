@@ -7,6 +7,7 @@ A :class:`Change` is one change to one feature; many new points at once travel a
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -96,3 +97,8 @@ def author_of(user: Any) -> Author:
     if isinstance(name, str) and isinstance(role, str):
         return Author(name, role, getattr(user, "areas", None) or ())
     raise TypeError(f"not an author: {type(user).__name__}")
+
+
+def utc_now() -> str:
+    """Current UTC time as ISO 8601 with seconds and a ``Z`` (what every record keeps)."""
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

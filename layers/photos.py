@@ -42,9 +42,9 @@ from PIL import Image, ImageOps
 from geo.exif import PhotoExif, image_kind, image_size, read_exif
 from geo.messages import register
 from geo.problems import Problem, short_value
+from layers.changes import utc_now
 from layers.errors import ValidationFailed
 from layers.journal import InterProcessLock, atomic_write
-from layers.store import utc_now
 
 MAX_PHOTO_BYTES = 15 * 1024 * 1024
 #: Default of the setting ``VILLAGEWORKS_MAX_PHOTO_PIXELS`` (width x height).

@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import geopandas as gpd
@@ -57,8 +58,17 @@ from layers.bulk import (
 )
 from layers.changes import Author, Change, author_of
 from layers.errors import Conflict, NotFound, ValidationFailed, VillageWorksError
+from layers.evidence import evidence_problems
 from layers.locations import LocatedStore, checks_locations, location_problems
-from layers.review import REVIEW_FIELD, SUBMITTED, review_system
+from layers.photos import PhotoStore
+from layers.review import (
+    APPROVED,
+    REVIEW_FIELD,
+    REVIEW_OVERRIDE_FIELD,
+    SUBMITTED,
+    review_of,
+    review_system,
+)
 from layers.scopes import TOWNSHIP_FIELD, OutsideAreas, outside_problems
 from layers.specs import SYSTEM_FIELDS, CodedColumn, LayerSpec, check_rows, checked_columns
 
@@ -67,6 +77,8 @@ _WRITES = ("create", "update", "replace")
 
 class PlannedStore(LocatedStore, Protocol):
     """What the planner reads from a store besides the changes' own features."""
+
+    data_dir: Path  # photos (evidence rules) live there on both backends
 
     def spec(self, layer: str) -> LayerSpec: ...
 
@@ -203,12 +215,39 @@ class _Planner:
                 self.author, self.spec, write.change.properties, current, write.row
             )
             write.problems.extend(found)
+            write.problems.extend(self._evidence(write))
         if not self.author.scoped:
             return []
         rows = [w.row for w in writes] + [row for row, _ in removed]
         states = [self._states(w) for w in writes]
         states += [[(f.get("geometry"), f.get("properties"))] for _, f in removed]
         return outside_problems(self.store, self.spec, self.author, states, rows)
+
+    def _evidence(self, write: _Write) -> list[Problem]:
+        """An approval of a submission that lacks its layer's evidence (photos, GPS
+        accuracy; :mod:`layers.evidence`) needs an override reason: 422 without one."""
+        rules = self.spec.evidence
+        current = write.current
+        if not rules.any or current is None or write.review.get(REVIEW_FIELD) != APPROVED:
+            return []
+        if review_of(current["properties"]) == APPROVED or write.review.get(REVIEW_OVERRIDE_FIELD):
+            return []  # not a decision on a submission, or one with its reason
+        props = {**current["properties"], **(write.change.properties or {})}
+        photos = len(
+            PhotoStore(self.store.data_dir).for_feature(self.spec.name, str(current["id"]))
+        )
+        lacking = evidence_problems(rules, props, photos)
+        if not lacking:
+            return []
+        params = {
+            "row": write.row,
+            "title": current["id"],
+            "problems": "；".join(p.message("zh") for p in lacking),
+            "problems_en": "; ".join(p.message("en") for p in lacking),
+        }
+        return [
+            Problem("evidence_override_needed", row=write.row, field=REVIEW_FIELD, params=params)
+        ]
 
     def _states(self, write: _Write) -> list[tuple[Any, Mapping[str, Any] | None]]:
         """A write's feature as it is (if it is) and as the write leaves it."""

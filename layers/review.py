@@ -43,6 +43,9 @@ from layers.specs import LayerSpec
 
 REVIEW_FIELD = "review"
 REVIEW_COMMENT_FIELD = "review_comment"
+#: Why a planner approved a work that lacks the evidence its layer asks for
+#: (:mod:`layers.evidence`); kept on the work and in its history.
+REVIEW_OVERRIDE_FIELD = "review_override"
 SUBMITTED, APPROVED, RETURNED, REJECTED = "submitted", "approved", "returned", "rejected"
 REVIEW_STATES = (SUBMITTED, APPROVED, RETURNED, REJECTED)
 #: The states that keep a work from counting.
@@ -167,13 +170,19 @@ def review_system(
             return {}, []
         params = {"row": row, "layer": spec.label_in("zh"), "layer_en": spec.label_in("en")}
         return {}, [Problem("review_not_on_layer", row=row, field=REVIEW_FIELD, params=params)]
+    override = (given or {}).get(REVIEW_OVERRIDE_FIELD)
     if author.role not in DECIDING_ROLES:
-        if state is not None or comment is not None:
+        if state is not None or comment is not None or override is not None:
             raise Forbidden("review_by_planner_only", user=author.name)
         return {REVIEW_FIELD: SUBMITTED, REVIEW_COMMENT_FIELD: (current or {}).get(
             REVIEW_COMMENT_FIELD
-        )}, []  # fmt: skip
-    return _decision(state, comment, row)
+        ), REVIEW_OVERRIDE_FIELD: None}, []  # fmt: skip
+    decided, problems = _decision(state, comment, row)
+    reason = str(override).strip()[:MAX_COMMENT] if override is not None else ""
+    decided[REVIEW_OVERRIDE_FIELD] = (
+        reason if reason and decided[REVIEW_FIELD] == APPROVED else None
+    )
+    return decided, problems
 
 
 def _decision(state: Any, comment: Any, row: int) -> tuple[dict[str, Any], list[Problem]]:
@@ -213,6 +222,7 @@ def decide(
     author: Any,
     *,
     if_versions: Mapping[str, int] | None = None,
+    override: str | None = None,
 ) -> Any:
     """Commit one review decision (``approved``, ``returned``, ``rejected``, or back to
     ``submitted``) with ``comment`` for every feature of ``ids`` of ``layer``, all at once
@@ -221,6 +231,8 @@ def decide(
     township), 422 for an unknown state or a return or rejection without a comment, 404
     for an unknown id, 412 when ``if_versions`` names a version that moved. Each feature's
     history then holds the decision, its comment, who and when (source ``review``).
+    ``override`` is the reason to approve works that lack their layer's evidence
+    (:mod:`layers.evidence`; without it such an approval is 422).
     ``author`` is a :class:`~layers.changes.Author`, an account (``layers.users.User``)
     or a trusted writer's name. Returns the :class:`~layers.commit.CommitResult`.
     """
@@ -229,6 +241,8 @@ def decide(
         raise BadRequest("review_no_ids")
     versions = if_versions or {}
     props = {REVIEW_FIELD: decision, REVIEW_COMMENT_FIELD: comment}
+    if override:
+        props[REVIEW_OVERRIDE_FIELD] = override
     changes = [
         Change("update", id=fid, properties=dict(props), if_version=versions.get(fid))
         for fid in wanted

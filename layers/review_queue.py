@@ -20,7 +20,10 @@ import pandas as pd
 from shapely.geometry import shape
 
 from geo.measures import nearest_distance_m
+from geo.problems import Problem
 from layers.analyses import tag_townships, township_areas
+from layers.evidence import evidence_problems
+from layers.photos import PhotoStore
 from layers.review import REVIEW_FIELD, SUBMITTED, approved_mask, review_of
 from layers.specs import SYSTEM_FIELDS, LayerSpec
 from layers.store_base import BaseStore
@@ -49,6 +52,8 @@ class Submission:
     #: Whether an approved version exists: False for a new work, None when the work came
     #: with the data and its earlier version was never recorded.
     changed_approved: bool | None = False
+    #: What it lacks of its layer's evidence rules (approving it then needs a reason).
+    evidence: list[Problem] = field(default_factory=list)
 
     @property
     def props(self) -> Mapping[str, Any]:
@@ -155,7 +160,12 @@ def _submission(
     nearest: float | None,
 ) -> Submission:
     props = found.get("properties") or {}
-    history = store.history(spec.name, str(found["id"]))
+    fid = str(found["id"])
+    history = store.history(spec.name, fid)
+    lacking: list[Problem] = []
+    if spec.evidence.any:
+        photos = len(PhotoStore(store.data_dir).for_feature(spec.name, fid))
+        lacking = evidence_problems(spec.evidence, props, photos)
     approved = approved_version(history)
     unrecorded = approved is None and bool(history) and history[0].get("op") != "create"
     return Submission(
@@ -168,6 +178,7 @@ def _submission(
         ledger_item=str(props.get("ledger_item") or "") or None,
         changes=changed_fields(approved, found) if approved is not None else [],
         changed_approved=None if unrecorded else approved is not None,
+        evidence=lacking,
     )
 
 

@@ -26,6 +26,7 @@ import pandas as pd
 
 from geo.messages import register
 from geo.problems import Problem, short_value
+from layers.evidence import EvidenceRules, parse_evidence
 from layers.field_rules import bound_error, number_bounds_problem, pattern_error, pattern_matches
 from layers.field_rules import to_number as _to_number
 from layers.field_rules import unstorable as _unstorable
@@ -55,6 +56,7 @@ SYSTEM_FIELDS = (
     "gps_accuracy_m",
     "review",
     "review_comment",
+    "review_override",
 )
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
@@ -198,6 +200,8 @@ class LayerSpec:
     write_role: str = "field"
     #: Most vertices one feature may have (``max_vertices`` in the spec).
     max_vertices: int = 10_000
+    #: What a submission must carry before it is approved (``[evidence]`` in the spec).
+    evidence: EvidenceRules = field(default_factory=EvidenceRules)
 
     def label_in(self, lang: str) -> str:
         """The layer's label in ``lang``."""
@@ -332,6 +336,7 @@ def spec_from_mapping(raw: Mapping[str, Any], source_file: str = "") -> LayerSpe
         source_file=source_file,
         write_role=_write_role(raw, kind, where),
         max_vertices=_positive_int(raw, "max_vertices", DEFAULT_MAX_VERTICES, where),
+        evidence=parse_evidence(raw.get("evidence"), where, SpecError) or EvidenceRules(),
     )
     for key in ("status_field", "date_field", "title_field"):
         ref = getattr(spec, key)
@@ -356,7 +361,10 @@ def extend_spec(base: LayerSpec, raw: Mapping[str, Any], source_file: str) -> La
     label = _labels(raw["label"], source_file) if "label" in raw else base.label
     style = {**base.style, **raw.get("style", {})}
     role = _write_role(raw, base.kind, source_file) if "write_role" in raw else base.write_role
-    return replace(base, fields=tuple(fields), label=label, style=style, write_role=role)
+    vertices = _positive_int(raw, "max_vertices", base.max_vertices, source_file)
+    evidence = parse_evidence(raw.get("evidence"), source_file, SpecError) or base.evidence
+    return replace(base, fields=tuple(fields), label=label, style=style, write_role=role,
+                   max_vertices=vertices, evidence=evidence)  # fmt: skip
 
 
 class SpecRegistry:

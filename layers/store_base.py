@@ -10,7 +10,6 @@ backends turn the same changes into the same features.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
@@ -27,6 +26,7 @@ from geo.problems import Problem
 from layers.bulk import COORD_DECIMALS as COORD_DECIMALS
 from layers.bulk import round_coords
 from layers.changes import Change
+from layers.changes import utc_now as utc_now  # re-exported: the stores and logs use it
 from layers.commit import CheckedPlan, CommitResult, LayerWrite, run_commit
 from layers.errors import NotFound
 from layers.history import history_entries
@@ -40,11 +40,6 @@ _round_coords = round_coords
 #: Idempotency keys a layer remembers (the GeoJSON store trims to this many).
 IDEMPOTENCY_KEYS_KEPT = 5000
 BBox = tuple[float, float, float, float]
-
-
-def utc_now() -> str:
-    """Current UTC time as ISO 8601 with seconds and a ``Z``."""
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass

@@ -6,12 +6,13 @@ the ledger (its page and /ledger/export.csv); every decision is in the feature's
 import csv
 import io
 import re
+from pathlib import Path
 
 import orjson
 import pytest
 
 from layers.ledger import ledger_progress
-from webmap.app import get_store
+from webmap.app import create_app, get_store
 
 PASSWORD = "correct-horse-9"
 HERE = {"type": "Point", "coordinates": [112.8161, 39.5268]}
@@ -219,3 +220,29 @@ def test_the_dashboard_shows_what_awaits_review_per_township(app):
     assert board.awaiting == 2 and sum(t.awaiting for t in board.townships) == 2
     page = signed_in(app).get("/dashboard").get_data(as_text=True)
     assert re.search(r'id="dash-awaiting">[^<]*2', page)
+
+
+def test_evidence_rules_flag_a_card_and_approving_it_needs_a_reason(app):
+    data = Path(app.config["DATA_DIR"])
+    (data / "specs" / "streetlights.toml").write_text(
+        'name = "streetlights"\n\n[evidence]\nmin_photos = 1\n', encoding="utf-8"
+    )
+    app = create_app({"DATA_DIR": str(data), "TESTING": True, "SECRET_KEY": "test",
+                      "DEFAULT_BASEMAP": "none"})  # fmt: skip
+    app.tokens = {}
+    from layers.users import UserStore
+
+    app.tokens["field"] = UserStore(data).new_token("field1")
+    _, [fid] = submit(app)
+    client = signed_in(app)
+    page = client.get("/review").get_data(as_text=True)
+    card = re.search(rf'data-id="{fid}">.*?</form>', page, re.S).group(0)
+    assert "vw-review-evidence" in card and 'name="override"' in card
+    key = {"csrf_token": csrf(page), "item": f"streetlights/{fid}", "decision": "approved"}
+    refused = client.post("/review/decide", data=key)
+    assert refused.status_code == 422 and "照片" in refused.get_data(as_text=True)
+    assert get_store(app).get("streetlights", fid)["properties"]["review"] == "submitted"
+    done = client.post("/review/decide", data={**key, "override": "照片在纸质台账里"})
+    assert done.status_code == 302
+    props = get_store(app).get("streetlights", fid)["properties"]
+    assert (props["review"], props["review_override"]) == ("approved", "照片在纸质台账里")

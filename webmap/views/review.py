@@ -119,6 +119,7 @@ def _card(item: Submission, lang: str) -> dict[str, Any]:
             {n: s.label_in(lang) for n, s in snap.specs.items()},
         ),
         "accuracy": item.props.get(ACCURACY_FIELD),
+        "evidence": [p.message(lang) for p in item.evidence],
     }
 
 
@@ -161,6 +162,7 @@ def decide_selected() -> Response | tuple[str, int]:
     form = request.form
     decision = form.get("decision", "")
     comment = form.get("comment", "").strip()
+    override = form.get("override", "").strip() or None
     chosen = form.getlist("item")
     lang = current_lang()
     try:
@@ -172,7 +174,10 @@ def decide_selected() -> Response | tuple[str, int]:
             by_layer.setdefault(layer, []).append(fid)
         done = 0
         for layer, ids in by_layer.items():
-            done += len(decide(get_store(), layer, ids, decision, comment, user_name()).ids)
+            result = decide(
+                get_store(), layer, ids, decision, comment, user_name(), override=override
+            )
+            done += len(result.ids)
     except VillageWorksError as exc:
         return _page(exc.status, error=exc.user_message(lang))
     kept = {k: v for k in ("layer", "township", "lang") if (v := request.values.get(k, ""))}
