@@ -18,6 +18,13 @@ import pandas as pd
 
 from layers.exports import ValueStyle
 from layers.exports import display_value as value_text
+from layers.review import (
+    REVIEW_COMMENT_FIELD,
+    REVIEW_FIELD,
+    REVIEW_OVERRIDE_FIELD,
+    review_label,
+    review_of,
+)
 from layers.specs import LayerSpec
 from webmap.i18n import format_date, format_number, translate
 
@@ -188,6 +195,8 @@ def history_rows(
                             display_value(spec, fspec.name, new, lang),
                         )
                     )
+        if spec.kind == "work":
+            changes += _review_changes(before, props, lang)
         rows.append(
             HistoryRow(
                 int(entry.get("seq") or 0),
@@ -200,6 +209,25 @@ def history_rows(
         )
         before = props if entry.get("feature") else None
     return rows[::-1]
+
+
+def _review_changes(
+    before: Mapping[str, Any] | None, props: Mapping[str, Any], lang: str
+) -> list[tuple[str, str, str]]:
+    """The review decision an entry recorded (state, comment, override reason), for the
+    history table: (label, before, after); nothing when the review did not change."""
+    if not props or (before is not None and all(
+        before.get(k) == props.get(k)
+        for k in (REVIEW_FIELD, REVIEW_COMMENT_FIELD, REVIEW_OVERRIDE_FIELD)
+    )):  # fmt: skip
+        return []
+    old = review_label(review_of(before), lang) if before is not None else ""
+    out = [(translate("review.state_label", lang), old, review_label(review_of(props), lang))]
+    for key, label in ((REVIEW_COMMENT_FIELD, "review.comment_label"),
+                       (REVIEW_OVERRIDE_FIELD, "review.override_label")):  # fmt: skip
+        if props.get(key) and (before is None or before.get(key) != props.get(key)):
+            out.append((translate(label, lang), "", str(props[key])))
+    return out if before is not None or REVIEW_FIELD in props else []
 
 
 def format_datetime(value: Any, lang: str) -> str:
