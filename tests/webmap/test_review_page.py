@@ -141,6 +141,10 @@ def test_return_needs_a_comment_which_the_feature_page_shows(app):
     assert (props["review"], props["review_comment"]) == ("returned", "照片看不清<b>灯头</b>")
     feature_page = client.get(f"/features/streetlights/{fid}").get_data(as_text=True)
     assert "照片看不清&lt;b&gt;灯头&lt;/b&gt;" in feature_page and "已退回" in feature_page
+    history = re.search(r'id="vw-history">.*?</table>', feature_page, re.S).group(0)
+    newest = re.search(r"<tbody>\s*<tr>.*?</tr>", history, re.S).group(0)
+    assert "planner1" in newest and "review" in newest
+    assert "验收状态: <del>待验收</del> → 已退回" in newest and "验收意见" in newest
 
 
 def test_a_selection_is_approved_at_once_and_the_csv_counts_only_approved(app):
