@@ -15,6 +15,7 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.crs import CrsChoice, CrsGuess, guess_crs, named_crs_order, parse_crs
 from geo.messages import register
+from geo.metric import distance_m
 from geo.problems import Problem
 from layers.specs import LayerSpec
 
@@ -35,6 +36,12 @@ for _code, _zh, _en in (
         "按任何常见坐标系解读，坐标都不在县域内，请指定坐标系",
         "Read in any common coordinate system, the coordinates are not in the county; "
         "please say which coordinate system they use",
+    ),
+    (
+        "track_segments_joined",
+        "第 {row} 行的轨迹有 {parts} 段（中途暂停过），已按顺序连成一条线，最大间隔约 {gap_m} 米",
+        "Row {row}: the track has {parts} segments (paused on the way); they were joined in "
+        "order into one line, the widest gap about {gap_m} m",
     ),
     (
         "multi_part",
@@ -112,19 +119,44 @@ def swap_xy(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 MULTI_TYPE_IDS = (4, 5, 6)
 
 
-def single_part(geom: Any, spec: LayerSpec) -> Any:
-    """Single-part geometry for a layer that takes only single parts, where that is exact."""
+#: Segments of one track further apart than this are not joined into one line (metres).
+JOIN_GAP_M = 500.0
+
+
+def single_part(geom: Any, spec: LayerSpec) -> tuple[Any, float | None]:
+    """Single-part geometry for a layer that takes only single parts, where that is exact,
+    and the widest gap bridged (metres) when a track's segments were joined, else None.
+
+    A GPS track paused once has two segments; for a line layer they are joined in order
+    into one line when no gap between them is over :data:`JOIN_GAP_M`.
+
+    >>> from layers.specs import SpecRegistry
+    >>> pipes = SpecRegistry.load()["pipes"]
+    >>> two = shapely.MultiLineString([[(112.80, 39.5), (112.81, 39.5)],
+    ...                                [(112.8102, 39.5), (112.82, 39.5)]])
+    >>> line, gap = single_part(two, pipes)
+    >>> line.geom_type, len(line.coords), round(gap)
+    ('LineString', 4, 17)
+    """
     if geom is None or geom.geom_type not in ("MultiLineString", "MultiPoint", "MultiPolygon"):
-        return geom
+        return geom, None
     if geom.geom_type in spec.geometry:
-        return geom
+        return geom, None
     if len(geom.geoms) == 1:
-        return geom.geoms[0]
+        return geom.geoms[0], None
     if geom.geom_type == "MultiLineString":
         merged = shapely.line_merge(geom)
         if merged.geom_type == "LineString":
-            return merged
-    return geom
+            return merged, None
+        if "LineString" in spec.geometry:
+            gaps = [
+                distance_m(*a.coords[-1][:2], *b.coords[0][:2])
+                for a, b in zip(geom.geoms, list(geom.geoms)[1:], strict=False)
+            ]
+            if max(gaps) <= JOIN_GAP_M:
+                coords = [c for part in geom.geoms for c in part.coords]
+                return shapely.LineString(coords), max(gaps)
+    return geom, None
 
 
 __all__ = ["MULTI_TYPE_IDS", "choose_crs", "crs_key", "guess_as_dict", "single_part", "swap_xy"]

@@ -313,8 +313,10 @@ def _to_wgs84(
     gdf: gpd.GeoDataFrame,
     options: UploadOptions,
     report: UploadReport,
+    rows: list[int] | None = None,
 ) -> gpd.GeoDataFrame:
-    """``gdf`` read in the chosen (or guessed) CRS, converted to WGS84 single parts."""
+    """``gdf`` read in the chosen (or guessed) CRS, converted to WGS84 single parts
+    (``rows``: the file's row numbers, for the warnings)."""
     choice, report.crs_guesses, notes = choose_crs(
         gdf, _parse_choice(options.crs), working_area(store)
     )
@@ -334,7 +336,14 @@ def _to_wgs84(
     gdf = gdf.copy()
     geoms = np.array(gdf.geometry.to_numpy(), dtype=object)
     for i in np.flatnonzero(np.isin(shapely.get_type_id(geoms), MULTI_TYPE_IDS)).tolist():
-        geoms[i] = single_part(geoms[i], spec)
+        parts = len(geoms[i].geoms)
+        geoms[i], gap = single_part(geoms[i], spec)
+        if gap is not None:
+            row = rows[i] if rows else i + 1
+            params = {"row": row, "parts": parts, "gap_m": f"{gap:.0f}"}
+            report.problems.append(
+                Problem("track_segments_joined", row=row, severity="warning", params=params)
+            )
     gdf.geometry = gpd.GeoSeries(geoms, crs="EPSG:4326")
     report.crs_label, report.crs_key = choice.label, crs_key(choice)
     return gdf
@@ -653,7 +662,7 @@ def _read_batch(
     if report.total == 0:
         raise ValidationFailed([Problem("upload_empty")])
     if spec.spatial and len(batch.gdf):
-        batch.gdf = _to_wgs84(store, spec, batch.gdf, options, report)
+        batch.gdf = _to_wgs84(store, spec, batch.gdf, options, report, batch.rows)
         say(f"coordinates read as {report.crs_label}")
     return batch
 

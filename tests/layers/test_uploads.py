@@ -524,3 +524,46 @@ def test_ledger_imports_share_the_staging_with_owner_and_expiry(tmp_path):
         staging.meta(token, user="planner1")
     staging.put(b"next", "upload.csv", user="planner1")  # staging purges the expired one
     assert not (tmp_path / "ledger_imports" / "staging" / token).exists()
+
+
+def _two_segment_gpx(gap_deg):
+    second = 112.7553 + gap_deg
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<gpx version="1.1" creator="2bulu" xmlns="http://www.topografix.com/GPX/1/1"><trk>
+<name>东干渠管道</name>
+<trkseg><trkpt lat="39.5202" lon="112.7501"/><trkpt lat="39.5251" lon="112.7553"/></trkseg>
+<trkseg><trkpt lat="39.5251" lon="{second}"/><trkpt lat="39.5290" lon="{second + 0.004}"/></trkseg>
+</trk></gpx>""".encode()
+
+
+def test_a_track_paused_once_goes_to_a_line_layer_joined_with_a_warning(store):
+    # Issue #16: a GPX track with two <trkseg> could not go to pipes.
+    report = upload(
+        store,
+        _two_segment_gpx(0.0003),
+        "pipe.gpx",
+        layer="pipes",
+        dry_run=True,
+        defaults={"purpose": "irrigation"},
+    )
+    assert report.accepted == 1 and report.rejected == 0
+    [feature] = report.features
+    assert feature["geometry"]["type"] == "LineString"
+    assert len(feature["geometry"]["coordinates"]) == 4
+    [joined] = [p for p in report.problems if p.code == "track_segments_joined"]
+    assert joined.severity == "warning" and "2 segments" in joined.message("en")
+    assert "26 m" in joined.message("en")
+
+
+def test_segments_far_apart_are_not_joined(store):
+    report = upload(
+        store,
+        _two_segment_gpx(0.02),
+        "pipe.gpx",
+        layer="pipes",
+        dry_run=True,
+        defaults={"purpose": "irrigation"},
+    )
+    codes = [p.code for p in report.problems]
+    assert report.accepted == 0 and report.rejected == 1
+    assert "geometry_type_not_allowed" in codes and "track_segments_joined" not in codes
