@@ -25,6 +25,7 @@ import orjson
 
 from geo.messages import register
 from geo.problems import Problem, short_value
+from layers.changes import Change
 from layers.errors import BadRequest, NotFound
 from layers.journal import InterProcessLock, atomic_write, crashpoint
 from layers.store_base import BaseStore, utc_now
@@ -35,6 +36,11 @@ _WRITING_LOCK = "writing.lock"
 
 register("upload_not_found", "找不到上传记录 {value}", "No upload {value}")
 register("upload_already_undone", "上传 {value} 已撤销", "Upload {value} was already undone")
+register(
+    "upload_not_undone",
+    "上传 {value} 没有被撤销，不能重做",
+    "Upload {value} was not undone: there is nothing to redo",
+)
 register(
     "upload_stray_dir",
     "上传文件夹 {value} 没有上传记录（上传失败时留下的）；下次启动时会被清除",
@@ -301,15 +307,70 @@ class UploadLog:
 
 
 def undo_upload(store: BaseStore, upload_id: str, *, user: str) -> dict[str, Any]:
-    """Soft-delete every feature an upload created; its history and record are kept."""
+    """Soft-delete every feature an upload created; its history and record are kept.
+
+    The record keeps the ids the undo deleted (``undone_ids``): :func:`redo_upload`
+    brings back exactly those.
+    """
     log = UploadLog(store.data_dir)
     meta = log.get(upload_id)
     if meta.get("status") == "undone":
         raise BadRequest("upload_already_undone", value=upload_id)
     result = store.undo_source(meta["layer"], f"upload:{upload_id}", user=user)
-    removed = len(result.ids) if result else 0
+    ids = [str(i) for i in result.ids] if result else []
     return log.mark(
-        upload_id, status="undone", undone_by=user, undone_at=utc_now(), removed=removed
+        upload_id,
+        status="undone",
+        undone_by=user,
+        undone_at=utc_now(),
+        removed=len(ids),
+        undone_ids=ids,
+    )
+
+
+def undo_count(store: BaseStore, meta: Mapping[str, Any]) -> int:
+    """How many live features an undo of the upload ``meta`` would delete."""
+    layer = str(meta.get("layer") or "")
+    if layer not in store.specs:
+        return 0
+    source = f"upload:{meta.get('upload_id')}"
+    return store.query(layer, equals={"source": source}, limit=0).number_matched
+
+
+def redo_ids(store: BaseStore, meta: Mapping[str, Any]) -> builtins.list[str]:
+    """The features a redo of the undone upload ``meta`` brings back: those its undo
+    deleted that are still deleted (an undo recorded before ``undone_ids`` existed: the
+    upload's features whose last change was that undo)."""
+    layer = str(meta.get("layer") or "")
+    if meta.get("status") != "undone" or layer not in store.specs:
+        return []
+    undo_source = f"undo:upload:{meta.get('upload_id')}"
+    if "undone_ids" in meta:
+        wanted = [str(i) for i in meta["undone_ids"]]
+        return [fid for fid in wanted if store.get(layer, fid) is None]
+    out = []
+    for fid in (str(i) for i in meta.get("ids") or []):
+        if store.get(layer, fid) is None:
+            history = store.history(layer, fid)
+            if history and history[-1].get("source") == undo_source:
+                out.append(fid)
+    return out
+
+
+def redo_upload(store: BaseStore, upload_id: str, *, user: str) -> dict[str, Any]:
+    """Bring back what the undo of an upload deleted, as it was, through the store's
+    restore (one commit, source ``redo:upload:<id>``, each feature's history kept); the
+    record is ``committed`` again (and can be undone again). 400 when it is not undone."""
+    log = UploadLog(store.data_dir)
+    meta = log.get(upload_id)
+    if meta.get("status") != "undone":
+        raise BadRequest("upload_not_undone", value=upload_id)
+    ids = redo_ids(store, meta)
+    if ids:
+        changes = [Change("restore", id=fid) for fid in ids]
+        store.commit(meta["layer"], changes, user=user, source=f"redo:upload:{upload_id}")
+    return log.mark(
+        upload_id, status="committed", redone_by=user, redone_at=utc_now(), restored=len(ids)
     )
 
 
@@ -342,8 +403,11 @@ def upload_features_summary(meta: Mapping[str, Any]) -> str:
 
 __all__ = [
     "UploadLog",
+    "redo_ids",
+    "redo_upload",
     "stray_upload_dirs",
     "stray_upload_problems",
+    "undo_count",
     "undo_upload",
     "upload_features_summary",
 ]

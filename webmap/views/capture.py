@@ -3,6 +3,10 @@
 - ``GET /capture``: the form, built from the layer specs, with a map and "use my location".
 - ``POST /api/capture``: one feature (JSON or multipart with photos); send an
   ``Idempotency-Key`` header so a retried capture lands once.
+- ``GET /api/capture/returned``: the signed-in account's works that planners returned
+  (layer, id, title, comment, the link that corrects them). The page fetches it: the
+  service worker keeps the page itself for offline use, so the page holds no one's data
+  and this answer is never stored (``Cache-Control: no-store``).
 - ``GET /photos/<id>``: a stored photo.
 - ``GET /sw.js`` and ``GET /manifest.webmanifest``: the service worker (at the root, so its
   scope covers ``/capture``) and the web app manifest that make the page installable and
@@ -30,6 +34,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from layers.capture import Capture, capture_feature, capture_layers, check_key
 from layers.errors import BadRequest, Forbidden, NotFound
 from layers.photos import MIME_TYPES, PhotoStore
+from layers.returned import returned_to
 from layers.specs import LayerSpec
 from webmap.auth import current_user, require_role, user_name
 from webmap.extensions import get_settings, get_store
@@ -60,6 +65,10 @@ _JS_KEYS = (
     "retry",
     "queue_empty",
     "invalid",
+    "returned_none",
+    "returned_offline",
+    "returned_fix",
+    "returned_comment",
 )
 
 
@@ -67,6 +76,7 @@ def _page_config(layers: list[LayerSpec], lang: str) -> dict[str, Any]:
     return {
         **map_setup(lang),
         "api": url_for("capture.api_capture"),
+        "returned": url_for("capture.api_returned"),
         "sw": url_for("capture.service_worker"),
         "layers": {
             s.name: {"label": s.label_in(lang), "accuracy_limit_m": s.accuracy_limit_m}
@@ -145,6 +155,26 @@ def api_capture() -> Response:
     body = result.as_dict(current_lang())
     body["photo_urls"] = [url_for("capture.photo", photo_id=p) for p in result.photo_ids]
     return json_response(body, 200 if result.replayed else 201)
+
+
+@bp.get("/api/capture/returned")
+@require_role("field")
+def api_returned() -> Response:
+    """The works returned to this account, newest decision first, each with its layer's
+    name, the planner's comment and the feature page's edit form to correct it."""
+    user = current_user()
+    assert user is not None  # require_role
+    lang = current_lang()
+    store = get_store()
+    items = []
+    for row in returned_to(store, user.name):
+        spec = store.spec(row.layer)
+        query = {"lang": "en"} if lang == "en" else {}
+        link = url_for("maps.feature", layer=row.layer, fid=row.id, **query) + "#vw-edit"
+        items.append({**row.as_dict(), "layer_label": spec.label_in(lang), "url": link})
+    response = json_response({"user": user.name, "returned": items}, 200)
+    response.headers["Cache-Control"] = "no-store, private"
+    return response
 
 
 @bp.get("/photos/<photo_id>")

@@ -29,7 +29,7 @@ from layers.specs import LayerSpec
 from webmap.auth import require_role, user_name
 from webmap.extensions import get_store
 from webmap.i18n import current_lang
-from webmap.write_rights import require_write
+from webmap.write_rights import require_feature_edit, require_write
 
 bp = Blueprint("feature_edit", __name__, url_prefix="/features")
 SOURCE = "page"
@@ -95,10 +95,12 @@ def _version(form: Mapping[str, str]) -> int | None:
 @bp.post("/<layer>/<fid>/edit")
 @require_role("field")
 def edit(layer: str, fid: str) -> Response | tuple[str, int]:
-    """Change the attributes and/or the location of one feature."""
+    """Change the attributes and/or the location of one feature (a field account: only
+    a work it submitted that is not approved, see :mod:`webmap.write_rights`; its change
+    sends the work for review again)."""
     store = get_store()
     spec = require_write(layer)
-    store.require(layer, fid)
+    require_feature_edit(spec, store.require(layer, fid))  # a field account: its own work
     form = request.form
     try:
         change = Change(

@@ -23,7 +23,10 @@ from werkzeug.wrappers import Response
 
 from geo.display import display_mapping
 from layers.errors import BadRequest, ValidationFailed
+from layers.returned import captures, returned_of_uploads
+from layers.review import review_label
 from layers.specs import LayerSpec
+from layers.upload_log import redo_ids, redo_upload, undo_count
 from layers.uploads import (
     DUPLICATE_ACTIONS,
     Staging,
@@ -59,12 +62,23 @@ def _staging() -> Staging:
 @bp.get("")
 @require_role("viewer")
 def index() -> str:
-    """Every upload: who, when, file, hash, layer, CRS, counts, status; undo for planners."""
+    """Every upload: who, when, file, hash, layer, CRS, counts, status; undo (and redo)
+    for planners; for the signed-in submitter, the rows of its uploads that planners
+    returned, with their comments. Then the captures made on phones, with their review
+    state."""
     user = current_user()
+    store = get_store()
+    uploads = UploadLog(store.data_dir).list()
+    mine = [u for u in uploads if user is not None and u.get("user") == user.name]
+    found, total = captures(store)
     return render_template(
         "uploads.html",
-        uploads=UploadLog(get_store().data_dir).list(),
-        specs={s.name: s for s in get_store().specs},
+        uploads=uploads,
+        returned=returned_of_uploads(store, mine),
+        captures=found,
+        captures_total=total,
+        review_label=review_label,
+        specs={s.name: s for s in store.specs},
         can_undo=bool(user and user.can("planner")),
         messages=get_flashed_messages(),
     )
@@ -249,6 +263,13 @@ def detail(upload_id: str) -> str:
     )
 
 
+@bp.get("/<upload_id>/undo")
+@require_role("planner")
+def undo_confirm(upload_id: str) -> tuple[str, int]:
+    """What an undo would delete (how many features), with the button that does it."""
+    return _confirm(upload_id, "undo")
+
+
 @bp.post("/<upload_id>/undo")
 @require_role("planner")
 def undo(upload_id: str) -> Response:
@@ -257,3 +278,41 @@ def undo(upload_id: str) -> Response:
     meta = undo_upload(get_store(), upload_id, user=user_name())
     flash(translate("uploads.undone", id=upload_id, count=meta.get("removed", 0)))
     return redirect(url_for("uploads_pages.index"))
+
+
+@bp.get("/<upload_id>/redo")
+@require_role("planner")
+def redo_confirm(upload_id: str) -> tuple[str, int]:
+    """What a redo of an undone upload would bring back, with the button that does it."""
+    return _confirm(upload_id, "redo")
+
+
+@bp.post("/<upload_id>/redo")
+@require_role("planner")
+def redo(upload_id: str) -> Response:
+    """Restore what the undo of the upload deleted (history kept); back to the list."""
+    require_write(str(UploadLog(get_store().data_dir).get(upload_id).get("layer", "")))
+    meta = redo_upload(get_store(), upload_id, user=user_name())
+    flash(translate("uploads.redone", id=upload_id, count=meta.get("restored", 0)))
+    return redirect(url_for("uploads_pages.index"))
+
+
+def _confirm(upload_id: str, action: str) -> tuple[str, int]:
+    """The confirmation page of an undo or a redo; 409 when the upload's state does not
+    allow it (already undone, or not undone), saying so."""
+    store = get_store()
+    meta = UploadLog(store.data_dir).get(upload_id)
+    require_write(str(meta.get("layer", "")))
+    if action == "undo":
+        allowed, count = meta.get("status") == "committed", undo_count(store, meta)
+    else:
+        allowed, count = meta.get("status") == "undone", len(redo_ids(store, meta))
+    page = render_template(
+        "upload_confirm.html",
+        u=meta,
+        action=action,
+        allowed=allowed,
+        count=count,
+        spec=store.specs.get(meta.get("layer", "")),
+    )
+    return page, 200 if allowed else 409

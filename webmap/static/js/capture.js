@@ -392,7 +392,48 @@
     }).catch(function () { return null; });
   }
 
-  window.addEventListener("online", function () { setNet(true).then(flush); });
+  // ------------------------------------------------------------ returned to me
+  // Fetched, never part of the page: the service worker keeps the page for whoever uses
+  // this phone next, and the answer is marked no-store.
+  var returnedList = $("cap-returned-list");
+  var returnedStatus = $("cap-returned-status");
+  function returnedItem(w) {
+    var li = document.createElement("li");
+    li.className = "cap-returned-item";
+    li.dataset.feature = w.layer + "/" + w.id;
+    var head = document.createElement("strong");
+    head.textContent = w.layer_label + " · " + (w.title ? w.title + " (" + w.id + ")" : w.id);
+    var comment = document.createElement("p");
+    comment.className = "cap-returned-comment";
+    comment.textContent = fill(T.returned_comment, { comment: w.comment });
+    var link = document.createElement("a");
+    link.className = "cap-button cap-returned-fix";
+    link.href = w.url;
+    link.textContent = T.returned_fix;
+    li.appendChild(head);
+    li.appendChild(comment);
+    li.appendChild(link);
+    return li;
+  }
+  function loadReturned() {
+    if (!config.returned || !returnedList) return Promise.resolve(null);
+    return fetch(config.returned, {
+      credentials: "same-origin", cache: "no-store", headers: { Accept: "application/json" }
+    }).then(function (resp) {
+      if (!resp.ok || resp.redirected) throw new Error("HTTP " + resp.status);
+      return resp.json();
+    }).then(function (body) {
+      var items = (body && body.returned) || [];
+      returnedList.textContent = "";
+      items.forEach(function (w) { returnedList.appendChild(returnedItem(w)); });
+      returnedStatus.textContent = items.length ? "" : T.returned_none;
+      returnedList.dataset.loaded = String(items.length);
+    }, function () {
+      if (returnedList.dataset.loaded === undefined) returnedStatus.textContent = T.returned_offline;
+    });
+  }
+
+  window.addEventListener("online", function () { setNet(true).then(flush); loadReturned(); });
   window.addEventListener("offline", function () { setNet(false); });
   setInterval(function () { if (navigator.onLine) flush(); }, RETRY_MS);
 
@@ -403,5 +444,6 @@
   showLayer();
   netEl.setAttribute("data-state", navigator.onLine ? "online" : "offline");
   render().then(function () { if (navigator.onLine) flush(); });
-  window.vwCapture = { flush: flush, queueAll: queueAll };
+  loadReturned();
+  window.vwCapture = { flush: flush, queueAll: queueAll, loadReturned: loadReturned };
 })();
