@@ -7,6 +7,7 @@ import io
 import re
 from pathlib import Path
 
+import orjson
 import pytest
 
 from webmap.app import get_store
@@ -139,3 +140,25 @@ def test_undo_and_redo_need_a_planner_csrf_and_the_right_state(app):
     assert mine(app, upload_id) == {}
     refused = planner.get(f"/uploads/{upload_id}/undo?lang=zh")
     assert refused.status_code == 409 and "已撤销，不能再撤销" in refused.get_data(as_text=True)
+
+
+def test_an_upload_undone_before_redo_existed_is_redone_from_its_history(app):
+    """A record undone by an older version holds no ``undone_ids``: the features whose
+    last change was that undo come back (and not one deleted by hand before it)."""
+    upload_id, before = upload(app)
+    planner = signed_in(app)
+    gone = sorted(before)[0]
+    page = planner.get(f"/features/streetlights/{gone}").get_data(as_text=True)
+    planner.post(
+        f"/features/streetlights/{gone}/delete", data={"csrf_token": csrf(page), "reason": "重复"}
+    )
+    html = planner.get(f"/uploads/{upload_id}/undo").get_data(as_text=True)
+    planner.post(f"/uploads/{upload_id}/undo", data={"csrf_token": csrf(html)})
+    meta_path = Path(app.config["DATA_DIR"]) / "uploads" / upload_id / "meta.json"
+    meta = orjson.loads(meta_path.read_bytes())
+    del meta["undone_ids"]
+    meta_path.write_bytes(orjson.dumps(meta))
+    html = planner.get(f"/uploads/{upload_id}/redo").get_data(as_text=True)
+    assert re.search(r'data-count="(\d+)"', html).group(1) == "2"
+    planner.post(f"/uploads/{upload_id}/redo", data={"csrf_token": csrf(html)})
+    assert sorted(mine(app, upload_id)) == sorted(before)[1:]

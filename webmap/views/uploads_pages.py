@@ -1,4 +1,12 @@
-"""Upload pages: choose a file, PREVIEW what would happen, commit, list and undo.
+"""Upload pages: choose a file, PREVIEW what would happen, commit, list, undo and redo.
+
+The list (``/uploads``) holds every file upload and, below, the captures made on phones
+(who, when, layer, feature, review state); for the signed-in submitter, the rows of its
+uploads that planners returned, with their comments and links to correct them. Undo and
+redo are two steps each: ``GET /uploads/<id>/undo`` (or ``/redo``) says how many features
+it would delete (or bring back) and holds the button, ``POST`` does it (planners, CSRF,
+one commit through the store: :func:`layers.upload_log.undo_upload`, :func:`~layers.
+upload_log.redo_upload`).
 
 The file is staged server-side under a random token between preview and commit
 (:class:`layers.uploads.Staging`); the browser only ever holds the token. A commit runs
