@@ -10,7 +10,7 @@ from layers.review import REVIEW_COMMENT_FIELD, review_label, review_of
 from layers.specs import LayerSpec
 from webmap.auth import current_user
 from webmap.forms import input_kind, ref_choices
-from webmap.write_rights import may_write
+from webmap.write_rights import may_edit_feature
 
 #: The CRSs the location form offers (value, zh, en); parse_crs reads each value.
 CRS_CHOICES = (
@@ -45,8 +45,8 @@ def edit_form(spec: LayerSpec, feature: Mapping[str, Any]) -> dict[str, Any] | N
     write the layer: the fields with their current values, the version read, the
     current point, the CRS choices, and whether it may delete (planners)."""
     user = current_user()
-    if user is None or not may_write(user, spec):
-        return None
+    if user is None or not may_edit_feature(user, spec, feature):
+        return None  # a field account edits only its own works not yet approved
     props = feature.get("properties") or {}
     geometry = feature.get("geometry") or {}
     point = geometry.get("coordinates") if geometry.get("type") == "Point" else None
@@ -60,4 +60,5 @@ def edit_form(spec: LayerSpec, feature: Mapping[str, Any]) -> dict[str, Any] | N
         "movable": spec.spatial and "Point" in spec.geometry,
         "crs_choices": CRS_CHOICES,
         "can_delete": user.can("planner"),
+        "can_bulk": user.can("planner"),
     }

@@ -189,3 +189,11 @@ def test_a_bulk_change_with_one_stale_version_changes_nothing(app):
     r = client.post("/features/streetlights/bulk", data=data)
     assert r.status_code == 412 and 'id="vw-bulk-error"' in r.get_data(as_text=True)
     assert [store.get("streetlights", f) for f in ids] == before
+
+
+def test_a_field_account_sees_no_edit_form_on_an_approved_work_and_no_bulk_page(app):
+    field = signed_in(app, "field1")
+    assert 'id="vw-edit-form"' not in field.get(LIGHT).get_data(as_text=True)
+    assert field.get("/features/streetlights/bulk").status_code == 403
+    planner = signed_in(app)
+    assert 'id="vw-bulk-link"' in planner.get(LIGHT).get_data(as_text=True)

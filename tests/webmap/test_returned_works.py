@@ -87,6 +87,15 @@ def edit_form(client, fid):
     return csrf(html), version
 
 
+def no_edit_form(app, client, fid):
+    """The page offers no form (the account may not change the work), yet a hand-made
+    post gets a token and the version: what it then sends must still be refused."""
+    html = client.get(f"/features/streetlights/{fid}").get_data(as_text=True)
+    assert 'id="vw-edit-form"' not in html
+    version = get_store(app).get("streetlights", fid)["properties"]["version"]
+    return csrf(html), str(version)
+
+
 def test_a_returned_capture_is_listed_for_its_submitter_with_the_comment(app):
     fid = capture(app)
     field = signed_in(app, "field1")
@@ -141,7 +150,7 @@ def test_a_field_account_edits_only_its_own_works_that_are_not_approved(app):
     planner = signed_in(app)
     decide(planner, fid, "returned", COMMENT)
     other = signed_in(app, "field2")
-    token, version = edit_form(other, fid)
+    token, version = no_edit_form(app, other, fid)
     r = other.post(
         f"/features/streetlights/{fid}/edit",
         data={"csrf_token": token, "version": version, "status": "faulty"},
@@ -150,7 +159,7 @@ def test_a_field_account_edits_only_its_own_works_that_are_not_approved(app):
     assert "field2" in r.get_data(as_text=True) and "只能修改自己提交" in r.get_data(as_text=True)
     before = get_store(app).get("streetlights", "SL-000001")
     field = signed_in(app, "field1")
-    token, version = edit_form(field, "SL-000001")
+    token, version = no_edit_form(app, field, "SL-000001")
     r = field.post(
         "/features/streetlights/SL-000001/edit?lang=en",
         data={"csrf_token": token, "version": version, "status": "faulty"},
@@ -159,7 +168,7 @@ def test_a_field_account_edits_only_its_own_works_that_are_not_approved(app):
     assert "may change only works it submitted" in r.get_data(as_text=True)
     assert get_store(app).get("streetlights", "SL-000001") == before
     decide(planner, fid, "approved")  # its own work, once approved, is the planners'
-    token, version = edit_form(field, fid)
+    token, version = no_edit_form(app, field, fid)
     r = field.post(
         f"/features/streetlights/{fid}/edit",
         data={"csrf_token": token, "version": version, "status": "faulty"},

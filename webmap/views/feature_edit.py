@@ -148,14 +148,14 @@ def _remove_or_restore(layer: str, fid: str, op: str) -> Response | tuple[str, i
 
 
 @bp.get("/<layer>/bulk")
-@require_role("field")
+@require_role("planner")
 def bulk_page(layer: str) -> tuple[str, int]:
     """The features of a layer, filtered by status and township, to change at once."""
     return _bulk_page(require_write(layer))
 
 
 @bp.post("/<layer>/bulk")
-@require_role("field")
+@require_role("planner")
 def bulk(layer: str) -> Response | tuple[str, int]:
     """Set the status of the selected features (``id``, repeated) at once: all of them
     or, on any problem (a stale version, a feature outside the account's areas), none."""
