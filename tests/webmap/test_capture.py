@@ -313,7 +313,8 @@ def test_capture_form_comes_from_the_specs(app):
     assert '<option value="solar" >太阳能</option>' in fieldset
     assert 'name="power_source" required' in fieldset
     assert '<abbr class="req"' in fieldset
-    assert '灯杆高度 <span class="unit">(m)</span>' in fieldset
+    assert '灯杆高度 <span class="unit">(米)</span>' in fieldset  # units in Chinese (#16)
+    assert '灯具功率 <span class="unit">(瓦)</span>' in fieldset
     assert 'type="number" inputmode="decimal" step="any" min="0" max="40"' in fieldset
     assert 'name="installed_date" type="date"' in fieldset
     assert '<option value="working" selected>正常</option>' in fieldset  # spec default
@@ -322,6 +323,7 @@ def test_capture_form_comes_from_the_specs(app):
     assert 'data-layer="pipes"' not in page  # lines cannot be captured as a point
     english = client.get("/capture?lang=en").get_data(as_text=True)
     assert '<option value="solar" >Solar</option>' in english
+    assert '<span class="unit">(m)</span>' in english
     for url in re.findall(r'(?:src|href)="([^"]+)"', page):
         assert not url.startswith(("http:", "https:", "//")), url
 
