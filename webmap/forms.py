@@ -99,10 +99,11 @@ def ref_choices(spec: LayerSpec) -> dict[str, list[tuple[str, str]]]:
         target = store.spec(fspec.ref_layer)
         title = target.title_field or ("name" if target.field("name") else None)
         feats = store.features(fspec.ref_layer)[:MAX_REF_CHOICES]
-        choices[fspec.name] = [
+        found = [
             (f["id"], str((f.get("properties") or {}).get(title) or "") if title else "")
             for f in feats
         ]
+        choices[fspec.name] = sorted(found, key=lambda c: (c[1] == "", c[1], c[0]))  # by name
     return choices
 
 

@@ -124,6 +124,11 @@ class CheckedPage:
             route.abort("blockedbyclient")
 
     def _on_request_failed(self, request: Request) -> None:
+        # A script's fetch still in flight when the test moves on to another page is
+        # cancelled by the navigation (ERR_ABORTED): not a load that failed.
+        aborted = "ERR_ABORTED" in (request.failure or "")
+        if aborted and request.resource_type in ("fetch", "xhr"):
+            return
         if is_local(request.url):
             self.failed_loads.append(f"{request.url}: {request.failure}")
 

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +35,14 @@ from werkzeug.wrappers import Response as BaseResponse
 from layers.capture import Capture, capture_feature, capture_layers, check_key
 from layers.errors import BadRequest, Forbidden, NotFound
 from layers.photos import MIME_TYPES, PhotoStore
+from layers.places import where_is
 from layers.returned import returned_to
 from layers.specs import LayerSpec
 from webmap.auth import current_user, require_role, user_name
 from webmap.extensions import get_settings, get_store
 from webmap.forms import input_kind, map_setup, ref_choices
 from webmap.i18n import current_lang, translate
+from webmap.page_maps import snapshot
 from webmap.responses import json_response
 from webmap.scriptjson import script_json
 from webmap.write_rights import require_write, writable
@@ -69,6 +72,7 @@ _JS_KEYS = (
     "returned_offline",
     "returned_fix",
     "returned_comment",
+    "place_filled",
 )
 
 
@@ -77,6 +81,7 @@ def _page_config(layers: list[LayerSpec], lang: str) -> dict[str, Any]:
         **map_setup(lang),
         "api": url_for("capture.api_capture"),
         "returned": url_for("capture.api_returned"),
+        "place": url_for("capture.api_place"),
         "sw": url_for("capture.service_worker"),
         "layers": {
             s.name: {"label": s.label_in(lang), "accuracy_limit_m": s.accuracy_limit_m}
@@ -173,6 +178,29 @@ def api_returned() -> Response:
         link = url_for("maps.feature", layer=row.layer, fid=row.id, **query) + "#vw-edit"
         items.append({**row.as_dict(), "layer_label": spec.label_in(lang), "url": link})
     response = json_response({"user": user.name, "returned": items}, 200)
+    response.headers["Cache-Control"] = "no-store, private"
+    return response
+
+
+@bp.get("/api/capture/place")
+@require_role("field")
+def api_place() -> Response:
+    """The township and village at ``lon``, ``lat`` (WGS84): the township by its boundary,
+    the village by the area the village pages count in (its boundary, or the cell of the
+    nearest village), so a phone fills both in for the worker to check."""
+    try:
+        lon, lat = float(request.args["lon"]), float(request.args["lat"])
+    except (KeyError, ValueError):
+        raise BadRequest("bad_request", value="lon, lat") from None
+    if not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
+        raise BadRequest("bad_request", value=f"{lon}, {lat}"[:60])
+    point = {"geometry": {"type": "Point", "coordinates": [lon, lat]}}
+    township, village = where_is(snapshot().places, point)
+    body = {
+        "township": {"id": township.id, "name": township.name} if township else None,
+        "village": {"id": village.id, "name": village.name} if village else None,
+    }
+    response = json_response(body, 200)
     response.headers["Cache-Control"] = "no-store, private"
     return response
 

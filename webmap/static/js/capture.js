@@ -137,7 +137,47 @@
     }
     map.setView(ll, Math.max(map.getZoom(), 16));
     showAccuracy();
+    fillPlace(loc);
   }
+
+  // Township and village from the location (the server's boundaries and village areas):
+  // filled in where empty or filled in by us before, never over what the worker typed.
+  function fillPlace(loc) {
+    if (!config.place || !navigator.onLine) return;
+    var url = config.place + "?lon=" + encodeURIComponent(loc.lon) + "&lat=" + encodeURIComponent(loc.lat);
+    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (place) {
+        if (!place || here !== loc) return;
+        var filled = [];
+        fieldsets.forEach(function (fs) {
+          var town = fs.querySelector('[name="township"]');
+          if (town && place.township && (!town.value || town.dataset.vwAuto === "1")) {
+            town.value = place.township.name;
+            town.dataset.vwAuto = "1";
+            if (fs.dataset.layer === layerSelect.value) filled.push(place.township.name);
+          }
+          var village = fs.querySelector('select[name="village_id"]');
+          if (village && place.village && (!village.value || village.dataset.vwAuto === "1") &&
+              village.querySelector('option[value="' + CSS.escape(place.village.id) + '"]')) {
+            village.value = place.village.id;
+            village.dataset.vwAuto = "1";
+            if (fs.dataset.layer === layerSelect.value) filled.push(place.village.name);
+          }
+        });
+        var note = $("cap-place");
+        if (note) note.textContent = filled.length ? fill(T.place_filled, { place: filled.join(" · ") }) : "";
+      })
+      .catch(function () { /* offline or a hiccup: the worker fills them in */ });
+  }
+  fieldsets.forEach(function (fs) {
+    fs.addEventListener("input", function (e) {
+      if (e.target && e.target.dataset) delete e.target.dataset.vwAuto;  // the worker's own
+    });
+    fs.addEventListener("change", function (e) {
+      if (e.target && e.target.dataset && e.isTrusted) delete e.target.dataset.vwAuto;
+    });
+  });
 
   map.on("click", function (e) {
     var p = fromDisplay(e.latlng);
