@@ -158,6 +158,7 @@ def test_a_copied_session_cookie_dies_with_logout_password_change_and_disabling(
     assert browser.login("admin1", "another-horse-7")[0] == 302
     copied = browser.session_cookie()
     assert with_cookie(site.url, copied) == 200
+    users.add("spare-admin", "admin", rel.PASSWORD)  # the last admin cannot be disabled
     users.set_active("admin1", False)
     users.set_active("admin1", True)
     assert [with_cookie(site.url, copied) for _ in range(4)] == [401] * 4, "disable+enable"
@@ -184,6 +185,7 @@ def test_tokens_of_revoked_or_disabled_accounts_stop_in_every_worker(site: Any, 
     assert by_token(token) == [401] * 4
     token = users.new_token("admin1")
     assert by_token(token) == [200] * 4
+    users.add("spare-admin", "admin", rel.PASSWORD)  # the last admin cannot be disabled
     users.set_active("admin1", False)
     assert by_token(token) == [401] * 4
 
