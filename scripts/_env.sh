@@ -47,6 +47,16 @@ ensure_debian_packages() {
   fi
 }
 
+ensure_cjk_font() {
+  # The CJK font the progress report (PDF and its map) embeds; scripts/serve needs it.
+  [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] && return 0
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing Debian packages: fonts-wqy-microhei" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq fonts-wqy-microhei >/dev/null
+}
+
 postgres_bin() {
   # The newest installed PostgreSQL server's bin folder (Debian layout), or nothing.
   local dir
