@@ -51,7 +51,8 @@ MAX_PHOTO_BYTES = 15 * 1024 * 1024
 DEFAULT_MAX_PHOTO_PIXELS = 40_000_000
 JPEG_QUALITY = 88
 #: Longest side of the thumbnail kept beside each photo (``photos/thumbs/<id>.jpg``).
-THUMB_PX = 480
+THUMB_PX = 320
+THUMB_QUALITY = 80
 MAX_PHOTOS_PER_FEATURE = 12
 PHOTO_ID_RE = re.compile(r"^P-[0-9a-f]{24}$")
 _SUFFIX = {"jpeg": ".jpg", "png": ".png"}
@@ -180,13 +181,39 @@ def reencode(data: bytes, filename: str, max_pixels: int = DEFAULT_MAX_PHOTO_PIX
         raise ValidationFailed([Problem("photo_not_image", field="photos", value=name)]) from None
 
 
-def _encode(image: Image.Image, fmt: str, icc: bytes | None) -> Encoded:
+def thumbnail(image: Image.Image) -> bytes:
+    """A JPEG of ``image`` (already upright) whose longest side is at most
+    :data:`THUMB_PX` pixels; a smaller image keeps its size."""
     small = image.copy()
     small.thumbnail((THUMB_PX, THUMB_PX))
     if small.mode not in ("RGB", "L"):
         small = small.convert("RGB")
     thumb = io.BytesIO()
-    small.save(thumb, "JPEG", quality=80)
+    small.save(thumb, "JPEG", quality=THUMB_QUALITY)
+    return thumb.getvalue()
+
+
+def thumbnail_of(data: bytes, max_pixels: int = DEFAULT_MAX_PHOTO_PIXELS) -> bytes:
+    """The thumbnail of a photo file (turned upright by its EXIF orientation, if it has
+    one), for photos stored before thumbnails were made.
+
+    Raises :class:`ValidationFailed` when ``data`` is not a photo :func:`check_photo`
+    accepts or cannot be decoded.
+    """
+    problems = check_photo(data, "photo", max_pixels)
+    if problems:
+        raise ValidationFailed(problems)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=["JPEG", "PNG"]) as opened:
+                return thumbnail(ImageOps.exif_transpose(opened))
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, Warning):
+        raise ValidationFailed([Problem("photo_not_image", field="photos")]) from None
+
+
+def _encode(image: Image.Image, fmt: str, icc: bytes | None) -> Encoded:
+    thumb = thumbnail(image)
     out = io.BytesIO()
     extra: dict[str, Any] = {"icc_profile": icc} if icc else {}
     if fmt == "PNG":
@@ -197,7 +224,7 @@ def _encode(image: Image.Image, fmt: str, icc: bytes | None) -> Encoded:
             image = image.convert("RGB")
         image.save(out, "JPEG", quality=JPEG_QUALITY, **extra)
         kind = "jpeg"
-    return Encoded(kind, out.getvalue(), image.width, image.height, thumb.getvalue())
+    return Encoded(kind, out.getvalue(), image.width, image.height, thumb)
 
 
 def photo_id_for(data: bytes) -> str:
@@ -233,13 +260,49 @@ class PhotoStore:
                 return candidate
         return None
 
-    def thumb_path(self, photo_id: str) -> Path | None:
-        """The thumbnail (JPEG) of ``photo_id``; None when malformed, unknown, or a photo
-        stored before thumbnails were made."""
+    def thumb_path(self, photo_id: str, *, make: bool = True) -> Path | None:
+        """The thumbnail (JPEG) of ``photo_id``; None when malformed or unknown.
+
+        A photo stored before thumbnails were made gets its thumbnail now (``make``),
+        written beside the others; None when that cannot be done (a read-only data
+        directory, a file that no longer decodes): then the photo itself is the answer.
+        """
         if not PHOTO_ID_RE.match(photo_id or ""):
             return None
         candidate = self.thumbs / f"{photo_id}.jpg"
-        return candidate if candidate.is_file() else None
+        if candidate.is_file():
+            return candidate
+        return self.make_thumb(photo_id) if make else None
+
+    def make_thumb(self, photo_id: str) -> Path | None:
+        """Write the missing thumbnail of a stored photo; its path, or None when the photo
+        is unknown, does not decode, or the folder cannot be written."""
+        source = self.path(photo_id)
+        if source is None:
+            return None
+        target = self.thumbs / f"{photo_id}.jpg"
+        try:
+            data = thumbnail_of(source.read_bytes())
+            with self._lock:
+                if not target.is_file():
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    atomic_write(target, data)
+        except (ValidationFailed, OSError):
+            return None
+        return target
+
+    def missing_thumbs(self) -> list[str]:
+        """Ids of stored photos that have no thumbnail yet."""
+        return [
+            pid
+            for pid in sorted(self._index()["photos"])
+            if self.thumb_path(pid, make=False) is None and self.path(pid) is not None
+        ]
+
+    def make_missing_thumbs(self) -> int:
+        """Write every missing thumbnail (what ``villageworks repair`` does for photos
+        stored before thumbnails); how many were written."""
+        return sum(self.make_thumb(pid) is not None for pid in self.missing_thumbs())
 
     def meta(self, photo_id: str) -> dict[str, Any] | None:
         """The record of one photo (kind, size, file name, EXIF...), or None."""
@@ -329,7 +392,8 @@ class PhotoStore:
 def photos_for(store_dir: Path | str, layer: str, fid: str) -> list[dict[str, Any]]:
     """Photos of one feature, for popups: ``[{"id", "kind", "filename", "exif", ...}]``.
 
-    The web layer serves each at ``/photos/<id>``. Empty when the feature has none.
+    The web layer serves each at ``/photos/<id>``, its thumbnail at
+    ``/photos/<id>/thumb``. Empty when the feature has none.
     """
     return PhotoStore(store_dir).for_feature(layer, fid)
 
@@ -344,4 +408,6 @@ __all__ = [
     "photo_id_for",
     "photos_for",
     "reencode",
+    "thumbnail",
+    "thumbnail_of",
 ]
