@@ -53,6 +53,10 @@ class ItemProgress:
     notes: str = ""
     species: str = ""
     version: int = 1
+    #: The plan year (计划年度), given or derived (``item_plan_year``); None if unknown.
+    plan_year: int | None = None
+    carried_from: str = ""
+    carried_to: str = ""
 
     @property
     def finished(self) -> bool:
@@ -106,6 +110,9 @@ class ItemProgress:
             "stalled": self.stalled,
             "plan_pct": self.plan_pct,
             "behind": self.behind,
+            "plan_year": self.plan_year,
+            "carried_from": self.carried_from,
+            "carried_to": self.carried_to,
         }
 
 
@@ -172,6 +179,44 @@ def _day(value: Any) -> dt.date | None:
         return None
 
 
+MIN_YEAR, MAX_YEAR = 2000, 2100
+
+
+def item_plan_year(props: Mapping[str, Any]) -> int | None:
+    """The plan year (计划年度) of a ledger item: its ``plan_year``; for items saved
+    without one, the year of its start date, else of its deadline; else None.
+
+    >>> item_plan_year({"plan_year": 2021, "start_date": "2020-12-01"})
+    2021
+    >>> item_plan_year({"start_date": "2026-03-01"}), item_plan_year({"deadline": "2025-12-31"})
+    (2026, 2025)
+    >>> item_plan_year({}) is None
+    True
+    """
+    for key in ("plan_year", "start_date", "deadline"):
+        value = props.get(key)
+        if value in (None, ""):
+            continue
+        try:
+            year = int(value) if key == "plan_year" else int(str(value)[:4])
+        except (TypeError, ValueError):
+            continue
+        if MIN_YEAR <= year <= MAX_YEAR:
+            return year
+    return None
+
+
+def plan_years(store: BaseStore) -> list[int]:
+    """The plan years that have at least one ledger item, sorted (for year selectors)."""
+    years = {item_plan_year(f.get("properties") or {}) for f in store.features("ledger")}
+    return sorted(y for y in years if y is not None)
+
+
+def current_year(today: dt.date | None = None) -> int:
+    """The year of ``today`` (the default plan year of the pages and exports)."""
+    return (today or dt.date.today()).year
+
+
 def ledger_progress(
     store: BaseStore,
     *,
@@ -179,6 +224,7 @@ def ledger_progress(
     stalled_after_days: int = STALLED_AFTER_DAYS,
     as_of: dt.date | None = None,
     categories: Collection[str] | None = None,
+    year: int | None = None,
 ) -> list[ItemProgress]:
     """Every ledger item with its actual progress, computed now.
 
@@ -187,12 +233,16 @@ def ledger_progress(
     feature is dated by its layer's date field, else by when it was recorded; an entry
     by its date). Without it everything live counts. ``categories`` keeps only the items
     of those categories, and reads only the features linked to them (a province's
-    million streetlights are not read for its planting items).
+    million streetlights are not read for its planting items). ``year`` keeps only the
+    items of that plan year (``item_plan_year``); None keeps every year. A work counts
+    toward the item it names, whatever its own date.
     """
     today = today or dt.date.today()
     cutoff = as_of.isoformat() if as_of else None
     items = store.features("ledger")
     wanted = None
+    if year is not None:
+        items = [i for i in items if item_plan_year(i.get("properties") or {}) == year]
     if categories is not None:
         items = [i for i in items if str((i.get("properties") or {}).get("category")) in categories]
         wanted = {str(i["id"]) for i in items}
@@ -362,6 +412,9 @@ def _progress_of(
         notes=str(props.get("notes") or ""),
         species=str(species or ""),
         version=int(props.get("version") or 1),
+        plan_year=item_plan_year(props),
+        carried_from=str(props.get("carried_from") or ""),
+        carried_to=str(props.get("carried_to") or ""),
     )
 
 
