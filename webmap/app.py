@@ -24,6 +24,7 @@ from webmap.views import (
     home,
     ledger,
     maps,
+    reports_pages,
     review,
     uploads_api,
     uploads_pages,
@@ -47,6 +48,7 @@ BLUEPRINTS = (
     ledger.bp,
     feature_edit.bp,
     review.bp,
+    reports_pages.bp,
 )
 
 

@@ -1,0 +1,151 @@
+"""The residents' channel (群众反映): public pages, no account needed.
+
+- ``GET /report``: a phone form (WeChat's browser included): location by GPS or a tap on
+  the map, a category, a description, photos and an optional phone number. Before
+  sending, open reports of the same category nearby are offered as "the same problem?"
+  (+1 instead of a duplicate). The page is kept offline by its own service worker, and a
+  report made without signal waits in IndexedDB ("待发送") until the phone is online.
+- ``GET /reports/<code>``: one report followed by its tracking code: status, the public
+  replies, the dates and, once solved, a rating (1-5 with a comment, once).
+- ``GET /reports``: the public list and map of accepted reports, by status and township;
+  planners get a link to each report's feature editor.
+- ``GET /report-sw.js``: the service worker of ``/report`` (its scope), separate from the
+  capture page's.
+
+The pages carry no report data of their own: their scripts read the public JSON API
+(``/api/reports``), which never holds the phone number, and show every user-supplied
+string as text.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, render_template, send_file, url_for
+from werkzeug.wrappers import Response as BaseResponse
+
+from layers.errors import NotFound
+from webmap.auth import current_user
+from webmap.forms import map_setup
+from webmap.i18n import current_lang, translate
+from webmap.page_maps import snapshot
+from webmap.scriptjson import script_json
+
+bp = Blueprint("reports_pages", __name__)
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+CATEGORIES = ("streetlight", "water", "road", "sanitation", "greenery", "public_facility", "other")
+STATUSES = ("new", "accepted", "in_progress", "solved", "closed", "rejected")
+# Public statuses (the list's filter) and those in which a report may be rated.
+PUBLIC_STATUSES = ("accepted", "in_progress", "solved", "closed")
+RATED_AFTER = ("solved", "closed")
+_DATES = ("created", "updated", "solved")
+_CODE = re.compile(r"^[A-Za-z0-9-]{1,40}$")
+# Strings the scripts show, under ``reports.page.js.<key>``.
+_JS_KEYS = (
+    "online",
+    "offline",
+    "queued",
+    "sending",
+    "sent",
+    "failed",
+    "retry",
+    "discard",
+    "no_location",
+    "no_category",
+    "no_description",
+    "located",
+    "placed_on_map",
+    "geo_denied",
+    "geo_unavailable",
+    "similar_title",
+    "similar_same",
+    "similar_done",
+    "similar_none",
+    "me_too_count",
+    "copy",
+    "copied",
+    "mine_empty",
+    "not_found",
+    "load_failed",
+    "rating_saved",
+    "rating_refused",
+    "rating_pick",
+    "no_replies",
+    "list_empty",
+    "count",
+    "rate_limited",
+    "open_editor",
+    "stars",
+)
+
+
+def _text(lang: str) -> dict[str, Any]:
+    """What the scripts print: messages, category and status names."""
+    return {
+        **{k: translate(f"reports.page.js.{k}", lang) for k in _JS_KEYS},
+        "categories": {c: translate(f"reports.page.cat.{c}", lang) for c in CATEGORIES},
+        "statuses": {s: translate(f"reports.page.state.{s}", lang) for s in STATUSES},
+        "rated_after": list(RATED_AFTER),
+        "dates": {d: translate(f"reports.page.date.{d}", lang) for d in _DATES},
+    }
+
+
+def _links() -> dict[str, str]:
+    """The API and page addresses the scripts use; ``{code}``/``{id}`` are filled there."""
+    return {
+        "api": "/api/reports",
+        "similar": "/api/reports/similar",
+        "me_too": "/api/reports/{id}/me-too",
+        "status_page": url_for("reports_pages.status_page", code="CODE").replace("CODE", "{code}"),
+        "list_page": url_for("reports_pages.list_page"),
+        "editor": url_for("maps.feature", layer="reports", fid="FID").replace("FID", "{id}"),
+        "sw": url_for("reports_pages.service_worker"),
+        "scope": url_for("reports_pages.new_report"),
+    }
+
+
+def _page(template: str, townships: list[str] | None = None, **config: Any) -> str:
+    lang = current_lang()
+    full = {"lang": lang, "text": _text(lang), **_links(), **config}
+    return render_template(
+        template,
+        categories=CATEGORIES,
+        statuses=STATUSES,
+        public_statuses=PUBLIC_STATUSES,
+        townships=townships or [],
+        config_json=script_json(full),
+        code=config.get("code", ""),
+    )
+
+
+@bp.get("/report")
+def new_report() -> str:
+    """The residents' report form (public)."""
+    return _page("report_new.html", **map_setup(current_lang()))
+
+
+@bp.get("/reports")
+def list_page() -> str:
+    """The public list and map of accepted reports (by status and township)."""
+    user = current_user()
+    planner = bool(user and user.can("planner"))
+    names = sorted({t.name for t in snapshot().places.townships.values() if t.name})
+    return _page("reports_list.html", townships=names, planner=planner, **map_setup(current_lang()))
+
+
+@bp.get("/reports/<code>")
+def status_page(code: str) -> str:
+    """One report, followed by its tracking code (public)."""
+    if not _CODE.match(code):
+        raise NotFound("not_found", what="report", value=code[:40])
+    return _page("report_status.html", code=code)
+
+
+@bp.get("/report-sw.js")
+def service_worker() -> BaseResponse:
+    """The service worker of ``/report``: from the root so its scope may be ``/report``."""
+    response = send_file(STATIC_DIR / "report-sw.js", mimetype="text/javascript", max_age=0)
+    response.headers["Cache-Control"] = "no-cache"
+    return response
