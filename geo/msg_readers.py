@@ -15,9 +15,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "File “{value}” is empty.",
     },
     "unknown_format": {
-        "zh": "无法识别文件“{value}”的格式。支持：GeoJSON、CSV、GPX、KML、KMZ、"
+        "zh": "无法识别文件“{value}”的格式。支持：GeoJSON、CSV、Excel（.xlsx）、GPX、KML、KMZ、"
         "Shapefile（zip 压缩包）、GeoPackage。",
-        "en": "Cannot recognise the format of “{value}”. Supported: GeoJSON, CSV, GPX, KML, "
+        "en": "Cannot recognise the format of “{value}”. Supported: GeoJSON, CSV, Excel (.xlsx), "
+        "GPX, KML, "
         "KMZ, Shapefile (as a zip), GeoPackage.",
     },
     "shapefile_needs_zip": {
@@ -26,9 +27,71 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "“{value}” is one part of a shapefile: zip the .shp, .shx, .dbf, .prj (and .cpg) "
         "together and upload the zip.",
     },
+    # Legacy .xls (an OLE file), a password-protected or a damaged workbook.
     "excel_not_supported": {
-        "zh": "“{value}”是 Excel 文件：请在 Excel 中“另存为 CSV UTF-8”后上传。",
-        "en": "“{value}” is an Excel file: save it as “CSV UTF-8” in Excel and upload that.",
+        "zh": "“{value}”是无法读取的 Excel 文件：旧版 Excel 97-2003 工作簿（.xls）、加密或已损坏的"
+        "工作簿都无法读取。请在 Excel 或 WPS 中打开它，“另存为”Excel 工作簿（.xlsx）或"
+        "“CSV UTF-8”（如有密码请先取消），再上传。",
+        "en": "“{value}” is an Excel file that cannot be read: a legacy Excel 97-2003 workbook "
+        "(.xls), a password-protected or a damaged workbook. Open it in Excel or WPS and "
+        "“Save As” an Excel workbook (.xlsx) or “CSV UTF-8” (remove any password first), then "
+        "upload that.",
+    },
+    "xlsb_not_supported": {
+        "zh": "“{value}”是 Excel 二进制工作簿（.xlsb），无法读取：请另存为 .xlsx 或"
+        "“CSV UTF-8”后上传。",
+        "en": "“{value}” is an Excel binary workbook (.xlsb), which cannot be read: save it "
+        "as .xlsx or “CSV UTF-8” and upload that.",
+    },
+    "office_not_supported": {
+        "zh": "“{value}”是 Word/PowerPoint 等 Office 文档，不是表格：请上传 .xlsx、CSV "
+        "或 GIS 文件。",
+        "en": "“{value}” is an Office document (Word, PowerPoint…), not a spreadsheet: "
+        "upload an .xlsx, CSV or GIS file.",
+    },
+    "xlsx_no_sheet": {
+        "zh": "工作簿中没有名为“{value}”的工作表（现有：{sheets}）。",
+        "en": "The workbook has no sheet named “{value}” (sheets: {sheets}).",
+    },
+    "xlsx_sheet_no_coordinates": {
+        "zh": "工作表“{value}”前 30 行中找不到坐标列表头：需要“经度/纬度”（lon/lat、x/y）两列，"
+        "或一个 WKT 列。该表首行为：{headers}。请选择其他工作表（现有：{sheets}）。",
+        "en": "Sheet “{value}” has no header row naming coordinate columns in its top 30 rows: "
+        "need longitude/latitude (经度/纬度, lon/lat, x/y) or a WKT column. Its first row is: "
+        "{headers}. Choose another sheet (sheets: {sheets}).",
+    },
+    "xlsx_no_coordinates": {
+        "zh": "工作簿的所有工作表（{value}）前 30 行中都找不到坐标列表头：需要“经度/纬度”"
+        "（lon/lat、x/y）两列，或一个 WKT 列。",
+        "en": "No sheet of the workbook ({value}) has a header row naming coordinate columns "
+        "in its top 30 rows: need longitude/latitude (经度/纬度, lon/lat, x/y) or a WKT column.",
+    },
+    "xlsx_sheet_read": {
+        "zh": "已读取工作表“{value}”（表头在第 {header_row} 行；工作簿中的工作表：{sheets}）。"
+        "行号为 Excel 中的行号。",
+        "en": "Read sheet “{value}” (header in row {header_row}; the workbook's sheets: "
+        "{sheets}). Row numbers are Excel's.",
+    },
+    "xlsx_missing_coordinate": {
+        "zh": "工作表“{sheet}”第 {row} 行 {column} 列（“{field}”）为空，该行已跳过。",
+        "en": "Sheet “{sheet}”, row {row}, column {column} (“{field}”) is empty; row skipped.",
+    },
+    "xlsx_bad_coordinate": {
+        "zh": "工作表“{sheet}”第 {row} 行 {column} 列（“{field}”）的值“{value}”不是有效坐标，"
+        "该行已跳过。",
+        "en": "Sheet “{sheet}”, row {row}, column {column} (“{field}”): value “{value}” is not "
+        "a valid coordinate; row skipped.",
+    },
+    "xlsx_bad_wkt": {
+        "zh": "工作表“{sheet}”第 {row} 行 {column} 列（“{field}”）的值“{value}”不是有效的 WKT "
+        "几何，该行已跳过。",
+        "en": "Sheet “{sheet}”, row {row}, column {column} (“{field}”): value “{value}” is not "
+        "valid WKT; row skipped.",
+    },
+    "xlsx_extra_cells": {
+        "zh": "工作表“{sheet}”第 {row} 行从 {column} 列起的单元格没有表头，其内容“{value}”已忽略。",
+        "en": "Sheet “{sheet}”, row {row}: the cells from column {column} on have no header; "
+        "their “{value}” was ignored.",
     },
     "archive_not_supported": {
         "zh": "“{value}”是 RAR/7z/gzip 压缩包：请改用 zip 格式。",

@@ -1,4 +1,5 @@
-"""Read uploaded GIS files into GeoDataFrames: GeoJSON, CSV, GPX, KML/KMZ, Shapefile, GeoPackage.
+"""Read uploaded GIS files into GeoDataFrames: GeoJSON, CSV, Excel .xlsx, GPX, KML/KMZ,
+Shapefile, GeoPackage.
 
 One door, :func:`read_upload`, takes the bytes and the original file name and returns a
 :class:`ReadResult`. The format is recognised by content first (ZIP and SQLite magic bytes,
@@ -19,7 +20,11 @@ Guarantees
 - Values are not range-checked here (swapped or out-of-area coordinates are the job of the
   validators); attribute values from CSV stay strings.
 
-Modules, one per format: :mod:`~geo.readers.csvfile`, :mod:`~geo.readers.geojson`,
+An .xlsx workbook (a ZIP, checked like any archive) is cut into cells and read by the CSV
+reader's own column pass (:mod:`~geo.readers.xlsx`); its rows count as Excel numbers them.
+
+Modules, one per format: :mod:`~geo.readers.csvfile`, :mod:`~geo.readers.xlsx`,
+:mod:`~geo.readers.geojson`,
 :mod:`~geo.readers.gpx`, :mod:`~geo.readers.kml`, :mod:`~geo.readers.gdal` (Shapefile,
 GeoPackage); shared: :mod:`~geo.readers.upload` (the entry point and ZIPs),
 :mod:`~geo.readers.sniff`, :mod:`~geo.readers.result`, :mod:`~geo.readers.xmldoc`,

@@ -156,6 +156,17 @@ def _read_csv(data: bytes, encoding: str | None) -> _Table:
         headers = next(h for h in records if any(c.strip() for c in h))
     except StopIteration:
         raise _fail("empty_file") from None
+    columns = _header_columns(headers, used)
+    with _gc_paused():
+        columns.read(_grid(lines, records, len(headers)))
+    return columns.table
+
+
+def _header_columns(headers: list[str], encoding: str | None) -> _CsvColumns:
+    """The column reader for a header row: its geometry columns found, its names unique.
+
+    Shared by CSV and spreadsheets (:mod:`geo.readers.xlsx`): the same header checks.
+    """
     if len(headers) > MAX_COLUMNS:
         raise _fail("too_many_columns", count=len(headers), limit=MAX_COLUMNS)
     found = _find_columns([_norm_header(h) for h in headers])
@@ -163,12 +174,36 @@ def _read_csv(data: bytes, encoding: str | None) -> _Table:
         raise _fail("csv_no_geometry_columns", value=" | ".join(headers))
     taken: set[str] = set()
     names = [_unique(h.strip(), taken) for h in headers]
-    table = _Table(columns=list(headers), encoding=used)
+    table = _Table(columns=list(headers), encoding=encoding)
     table.base = [n for i, n in enumerate(names) if i not in found[1]]
+    return _CsvColumns(headers, names, found, table)
+
+
+def has_geometry_columns(headers: list[str]) -> bool:
+    """Whether a header row names lon/lat, x/y or WKT columns, as the CSV reader finds them.
+
+    >>> has_geometry_columns(["名称", "经度", "纬度"]), has_geometry_columns(["县路灯台账"])
+    (True, False)
+    """
+    return _find_columns([_norm_header(str(h)) for h in headers]) is not None
+
+
+def read_cells(headers: list[str], records: list[list[str]], rows: list[int]) -> _Table:
+    """A sheet already cut into cells (text), read exactly as a CSV's cells are.
+
+    ``rows`` are the row numbers to report for ``records`` (a spreadsheet's own). Blank
+    records are left out; records wider or narrower than the header are cut or padded.
+    """
+    columns = _header_columns(headers, None)
+    width = len(headers)
     with _gc_paused():
-        grid = _grid(lines, records, len(headers))
-        _CsvColumns(headers, names, found, table).read(grid)
-    return table
+        if set(map(len, records)) <= {width}:
+            flat = list(chain.from_iterable(records))
+            grid = _Grid(flat, rows, _has_space("\x00".join(flat), "\x00"))
+        else:
+            grid = _ragged(records, rows, width)
+        columns.read(grid)
+    return columns.table
 
 
 def _paren_depth(text: str) -> int:

@@ -18,7 +18,7 @@ from geo.safety import (
     MAX_FEATURE_VERTICES,
 )
 
-FORMATS = ("geojson", "csv", "gpx", "kml", "kmz", "shapefile", "gpkg")
+FORMATS = ("geojson", "csv", "xlsx", "gpx", "kml", "kmz", "shapefile", "gpkg")
 WGS84 = "EPSG:4326"
 #: Deepest parenthesis nesting accepted in a WKT cell; GEOS parses WKT recursively.
 MAX_WKT_NESTING = 12
@@ -55,6 +55,9 @@ class ReadResult:
     rows: list[int] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     columns: list[str] = field(default_factory=list)
+    #: An .xlsx workbook's sheets, and the one read.
+    sheets: list[str] = field(default_factory=list)
+    sheet: str | None = None
 
 
 @dataclass

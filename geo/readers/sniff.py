@@ -27,6 +27,8 @@ _EXT_KIND = {
     ".gpx": "xml",
     ".kml": "xml",
     ".kmz": "zip",
+    ".xlsx": "zip",
+    ".xlsm": "zip",
     ".zip": "zip",
     ".gpkg": "gpkg",
 }
@@ -60,8 +62,9 @@ def sniff_kind(data: bytes, filename: str) -> str:
     Raises
     ------
     InputError
-        For recognisably unsupported files: a bare ``.shp``/``.dbf``, Excel, RAR/7z/gzip,
-        or binary data.
+        For recognisably unsupported files: a bare ``.shp``/``.dbf``, legacy Excel
+        ``.xls``, a damaged ``.xlsx``, RAR/7z/gzip, or binary data. (An ``.xlsx`` is a
+        ``zip``: :func:`~geo.readers.read_upload` reads it.)
 
     Examples
     --------
@@ -75,7 +78,7 @@ def sniff_kind(data: bytes, filename: str) -> str:
         return "gpkg"
     if data.startswith(_SHP_MAGIC):
         raise _fail("shapefile_needs_zip", value=filename)
-    if data.startswith(_OLE):
+    if data.startswith(_OLE):  # Excel 97-2003 .xls, or a password-protected .xlsx
         raise _fail("excel_not_supported", value=filename)
     if data.startswith(_ARCHIVES):
         raise _fail("archive_not_supported", value=filename)
@@ -86,7 +89,9 @@ def sniff_kind(data: bytes, filename: str) -> str:
         return "json"
     if ext in _SHAPE_PARTS:
         raise _fail("shapefile_needs_zip", value=filename)
-    if ext in (".xls", ".xlsx"):
+    if ext == ".xls":
+        raise _fail("excel_not_supported", value=filename)
+    if ext in (".xlsx", ".xlsm"):  # named so, yet not a ZIP: damaged or mislabelled
         raise _fail("excel_not_supported", value=filename)
     if _looks_binary(data):
         raise _fail("unknown_format", value=filename)

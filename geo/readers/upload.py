@@ -10,8 +10,9 @@ from geo.readers.gdal import _read_gpkg, _read_shapefile
 from geo.readers.geojson import _read_geojson
 from geo.readers.gpx import _read_gpx
 from geo.readers.kml import _read_kml
-from geo.readers.result import ReadResult, _fail, _finish, _Table
+from geo.readers.result import ReadResult, _fail, _finish, _problem, _Table
 from geo.readers.sniff import _EXT_KIND, _extension, _is_blank, sniff_kind
+from geo.readers.xlsx import read_xlsx
 from geo.readers.xmldoc import _local, _parse_any_xml
 from geo.safety import (
     check_size,
@@ -29,6 +30,7 @@ def read_upload(
     max_bytes: int = 50 * 1024 * 1024,
     encoding: str | None = None,
     layer: str | None = None,
+    sheet: str | None = None,
 ) -> ReadResult:
     """Read one uploaded file of any supported format.
 
@@ -45,6 +47,9 @@ def read_upload(
     layer : str, optional
         Preferred layer of a GeoPackage, or name (without extension) of a shapefile in a
         ZIP; read when present, otherwise the first layer is read with a warning.
+    sheet : str, optional
+        Sheet of an .xlsx workbook to read; by default the first one with coordinate
+        columns. ``ReadResult.sheets`` lists the workbook's sheets.
 
     Returns
     -------
@@ -70,7 +75,7 @@ def read_upload(
     if _is_blank(data):
         raise _fail("empty_file", value=filename)
     try:
-        return _read_detected(data, filename, encoding, layer)
+        return _read_detected(data, filename, encoding, layer, sheet)
     except (InputError, MemoryError):
         raise
     except Exception as exc:
@@ -81,12 +86,12 @@ def read_upload(
 
 
 def _read_detected(
-    data: bytes, filename: str, encoding: str | None, layer: str | None
+    data: bytes, filename: str, encoding: str | None, layer: str | None, sheet: str | None = None
 ) -> ReadResult:
     """Dispatch on the sniffed container kind."""
     kind = sniff_kind(data, filename)
     if kind == "zip":
-        return _read_zip(data, filename, encoding, layer)
+        return _read_zip(data, filename, encoding, layer, sheet)
     if kind == "gpkg":
         return _finish(_read_gpkg(data, layer), "gpkg")
     if kind == "xml":
@@ -129,12 +134,15 @@ _INNER_KINDS = {
 }
 
 
-def _read_zip(data: bytes, filename: str, encoding: str | None, layer: str | None) -> ReadResult:
-    """A ZIP: KMZ, zipped shapefile, or one zipped GPX/GeoJSON/CSV/GeoPackage."""
-    files = safe_unzip(data)
+def _read_zip(
+    data: bytes, filename: str, encoding: str | None, layer: str | None, sheet: str | None = None
+) -> ReadResult:
+    """A ZIP: an .xlsx workbook, KMZ, zipped shapefile, or one zipped GPX/GeoJSON/CSV/
+    GeoPackage."""
+    files = safe_unzip(data)  # an .xlsx too: its entries pass the same guards first
     lower = {name.lower(): name for name in files}
     if "[content_types].xml" in lower:
-        raise _fail("excel_not_supported", value=filename)
+        return _read_workbook(data, filename, lower, sheet)
     shapes = [n for n in files if n.lower().endswith(".shp")]
     if shapes:
         return _finish(_read_shapefile(files, shapes, encoding, layer), "shapefile")
@@ -152,6 +160,28 @@ def _read_zip(data: bytes, filename: str, encoding: str | None, layer: str | Non
     if content.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         raise _fail("zip_no_supported_file", value=inner[0])
     return _read_detected(content, inner[0], encoding, layer)
+
+
+def _read_workbook(
+    data: bytes, filename: str, lower: dict[str, str], sheet: str | None
+) -> ReadResult:
+    """An Office Open XML package: an Excel workbook is read, anything else refused."""
+    if "xl/workbook.xml" not in lower and "xl/workbook.bin" not in lower:
+        raise _fail("office_not_supported", value=filename)
+    if "xl/workbook.bin" in lower:  # .xlsb: binary sheets, which openpyxl cannot read
+        raise _fail("xlsb_not_supported", value=filename)
+    found = read_xlsx(data, filename, sheet)
+    note = _problem(
+        "xlsx_sheet_read",
+        value=found.sheet,
+        severity="warning",
+        header_row=found.header_row,
+        sheets=", ".join(found.sheets),
+    )
+    found.table.problems.insert(0, note)
+    result = _finish(found.table, "xlsx")
+    result.sheets, result.sheet = found.sheets, found.sheet
+    return result
 
 
 # --- GDAL-backed formats: Shapefile and GeoPackage ---------------------------------------
