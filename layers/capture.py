@@ -20,6 +20,7 @@ from typing import Any
 
 import shapely
 
+from geo.crs import gcj02_to_wgs84
 from geo.exif import image_kind, read_exif
 from geo.messages import register
 from geo.problems import Problem, short_value
@@ -39,6 +40,9 @@ from layers.specs import LayerSpec, validate_properties
 from layers.store import GeoJSONStore
 
 LOCATION_SOURCES = ("gps", "map", "photo")
+#: What a photo's EXIF position is in: WGS84 as the GPS chip writes it, or GCJ-02, which
+#: phone apps made for Chinese maps write instead (the field ``photo_crs`` of a capture).
+PHOTO_CRS = ("wgs84", "gcj02")
 # Row-free wording of the upload checks for a single captured point.
 _CAPTURE_CODES = {
     "outside_area": "capture_outside_area",
@@ -100,6 +104,12 @@ for _code, _zh, _en in (
         "The Idempotency-Key is malformed: {value}",
     ),
     (
+        "capture_bad_photo_crs",
+        "照片位置坐标系（photo_crs）“{value}”无效：应为 wgs84 或 gcj02",
+        "The photo position's coordinate system (photo_crs) '{value}' is not valid: use "
+        "wgs84 or gcj02",
+    ),
+    (
         "capture_bad_payload",
         "采集数据格式不对：{value}",
         "The capture is malformed: {value}",
@@ -119,6 +129,8 @@ class Capture:
     location_source: str = ""
     accept_low_accuracy: bool = False
     photos: Sequence[tuple[str, bytes]] = ()
+    #: One of :data:`PHOTO_CRS`: what the photos' EXIF positions are in.
+    photo_crs: str = "wgs84"
     #: The setting ``VILLAGEWORKS_MAX_PHOTO_PIXELS``.
     max_photo_pixels: int = DEFAULT_MAX_PHOTO_PIXELS
 
@@ -202,8 +214,24 @@ def _locate(
         return point, source, []
     for photo in photos:
         if photo.exif.position is not None:
-            return photo.exif.position, "photo", []
+            return photo_position(photo.exif.position, capture.photo_crs), "photo", []
     return None, "", [Problem("capture_no_location", field="geometry")]
+
+
+def photo_position(position: tuple[float, float], photo_crs: str) -> tuple[float, float]:
+    """A photo's EXIF ``(lon, lat)`` in WGS84: as it is, or from GCJ-02 by the iterative
+    inverse of :func:`geo.crs.gcj02_to_wgs84` (a one-step inverse is off by metres).
+
+    >>> photo_position((112.8, 39.5), "wgs84")
+    (112.8, 39.5)
+    >>> lon, lat = photo_position((112.8, 39.5), "gcj02")
+    >>> round(lon, 4), round(lat, 4)
+    (112.7933, 39.499)
+    """
+    if photo_crs != "gcj02":
+        return position
+    lon, lat = gcj02_to_wgs84(position[0], position[1])
+    return float(lon), float(lat)
 
 
 def _photo_problems(photos: Sequence[tuple[str, bytes]], max_pixels: int) -> list[Problem]:
@@ -239,6 +267,8 @@ def capture_feature(
     spec = store.spec(capture.layer)
     if spec.kind != "work" or "Point" not in spec.geometry:
         raise BadRequest("capture_not_point_layer", value=capture.layer)
+    if capture.photo_crs not in PHOTO_CRS:
+        raise BadRequest("capture_bad_photo_crs", value=short_value(capture.photo_crs, 40))
     problems = _photo_problems(capture.photos, capture.max_photo_pixels)
     if any(p.severity == "error" for p in problems):
         raise ValidationFailed(problems)
@@ -322,7 +352,9 @@ def _location_problems(
 __all__ = [
     "Capture",
     "CaptureResult",
+    "PHOTO_CRS",
     "capture_feature",
     "capture_layers",
     "check_key",
+    "photo_position",
 ]

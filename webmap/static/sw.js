@@ -16,6 +16,7 @@ var ASSETS = [
   "static/app.css",
   "static/css/uploads.css",
   "static/js/capture.js",
+  "static/js/photo_crs.js",
   "static/icons/capture-192.png",
   "static/icons/capture-512.png",
   "static/vendor/leaflet@1.9.3/dist/leaflet.css",

@@ -1,7 +1,8 @@
 """Field capture on a phone: the page, its JSON endpoint, photos, and the offline shell.
 
 - ``GET /capture``: the form, built from the layer specs, with a map and "use my location".
-- ``POST /api/capture``: one feature (JSON or multipart with photos); send an
+- ``POST /api/capture``: one feature (JSON or multipart with photos; ``photo_crs``
+  ``wgs84`` or ``gcj02`` says what the photos' EXIF positions are in); send an
   ``Idempotency-Key`` header so a retried capture lands once.
 - ``GET /api/capture/returned``: the signed-in account's works that planners returned
   (layer, id, title, comment, the link that corrects them). The page fetches it: the
@@ -112,10 +113,12 @@ def capture_page() -> Any:
 
 def _capture_from_request() -> Capture:
     """The capture in the request body: JSON, or multipart with ``capture`` + ``photos``."""
+    form_crs = None
     if request.mimetype == "multipart/form-data":
         raw = request.form.get("capture", "")
         files = request.files.getlist("photos")
         photos = [(f.filename or "photo", f.read()) for f in files if f]
+        form_crs = request.form.get("photo_crs")
     else:
         raw = request.get_data(as_text=True)
         photos = []
@@ -139,6 +142,8 @@ def _capture_from_request() -> Capture:
         location_source=str(body.get("location_source") or ""),
         accept_low_accuracy=body.get("accept_low_accuracy") is True,
         photos=photos,
+        # A form field beside the photos, or a key of the JSON body; WGS84 when absent.
+        photo_crs=str(form_crs or body.get("photo_crs") or "wgs84").strip().lower(),
         max_photo_pixels=get_settings().max_photo_pixels,
     )
 

@@ -296,6 +296,7 @@
       accuracy_m: here && here.accuracy_m ? here.accuracy_m : null,
       location_source: here ? here.source : "photo",
       accept_low_accuracy: !!acceptBox.checked,
+      photo_crs: form.elements.photo_crs ? form.elements.photo_crs.value : "wgs84",
       photos: files.map(function (f) { return { name: f.name, type: f.type, blob: f }; }),
       created: new Date().toISOString(),
       state: "queued"
@@ -326,6 +327,7 @@
       accept_low_accuracy: rec.accept_low_accuracy
     }));
     rec.photos.forEach(function (p) { body.append("photos", p.blob, p.name); });
+    body.append("photo_crs", rec.photo_crs || "wgs84");
     return fetch(config.api, {
       method: "POST", body: body, credentials: "same-origin",
       headers: { "Idempotency-Key": rec.key, "X-CSRF-Token": csrf, "Accept": "application/json" }
