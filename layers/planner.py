@@ -61,6 +61,7 @@ from layers.errors import Conflict, NotFound, ValidationFailed, VillageWorksErro
 from layers.evidence import evidence_problems
 from layers.locations import LocatedStore, checks_locations, location_problems
 from layers.photos import PhotoStore
+from layers.report_rules import report_problems
 from layers.review import (
     APPROVED,
     REVIEW_FIELD,
@@ -216,6 +217,9 @@ class _Planner:
             )
             write.problems.extend(found)
             write.problems.extend(self._evidence(write))
+            write.problems.extend(
+                report_problems(self.spec.name, write.props, current, write.row, self.now)
+            )
         if not self.author.scoped:
             return []
         rows = [w.row for w in writes] + [row for row, _ in removed]

@@ -5,7 +5,8 @@
 SHA-256 hashes, not addresses), locked with :class:`~layers.journal.InterProcessLock`, so
 four gunicorn workers share one count. Where the file cannot be written (a read-only data
 directory) the counts are kept in this process only. Used for anonymous whole-layer
-exports (``VILLAGEWORKS_ANONYMOUS_EXPORTS_PER_MINUTE``).
+exports (``VILLAGEWORKS_ANONYMOUS_EXPORTS_PER_MINUTE``), and with a window of an hour
+(``window_s``) for residents' reports (``VILLAGEWORKS_REPORTS_PER_HOUR``).
 """
 
 from __future__ import annotations
@@ -47,12 +48,22 @@ def wait_s(times: list[float], limit: int, now: float, window: float = WINDOW_S)
 
 
 class RateLimit:
-    """At most ``per_minute`` requests per key and sliding minute, shared by processes."""
+    """At most ``per_minute`` requests per key and sliding window (a minute, or
+    ``window_s`` seconds), shared by processes."""
 
-    def __init__(self, data_dir: Path | str, name: str, per_minute: int, *, shared: bool = True):
+    def __init__(
+        self,
+        data_dir: Path | str,
+        name: str,
+        per_minute: int,
+        *,
+        shared: bool = True,
+        window_s: float = WINDOW_S,
+    ):
         if not _NAME_RE.match(name):
             raise ValueError(f"bad rate limit name {name!r}")
         self.per_minute = int(per_minute)
+        self.window_s = float(window_s)
         self.counts = CountsFile(
             Path(data_dir) / "throttle" / f"{name}.json",
             Path(data_dir) / "locks" / f"{name}.lock",
@@ -62,7 +73,7 @@ class RateLimit:
 
     def _save(self, doc: dict[str, Any], now: float) -> None:
         fresh = {
-            key: [t for t in times if now - t < WINDOW_S]
+            key: [t for t in times if now - t < self.window_s]
             for key, times in doc.items()
             if isinstance(times, list)
         }
@@ -85,7 +96,7 @@ class RateLimit:
         with self.counts.locked():
             doc = self.counts.load()
             times = [t for t in doc.get(key, []) if isinstance(t, int | float)]
-            wait = wait_s(times, self.per_minute, now)
+            wait = wait_s(times, self.per_minute, now, self.window_s)
             if wait > 0:
                 return max(1, math.ceil(wait))
             doc[key] = [*times, now]

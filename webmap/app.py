@@ -25,6 +25,7 @@ from webmap.views import (
     home,
     ledger,
     maps,
+    reports_api,
     reports_pages,
     review,
     uploads_api,
@@ -50,6 +51,7 @@ BLUEPRINTS = (
     ledger.bp,
     feature_edit.bp,
     review.bp,
+    reports_api.bp,
     reports_pages.bp,
 )
 

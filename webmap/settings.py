@@ -193,6 +193,13 @@ class Settings:
         "Whole-layer exports a visitor who is not logged in may make per minute, per "
         "address; more get 429.",
     )
+    reports_per_hour: int = _setting(
+        "VILLAGEWORKS_REPORTS_PER_HOUR",
+        "REPORTS_PER_HOUR",
+        10,
+        "Residents' reports (`POST /api/reports`) one address may send per hour; more get "
+        "429 with a message saying when to try again.",
+    )
     log_level: str = _setting("VILLAGEWORKS_LOG_LEVEL", "LOG_LEVEL", "INFO", "Logging level.")
 
     @classmethod
