@@ -28,6 +28,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from layers.errors import NotFound
 from webmap.auth import current_user
+from webmap.extensions import get_store
 from webmap.forms import map_setup
 from webmap.i18n import current_lang, translate
 from webmap.page_maps import snapshot
@@ -40,6 +41,7 @@ STATUSES = ("new", "accepted", "in_progress", "solved", "closed", "rejected")
 # Public statuses (the list's filter) and those in which a report may be rated.
 PUBLIC_STATUSES = ("accepted", "in_progress", "solved", "closed")
 RATED_AFTER = ("solved", "closed")
+_AWAITING_FIELDS = ("category", "description", "township", "village", "reported_date", "me_too")
 _DATES = ("created", "updated", "solved")
 _CODE = re.compile(r"^[A-Za-z0-9-]{1,40}$")
 # Strings the scripts show, under ``reports.page.js.<key>``.
@@ -126,13 +128,35 @@ def new_report() -> str:
     return _page("report_new.html", **map_setup(current_lang()))
 
 
+def _awaiting() -> list[dict[str, Any]]:
+    """Reports not yet accepted (``new``), oldest first: a planner's list only, with the
+    public fields (never the phone or the code)."""
+    store = get_store()
+    if "reports" not in store.layer_names():
+        return []
+    rows = []
+    for feature in store.features("reports"):
+        props = feature.get("properties") or {}
+        if props.get("status") == "new":
+            row = {k: props.get(k) for k in _AWAITING_FIELDS}
+            rows.append({"id": feature["id"], **row})
+    return sorted(rows, key=lambda r: str(r.get("reported_date") or ""))
+
+
 @bp.get("/reports")
 def list_page() -> str:
-    """The public list and map of accepted reports (by status and township)."""
+    """The public list and map of accepted reports (by status and township); a planner
+    also sees the reports awaiting acceptance, each linked to its editor."""
     user = current_user()
     planner = bool(user and user.can("planner"))
     names = sorted({t.name for t in snapshot().places.townships.values() if t.name})
-    return _page("reports_list.html", townships=names, planner=planner, **map_setup(current_lang()))
+    return _page(
+        "reports_list.html",
+        townships=names,
+        planner=planner,
+        awaiting=_awaiting() if planner else [],
+        **map_setup(current_lang()),
+    )
 
 
 @bp.get("/reports/<code>")

@@ -156,6 +156,13 @@
   statusSelect.addEventListener("change", filtered);
   townSelect.addEventListener("change", filtered);
 
+  // A planner's list of reports awaiting acceptance (in the page, not the public API).
+  var awaiting = config.awaiting || [];
+  if (awaiting.length && $("rp-awaiting")) {
+    awaiting.forEach(function (r) { $("rp-awaiting-list").appendChild(item(r)); });
+    $("rp-awaiting").hidden = false;
+  }
+
   // My reports on this phone (kept by the report form).
   var mineEl = $("rp-mine-list");
   if (mineEl) {
