@@ -70,6 +70,7 @@ from layers.upload_crs import (
     swap_xy,
 )
 from layers.upload_log import UploadLog, undo_upload, upload_features_summary
+from layers.upload_photos import attach_kmz_photos, read_kmz_photos
 
 DUPLICATE_ACTIONS = ("skip", "keep", "merge")
 PREVIEW_MAX_FEATURES = 2000
@@ -606,6 +607,8 @@ def run_upload(
         if earlier is not None:  # a client retrying a request that already landed
             return _replayed(report, earlier)
     batch = _read_batch(store, spec, data, filename, options, max_bytes, report, say)
+    kmz_photos, photo_problems = read_kmz_photos(data, report.format)  # KMZ photos (#16)
+    report.problems.extend(photo_problems)
     _check_rows(store, spec, batch, options, report)
     upload_id = _new_upload_id()
     report.features = _store_dry_run(store, batch, options, user, f"upload:{upload_id}", report)
@@ -626,7 +629,10 @@ def run_upload(
     if not batch.changes:
         report.status = "nothing_to_write"
         return report
-    return _commit(store, batch, options, report, upload_id, data, say)
+    done = _commit(store, batch, options, report, upload_id, data, say)
+    at = {"layer": options.layer, "user": user}
+    done.problems += attach_kmz_photos(store.data_dir, kmz_photos, batch.changes, done.ids, **at)
+    return done
 
 
 def _check_options(options: UploadOptions) -> None:

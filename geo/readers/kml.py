@@ -1,17 +1,29 @@
-"""KML 2.x (and the KML inside a KMZ): placemarks with their folder path."""
+"""KML 2.x (and the KML inside a KMZ): placemarks with their folder path, and the photos
+a KMZ's placemarks show (:func:`kmz_images`)."""
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 from xml.etree.ElementTree import Element
 
 import shapely
 from shapely.geometry.base import BaseGeometry
 
 from geo.readers.result import WGS84, _problem, _RowError, _Table, _unique
-from geo.readers.xmldoc import _children, _float_or_none, _line_from_parts, _local, _text
+from geo.readers.xmldoc import (
+    _children,
+    _float_or_none,
+    _line_from_parts,
+    _local,
+    _parse_any_xml,
+    _text,
+)
+from geo.safety import safe_unzip
 
 _KML_GEOMETRIES = (
     "Point",
@@ -269,3 +281,115 @@ def _combine(parts: list[BaseGeometry]) -> BaseGeometry:
     if len(types) == 1 and (make := multi.get(types.pop())) is not None:
         return make(flat)
     return shapely.GeometryCollection(parts)
+
+
+# --- photos inside a KMZ -----------------------------------------------------------------
+
+_IMG_SRC = re.compile(r"""<img\b[^>]*?\bsrc\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.I)
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+#: ExtendedData that Google Earth uses for a placemark's photos (comma or space separated).
+_MEDIA_KEYS = ("gx_media_links",)
+#: At most this many image references are kept per placemark.
+_MAX_REFS = 50
+
+
+@dataclass(frozen=True)
+class KmzImage:
+    """One image a KMZ placemark refers to.
+
+    Attributes
+    ----------
+    row : int
+        The placemark's row, numbered as the KML reader numbers rows.
+    ref : str
+        The reference as written (``files/IMG_0001.jpg``).
+    name : str or None
+        The archive entry it resolves to; None when it points outside the archive.
+    data : bytes or None
+        The entry's content; None when the archive has no such entry.
+    """
+
+    row: int
+    ref: str
+    name: str | None
+    data: bytes | None
+
+
+def description_images(text: str | None) -> list[str]:
+    """The image references of a description's ``<img src>``, in order and each once;
+    links to another host or ``data:`` URLs are left out (never fetched).
+
+    >>> description_images('<p><img src="files/a.jpg" width=300><IMG SRC=images/b.png>')
+    ['files/a.jpg', 'images/b.png']
+    >>> description_images('<img src="https://example.com/x.jpg">'), description_images(None)
+    ([], [])
+    """
+    out: list[str] = []
+    for match in _IMG_SRC.finditer(text or ""):
+        ref = next(g for g in match.groups() if g is not None).strip()
+        if ref and not _SCHEME.match(ref) and not ref.startswith("//") and ref not in out:
+            out.append(ref)
+    return out[:_MAX_REFS]
+
+
+def placemark_images(root: Element) -> dict[int, list[str]]:
+    """Row -> the images each placemark's description (``<img src>``) or Google Earth's
+    ``gx_media_links`` refers to, rows numbered as the KML reader numbers them; placemarks
+    without images are left out."""
+    out: dict[int, list[str]] = {}
+    scratch = _Table(columns=[], crs=WGS84, crs_source="format")
+    for row, (placemark, _folder) in enumerate(_placemarks(root, scratch), 1):
+        refs = description_images(_text(_children(placemark).get("description")))
+        for key, value in _extended_data(placemark):
+            if key in _MEDIA_KEYS:
+                refs += [r for r in re.split(r"[\s,]+", value or "") if r and not _SCHEME.match(r)]
+        if refs:
+            out[row] = list(dict.fromkeys(refs))[:_MAX_REFS]
+    return out
+
+
+def _resolve(ref: str, base: str, files: dict[str, bytes]) -> str | None:
+    """The archive entry ``ref`` names, relative to the KML's folder ``base``; None when it
+    leaves the archive. Names are matched exactly, then ignoring case."""
+    path = unquote(ref.split("?")[0].split("#")[0]).replace("\\", "/")
+    if path.startswith("/"):
+        return None
+    joined = posixpath.normpath(posixpath.join(base, path))
+    if joined.startswith("../") or joined == "..":
+        return None
+    if joined in files:
+        return joined
+    lower = {name.lower(): name for name in files}
+    return lower.get(joined.lower(), joined)
+
+
+def kmz_images(data: bytes) -> list[KmzImage]:
+    """Every image the placemarks of a KMZ refer to, with the archive entry's content.
+
+    The archive is unpacked by :func:`geo.safety.safe_unzip` (its limits apply) and the KML
+    is the one the reader takes (``doc.kml``, else the first ``.kml``). Empty for an archive
+    without KML or images; raises :class:`geo.problems.InputError` as the reader would.
+
+    >>> import io, zipfile
+    >>> buf = io.BytesIO()
+    >>> with zipfile.ZipFile(buf, "w") as z:
+    ...     z.writestr("doc.kml", '<kml><Placemark><description><![CDATA[<img src="files/a.jpg">'
+    ...                ']]></description><Point><coordinates>112.8,39.5</coordinates></Point>'
+    ...                '</Placemark></kml>')
+    ...     z.writestr("files/a.jpg", b"JPEG")
+    >>> [(i.row, i.ref, i.data) for i in kmz_images(buf.getvalue())]
+    [(1, 'files/a.jpg', b'JPEG')]
+    """
+    files = safe_unzip(data)
+    kmls = [name for name in files if name.lower().endswith(".kml")]
+    if not kmls:
+        return []
+    chosen = {name.lower(): name for name in files}.get("doc.kml", kmls[0])
+    root, _problems = _parse_any_xml(files[chosen])
+    base = posixpath.dirname(chosen)
+    out = []
+    for row, refs in placemark_images(root).items():
+        for ref in refs:
+            name = _resolve(ref, base, files)
+            out.append(KmzImage(row, ref, name, files.get(name) if name else None))
+    return out
