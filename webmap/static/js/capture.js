@@ -95,6 +95,187 @@
   map.fitBounds([[b[1], b[0]], [b[3], b[2]]]);
   var marker = null, circle = null;
 
+  // ------------------------------------------------------------ the map without signal
+  // The county's boundaries, roads and villages, and the chosen layer's works near the
+  // worker, drawn below the pin; the service worker keeps both, so with no tiles offline
+  // the map still shows where the worker is. Names are set as text, never as HTML.
+  var offline = (function () {
+    var el = $("cap-offline");
+    try { return el ? JSON.parse(el.textContent) : null; } catch (e) { return null; }
+  })();
+  var OT = (offline && offline.text) || {};
+  var LABEL_ZOOM = 13;
+  var refCounts = { boundaries: 0, roads: 0, villages: 0, nearby: 0 };
+  var villageLayer = null, nearbyLayer = null, nearbyAsked = 0, villagesById = {};
+  var mapNote = document.createElement("p");
+  mapNote.id = "cap-offline-map";
+  mapNote.className = "hint";
+  mapNote.setAttribute("aria-live", "polite");
+  var nearbyNote = document.createElement("p");
+  nearbyNote.id = "cap-nearby";
+  nearbyNote.className = "hint";
+  $("cap-map").insertAdjacentElement("afterend", nearbyNote);
+  $("cap-map").insertAdjacentElement("afterend", mapNote);
+
+  [["vw-boundaries", 350], ["vw-roads", 360], ["vw-villages", 370], ["vw-nearby", 450]]
+    .forEach(function (p) { map.createPane(p[0]).style.zIndex = String(p[1]); });
+
+  function textLabel(text) {
+    var span = document.createElement("span");
+    span.textContent = text;
+    return span;
+  }
+  function toLatLng(c) { return toDisplay(c[0], c[1]); }
+  function published() {
+    var box = $("cap-map");
+    Object.keys(refCounts).forEach(function (k) { box.dataset["ref" + k[0].toUpperCase() + k.slice(1)] = String(refCounts[k]); });
+  }
+
+  function showVillageLabels() {
+    if (!villageLayer) return;
+    var on = map.getZoom() >= LABEL_ZOOM;
+    villageLayer.eachLayer(function (m) { if (on) { m.openTooltip(); } else { m.closeTooltip(); } });
+  }
+  map.on("zoomend", showVillageLabels);
+
+  function drawReference(ref) {
+    if (!ref || !ref.boundaries) { mapNote.textContent = OT.map_missing || ""; return; }
+    var boundaries = L.geoJSON(ref.boundaries, {
+      pane: "vw-boundaries", interactive: false, coordsToLatLng: toLatLng,
+      style: function (f) {
+        var county = f.properties && f.properties.level === "county";
+        return { color: "#8e1b1b", weight: county ? 3 : 1.5, dashArray: county ? null : "6 4",
+          fill: false };
+      }
+    }).addTo(map);
+    var roads = L.geoJSON(ref.roads, {
+      pane: "vw-roads", interactive: false, coordsToLatLng: toLatLng,
+      style: { color: "#616161", weight: 3, opacity: 0.9 }
+    }).addTo(map);
+    villageLayer = L.geoJSON(ref.villages, {
+      pane: "vw-villages", coordsToLatLng: toLatLng,
+      pointToLayer: function (f, ll) {
+        var m = L.circleMarker(ll, { pane: "vw-villages", radius: 4, color: "#6d4c41",
+          weight: 1, fillColor: "#a1887f", fillOpacity: 0.9, interactive: false });
+        m.bindTooltip(textLabel((f.properties && f.properties.name) || f.id),
+          { permanent: true, direction: "right", className: "vw-village-label", pane: "vw-villages" });
+        return m;
+      }
+    }).addTo(map);
+    villagesById = {};
+    ref.villages.features.forEach(function (f) { villagesById[f.id] = f.properties || {}; });
+    refCounts.boundaries = boundaries.getLayers().length;
+    refCounts.roads = roads.getLayers().length;
+    refCounts.villages = villageLayer.getLayers().length;
+    $("cap-map").style.background = "#f4f1ea";  // no tiles offline: paper, not grey
+    showVillageLabels();
+    sortVillageLists();
+    mapNote.textContent = fill(OT.map_ready || "", refCounts);
+    published();
+  }
+
+  // The form's village lists by township, then name, then id (code point order: no
+  // pinyin collation offline; layers/reference_vectors.py sorts the same way).
+  function villageKey(opt) {
+    var v = villagesById[opt.value] || {};
+    var town = v.township || "";
+    return [town === "" ? 1 : 0, town, v.name || opt.textContent, opt.value];
+  }
+  function compareKeys(a, b) {
+    for (var i = 0; i < a.length; i++) {
+      if (a[i] < b[i]) return -1;
+      if (a[i] > b[i]) return 1;
+    }
+    return 0;
+  }
+  function sortVillageLists() {
+    fieldsets.forEach(function (fs) {
+      var select = fs.querySelector('select[name="village_id"]');
+      if (!select || select.dataset.sorted === "township") return;
+      var chosen = select.value;
+      var opts = Array.prototype.slice.call(select.querySelectorAll("option"))
+        .filter(function (o) { return o.value !== ""; });
+      opts.sort(function (a, b) { return compareKeys(villageKey(a), villageKey(b)); });
+      var group = null, town = null;
+      opts.forEach(function (o) {
+        var t = (villagesById[o.value] || {}).township || "";
+        if (t && t !== town) {
+          group = document.createElement("optgroup");
+          group.label = t;
+          select.appendChild(group);
+          town = t;
+        } else if (!t && town !== "") {
+          group = null;
+          town = "";
+        }
+        (group || select).appendChild(o);
+      });
+      select.value = chosen;
+      select.dataset.sorted = "township";
+    });
+  }
+
+  function loadReference() {
+    if (!offline || !offline.reference) return Promise.resolve(null);
+    return fetch(offline.reference, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) { if (!r.ok || r.redirected) throw new Error("HTTP " + r.status); return r.json(); })
+      .then(drawReference, function () { mapNote.textContent = OT.map_missing || ""; });
+  }
+
+  function lastWhere() {
+    try { return JSON.parse(localStorage.getItem("vw-capture-where") || "null"); } catch (e) { return null; }
+  }
+  function rememberWhere(loc) {
+    try { localStorage.setItem("vw-capture-where", JSON.stringify({ lon: loc.lon, lat: loc.lat })); } catch (e) { /* private mode */ }
+  }
+
+  function nearbyTip(f) {
+    var p = f.properties || {};
+    var name = p.title ? p.title + " · " + f.id : f.id;
+    return textLabel(fill(OT.nearby_item || "{title}", { title: name, distance: Math.round(p.distance_m || 0) }));
+  }
+  function drawNearby(body, label) {
+    if (!body || !body.features) return;  // nothing kept for this layer yet
+    if (nearbyLayer) { map.removeLayer(nearbyLayer); nearbyLayer = null; }
+    nearbyLayer = L.geoJSON(body, {
+      pane: "vw-nearby", coordsToLatLng: toLatLng,
+      pointToLayer: function (f, ll) {
+        return L.circleMarker(ll, { pane: "vw-nearby", radius: 6, color: "#ffffff", weight: 2,
+          fillColor: body.color || "#1565c0", fillOpacity: 0.95 });
+      },
+      style: { color: body.color || "#1565c0", weight: 3 },
+      onEachFeature: function (f, layer) {
+        layer.bindTooltip(nearbyTip(f), { direction: "top" });
+        // A tap on a work already there still places the new one.
+        layer.on("click", function (e) { map.fire("click", { latlng: e.latlng }); });
+      }
+    }).addTo(map);
+    refCounts.nearby = nearbyLayer.getLayers().length;
+    var values = { layer: label, n: refCounts.nearby, radius: Math.round(body.radius_m || 0) };
+    nearbyNote.textContent = fill(refCounts.nearby ? OT.nearby : OT.nearby_none, values);
+    nearbyNote.dataset.layer = body.layer || "";
+    published();
+  }
+
+  // The chosen layer's works around ``loc`` (or the last known position, or the middle
+  // of the county); only the answer to the latest question is drawn.
+  function loadNearby(loc) {
+    if (!offline || !offline.nearby) return Promise.resolve(null);
+    var where = loc || lastWhere();
+    var layer = layerSelect.value;
+    var label = layerSelect.options[layerSelect.selectedIndex].text;
+    var url = offline.nearby + "?layer=" + encodeURIComponent(layer);
+    if (where && isFinite(where.lon) && isFinite(where.lat)) {
+      url += "&lon=" + encodeURIComponent(where.lon.toFixed(5)) + "&lat=" + encodeURIComponent(where.lat.toFixed(5));
+    }
+    var asked = ++nearbyAsked;
+    return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) { if (!r.ok || r.redirected) throw new Error("HTTP " + r.status); return r.json(); })
+      .then(function (body) {
+        if (asked === nearbyAsked && body && body.layer === layerSelect.value) drawNearby(body, label);
+      }, function () { return null; });
+  }
+
   function currentLimit() {
     var info = config.layers[layerSelect.value];
     return info && info.accuracy_limit_m ? Number(info.accuracy_limit_m) : null;
@@ -138,6 +319,8 @@
     map.setView(ll, Math.max(map.getZoom(), 16));
     showAccuracy();
     fillPlace(loc);
+    rememberWhere(loc);
+    loadNearby(loc);
   }
 
   // Township and village from the location (the server's boundaries and village areas):
@@ -210,6 +393,7 @@
   layerSelect.addEventListener("change", function () {
     try { localStorage.setItem("vw-capture-layer", layerSelect.value); } catch (e) { /* private mode */ }
     showLayer();
+    loadNearby(here);
   });
   try {
     var last = localStorage.getItem("vw-capture-layer");
@@ -484,8 +668,13 @@
   }
 
   showLayer();
+  loadReference();
+  loadNearby(null);
   netEl.setAttribute("data-state", navigator.onLine ? "online" : "offline");
   render().then(function () { if (navigator.onLine) flush(); });
   loadReturned();
-  window.vwCapture = { flush: flush, queueAll: queueAll, loadReturned: loadReturned };
+  window.vwCapture = {
+    flush: flush, queueAll: queueAll, loadReturned: loadReturned,
+    offlineMap: function () { return Object.assign({}, refCounts); }
+  };
 })();
