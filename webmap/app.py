@@ -25,6 +25,7 @@ from webmap.views import (
     home,
     ledger,
     maps,
+    report,
     reports_api,
     reports_pages,
     review,
@@ -53,6 +54,7 @@ BLUEPRINTS = (
     review.bp,
     reports_api.bp,
     reports_pages.bp,
+    report.bp,
 )
 
 

@@ -291,6 +291,28 @@ def cmd_gaps(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from layers.errors import VillageWorksError
+    from layers.progress_report import build_report, parse_report_params
+    from layers.report_docx import report_docx
+    from layers.report_pdf import report_pdf
+
+    store = _store(args)
+    try:
+        params = parse_report_params(
+            store, year=args.year, month=args.month, township=args.township, lang=args.lang
+        )
+        report = build_report(store, params)
+        pdf = (args.format or Path(args.output).suffix.lower().lstrip(".")) == "pdf"
+        data = report_pdf(report) if pdf else report_docx(report)
+    except VillageWorksError as exc:
+        print(f"error: {exc.user_message(args.lang)}", file=sys.stderr)
+        return 2
+    Path(args.output).write_bytes(data)
+    print(f"wrote {args.output}: {report.title} ({len(data) / 1024:.0f} KB)", file=sys.stderr)
+    return 0
+
+
 def cmd_compact(args: argparse.Namespace) -> int:
     store = _store(args)
     for name in store.layer_names():
@@ -630,6 +652,27 @@ def _gaps_parser(sub: Sub) -> None:
     _common_args(p)
 
 
+def _report_parser(sub: Sub) -> None:
+    p = _add(
+        sub,
+        "report",
+        cmd_report,
+        help="write the progress report (进展情况报告) of a plan year as .docx or .pdf",
+        description="The ledger's progress report of YEAR: summary, a table per category, "
+        "the map of the works and the ranked gaps, as /ledger/report.docx|pdf gives it.",
+    )
+    p.add_argument("--year", required=True, help="plan year, e.g. 2026")
+    p.add_argument("--month", help="as of the end of this month, 1-12 (default: today)")
+    p.add_argument("--township", help="one township, by name or id (default: the county)")
+    p.add_argument(
+        "--format",
+        choices=("docx", "pdf"),
+        help="docx or pdf (default: by FILE's extension, else docx)",
+    )
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="output file")
+    _common_args(p)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used to document the CLI)."""
     parser = argparse.ArgumentParser(
@@ -647,6 +690,7 @@ def build_parser() -> argparse.ArgumentParser:
         _migrate_parser,
         _compact_parser,
         _gaps_parser,
+        _report_parser,
     ):
         add(sub)
     return parser
