@@ -141,6 +141,8 @@ class UploadOptions:
     idempotency_key: str | None = None
     swap_xy: bool | None = None
     skip_rejected: bool = False
+    #: Sheet of an .xlsx workbook to read (None: the first with coordinate columns).
+    sheet: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The options as JSON-ready data (kept with a staged file)."""
@@ -178,6 +180,8 @@ class UploadReport:
     problems: list[Problem] = field(default_factory=list)
     features: list[dict[str, Any]] = field(default_factory=list)
     columns: list[str] = field(default_factory=list)
+    sheets: list[str] = field(default_factory=list)
+    sheet: str | None = None
     mapping: dict[str, str] = field(default_factory=dict)
     unmapped_columns: list[str] = field(default_factory=list)
     upload_id: str | None = None
@@ -215,6 +219,8 @@ class UploadReport:
             "skipped": self.skipped,
             "merged": self.merged,
             "columns": self.columns,
+            "sheets": self.sheets,
+            "sheet": self.sheet,
             "mapping": self.mapping,
             "unmapped_columns": self.unmapped_columns,
             "ids": self.ids,
@@ -293,7 +299,12 @@ class _Batch:
 def _read(data: bytes, filename: str, options: UploadOptions, max_bytes: int) -> ReadResult:
     try:
         return read_upload(
-            data, filename, max_bytes=max_bytes, encoding=options.encoding, layer=options.layer
+            data,
+            filename,
+            max_bytes=max_bytes,
+            encoding=options.encoding,
+            layer=options.layer,
+            sheet=options.sheet,
         )
     except InputError as exc:
         if any(p.code == "too_large" for p in exc.problems):
@@ -657,6 +668,7 @@ def _read_batch(
     read = _read(data, filename, options, max_bytes)
     say(f"read {len(read.gdf)} row(s) as {read.format}")
     report.format, report.columns = read.format, list(read.columns)
+    report.sheets, report.sheet = list(read.sheets), read.sheet
     report.crs_source = read.crs_source
     report.problems.extend(read.problems)
     batch = _Batch(

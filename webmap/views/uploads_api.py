@@ -2,9 +2,10 @@
 
 ``POST /api/uploads`` takes multipart ``file`` plus fields ``layer``, ``crs`` (optional,
 default ``auto``), ``dry_run``, ``defaults`` (``a=1;b=2`` or a JSON object),
-``column_map``, ``duplicates`` (skip/keep/merge), ``swap_xy``, ``skip_rejected`` and
-``encoding``; an ``Idempotency-Key`` header makes a retried request land once. Errors use
-the one JSON shape ``{"error": {"status", "code", "message", ...}}``.
+``column_map``, ``duplicates`` (skip/keep/merge), ``swap_xy``, ``skip_rejected``,
+``encoding`` and ``sheet`` (the sheet of an .xlsx to read; also a query parameter); an
+``Idempotency-Key`` header makes a retried request land once. Errors use the one JSON
+shape ``{"error": {"status", "code", "message", ...}}``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ def create_upload() -> Response:
     options = options_from_form(
         request.form, idempotency_key=check_key(request.headers.get("Idempotency-Key"))
     )
+    options.sheet = (request.form.get("sheet") or request.args.get("sheet") or "").strip() or None
     require_write(options.layer)
     data = upload.read()
     report = run_upload(

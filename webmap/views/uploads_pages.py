@@ -17,6 +17,7 @@ shows the new preview instead of committing.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from flask import (
     Blueprint,
@@ -30,11 +31,12 @@ from flask import (
 from werkzeug.wrappers import Response
 
 from geo.display import display_mapping
-from layers.errors import BadRequest, ValidationFailed
+from layers.errors import BadRequest, NotFound, ValidationFailed
 from layers.returned import captures, returned_of_uploads
 from layers.review import review_label
-from layers.specs import LayerSpec
+from layers.specs import FIELD_TYPES, LayerSpec
 from layers.upload_log import redo_ids, redo_upload, undo_count
+from layers.upload_templates import template_csv, template_xlsx
 from layers.uploads import (
     DUPLICATE_ACTIONS,
     Staging,
@@ -54,7 +56,32 @@ from webmap.write_rights import require_write, writable
 bp = Blueprint("uploads_pages", __name__, url_prefix="/uploads")
 CRS_CHOICES = ("auto", "wgs84", "cgcs2000", "gcj02", "bd09")
 #: Options compared to decide whether the user has previewed what they commit.
-_PREVIEWED_KEYS = ("layer", "crs", "defaults", "column_map", "on_duplicate", "encoding", "swap_xy")
+_PREVIEWED_KEYS = (
+    "layer",
+    "crs",
+    "defaults",
+    "column_map",
+    "on_duplicate",
+    "encoding",
+    "swap_xy",
+    "sheet",
+)
+_TEMPLATE_TEXTS = (
+    "data",
+    "notes",
+    "values",
+    "column",
+    "type",
+    "required",
+    "allowed",
+    "yes",
+    "coordinate",
+    *(f"type.{t}" for t in sorted(FIELD_TYPES)),
+)
+_TEMPLATE_TYPES = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "text/csv; charset=utf-8",
+}
 
 
 def _import_layers() -> list[LayerSpec]:
@@ -117,6 +144,7 @@ def stage() -> Response | tuple[str, int]:
     if form.get("crs") == "epsg":
         form["crs"] = form.get("crs_epsg", "")
     options = options_from_form(form)
+    options.sheet = (form.get("sheet") or "").strip() or None
     require_write(options.layer)  # 404 / 403 before anything is kept
     token = _staging().put(data, upload.filename or "upload", options, user=user_name())
     return redirect(url_for("uploads_pages.preview", token=token))
@@ -152,6 +180,7 @@ def preview(token: str) -> Any:
     options = UploadOptions.from_dict(meta["options"])
     report, error = _run_preview(token, options)
     spec = get_store().spec(options.layer)
+    problems = getattr(error, "problems", [])
     lang = current_lang()
     features = report.features[:2000] if report else []
     return render_template(
@@ -161,7 +190,8 @@ def preview(token: str) -> Any:
         options=options,
         report=report,
         error=error,
-        error_problems=getattr(error, "problems", []),
+        error_problems=problems,
+        sheets=_sheets(report, problems),
         spec=spec,
         layers=_import_layers(),
         crs_choices=CRS_CHOICES,
@@ -171,6 +201,14 @@ def preview(token: str) -> Any:
         refs=ref_choices(spec),
         map_json=script_json(_map_data(features, spec, lang)),
     )
+
+
+def _sheets(report: UploadReport | None, problems: list[Any]) -> list[str]:
+    """The sheets of a staged workbook, for the sheet choice (also when reading failed)."""
+    if report is not None:
+        return report.sheets
+    listed = next((p.params.get("sheets") for p in problems if p.params.get("sheets")), "")
+    return [name for name in str(listed).split(", ") if name]
 
 
 def _map_data(features: list[dict[str, Any]], spec: LayerSpec, lang: str) -> dict[str, Any]:
@@ -195,6 +233,7 @@ def _options_from_preview_form(staged: UploadOptions) -> UploadOptions:
         "encoding": form.get("encoding", ""),
     }
     options = options_from_form(fields)
+    options.sheet = (form.get("sheet") or "").strip() or staged.sheet
     options.defaults = {
         key[len("default.") :]: value.strip()
         for key, value in form.items()
@@ -254,6 +293,28 @@ def _commit(token: str, options: UploadOptions) -> Response:
     staging.committed(token, report.upload_id, user=user_name())
     flash(translate("uploads.committed", count=len(report.ids), id=report.upload_id))
     return redirect(url_for("uploads_pages.detail", upload_id=report.upload_id))
+
+
+@bp.get("/template/<layer>.<fmt>")
+@require_role("field")
+def template(layer: str, fmt: str) -> Response:
+    """A blank template of ``layer`` to fill and upload (.xlsx with drop-downs for the
+    enum fields and a notes sheet, or .csv), headers in the request's language."""
+    spec = require_write(layer)
+    if fmt not in _TEMPLATE_TYPES or spec not in _import_layers() or not spec.spatial:
+        raise NotFound("not_found")
+    lang = current_lang()
+    if fmt == "xlsx":
+        texts = {key: translate(f"uploads.template.{key}") for key in _TEMPLATE_TEXTS}
+        data = template_xlsx(spec, lang, texts)
+    else:
+        data = template_csv(spec, lang)
+    name = f"{spec.name}-template.{fmt}"
+    label = f"{spec.label_in(lang)}-{translate('uploads.template.name')}.{fmt}"
+    disposition = f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(label)}"
+    return Response(
+        data, mimetype=_TEMPLATE_TYPES[fmt], headers={"Content-Disposition": disposition}
+    )
 
 
 @bp.get("/<upload_id>")
