@@ -14,6 +14,7 @@ var ASSETS = [
   "/static/app.css",
   "/static/css/reports.css",
   "/static/js/report.js",
+  "/static/js/signed-out.js",
   "/static/vendor/leaflet@1.9.3/dist/leaflet.css",
   "/static/vendor/leaflet@1.9.3/dist/leaflet.js",
   "/static/vendor/leaflet@1.9.3/dist/images/marker-icon.png",

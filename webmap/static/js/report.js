@@ -520,7 +520,7 @@
       $("rp-category").textContent = T.categories[report.category] || report.category || "";
       $("rp-place").textContent = [report.township, report.village].filter(Boolean).join(" · ") || "—";
       $("rp-description").textContent = report.description || "";
-      $("rp-me-too").textContent = fill(T.me_too_count, { n: Number(report.me_too || 0) });
+      optional("rp-me-too", report.me_too ? fill(T.me_too_count, { n: Number(report.me_too) }) : "");
       optional("rp-department", report.department);
       optional("rp-reject-reason", report.status === "rejected" ? report.reject_reason : "");
       showDates(report);
