@@ -58,7 +58,8 @@ self.addEventListener("install", function (event) {
 self.addEventListener("activate", function (event) {
   event.waitUntil(
     caches.keys().then(function (keys) {
-      return Promise.all(keys.filter(function (k) { return k !== CACHE; })
+      // Only this worker's old caches: the report page (/report-sw.js) keeps its own.
+      return Promise.all(keys.filter(function (k) { return k.indexOf("vw-capture-") === 0 && k !== CACHE; })
         .map(function (k) { return caches.delete(k); }));
     }).then(function () { return self.clients.claim(); })
   );
