@@ -15,6 +15,8 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from geo.messages import register
+from layers.errors import VillageWorksError
 from layers.review import SUBMITTED, counts, review_of
 from layers.store_base import BaseStore
 
@@ -180,6 +182,36 @@ def _day(value: Any) -> dt.date | None:
 
 
 MIN_YEAR, MAX_YEAR = 2000, 2100
+register(
+    "bad_year",
+    "年度“{value}”无效：应为 {min} 至 {max} 之间的年份，如 2026",
+    "The year '{value}' is not valid: give a year from {min} to {max}, such as 2026",
+)
+
+
+class BadYear(VillageWorksError):
+    """A ``?year=`` that is not a plan year the ledger can hold (422)."""
+
+    status = 422
+    code = "bad_year"
+
+
+def parse_year(text: Any) -> int | None:
+    """The plan year of ``?year=`` (None when blank); :class:`BadYear` otherwise.
+
+    >>> parse_year(" 2021 "), parse_year("")
+    (2021, None)
+    >>> parse_year("1800")
+    Traceback (most recent call last):
+    ...
+    layers.ledger.BadYear: The year '1800' is not valid: give a year from 2000 to 2100, such as 2026
+    """
+    if text is None or not str(text).strip():
+        return None
+    raw = str(text).strip()
+    if raw.isascii() and raw.isdigit() and MIN_YEAR <= int(raw) <= MAX_YEAR:
+        return int(raw)
+    raise BadYear(value=raw[:40], min=MIN_YEAR, max=MAX_YEAR)
 
 
 def item_plan_year(props: Mapping[str, Any]) -> int | None:
@@ -215,6 +247,18 @@ def plan_years(store: BaseStore) -> list[int]:
 def current_year(today: dt.date | None = None) -> int:
     """The year of ``today`` (the default plan year of the pages and exports)."""
     return (today or dt.date.today()).year
+
+
+def default_year(store: BaseStore, today: dt.date | None = None) -> int:
+    """The plan year a page shows without ``?year=``: the current one; when it has no
+    items, the latest plan year before it (else the latest there is; the current year
+    for an empty ledger). A new year's list is not typed yet in early January."""
+    year = current_year(today)
+    years = plan_years(store)
+    if not years or year in years:
+        return year
+    earlier = [y for y in years if y < year]
+    return earlier[-1] if earlier else years[-1]
 
 
 def ledger_progress(

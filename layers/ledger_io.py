@@ -31,7 +31,7 @@ from geo.problems import InputError, Problem, short_value
 from geo.safety import safe_unzip
 from layers.analyses import layer_frame
 from layers.errors import ValidationFailed
-from layers.ledger import ItemProgress
+from layers.ledger import ItemProgress, item_plan_year
 from layers.specs import SpecRegistry, validate_properties
 from layers.store_base import BaseStore, Change, CommitResult
 from layers.tabular import Row, Sheet, Style, csv_bytes, xlsx_bytes
@@ -127,6 +127,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("notes", "备注", "Notes", "notes", 30),
     Column("measure", "计量方式", "Measured as", "measure", 12),
     Column("species", "树种", "Species", "species", 10),
+    Column("plan_year", "计划年度", "Plan year", "plan_year", 8),
     Column("id", "编号", "ID", "id", 12),
 )
 _BY_KEY = {c.key: c for c in COLUMNS}
@@ -332,16 +333,25 @@ def township_name(township: str, lang: str) -> str:
 
 
 def ledger_xlsx(
-    store: BaseStore, items: Sequence[ItemProgress], *, as_of: dt.date, lang: str = "zh"
+    store: BaseStore,
+    items: Sequence[ItemProgress],
+    *,
+    as_of: dt.date,
+    lang: str = "zh",
+    year: int | None = None,
 ) -> bytes:
     """The ledger as an Excel workbook in the county offices' layout.
 
-    Row 1 the title, row 2 the "as of" date, row 3 the headers (:data:`COLUMNS`), then one
+    Row 1 the title (with the plan ``year`` when given: "2021年为民办实事台账"), row 2 the
+    "as of" date, row 3 the headers (:data:`COLUMNS`), then one
     row per item, grouped by township with a "小计" row after each and "合计" at the end.
     Written by :func:`layers.tabular.xlsx_bytes`: text cells are never formulas.
     """
     county = county_name(store)
-    title = f"{county} ledger of works" if lang == "en" else f"{county}为民办实事台账"
+    if lang == "en":
+        title = f"{county} ledger of works" + (f", {year}" if year else "")
+    else:
+        title = f"{county}{f'{year}年' if year else ''}为民办实事台账"
     stamp = f"As of {as_of.isoformat()}" if lang == "en" else f"截至{as_of.isoformat()}"
     sheet = Sheet(
         "台账" if lang != "en" else "Ledger",
@@ -539,6 +549,15 @@ def _same(current: Mapping[str, Any], clean: Mapping[str, Any], names: Iterable[
     return all(norm(current.get(n)) == norm(clean.get(n)) for n in names)
 
 
+def _with_plan_year(props: Mapping[str, Any]) -> dict[str, Any]:
+    """``props`` with its derived plan year filled in, so that exporting and importing an
+    item saved without ``plan_year`` changes nothing."""
+    out = dict(props)
+    if out.get("plan_year") in (None, ""):
+        out["plan_year"] = item_plan_year(out)
+    return out
+
+
 class _Planner:
     """Turns the rows of a file into ledger changes, collecting every problem."""
 
@@ -571,7 +590,7 @@ class _Planner:
         if current is None:
             self.plan.changes.append(Change("create", properties=clean, row=number))
             self.plan.created += 1
-        elif _same(current["properties"], clean, self.spec.field_names):
+        elif _same(_with_plan_year(current["properties"]), clean, self.spec.field_names):
             self.plan.unchanged += 1
         else:
             self.plan.changes.append(Change("replace", id=item_id, properties=clean, row=number))

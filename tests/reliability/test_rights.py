@@ -342,6 +342,7 @@ SCOPED_WRITES = {
     "ledger.unlink": ("POST", "form", {"layer": "streetlights", "ids": "{fid}"}),
     "ledger.add_entry": ("POST", "form", {"date": "2026-11-01", "quantity": "1"}),
     "ledger.delete_entry": ("POST", "form", {}),
+    "ledger.carry": ("POST", "form", {}),
     "uploads_api.undo": ("POST", "form", {}),
     "uploads_pages.undo": ("POST", "form", {}),
 }

@@ -30,12 +30,14 @@ from layers.errors import Conflict, NotFound, ValidationFailed
 from layers.ledger import (
     ItemProgress,
     feature_amount,
+    item_plan_year,
     ledger_progress,
     linked_features,
     linked_layers,
     progress_entries,
     work_day,
 )
+from layers.ledger_carry import CannotCarry, carry_over
 from layers.ledger_io import (
     ImportPlan,
     RowProblem,
@@ -54,9 +56,11 @@ from webmap.damaged import spare_damaged_layers
 from webmap.extensions import get_store
 from webmap.i18n import current_lang, translate
 from webmap.write_rights import require_write
+from webmap.year_select import export_year, page_year, year_select
 
 bp = Blueprint("ledger", __name__)
 FORM_FIELDS = (
+    "plan_year",
     "title",
     "category",
     "township",
@@ -83,14 +87,18 @@ def _as_of() -> dt.date:
     return parse_as_of(request.args.get("as_of")) or dt.date.today()
 
 
-def _progress(store: BaseStore, as_of: dt.date) -> list[ItemProgress]:
-    return ledger_progress(store, today=as_of, as_of=as_of)
+def _progress(store: BaseStore, as_of: dt.date, year: int | None = None) -> list[ItemProgress]:
+    return ledger_progress(store, today=as_of, as_of=as_of, year=year)
 
 
 def _one(store: BaseStore, item_id: str) -> ItemProgress:
     store.require("ledger", item_id)
     day = dt.date.today()
     return next(p for p in _progress(store, day) if p.id == item_id)
+
+
+#: Fields the edit form does not show but an edit keeps (set by carry-over).
+KEPT_FIELDS = ("carried_from", "carried_to")
 
 
 def _labels(store: BaseStore) -> dict[str, Callable[..., str]]:
@@ -164,31 +172,43 @@ def _problems(exc: ValidationFailed) -> list[str]:
 
 @bp.get("/ledger")
 @spare_damaged_layers
-def index() -> str:
-    """Every item with its computed progress, grouped by township order."""
+def index() -> Any:
+    """The items of one plan year (``?year=``) with their computed progress, grouped by
+    township order. A bad year shows the default year and says what is wrong (422)."""
     store = get_store()
     as_of = _as_of()
-    items = _progress(store, as_of)
+    year, problem = page_year(store)
+    items = _progress(store, as_of, year)
     rank = {name: i for i, name in enumerate(township_order(store))}
     items.sort(key=lambda i: (i.township == "", rank.get(i.township, len(rank)), i.id))
-    return render_template("ledger_list.html", items=items, as_of=as_of, **_labels(store))
+    html = render_template(
+        "ledger_list.html",
+        items=items,
+        as_of=as_of,
+        year=year,
+        year_select=year_select(store, year, problem),
+        **_labels(store),
+    )
+    return html, 422 if problem else 200
 
 
 @bp.get("/ledger/export.<fmt>")
 def export(fmt: str) -> Response:
-    """The ledger as .xlsx (county layout) or .csv (UTF-8 with BOM), as of ``as_of``."""
+    """The items of one plan year (``?year=``, default as on the list; a bad one: 422)
+    as .xlsx (county layout) or .csv (UTF-8 with BOM), as of ``as_of``."""
     if fmt not in ("xlsx", "csv"):
         raise NotFound("gaps_unknown_format", value=fmt, allowed="xlsx, csv")
     store = get_store()
     as_of = _as_of()
-    items = _progress(store, as_of)
+    year = export_year(store)
+    items = _progress(store, as_of, year)
     lang = current_lang()
     if fmt == "xlsx":
-        data = ledger_xlsx(store, items, as_of=as_of, lang=lang)
+        data = ledger_xlsx(store, items, as_of=as_of, lang=lang, year=year)
         mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     else:
         data, mimetype = ledger_csv(store, items, lang=lang), "text/csv"
-    name = f"ledger-{as_of.isoformat()}.{fmt}"
+    name = f"ledger-{year}-{as_of.isoformat()}.{fmt}"
     return Response(
         data, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'}
     )
@@ -203,7 +223,11 @@ def new() -> Any:
     """The form for a new item; on success its page."""
     require_write("ledger")
     store = get_store()
-    values: dict[str, Any] = {"status": "in_progress", "measure": "count"}
+    values: dict[str, Any] = {
+        "status": "in_progress",
+        "measure": "count",
+        "plan_year": request.args.get("year", type=int) or dt.date.today().year,
+    }
     problems: list[str] = []
     if request.method == "POST":
         values = _form_values()
@@ -221,9 +245,13 @@ def new() -> Any:
 
 
 @bp.get("/ledger/<item_id>")
-def item(item_id: str) -> str:
-    """One item: figures, the edit form (planners), linked features, entries, history."""
-    return _item_page(get_store(), item_id)
+def item(item_id: str) -> Any:
+    """One item: figures, the edit form (planners), linked features, entries, history.
+    The year selector shows the item's plan year and leads to that year's list; a bad
+    ``?year=`` is said (422)."""
+    store = get_store()
+    _, problem = page_year(store)
+    return _item_page(store, item_id, year_problem=problem), 422 if problem else 200
 
 
 def _item_page(
@@ -233,13 +261,18 @@ def _item_page(
     values: Mapping[str, Any] | None = None,
     problems: list[str] | None = None,
     entry_problems: list[str] | None = None,
+    year_problem: str = "",
 ) -> str:
     progress = _one(store, item_id)
     feature = store.require("ledger", item_id)
     current = {k: _form_text(feature["properties"].get(k)) for k in FORM_FIELDS}
+    year = progress.plan_year or dt.date.today().year
     return render_template(
         "ledger_item.html",
         item=progress,
+        year=year,
+        year_select=year_select(store, year, year_problem),
+        carry=_carry_links(store, progress),
         values=values or current,
         version=feature["properties"].get("version", 1),
         problems=problems or [],
@@ -263,6 +296,8 @@ def edit(item_id: str) -> Any:
     store = get_store()
     store.require("ledger", item_id)
     values = _form_values()
+    kept = store.require("ledger", item_id)["properties"]
+    values.update({k: kept.get(k) for k in KEPT_FIELDS if kept.get(k)})
     version = request.form.get("version", type=int)
     change = Change("replace", id=item_id, properties=values, if_version=version)
     try:
@@ -284,6 +319,36 @@ def delete(item_id: str) -> BaseResponse:
     get_store().delete("ledger", item_id, user=user_name())
     flash(translate("ledger.flash.deleted"))
     return redirect(url_for("ledger.index"))
+
+
+# ------------------------------------------------------------------------ carry-over
+
+
+def _carry_links(store: BaseStore, progress: ItemProgress) -> dict[str, Any]:
+    """The items this one was carried from and to (id, plan year, title), for links."""
+    out: dict[str, Any] = {}
+    for key, other in (("from", progress.carried_from), ("to", progress.carried_to)):
+        found = store.get("ledger", other) if other else None
+        props = (found or {}).get("properties") or {}
+        if found is not None:
+            out[key] = {"id": other, "year": item_plan_year(props), "title": props.get("title")}
+    return out
+
+
+@bp.post("/ledger/<item_id>/carry-over")
+@require_role("planner")
+def carry(item_id: str) -> Any:
+    """结转到下一年度: the unfinished item goes on as a new item of the next plan year
+    (target: what is left); the old one keeps its works and history (409 if it cannot)."""
+    require_write("ledger")
+    store = get_store()
+    store.require("ledger", item_id)
+    try:
+        new_id = carry_over(store, item_id, user=user_name())
+    except CannotCarry as exc:
+        return _item_page(store, item_id, problems=[exc.user_message(current_lang())]), 409
+    flash(translate("year.carry.done", id=new_id))
+    return redirect(url_for("ledger.item", item_id=new_id))
 
 
 # ------------------------------------------------------------------- linked features
