@@ -90,6 +90,7 @@ def forget_returned_offline(checked):
 def shot(page, request, suffix):
     folder = request.config.rootpath / "test-artifacts" / "screenshots"
     folder.mkdir(parents=True, exist_ok=True)
+    page.locator("#cap-nearby").scroll_into_view_if_needed()
     page.screenshot(path=str(folder / f"capture-offline-map-{suffix}.png"))
 
 
@@ -136,6 +137,10 @@ def test_offline_the_capture_map_draws_the_county_and_the_works_nearby(
         assert int(z) < int(pin_z)
     nearby = page.inner_text("#cap-nearby")
     assert str(counts["nearby"]) in nearby
+    before = page.evaluate(COUNTS)["zoom"]
+    page.evaluate("window.vwCapture.setZoom(14)")  # wider: the village names nearby show
+    assert before >= 16 and page.evaluate(COUNTS)["zoom"] == 14
+    assert page.locator(".vw-village-label:visible").count() > 0
     shot(page, request, "located")
 
     page.context.set_offline(False)

@@ -155,7 +155,7 @@
     villageLayer = L.geoJSON(ref.villages, {
       pane: "vw-villages", coordsToLatLng: toLatLng,
       pointToLayer: function (f, ll) {
-        var m = L.circleMarker(ll, { pane: "vw-villages", radius: 4, color: "#6d4c41",
+        var m = L.circleMarker(ll, { pane: "vw-villages", radius: 3, color: "#6d4c41",
           weight: 1, fillColor: "#a1887f", fillOpacity: 0.9, interactive: false });
         m.bindTooltip(textLabel((f.properties && f.properties.name) || f.id),
           { permanent: true, direction: "right", className: "vw-village-label", pane: "vw-villages" });
@@ -675,6 +675,7 @@
   loadReturned();
   window.vwCapture = {
     flush: flush, queueAll: queueAll, loadReturned: loadReturned,
-    offlineMap: function () { return Object.assign({}, refCounts); }
+    offlineMap: function () { return Object.assign({ zoom: map.getZoom() }, refCounts); },
+    setZoom: function (z) { map.setZoom(z, { animate: false }); }
   };
 })();
