@@ -106,3 +106,114 @@ def county_snapshot(
         # The gap analyses of a big layer leave freed memory behind: give it back.
         release_memory()
         return snap
+
+
+# ---------------------------------------------------------------------- view filters
+
+
+@dataclass(frozen=True)
+class FilterProblem:
+    """A filter value a page cannot use: its URL parameter, the value, what is wrong
+    (``unknown_township``, ``unknown_village``, ``ambiguous_village``, ``unknown_status``,
+    ``bad_date``, ``date_order``, ``too_long``) and, where it helps, the values allowed."""
+
+    param: str
+    value: str
+    code: str
+    choices: tuple[str, ...] = ()
+
+
+def find_township(places: Places, value: str) -> str | None:
+    """The id of the township ``value`` names: its id, else its name; None if none.
+
+    >>> from layers.places import Place
+    >>> towns = Places(None, {"BD-2": Place("township", "BD-2", "岱岳镇", None)})
+    >>> find_township(towns, "岱岳镇"), find_township(towns, "BD-2"), find_township(towns, "x")
+    ('BD-2', 'BD-2', None)
+    """
+    if value in places.townships:
+        return value
+    named = [t.id for t in places.townships.values() if t.name == value]
+    return named[0] if len(named) == 1 else None
+
+
+def find_villages(places: Places, value: str, township_id: str = "") -> list[str]:
+    """Ids of the villages ``value`` names: its id, else every village of that name (in
+    ``township_id`` when given)."""
+    if value in places.villages:
+        return [value]
+    return [
+        v.id
+        for v in places.villages.values()
+        if v.name == value and (not township_id or v.parent_id == township_id)
+    ]
+
+
+def resolve_places(
+    places: Places, township: str, village: str
+) -> tuple[str, str, list[FilterProblem]]:
+    """Township and village filters (names or ids) as ids, with what could not be used.
+
+    A village name shared by villages of several townships needs the township too; the
+    problem then lists those townships.
+    """
+    problems: list[FilterProblem] = []
+    township_id = find_township(places, township) if township else ""
+    if township_id is None:
+        names = tuple(sorted(t.name for t in places.townships.values()))
+        problems.append(FilterProblem("township", township, "unknown_township", names))
+        township_id = ""
+    village_id = ""
+    if village:
+        found = find_villages(places, village, township_id)
+        if len(found) == 1:
+            village_id = found[0]
+        elif found:
+            towns = {places.villages[v].parent_id or "" for v in found}
+            names = tuple(sorted(places.townships[t].name for t in towns if t in places.townships))
+            problems.append(FilterProblem("village", village, "ambiguous_village", names))
+        else:
+            problems.append(FilterProblem("village", village, "unknown_village"))
+    return township_id, village_id, problems
+
+
+def work_statuses(specs: Iterable[LayerSpec]) -> tuple[str, ...]:
+    """Every status a work layer declares, in declaration order (the status filter's
+    allowed values)."""
+    out: dict[str, None] = {}
+    for spec in specs:
+        if spec.kind != "work" or not spec.status_field:
+            continue
+        field_spec = spec.field(spec.status_field)
+        for value in field_spec.values if field_spec is not None else ():
+            out[str(value)] = None
+    return tuple(out)
+
+
+def check_status(value: str, specs: Iterable[LayerSpec]) -> FilterProblem | None:
+    """A problem when ``value`` is no work layer's status (the problem lists them)."""
+    allowed = work_statuses(specs)
+    if not value or value in allowed:
+        return None
+    return FilterProblem("status", value, "unknown_status", allowed)
+
+
+def data_date(frames: Iterable[pd.DataFrame]) -> str:
+    """The day of the latest change to any of ``frames`` (``updated_at``, else
+    ``created_at``), ``YYYY-MM-DD``; "" when none has one.
+
+    >>> data_date([pd.DataFrame({"updated_at": ["2026-10-31T09:00:00Z", None]})])
+    '2026-10-31'
+    """
+    latest = ""
+    for frame in frames:
+        for column in ("updated_at", "created_at"):
+            if column in frame.columns and len(frame):
+
+                def newest(frame: pd.DataFrame = frame, column: str = column) -> str:
+                    values = frame[column].dropna().astype(str)
+                    return str(values.max())[:10] if len(values) else ""
+
+                latest = max(latest, per_frame(frame, f"data_date:{column}", newest))
+                break
+    return latest

@@ -69,6 +69,18 @@ KIND_LABELS: Mapping[str, tuple[str, str]] = {
     ),
     "targets": ("未达目标的植树、大棚台账事项", "Planting and greenhouse items behind target"),
 }
+#: One colour-blind-safe colour (Okabe-Ito), line dash and marker shape per kind: the
+#: kinds stay apart without colour too. The overlays draw every row faintly in it; the
+#: ranked ten of a kind (:mod:`layers.gap_ranking`) are drawn over them, numbered.
+KIND_STYLES: Mapping[str, Mapping[str, str]] = {
+    "lighting": {"color": "#D55E00", "dash": "", "marker": "circle"},
+    "irrigation": {"color": "#009E73", "dash": "2 5", "marker": "diamond"},
+    "visits": {"color": "#0072B2", "dash": "8 4", "marker": "square"},
+    "services": {"color": "#CC79A7", "dash": "10 4 2 4", "marker": "triangle"},
+    "targets": {"color": "#000000", "dash": "1 4", "marker": "hexagon"},
+}
+#: How faintly the overlays draw the rows: the ranked ones stand out over them.
+FAINT_OPACITY = 0.35
 _ROUND = {"length_m": 0, "distance_m": 0, "start_km": 2, "end_km": 2, "pct": 1, "shortfall": 2}
 
 
@@ -91,58 +103,58 @@ class OverlayDef:
 _POINT = ("Point",)
 _LINES = ("LineString", "MultiLineString")
 _AREAS = ("Point", "Polygon", "MultiPolygon")
-_RING = {"radius": 9, "ring": True}
+_RING = {"radius": 9, "ring": True, "opacity": FAINT_OPACITY}
 _FAR = (("name", "string"), ("township", "string"), ("distance_m", "number"))
 _VISIT = (("name", "string"), ("township", "string"), ("last_visit", "date"))
 OVERLAYS: tuple[OverlayDef, ...] = (
     OverlayDef("gap_dark_roads", "lighting", "dark_road", "roads",
                ("无路灯路段（>{min_gap_m}米）", "Unlit road stretches (>{min_gap_m} m)"), _LINES,
-               {"color": "#1a1a1a", "weight": 7, "opacity": 0.55},
+               {"color": "#D55E00", "weight": 6, "opacity": FAINT_OPACITY},
                (("name", "string"), ("start_km", "number"), ("end_km", "number"),
                 ("length_m", "number")), "roads"),
     OverlayDef("gap_dry_greenhouses", "irrigation", "far_from_well", "greenhouses",
                ("距在用机井超{max_distance_m}米的大棚",
                 "Greenhouses >{max_distance_m} m from a working well"),
                _AREAS,
-               {"color": "#ff6f00", **_RING}, _FAR, "greenhouses"),
+               {"color": "#009E73", **_RING}, _FAR, "greenhouses"),
     OverlayDef("gap_dry_villages", "irrigation", "far_from_well", "villages",
                ("距在用机井超{max_distance_m}米的村",
                 "Villages >{max_distance_m} m from a working well"),
                _POINT,
-               {"color": "#ef6c00", **_RING}, _FAR, "villages"),
+               {"color": "#009E73", **_RING, "dash": "2 5"}, _FAR, "villages"),
     OverlayDef("gap_dry_farmland", "irrigation", "far_from_well", "farmland",
                ("距在用机井超{max_distance_m}米的农田",
                 "Farmland >{max_distance_m} m from a working well"),
                _AREAS,
-               {"color": "#f9a825", **_RING}, _FAR, "farmland"),
+               {"color": "#009E73", **_RING, "dash": "6 3"}, _FAR, "farmland"),
     OverlayDef("gap_unpiped_wells", "irrigation", "well_without_pipe", "wells",
                ("未配套管道的机井", "Wells without a pipe"), _POINT,
-               {"color": "#d81b60", **_RING}, (("name", "string"), ("township", "string")),
-               "wells"),
+               {"color": "#009E73", **_RING, "radius": 6},
+               (("name", "string"), ("township", "string")), "wells"),
     OverlayDef("gap_unvisited_villages", "visits", "not_visited", "villages",
                ("{max_days}天内未走访的村", "Villages not visited in {max_days} days"), _POINT,
-               {"color": "#6a1b9a", "radius": 11, "ring": True},
+               {"color": "#0072B2", "radius": 11, "ring": True, "opacity": FAINT_OPACITY},
                (*_VISIT, ("days_since", "integer"), ("visits", "integer")), "villages"),
     OverlayDef("gap_unresolved_villages", "visits", "unresolved", "villages",
                ("问题未解决完的村（{max_days}天内走访过）",
                 "Villages visited, problems open"), _POINT,
-               {"color": "#8e24aa", "radius": 11, "ring": True},
+               {"color": "#0072B2", "radius": 8, "ring": True, "opacity": FAINT_OPACITY},
                (*_VISIT, ("problems_raised", "integer"), ("problems_solved", "integer")),
                "villages"),
     OverlayDef("gap_far_from_bus", "services", "far_from_bus", "facilities",
                ("距免费公交超{max_distance_m}米的设施",
                 "Facilities >{max_distance_m} m from the free bus"),
                _POINT,
-               {"color": "#00838f", **_RING}, (*_FAR, ("kind", "string")), "facilities"),
+               {"color": "#CC79A7", **_RING}, (*_FAR, ("kind", "string")), "facilities"),
     OverlayDef("gap_far_from_rest_station", "services", "far_from_rest_station", "roads",
                ("距爱心驿站超{rest_distance_m}米的街段",
                 "Streets >{rest_distance_m} m from a rest station"),
                _LINES,
-               {"color": "#00695c", "weight": 6, "opacity": 0.6, "dash": "8 6"},
+               {"color": "#CC79A7", "weight": 6, "opacity": FAINT_OPACITY, "dash": "10 4 2 4"},
                (("name", "string"), ("township", "string"), ("length_m", "number")), "roads"),
     OverlayDef("gap_behind_target", "targets", "behind_target", "ledger",
                ("未达目标的台账事项", "Ledger items behind target"), _POINT,
-               {"color": "#c62828", **_RING},
+               {"color": "#000000", **_RING},
                (("name", "string"), ("village", "string"), ("township", "string"),
                 ("target", "number"), ("actual", "number"), ("shortfall", "number")),
                "ledger"),

@@ -1,4 +1,5 @@
-"""The gap map of the dashboard: gaps in red over the works, townships and villages linked.
+"""The gap map of the dashboard: the gaps over the works, townships and villages linked;
+the first ten of each kind numbered and listed (``webmap.gap_rank_map``), the rest faint.
 
 ``gap_map(store, board, view) -> folium.Map`` is a pure function of the store's layers,
 the dashboard figures and the view options. Every layer travels as compact JSON inside
@@ -32,14 +33,21 @@ from geo.display import display_geojson, display_geometries
 from geo.simplify import display_tolerance_deg, simplify_for_display
 from layers.analyses import gap_label, layer_frame, township_areas
 from layers.dashboard import Dashboard
+from layers.gap_overlays import FAINT_OPACITY, KIND_STYLES
+from layers.gap_ranking import ranked_gaps
 from layers.store_base import BaseStore
 from webmap.assets import ASSET_URLS, localise
+from webmap.gap_rank_map import RankedGaps, ranked_payload
 from webmap.i18n import format_date, format_number, translate
 from webmap.maps import MAX_ZOOM, MapParts, add_basemap_tiles, latlng_bounds
 from webmap.maps import render_parts as map_parts
 from webmap.scriptjson import script_json
 
 RED = "#d32f2f"
+#: Villages visited in time, and visited with problems open (Okabe-Ito grey and orange;
+#: not visited: the blue of the ``visits`` kind).
+VISITED = "#999999"
+UNRESOLVED = "#E69F00"
 
 
 @dataclass(frozen=True)
@@ -181,7 +189,7 @@ def _village_layer(store: BaseStore, board: Dashboard, view: GapMapView) -> dict
 
     def describe(row: pd.Series) -> dict[str, Any]:
         figures = rows.get(str(row["id"]))
-        color, lines = "#2e7d32", []
+        color, lines = VISITED, []
         if figures is not None:
             last = format_date(figures.last_visit, lang) or translate("dash.never", lang)
             lines = [
@@ -193,9 +201,9 @@ def _village_layer(store: BaseStore, board: Dashboard, view: GapMapView) -> dict
                 ],
             ]
             if figures.unresolved:
-                color = "#ef6c00"
+                color = UNRESOLVED
             if figures.not_visited:
-                color = RED
+                color = KIND_STYLES["visits"]["color"]
                 lines.insert(0, [translate("dash.gap.not_visited_days", lang, n=max_days), ""])
         return {
             "t": _text(row.get("name")),
@@ -205,7 +213,7 @@ def _village_layer(store: BaseStore, board: Dashboard, view: GapMapView) -> dict
         }
 
     features = _features(villages, villages.geometry, view, describe)
-    style = {"kind": "point", "radius": 5, "color": "#2e7d32", "weight": 1.5, "fillOpacity": 0.9}
+    style = {"kind": "point", "radius": 5, "color": VISITED, "weight": 1.5, "fillOpacity": 0.9}
     label = translate("dash.map.villages", lang, n=max_days)
     return _layer("villages", label, "gaps", features, style)
 
@@ -268,13 +276,21 @@ def _gap_lines(row: pd.Series, lang: str) -> list[list[str]]:
     return lines
 
 
+def _faint(gap_kind: str, **style: Any) -> dict[str, Any]:
+    """A gap layer's style: its kind's colour-blind-safe colour and dash, drawn faintly
+    (the ranked ten of the kind stand out over it)."""
+    look = KIND_STYLES[gap_kind]
+    return {"color": look["color"], "dashArray": look["dash"] or None, "opacity": FAINT_OPACITY,
+            **style}  # fmt: skip
+
+
 _GAP_STYLES: Mapping[str, Mapping[str, Any]] = {
-    "dark_road": {"kind": "line", "color": RED, "weight": 5},
-    "far_from_well": {"kind": "mixed", "radius": 6, "color": RED, "fillOpacity": 0, "weight": 2},
-    "well_without_pipe": {"kind": "point", "radius": 4, "color": RED, "fillOpacity": 0.9},
-    "far_from_bus": {"kind": "point", "radius": 7, "color": RED, "fillOpacity": 0.6},
-    "far_from_rest_station": {"kind": "line", "color": RED, "weight": 4, "dashArray": "8 6"},
-    "behind_target": {"kind": "point", "radius": 9, "color": RED, "fillOpacity": 0.3},
+    "dark_road": _faint("lighting", kind="line", weight=5),
+    "far_from_well": _faint("irrigation", kind="mixed", radius=6, fillOpacity=0, weight=2),
+    "well_without_pipe": _faint("irrigation", kind="point", radius=4, fillOpacity=0.3),
+    "far_from_bus": _faint("services", kind="point", radius=7, fillOpacity=0.2),
+    "far_from_rest_station": _faint("services", kind="line", weight=4),
+    "behind_target": _faint("targets", kind="point", radius=9, fillOpacity=0.15),
 }
 _HIDDEN = {"well_without_pipe", "far_from_well"}
 
@@ -340,6 +356,9 @@ def gap_map(store: BaseStore, board: Dashboard, view: GapMapView) -> folium.Map:
     m.default_css = [("leaflet_css", ASSET_URLS["leaflet_css"].upstream_url)]
     add_basemap_tiles(m, view.basemap, view.lang, view.tianditu_key)
     GapLayers(payload).add_to(m)
+    ranked = ranked_gaps(store, board.as_of, frames=board.gaps)
+    rank_payload = ranked_payload(ranked, view.lang, view.gcj02, tolerance_deg=view.tolerance_deg)
+    RankedGaps(rank_payload, view.static_url).add_to(m)
     if extent is not None:
         (box,) = display_geometries([shapely.box(*extent)], view.gcj02)
         m.fit_bounds(latlng_bounds(box.bounds))

@@ -49,6 +49,7 @@ from webmap.basemaps import MAX_ZOOM as MAX_ZOOM
 from webmap.basemaps import Basemap as Basemap
 from webmap.basemaps import add_basemap_tiles as add_basemap_tiles
 from webmap.basemaps import basemap_tiles as basemap_tiles
+from webmap.gap_rank_map import RankedGaps
 from webmap.i18n import catalogue, translate
 from webmap.mapdata import (
     GROUPS,
@@ -132,6 +133,8 @@ class MapView:
     replay_years: Sequence[int] = ()
     urls: MapUrls = field(default_factory=MapUrls)
     controls: bool = True
+    #: The ranked gaps to number on the map (``webmap.gap_rank_map.ranked_payload``).
+    ranked: Mapping[str, Any] | None = None
 
     @property
     def gcj02(self) -> bool:
@@ -596,6 +599,8 @@ def build_map(layers: Sequence[MapLayer], view: MapView) -> folium.Map:
     if view.controls:
         _add_controls(m, view.lang)
     MapFinish(view.urls).add_to(m)
+    if view.ranked is not None:
+        RankedGaps(view.ranked, view.urls.static).add_to(m)
     localise(m, f"{view.urls.static.rstrip('/')}/vendor")
     return m
 
@@ -611,7 +616,7 @@ class MapParts:
 
 def render_parts(m: folium.Map) -> MapParts:
     """Render ``m`` once and return its three parts (folium's "components" recipe)."""
-    root = m.get_root()
+    root: Any = m.get_root()  # a branca Figure, typed as its base Element
     root.render()
     return MapParts(root.header.render(), root.html.render(), root.script.render())
 

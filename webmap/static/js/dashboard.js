@@ -53,6 +53,7 @@
     return {
       color: color,
       weight: s.weight || 1.5,
+      opacity: s.opacity == null ? 1 : s.opacity,
       dashArray: s.dashArray || null,
       fillColor: color,
       fillOpacity: s.fillOpacity == null ? 0.8 : s.fillOpacity,

@@ -152,7 +152,8 @@
     if (style.ring) {
       return {
         renderer: layer.state.renderer, radius: style.radius, color: color, weight: 3,
-        dashArray: "4 3", fill: true, fillColor: color, fillOpacity: 0.12,
+        opacity: style.opacity, dashArray: style.dash || "4 3", fill: true, fillColor: color,
+        fillOpacity: 0.12 * style.opacity,
       };
     }
     var alert = isAlert(layer, feature);
