@@ -64,6 +64,8 @@ def cell_text(value: Any) -> str:
 
     >>> cell_text(112.5), cell_text(3.0), cell_text(38500123), cell_text(None)
     ('112.5', '3', '38500123', '')
+    >>> cell_text(0.1 + 0.2), cell_text(38450123.25), cell_text(True)
+    ('0.3', '38450123.25', 'true')
     >>> cell_text(dt.datetime(2021, 8, 15)), cell_text(dt.datetime(2021, 8, 15, 10, 30))
     ('2021-08-15', '2021-08-15T10:30:00')
     """
@@ -82,7 +84,7 @@ def cell_text(value: Any) -> str:
     if isinstance(value, float):
         if value.is_integer() and abs(value) < 1e15:
             return str(int(value))
-        return repr(value)
+        return f"{value:.15g}"  # the digits Excel shows and saves to CSV: 0.1 + 0.2 is 0.3
     return str(value)
 
 

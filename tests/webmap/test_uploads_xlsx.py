@@ -281,3 +281,29 @@ def test_template_round_trip_rows_land(app, store, lang):
     assert [f["properties"]["road"] for f in landed] == ["模板路1", "模板路2"]
     assert [f["properties"]["power_source"] for f in landed] == ["solar", "solar"]
     assert [f["properties"]["installed_date"] for f in landed] == ["2022-05-01", "2022-05-02"]
+
+
+def test_preview_query_parameter_names_the_sheet_and_commit_keeps_it(app, store):
+    client = app.test_client()
+    login(client)
+    staged = stage(client, lights_workbook(), "w.xlsx", layer="wells")
+    url = staged.headers["Location"]
+    page = client.get(url + "?sheet=水井").get_data(as_text=True)
+    assert '<option value="水井" selected>水井</option>' in page
+    assert "将导入 1" in page
+    form = {"csrf_token": csrf_of(page), "layer": "wells", "crs": "wgs84", "sheet": "水井"}
+    form |= {"swap_xy": "auto", "duplicates": "skip", "action": "commit"}
+    before = store.count("wells")
+    done = client.post(url, data=form)
+    assert done.status_code == 302 and "/uploads/U-" in done.headers["Location"]
+    assert store.count("wells") == before + 1
+
+
+def test_line_layer_template_has_a_wkt_column_read_back(app, store):
+    client = app.test_client()
+    login(client, "planner1")
+    spec = next(s for s in store.specs if s.spatial and "Point" not in s.geometry)
+    r = client.get(f"/uploads/template/{spec.name}.xlsx")
+    assert r.status_code == 200
+    headers = [c.value for c in load_workbook(io.BytesIO(r.data)).worksheets[0][1]]
+    assert headers[0] == "WKT"

@@ -144,7 +144,7 @@ def stage() -> Response | tuple[str, int]:
     if form.get("crs") == "epsg":
         form["crs"] = form.get("crs_epsg", "")
     options = options_from_form(form)
-    options.sheet = (form.get("sheet") or "").strip() or None
+    options.sheet = (form.get("sheet") or request.args.get("sheet") or "").strip() or None
     require_write(options.layer)  # 404 / 403 before anything is kept
     token = _staging().put(data, upload.filename or "upload", options, user=user_name())
     return redirect(url_for("uploads_pages.preview", token=token))
@@ -178,6 +178,10 @@ def preview(token: str) -> Any:
     if meta.get("upload_id"):
         return redirect(url_for("uploads_pages.detail", upload_id=meta["upload_id"]))
     options = UploadOptions.from_dict(meta["options"])
+    wanted = (request.args.get("sheet") or "").strip()
+    if wanted and wanted != options.sheet:  # ?sheet= names the workbook's sheet to read
+        options.sheet = wanted
+        _staging().update(token, user=user_name(), options=options.to_dict())
     report, error = _run_preview(token, options)
     spec = get_store().spec(options.layer)
     problems = getattr(error, "problems", [])
