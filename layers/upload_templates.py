@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 TEMPLATE_ROWS = 5000
 #: Header texts of the coordinate columns, by language.
 _POINT_HEADERS = {"zh": ("经度", "纬度"), "en": ("lon", "lat")}
+#: The drop-down of a yes/no field, in words the upload reads back (layers.specs._TRUE).
+_BOOLEAN_CHOICES = {"zh": ("是", "否"), "en": ("yes", "no")}
 
 
 @dataclass(frozen=True)
@@ -49,12 +51,15 @@ def template_columns(spec: LayerSpec, lang: str) -> list[Column]:
         coordinates = [Column("WKT", None)]
     else:
         coordinates = []
-    fields = [
-        Column(f.label_in(lang), f, tuple(f.value_label(v, lang) for v in f.values))
-        for f in spec.fields
-        if not f.computed
-    ]
+    fields = [Column(f.label_in(lang), f, _choices(f, lang)) for f in spec.fields if not f.computed]
     return coordinates + fields
+
+
+def _choices(fspec: FieldSpec, lang: str) -> tuple[str, ...]:
+    """The values a column's drop-down offers: an enum's labels, yes/no; else none."""
+    if fspec.type == "boolean":
+        return _BOOLEAN_CHOICES.get(lang, _BOOLEAN_CHOICES["zh"])
+    return tuple(fspec.value_label(v, lang) for v in fspec.values)
 
 
 def template_csv(spec: LayerSpec, lang: str) -> bytes:

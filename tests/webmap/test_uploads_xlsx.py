@@ -302,8 +302,25 @@ def test_preview_query_parameter_names_the_sheet_and_commit_keeps_it(app, store)
 def test_line_layer_template_has_a_wkt_column_read_back(app, store):
     client = app.test_client()
     login(client, "planner1")
-    spec = next(s for s in store.specs if s.spatial and "Point" not in s.geometry)
-    r = client.get(f"/uploads/template/{spec.name}.xlsx")
+    r = client.get("/uploads/template/roads.xlsx")
     assert r.status_code == 200
-    headers = [c.value for c in load_workbook(io.BytesIO(r.data)).worksheets[0][1]]
-    assert headers[0] == "WKT"
+    book = load_workbook(io.BytesIO(r.data))
+    data = book.worksheets[0]
+    headers = [c.value for c in data[1]]
+    assert headers == ["WKT", "名称", "等级/编号", "主要街道"]
+    (check,) = data.data_validations.dataValidation
+    assert str(check.sqref).startswith("D2:")
+    sheet_name, cells = check.formula1.rsplit("!", 1)
+    values = book[sheet_name.strip("'")][cells.replace("$", "")]
+    assert [row[0].value for row in values] == ["是", "否"]
+    data.append(["LINESTRING (112.80 39.50, 112.81 39.51)", "模板路", "X001", "是"])
+    buf = io.BytesIO()
+    book.save(buf)
+    form = {"file": (io.BytesIO(buf.getvalue()), "roads.xlsx"), "layer": "roads", "crs": "wgs84"}
+    headers = {"Authorization": f"Bearer {app.tokens['planner']}", "Accept": "application/json"}
+    r = client.post("/api/uploads", data=form, headers=headers, content_type="multipart/form-data")
+    assert r.status_code == 201, r.get_data(as_text=True)[:800]
+    source = f"upload:{r.get_json()['upload_id']}"
+    (road,) = [f for f in store.features("roads") if f["properties"].get("source") == source]
+    assert road["properties"]["main_street"] is True and road["properties"]["name"] == "模板路"
+    assert road["geometry"]["type"] == "LineString"
