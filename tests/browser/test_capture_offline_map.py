@@ -196,3 +196,29 @@ def test_logout_forgets_the_kept_map_data(app, live_server_factory, page_checked
     assert not [p for p in kept if p.startswith("/api/capture/") or p == "/capture"], kept
     assert "/static/vendor/leaflet@1.9.3/dist/leaflet.js" in kept  # no one's data: kept
     assert page_checked.problems() == {}
+
+
+def test_online_the_kept_reference_is_refreshed_after_a_change(
+    app, live_server_factory, page_checked
+):
+    store = app.extensions["villageworks.store"]
+    base = live_server_factory(app)
+    page = sign_in_online(page_checked, base)
+    kept_text = (
+        "caches.open('vw-capture-v1').then(c => c.match('/api/capture/reference'))"
+        ".then(r => r ? r.text() : '')"
+    )
+    village = store.features("villages")[1]
+    old, new = village["properties"]["name"], village["properties"]["name"] + "新村"
+    assert old in poll(page, kept_text, lambda text: old in text)
+    store.update("villages", village["id"], properties={"name": new}, user="test")
+    page.reload()  # the kept copy answers at once; the worker fetches the new one behind it
+    assert new in poll(page, kept_text, lambda text: new in text)
+    page.reload()
+    labels = poll(
+        page,
+        "[...document.querySelectorAll('.vw-village-label')].map(e => e.textContent)",
+        lambda names: new in names,
+    )
+    assert new in labels and old not in labels
+    assert page_checked.problems() == {}
