@@ -32,6 +32,7 @@ import pandas as pd
 import pyogrio
 import shapely
 
+from layers.private_fields import hidden_names, public_spec, visible_feature
 from layers.specs import SYSTEM_FIELDS, FieldSpec, LayerSpec
 from layers.store_base import BaseStore
 from layers.tabular import Sheet, as_text, csv_bytes, fits_cell, xlsx_bytes
@@ -623,8 +624,10 @@ def export_layer(
     features: list[dict[str, Any]] | None = None,
     *,
     lang: str = "zh",
+    private: bool = False,
 ) -> bytes:
-    """``features`` (default: every live feature of ``layer``) in format ``fmt``.
+    """``features`` (default: every live feature of ``layer``) in format ``fmt``; the
+    layer's private fields (:mod:`layers.private_fields`) only with ``private``.
 
     >>> import tempfile
     >>> from layers.store import GeoJSONStore
@@ -632,9 +635,7 @@ def export_layer(
     >>> export_layer(store, "wells", "csv").decode("utf-8-sig").splitlines()[0][:16]
     'id,name,depth_m,'
     """
-    spec = store.spec(layer)
-    chosen = store.features(layer) if features is None else features
-    return FORMATS[fmt].write([LayerExport(spec, chosen)], lang)
+    return export_layers(store, {layer: features}, fmt, lang=lang, private=private)
 
 
 def export_layers(
@@ -643,17 +644,23 @@ def export_layers(
     fmt: str,
     *,
     lang: str = "zh",
+    private: bool = False,
 ) -> bytes:
     """Several layers in one file (GeoPackage tables, KML folders, xlsx sheets).
 
     ``selection`` maps layer names to their chosen features (None: every live feature).
     Formats that hold one layer (GeoJSON, CSV) raise ``ValueError`` for more than one.
+    Private fields (a resident's phone) are left out unless ``private`` (a planner's or
+    an admin's export).
     """
     export_format = FORMATS[fmt]
     if len(selection) != 1 and not export_format.multi_layer:
         raise ValueError(f"{fmt} holds one layer per file")
-    parts = [
-        LayerExport(store.spec(name), store.features(name) if chosen is None else chosen)
-        for name, chosen in selection.items()
-    ]
+    parts = []
+    for name, chosen in selection.items():
+        spec = store.spec(name) if private else public_spec(store.spec(name))
+        features = store.features(name) if chosen is None else chosen
+        if hidden_names(spec):
+            features = [visible_feature(spec, f) for f in features]
+        parts.append(LayerExport(spec, features))
     return export_format.write(parts, lang)

@@ -21,7 +21,8 @@ from layers.review import SUBMITTED, counts, review_of
 from layers.store_base import BaseStore
 
 #: Status values that do not count as done (a planned light is not a light yet).
-NOT_DONE_STATUSES = {"planned", "removed"}
+#: A residents' report counts (1, "解决实际问题") once it is solved or closed.
+NOT_DONE_STATUSES = {"planned", "removed", "new", "accepted", "in_progress", "rejected"}
 STALLED_AFTER_DAYS = 30
 #: An item is behind plan when its percentage trails the linear plan by more than this.
 BEHIND_TOLERANCE_PCT = 5.0

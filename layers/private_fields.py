@@ -15,6 +15,8 @@ the features without their values (:func:`public_feature`).
 (False, True, False)
 >>> public_feature(spec, {"id": "RP-1", "properties": {"phone": "1", "status": "new"}})
 {'id': 'RP-1', 'properties': {'status': 'new'}}
+>>> sorted(hidden_names(public_spec(spec))), sorted(hidden_names(spec))
+(['code', 'phone'], [])
 """
 
 from __future__ import annotations
@@ -58,11 +60,26 @@ def _mtime_ns(source_file: str) -> int:
 
 
 def private_names(spec: LayerSpec) -> frozenset[str]:
-    """Names of the fields of ``spec`` declared ``private = true`` (and still declared)."""
+    """Names of the fields of ``spec``'s layer declared ``private = true`` (also for its
+    :func:`public_spec`, which no longer declares them)."""
     if not spec.source_file:
         return frozenset()
-    names = _declared_private(spec.source_file, _mtime_ns(spec.source_file))
-    return frozenset(n for n in names if spec.field(n) is not None)
+    return _declared_private(spec.source_file, _mtime_ns(spec.source_file))
+
+
+def hidden_names(spec: LayerSpec) -> frozenset[str]:
+    """The private fields ``spec`` leaves out: none for the full spec, every private one
+    for :func:`public_spec`. A reader's spec is its permission."""
+    return frozenset(n for n in private_names(spec) if spec.field(n) is None)
+
+
+def visible_feature(spec: LayerSpec, feature: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``feature`` holding only what a reader with ``spec`` may see."""
+    hidden = hidden_names(spec)
+    props = feature.get("properties")
+    if not hidden or not isinstance(props, Mapping):
+        return dict(feature)
+    return {**feature, "properties": {k: v for k, v in props.items() if k not in hidden}}
 
 
 def reads_private(role: str | None) -> bool:
@@ -87,7 +104,7 @@ def _without(spec: LayerSpec, names: frozenset[str]) -> LayerSpec:
 
 def public_spec(spec: LayerSpec) -> LayerSpec:
     """``spec`` without its private fields (the same object when it has none)."""
-    names = private_names(spec)
+    names = frozenset(n for n in private_names(spec) if spec.field(n) is not None)
     return _without(spec, names) if names else spec
 
 
@@ -121,10 +138,12 @@ def for_reader(spec: LayerSpec, role: str | None) -> LayerSpec:
 __all__ = [
     "PRIVATE_READERS",
     "for_reader",
+    "hidden_names",
     "private_names",
     "public_feature",
     "public_features",
     "public_properties",
     "public_spec",
     "reads_private",
+    "visible_feature",
 ]

@@ -404,6 +404,13 @@ def similar_reports(
     return sorted(out, key=lambda r: r["distance_m"])
 
 
+def require_open(feature: Mapping[str, Any]) -> None:
+    """409 unless the report is open to the public ("me too" is possible)."""
+    status = (feature.get("properties") or {}).get("status")
+    if status not in PUBLIC_STATUSES or status in RATED_AFTER:
+        raise ReportConflict("resident_not_open")
+
+
 def add_me_too(store: BaseStore, fid: str) -> int:
     """Count one more "me too" on an open public report; returns the new count."""
     for _ in range(5):  # another me-too may land between the read and the write
@@ -411,8 +418,7 @@ def add_me_too(store: BaseStore, fid: str) -> int:
         if feature is None:
             raise NotFound(what="报事", value=short_value(fid, 20))
         props = feature["properties"]
-        if props.get("status") not in PUBLIC_STATUSES or props.get("status") in RATED_AFTER:
-            raise ReportConflict("resident_not_open")
+        require_open(feature)
         count = int(props.get("me_too") or 0) + 1
         change = Change("update", id=fid, properties={"me_too": count},
                         if_version=int(props.get("version", 1)))  # fmt: skip
@@ -438,6 +444,7 @@ __all__ = [
     "public_report",
     "public_reports",
     "rate_report",
+    "require_open",
     "similar_reports",
     "submit_report",
 ]

@@ -33,6 +33,7 @@ from layers.history import history_entries
 from layers.planner import plan_changes
 from layers.query import Query
 from layers.query import page_positions as page_positions
+from layers.report_links import follow_links
 from layers.specs import SYSTEM_FIELDS, LayerSpec, SpecRegistry
 
 #: The name the backends import :func:`layers.bulk.round_coords` by.
@@ -255,7 +256,7 @@ class BaseStore(ABC):
         One template for every backend: :func:`layers.commit.run_commit`.
         """
         self.spec(layer)
-        return run_commit(
+        result = run_commit(
             lambda body: self._write(layer, body, dry_run=dry_run),
             layer,
             list(changes),
@@ -266,6 +267,9 @@ class BaseStore(ABC):
             extra=extra_properties or {},
             plan=plan,
         )
+        if not (dry_run or result.replayed):  # a report's work: faulty, or restored
+            follow_links(self, layer, result.features, user)
+        return result
 
     @abstractmethod
     def _write(

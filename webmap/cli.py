@@ -251,7 +251,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         )
         return 2
     try:
-        data = export_layer(store, args.layer, args.format)
+        data = export_layer(store, args.layer, args.format, private=True)  # the operator
     except VillageWorksError as exc:
         print(f"error: {exc.user_message(args.lang)}", file=sys.stderr)
         return 1

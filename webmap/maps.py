@@ -42,6 +42,7 @@ from geo.crs import gcj02_to_wgs84
 from geo.display import DISPLAY_DECIMALS, display_geometries
 from layers.analyses import KINDS
 from layers.gap_overlays import kind_label
+from layers.private_fields import public_spec
 from layers.query import Query, page_positions
 from layers.specs import LayerSpec
 from webmap.assets import ASSET_URLS, localise
@@ -169,7 +170,7 @@ def _geometry_kind(spec_geometry: Sequence[str]) -> str:
 
 def _field_info(layer: MapLayer, lang: str) -> list[dict[str, Any]]:
     out = []
-    for f in layer.spec.fields:
+    for f in public_spec(layer.spec).fields:  # the map shows no private field
         info: dict[str, Any] = {
             "name": f.name,
             "label": f.label_in(lang),
@@ -239,7 +240,7 @@ def layer_data(layer: MapLayer, view: MapView) -> dict[str, Any]:
     frame = layer.frame
     kind = _geometry_kind(layer.spec.geometry)
     geoms = display_geometries(frame.geometry.to_numpy(), view.gcj02)
-    columns = [_column(frame, f.name) for f in layer.spec.fields]
+    columns = [_column(frame, f.name) for f in public_spec(layer.spec).fields]
     data: dict[str, Any] = {
         "ids": [str(i) for i in frame["id"]],
         "geoms": _geometry_json(geoms, kind),
@@ -671,7 +672,7 @@ def features_in_view(
     result = store.query_sample(spec.name, wanted)
     page = result.features
     shown = display_geometries(_feature_geometries(page), query.coords == "gcj02")
-    return _collection(page, shown, result.number_matched, spec.field_names)
+    return _collection(page, shown, result.number_matched, public_spec(spec).field_names)
 
 
 def _intersect_boxes(

@@ -151,3 +151,166 @@ def test_a_cross_site_post_is_refused(app):
     r = client.post("/api/reports", json={"lon": lon, "lat": lat, "category": "road",
                     "description": "x"}, headers={"Origin": "https://evil.example"})  # fmt: skip
     assert r.status_code == 403
+
+
+def _texts(response):
+    """The response's bytes, and those of every member when it is a zip (xlsx, shp)."""
+    import zipfile
+
+    data = response.data
+    out = [data]
+    if data[:2] == b"PK":
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            out += [archive.read(name) for name in archive.namelist()]
+    return out
+
+
+PUBLIC_PATHS = [
+    "/ogc/collections/reports/items",
+    "/ogc/collections/reports/items?f=html",
+    "/ogc/collections/reports/items/{fid}",
+    "/ogc/collections/reports/items/{fid}?f=html",
+    "/ogc/collections/reports/schema",
+    "/ogc/collections/reports",
+    "/ogc/api",
+    "/export/reports.geojson",
+    "/export/reports.csv",
+    "/export/reports.xlsx",
+    "/export/reports.kml",
+    "/export/reports.gpkg",
+    "/export/reports.shp.zip",
+    "/export/all.xlsx",
+    "/api/layers/reports/features?bbox=100,30,130,50",
+    "/features/reports/{fid}",
+    "/",
+    "/api/reports",
+    "/api/reports/{code}",
+    "/api/reports/similar?lon={lon}&lat={lat}&category=road",
+]
+
+
+@pytest.fixture
+def reported(app):
+    (lon, lat), _ = a_point(app)
+    made = orjson.loads(post_report(app.test_client(), (lon, lat), phone=PHONE).data)
+    assert patch(app, made["id"], {"status": "accepted", "reply": "已派人"}).status_code == 200
+    return {**made, "fid": made["id"], "lon": lon, "lat": lat}
+
+
+def test_the_phone_never_reaches_a_public_response(app, reported):
+    client = app.test_client()
+    field = {"Authorization": f"Bearer {app.tokens['field']}"}
+    for path in PUBLIC_PATHS:
+        url = path.format(**reported)
+        for headers in ({}, field):
+            r = client.get(url, headers=headers)
+            assert r.status_code == 200, (url, r.status_code)
+            for text in _texts(r):
+                assert PHONE.encode() not in text, url
+                if "{code}" not in path:
+                    assert reported["code"].encode() not in text, url
+    r = client.get("/ogc/collections/reports/items?phone=" + PHONE)
+    assert r.status_code == 400  # no filter by a private field either
+
+
+def test_planners_read_the_phone(app, reported):
+    fid = reported["fid"]
+    for path in (f"/ogc/collections/reports/items/{fid}", "/export/reports.csv",
+                 f"/features/reports/{fid}", "/ogc/collections/reports/schema"):  # fmt: skip
+        r = planner(app, "GET", path)
+        assert r.status_code == 200
+        assert PHONE.encode() in r.data or b'"phone"' in r.data, path
+
+
+def dark_m(app):
+    from layers.analyses import run_gaps
+
+    return float(run_gaps(get_store(app), "lighting", min_gap_m=60)["length_m"].sum())
+
+
+def test_a_report_on_a_light_makes_it_faulty_until_solved(app):
+    store = get_store(app)
+    light = store.get("streetlights", "SL-000009")
+    assert light["properties"]["status"] == "working"
+    lon, lat = light["geometry"]["coordinates"][:2]
+    made = orjson.loads(post_report(app.test_client(), (lon, lat), category="streetlight").data)
+    dark_before = dark_m(app)
+    r = patch(app, made["id"], {"feature": "streetlights/SL-000009", "status": "accepted"})
+    assert r.status_code == 200, r.data
+    assert store.get("streetlights", "SL-000009")["properties"]["status"] == "faulty"
+    assert store.get("reports", made["id"])["properties"]["feature_status_before"] == "working"
+    assert dark_m(app) > dark_before + 50  # the faulty light no longer lights its stretch
+    r = patch(app, made["id"], {"status": "solved", "reply": "已修复"})
+    assert r.status_code == 200, r.data
+    restored = store.get("streetlights", "SL-000009")["properties"]
+    assert restored["status"] == "working" and restored["updated_by"] == "planner1"
+    assert restored["review"] == "approved"
+    report = store.get("reports", made["id"])["properties"]
+    assert "feature_status_before" not in report and report["solved_date"]
+    assert dark_m(app) == pytest.approx(dark_before)
+
+
+def test_status_rules_hold_on_the_ogc_api(app):
+    (lon, lat), _ = a_point(app)
+    made = orjson.loads(post_report(app.test_client(), (lon, lat)).data)
+    fid = made["id"]
+    r = patch(app, fid, {"status": "closed"})
+    assert r.status_code == 422 and "resident_bad_transition" in r.get_data(as_text=True)
+    r = patch(app, fid, {"status": "rejected"})
+    assert r.status_code == 422 and "reject_reason" in r.get_data(as_text=True)
+    r = patch(app, fid, {"rating": 5})
+    assert r.status_code == 422 and "resident_rating_too_early" in r.get_data(as_text=True)
+    assert patch(app, fid, {"status": "rejected", "reject_reason": "重复"}).status_code == 200
+    field = {"Authorization": f"Bearer {app.tokens['field']}"}
+    r = app.test_client().patch(
+        f"/ogc/collections/reports/items/{fid}", headers=field,
+        data=orjson.dumps({"properties": {"status": "accepted"}}),
+        content_type="application/merge-patch+json",
+    )  # fmt: skip
+    assert r.status_code == 403
+
+
+def test_rating_comes_once_after_solving_and_a_low_one_reopens(app):
+    (lon, lat), _ = a_point(app)
+    client = app.test_client()
+    made = orjson.loads(post_report(client, (lon, lat)).data)
+    code, fid = made["code"], made["id"]
+    rate = f"/api/reports/{code}/rating"
+    r = client.post(rate, json={"rating": 5})
+    assert r.status_code == 409 and orjson.loads(r.data)["error"]["message"]
+    assert patch(app, fid, {"status": "accepted", "department": "县住建局"}).status_code == 200
+    assert patch(app, fid, {"status": "solved", "reply": "已处理"}).status_code == 200
+    assert client.post(rate, json={"rating": 9}).status_code == 400
+    r = client.post(rate, json={"rating": 2, "comment": "还是坏的"})
+    assert r.status_code == 200, r.data
+    body = orjson.loads(r.data)
+    assert body["status"] == "in_progress" and body["rating"] == 2
+    assert body["replies"][-1]["text"] == "已处理" and body["replies"][-1]["date"]
+    assert get_store(app).get("reports", fid)["properties"]["reopened"] is True
+    assert client.post(rate, json={"rating": 4}).status_code == 409
+
+
+def test_the_public_list_and_similar_reports_and_me_too(app):
+    (lon, lat), _ = a_point(app)
+    client = app.test_client()
+    made = orjson.loads(post_report(client, (lon, lat), phone=PHONE).data)
+    fid = made["id"]
+    listed = orjson.loads(client.get("/api/reports").data)["reports"]
+    assert fid not in {r["id"] for r in listed}  # new: hidden until accepted
+    similar = f"/api/reports/similar?lon={lon}&lat={lat + 0.0001}&category=road"
+    assert fid not in {r["id"] for r in orjson.loads(client.get(similar).data)["reports"]}
+    assert client.post(f"/api/reports/{fid}/me-too").status_code == 409
+    assert patch(app, fid, {"status": "accepted"}).status_code == 200
+    listed = orjson.loads(client.get("/api/reports?status=accepted").data)["reports"]
+    (row,) = [r for r in listed if r["id"] == fid]
+    assert "phone" not in row and "code" not in row
+    (near,) = [r for r in orjson.loads(client.get(similar).data)["reports"] if r["id"] == fid]
+    assert 5 < near["distance_m"] < 30
+    far = f"/api/reports/similar?lon={lon}&lat={lat + 0.001}&category=road"
+    assert fid not in {r["id"] for r in orjson.loads(client.get(far).data)["reports"]}
+    r = client.post(f"/api/reports/{fid}/me-too")
+    assert r.status_code == 200 and orjson.loads(r.data)["me_too"] == 1
+    assert client.post(f"/api/reports/{fid}/me-too").status_code == 429
+    other = client.post(f"/api/reports/{fid}/me-too", environ_base={"REMOTE_ADDR": "10.9.9.9"})
+    assert orjson.loads(other.data)["me_too"] == 2
+    assert client.post("/api/reports/RP-999999/me-too").status_code == 404

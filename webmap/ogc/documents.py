@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import current_app, request, url_for
 
+from layers.private_fields import hidden_names
 from layers.specs import SYSTEM_FIELDS, LayerSpec
 from layers.store_base import BaseStore
 from webmap.i18n import current_lang, translate
@@ -236,13 +237,14 @@ def page_links(
 def with_every_field(spec: LayerSpec, features: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Copies of ``features`` whose properties name every declared field (null when not
     set), so clients that guess the fields from the first page (QGIS, older GDAL without
-    the schema) see them all."""
+    the schema) see them all; without the private fields ``spec`` leaves out."""
     names = spec.field_names
+    hidden = hidden_names(spec)
     out = []
     for feature in features:
         props = feature.get("properties") or {}
         full = {name: props.get(name) for name in names}
-        full.update(props)
+        full.update((k, v) for k, v in props.items() if k not in hidden)
         out.append({**feature, "properties": full})
     return out
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import url_for
 
+from layers.private_fields import public_spec
 from layers.specs import WRITE_ROLES, FieldSpec, LayerSpec
 from layers.store_base import BaseStore
 from webmap.i18n import translate
@@ -442,8 +443,9 @@ def _with_transport_errors(paths: dict[str, Any]) -> dict[str, Any]:
 
 
 def document(store: BaseStore, max_limit: int) -> dict[str, Any]:
-    """The OpenAPI 3.0 document of this server."""
-    specs = list(store.specs)
+    """The OpenAPI 3.0 document of this server (the same for everyone: no private field
+    is named in it)."""
+    specs = [public_spec(spec) for spec in store.specs]
     crs_all: list[str] = []
     for spec in specs:
         meta = docs.collection_meta(store, spec)

@@ -22,6 +22,7 @@ from webmap.ogc import crs as ogc_crs
 from webmap.ogc import documents as docs
 from webmap.ogc import openapi
 from webmap.ogc.params import check_query, parse_items_query
+from webmap.private_view import reader_spec
 
 bp = Blueprint("ogc", __name__, url_prefix="/ogc")
 _HTML_FORMATS = {"html"}
@@ -57,8 +58,9 @@ def html_response(template: str, **context: Any) -> Response:
 
 
 def layer_spec(collection_id: str) -> LayerSpec:
-    """The spec of a collection, or 404."""
-    return get_store().spec(collection_id)
+    """The spec of a collection as this request's account reads it (without private
+    fields but for planners and admins), or 404."""
+    return reader_spec(get_store().spec(collection_id))
 
 
 def etag(item: dict[str, Any]) -> str:

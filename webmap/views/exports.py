@@ -41,6 +41,7 @@ from webmap.ogc.params import (
     filter_params,
     parse_filters,
 )
+from webmap.private_view import reader_spec, reads_private_now
 
 bp = Blueprint("exports", __name__)
 ALL = "all"
@@ -110,9 +111,9 @@ def map_filter_ids(names: list[str], args: Mapping[str, Any]) -> dict[str, set[s
 
 def _layers_asked(store: BaseStore, layer: str, args: Mapping[str, Any]) -> list[LayerSpec]:
     if layer != ALL:
-        return [store.spec(layer)]
+        return [reader_spec(store.spec(layer))]
     wanted = [n for n in str(args.get("layers") or "").split(",") if n]
-    specs = [s for s in store.specs if not wanted or s.name in wanted]
+    specs = [reader_spec(s) for s in store.specs if not wanted or s.name in wanted]
     return [s for s in specs if _applies(s, _ogc_args(args))]
 
 
@@ -122,7 +123,7 @@ def selection(
     """The features an export request picks, per layer."""
     specs = _layers_asked(store, layer, args)
     if layer == ALL:
-        fields = {"id"} | {f.name for s in store.specs for f in s.fields}
+        fields = {"id"} | {f.name for s in store.specs for f in reader_spec(s).fields}
     else:
         fields = set(filter_params(specs[0]))
     check_known(args, (*COMMON_PARAMS, *VIEW_PARAMS, *MAP_PARAMS, *fields))
@@ -153,7 +154,7 @@ def export(filename: str) -> Response:
     lang = current_lang()
     _limit_anonymous()
     chosen = selection(store, layer, request.args)
-    data = export_layers(store, dict(chosen), fmt, lang=lang)
+    data = export_layers(store, dict(chosen), fmt, lang=lang, private=reads_private_now())
     label = translate("app.name") if layer == ALL else store.spec(layer).label_in(lang)
     headers = {
         "Content-Disposition": content_disposition(layer, label, export_format.suffix),

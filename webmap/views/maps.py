@@ -34,6 +34,7 @@ from webmap.gap_rank_map import ranked_payload
 from webmap.i18n import current_lang, format_date, translate
 from webmap.maps import SearchEntry
 from webmap.page_maps import feature_photos, map_assets, map_page, map_view, snapshot
+from webmap.private_view import reader_spec
 from webmap.write_rights import may_write
 
 bp = Blueprint("maps", __name__)
@@ -248,7 +249,7 @@ def feature(layer: str, fid: str) -> str | tuple[str, int]:
     an account that may write the layer the edit form (see :mod:`webmap.views.feature_edit`).
     A deleted feature's page offers a planner its restore."""
     store = get_store()
-    spec = store.spec(layer)
+    spec = reader_spec(store.spec(layer))  # fields, history: no private one but for planners
     found = store.get(layer, fid)
     if found is None:
         return _deleted_page(layer, fid)
@@ -295,7 +296,7 @@ def feature(layer: str, fid: str) -> str | tuple[str, int]:
 def _deleted_page(layer: str, fid: str) -> tuple[str, int]:
     """404, with the deleted feature's last fields and, for a planner, its restore."""
     store = get_store()
-    spec = store.spec(layer)
+    spec = reader_spec(store.spec(layer))
     history = store.history(layer, fid)
     if not history or history[-1].get("op") != "delete":
         store.require(layer, fid)  # raises the usual 404

@@ -42,9 +42,11 @@ from layers.reports import (
     public_report,
     public_reports,
     rate_report,
+    require_open,
     similar_reports,
     submit_report,
 )
+from layers.resident_stats import ReportStats, report_stats
 from webmap.extensions import get_settings, get_store
 from webmap.i18n import translate
 from webmap.page_maps import snapshot
@@ -114,6 +116,13 @@ def _body() -> tuple[dict[str, Any], list[tuple[str, bytes]]]:
 def _no_store(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store, private"
     return response
+
+
+@bp.app_template_global()
+def resident_report_stats(year: int | None = None) -> ReportStats:
+    """The residents' reports of ``year`` (the dashboard's partial
+    ``partials/_resident_stats.html``)."""
+    return report_stats(get_store(), year=year)
 
 
 @bp.post("")
@@ -205,7 +214,9 @@ def similar() -> Response:
 def me_too(fid: str) -> Response:
     """One more "me too" on an open public report (one per address and report)."""
     store = get_store()
-    if store.get("reports", fid) is None:
+    found = store.get("reports", fid)
+    if found is None:
         raise NotFound("not_found", what="报事 / report", value=fid[:40])
+    require_open(found)  # before counting: a refused one uses up nothing
     _admit("resident_me_too", 1, ME_TOO_WINDOW_S, f"{_client()} {fid}", "reports.api.me_too_once")
     return json_response({"id": fid, "me_too": add_me_too(store, fid)})
