@@ -60,7 +60,8 @@ from layers.specs import (
 )
 from layers.staging import STAGING_TTL_S
 from layers.staging import Staging as StagedFiles
-from layers.store import Change, GeoJSONStore, utc_now
+from layers.store import Change, utc_now
+from layers.store_base import BaseStore
 from layers.upload_crs import (
     MULTI_TYPE_IDS,
     choose_crs,
@@ -320,7 +321,7 @@ def _parse_choice(text: str) -> CrsChoice:
 
 
 def _to_wgs84(
-    store: GeoJSONStore,
+    store: BaseStore,
     spec: LayerSpec,
     gdf: gpd.GeoDataFrame,
     options: UploadOptions,
@@ -362,7 +363,7 @@ def _to_wgs84(
 
 
 def _geometry_problems(
-    store: GeoJSONStore, spec: LayerSpec, batch: _Batch, options: UploadOptions
+    store: BaseStore, spec: LayerSpec, batch: _Batch, options: UploadOptions
 ) -> dict[int, list[Problem]]:
     """The location problems of every row (:mod:`layers.locations`), by row (0: the
     file's own), worded for a file."""
@@ -379,7 +380,7 @@ def _geometry_problems(
 
 
 def _check_rows(
-    store: GeoJSONStore,
+    store: BaseStore,
     spec: LayerSpec,
     batch: _Batch,
     options: UploadOptions,
@@ -547,7 +548,7 @@ def _without_rows(changes: list[Any], rows: set[int]) -> list[Any]:
 
 
 def _store_dry_run(
-    store: GeoJSONStore,
+    store: BaseStore,
     batch: _Batch,
     options: UploadOptions,
     user: str,
@@ -579,7 +580,7 @@ def _store_dry_run(
 
 
 def run_upload(
-    store: GeoJSONStore,
+    store: BaseStore,
     data: bytes,
     filename: str,
     options: UploadOptions,
@@ -655,7 +656,7 @@ def _check_options(options: UploadOptions) -> None:
 
 
 def _read_batch(
-    store: GeoJSONStore,
+    store: BaseStore,
     spec: LayerSpec,
     data: bytes,
     filename: str,
@@ -695,7 +696,7 @@ def _replayed(report: UploadReport, earlier: Mapping[str, Any]) -> UploadReport:
 
 
 def _commit(
-    store: GeoJSONStore,
+    store: BaseStore,
     batch: _Batch,
     options: UploadOptions,
     report: UploadReport,
