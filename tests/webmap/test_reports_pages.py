@@ -47,8 +47,9 @@ def page_config(html):
     return orjson.loads(found.group(1))
 
 
-@pytest.mark.parametrize("path", ["/report", "/reports", "/reports/ABCDEFGHJK"])
+@pytest.mark.parametrize("path", ["/report", "/reports", "/reports/{code}"])
 def test_the_pages_are_public_and_load_nothing_from_the_internet(app, path):
+    path = path.format(code=a_report(app)["code"])
     r = app.test_client().get(path)
     assert r.status_code == 200
     html = r.get_data(as_text=True)
@@ -56,6 +57,48 @@ def test_the_pages_are_public_and_load_nothing_from_the_internet(app, path):
     assert "/static/css/reports.css" in html
     assert 'href="/reports"' in html  # the header's 群众反映 link
     assert "群众反映" in html
+
+
+def test_the_status_page_shows_the_status_the_replies_and_the_dates_as_text(app):
+    made = a_report(app, phone=PHONE, description="<b>灯</b> & ${x}")
+    patch(app, made["id"], {"status": "accepted", "reply": "已受理 <script>x()</script>"})
+    patch(app, made["id"], {"status": "solved", "reply": "已修好"})
+    client = app.test_client()
+    r = client.get(f"/reports/{made['code']}")
+    assert r.status_code == 200 and "no-store" in r.headers["Cache-Control"]
+    html = r.get_data(as_text=True)
+    assert '<p class="rp-badge" id="rp-state" data-status="solved">已解决</p>' in html
+    assert "&lt;b&gt;灯&lt;/b&gt; &amp; ${x}" in html and "<b>灯</b>" not in html
+    assert "已受理 &lt;script&gt;x()&lt;/script&gt;" in html and "已修好" in html
+    assert 'data-event="created"' in html and 'data-event="solved"' in html
+    assert re.search(r'<form id="rp-rating-form"\s+novalidate>', html), "solved: the form is open"
+    assert page_config(html)["report"]["status"] == "solved"
+    assert PHONE not in html
+    english = client.get(f"/reports/{made['code']}?lang=en").get_data(as_text=True)
+    assert 'data-status="solved">Solved</p>' in english
+    rated = client.post(f"/api/reports/{made['code']}/rating", json={"rating": 5, "comment": "好"})
+    assert rated.status_code == 200
+    html = client.get(f"/reports/{made['code']}?lang=zh").get_data(as_text=True)
+    assert 'data-state="rated"' in html and "5 / 5 分 · 好" in html
+    assert re.search(r'<form id="rp-rating-form" hidden', html), "rated: no second form"
+
+
+def test_before_it_is_solved_the_status_page_offers_no_rating(app):
+    made = a_report(app)
+    html = app.test_client().get(f"/reports/{made['code']}").get_data(as_text=True)
+    assert "待受理" in html and 'data-state="later"' in html
+    assert re.search(r'<form id="rp-rating-form" hidden', html)
+
+
+def test_the_list_page_shows_accepted_reports_only(app):
+    accepted, waiting = a_report(app, description="已受理的灯"), a_report(app, description="新灯")
+    patch(app, accepted["id"], {"status": "accepted"})
+    html = app.test_client().get("/reports").get_data(as_text=True)
+    assert "已受理的灯" in html and "新灯" not in html
+    assert [r["id"] for r in page_config(html)["reports"]] == [accepted["id"]]
+    assert waiting["code"] not in html and accepted["code"] not in html
+    html = app.test_client().get("/reports?status=solved").get_data(as_text=True)
+    assert page_config(html)["reports"] == [] and "已受理的灯" not in html
 
 
 def test_the_form_has_every_category_the_honeypot_and_its_own_service_worker(app):
@@ -84,7 +127,8 @@ def test_english_on_request(app):
     assert "Residents' reports" in html or "Residents&#39; reports" in html
 
 
-def test_a_malformed_code_is_not_found(app):
+def test_an_unknown_or_malformed_code_is_not_found(app):
+    assert app.test_client().get("/reports/ABCDEFGHJK").status_code == 404
     assert app.test_client().get("/reports/<script>").status_code == 404
     assert app.test_client().get("/reports/" + "A" * 41).status_code == 404
 

@@ -23,10 +23,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, render_template, send_file, url_for
+from flask import Blueprint, make_response, render_template, request, send_file, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from layers.errors import NotFound
+from layers.reports import find_by_code, list_item, public_report, public_reports
 from webmap.auth import current_user
 from webmap.extensions import get_store
 from webmap.forms import map_setup
@@ -119,6 +120,9 @@ def _page(template: str, townships: list[str] | None = None, **config: Any) -> s
         townships=townships or [],
         config_json=script_json(full),
         code=config.get("code", ""),
+        report=config.get("report"),
+        reports=config.get("reports", []),
+        rated_after=RATED_AFTER,
     )
 
 
@@ -150,21 +154,30 @@ def list_page() -> str:
     user = current_user()
     planner = bool(user and user.can("planner"))
     names = sorted({t.name for t in snapshot().places.townships.values() if t.name})
+    status = request.args.get("status") or None
+    township = request.args.get("township") or None
+    found = public_reports(get_store(), status=status, township=township)
     return _page(
         "reports_list.html",
         townships=names,
         planner=planner,
+        reports=[list_item(f) for f in found],
         awaiting=_awaiting() if planner else [],
         **map_setup(current_lang()),
     )
 
 
 @bp.get("/reports/<code>")
-def status_page(code: str) -> str:
-    """One report, followed by its tracking code (public)."""
+def status_page(code: str) -> BaseResponse:
+    """One report, followed by its tracking code (public; 404 for an unknown code)."""
     if not _CODE.match(code):
-        raise NotFound("not_found", what="report", value=code[:40])
-    return _page("report_status.html", code=code)
+        raise NotFound("resident_no_code", value=code[:40])
+    store = get_store()
+    report = public_report(store, find_by_code(store, code))
+    report["photos"] = [url_for("capture.photo", photo_id=p) for p in report["photos"]]
+    response = make_response(_page("report_status.html", code=code, report=report))
+    response.headers["Cache-Control"] = "no-store, private"  # the code is the resident's
+    return response
 
 
 @bp.get("/report-sw.js")

@@ -498,20 +498,25 @@
     var root = $("rp-status");
     var code = root.getAttribute("data-code");
     var url = config.api + "/" + encodeURIComponent(code);
-    fetch(url, { credentials: "same-origin", cache: "no-store", headers: { Accept: "application/json" } })
-      .then(function (resp) {
-        return resp.json().catch(function () { return null; }).then(function (json) {
-          if (!resp.ok) {
-            root.setAttribute("data-state", "error");
-            $("rp-status-error").textContent = resp.status === 404 ? T.not_found : errorMessage(json, resp.status);
-            return;
-          }
-          showReport(json || {});
+    // The page carries the report (rendered by the server too); a copy of the page kept
+    // by the browser (back button) is refreshed from the API.
+    if (config.report) showReport(config.report);
+    window.addEventListener("pageshow", function (event) { if (event.persisted) reload(); });
+    function reload() {
+      return fetch(url, { credentials: "same-origin", cache: "no-store", headers: { Accept: "application/json" } })
+        .then(function (resp) {
+          return resp.json().catch(function () { return null; }).then(function (json) {
+            if (!resp.ok) {
+              root.setAttribute("data-state", "error");
+              $("rp-status-error").textContent = resp.status === 404 ? T.not_found : errorMessage(json, resp.status);
+              return;
+            }
+            showReport(json || {});
+          });
+        }, function () {
+          $("rp-status-error").textContent = T.load_failed;
         });
-      }, function () {
-        root.setAttribute("data-state", "error");
-        $("rp-status-error").textContent = T.load_failed;
-      });
+    }
 
     function showReport(r) {
       var report = r.report && typeof r.report === "object" ? r.report : r;

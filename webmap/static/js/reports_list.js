@@ -101,42 +101,29 @@
     markers.addLayer(m);
   }
 
-  function townships(items) {
-    var seen = {};
-    Array.prototype.forEach.call(townSelect.options, function (o) { seen[o.value] = true; });
-    items.forEach(function (r) {
-      if (r.township && !seen[r.township]) {
-        seen[r.township] = true;
-        townSelect.appendChild(el("option", null, r.township)).value = r.township;
-      }
-    });
-    var wanted = townSelect.getAttribute("data-selected");
-    if (wanted && seen[wanted]) townSelect.value = wanted;
+  function show(items) {
+    listEl.textContent = "";
+    if (markers) markers.clearLayers();
+    items.forEach(function (r) { listEl.appendChild(item(r)); marker(r); });
+    if (!items.length) listEl.appendChild(el("li", "hint", T.list_empty));
+    $("rp-list-count").textContent = fill(T.count, { n: items.length });
+    listEl.setAttribute("data-state", "loaded");
+    listEl.setAttribute("data-count", String(items.length));
   }
 
-  var all = null;
   function load() {
     var query = [];
     if (statusSelect.value) query.push("status=" + encodeURIComponent(statusSelect.value));
-    var town = townSelect.value || townSelect.getAttribute("data-selected") || "";
-    if (town) query.push("township=" + encodeURIComponent(town));
+    if (townSelect.value) query.push("township=" + encodeURIComponent(townSelect.value));
     listEl.setAttribute("data-state", "loading");
+    $("rp-list-error").textContent = "";
     fetch(config.api + (query.length ? "?" + query.join("&") : ""), {
       credentials: "same-origin", headers: { Accept: "application/json" }
     }).then(function (resp) {
       if (!resp.ok) throw new Error("HTTP " + resp.status);
       return resp.json();
     }).then(function (body) {
-      var items = asList(body, ["reports", "items", "features"]);
-      if (!all) townships(items);
-      all = all || items;
-      listEl.textContent = "";
-      if (markers) markers.clearLayers();
-      items.forEach(function (r) { listEl.appendChild(item(r)); marker(r); });
-      if (!items.length) listEl.appendChild(el("li", "hint", T.list_empty));
-      $("rp-list-count").textContent = fill(T.count, { n: items.length });
-      listEl.setAttribute("data-state", "loaded");
-      listEl.setAttribute("data-count", String(items.length));
+      show(asList(body, ["reports", "items", "features"]));
     }).catch(function () {
       listEl.setAttribute("data-state", "error");
       $("rp-list-error").textContent = T.load_failed;
@@ -144,7 +131,6 @@
   }
 
   function filtered() {
-    townSelect.setAttribute("data-selected", townSelect.value);
     if (window.history && history.replaceState) {
       var params = [];
       if (statusSelect.value) params.push("status=" + encodeURIComponent(statusSelect.value));
@@ -178,5 +164,5 @@
       mineEl.appendChild(li);
     });
   }
-  load();
+  show(config.reports || []);
 })();
