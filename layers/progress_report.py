@@ -155,6 +155,8 @@ class ReportParams:
     lang: str = "zh"
     township: str | None = None
     township_id: str | None = None
+    #: False for a past month's report (as of its end, not today).
+    current: bool = True
 
 
 def _whole(text: Any, code: str, low: int, high: int) -> int:
@@ -219,7 +221,7 @@ def parse_report_params(
     name = township_id = None
     if township is not None and str(township).strip():
         name, township_id = _township(store, str(township))
-    return ReportParams(plan_year, as_of, lang, name, township_id)
+    return ReportParams(plan_year, as_of, lang, name, township_id, as_of == today)
 
 
 def check_format(fmt: str) -> str:
@@ -416,8 +418,9 @@ def summary_text(
         if awaiting:
             out += f" A further {awaiting} works are built and await review."
         return out + _gap_clause(gap_counts, lang)
+    when = "截至目前" if params.current else f"截至{params.as_of.month}月{params.as_of.day}日"
     out = (
-        f"截至目前，{scope}{params.year}年为民办实事项目共{n}项，已完成{done}项，占"
+        f"{when}，{scope}{params.year}年为民办实事项目共{n}项，已完成{done}项，占"
         f"{_pct_of(done, n)}%；正在推进{n - done}项，其中进度滞后于计划{behind}项（逾期"
         f"{overdue}项）；总体完成率{as_text(overall or 0)}%。"
     )

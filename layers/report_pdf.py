@@ -20,6 +20,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import (
     Flowable,
     Image,
+    KeepTogether,
     Paragraph,
     SimpleDocTemplate,
     Spacer,
@@ -98,18 +99,18 @@ def _story(report: ProgressReport, s: dict[str, ParagraphStyle]) -> list[Flowabl
     for table in report.tables:
         story.append(_para(table.heading, s["h3"]))
         story.append(_table(table.headers, table.rows, ITEM_WIDTHS, s["cell"]))
-    story += [
-        _para(report.heading("map"), s["h"]),
-        Image(io.BytesIO(report.map_png), width=15 * cm, height=15 * cm * 6 / 7),
-        _para(report.map_caption, s["centre"]),
+    picture = Image(io.BytesIO(report.map_png), width=15 * cm, height=15 * cm * 6 / 7)
+    heading_map = _para(report.heading("map"), s["h"])
+    story.append(KeepTogether([heading_map, picture, _para(report.map_caption, s["centre"])]))
+    gaps: list[Flowable] = [
         _para(report.heading("gaps"), s["h"]),
         _para(report.gaps_intro, s["body"]),
         Spacer(1, 4),
     ]
     if report.gaps:
-        story.append(
-            _table(report.gap_headers, [g.cells() for g in report.gaps], GAP_WIDTHS, s["cell"])
-        )
+        rows = [g.cells() for g in report.gaps]
+        gaps.append(_table(report.gap_headers, rows, GAP_WIDTHS, s["cell"]))
+    story.append(KeepTogether(gaps))
     if report.residents:
         story.append(_para(report.heading("residents"), s["h"]))
         width = (A4[0] - 2 * MARGIN) / len(report.residents[0])

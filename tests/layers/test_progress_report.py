@@ -93,6 +93,7 @@ def test_month_is_the_end_of_that_month_or_today_and_never_the_future(demo):
     assert parse_report_params(demo, year=2026, today=TODAY).as_of == TODAY
     report = build_report(demo, parse_report_params(demo, year=2026, month=6, today=TODAY))
     assert report.title.endswith("（截至6月30日）")
+    assert report.summary.startswith("截至6月30日，全县2026年为民办实事项目共")
 
 
 @pytest.mark.parametrize(
