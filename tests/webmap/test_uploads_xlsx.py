@@ -6,12 +6,17 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+import shutil
 import zipfile
+from pathlib import Path
 
 import pytest
 from openpyxl import Workbook, load_workbook
 
+from webmap.cli import main as cli
+
 PASSWORD = "correct-horse-9"
+ROOT = Path(__file__).resolve().parents[2]
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -324,3 +329,15 @@ def test_line_layer_template_has_a_wkt_column_read_back(app, store):
     (road,) = [f for f in store.features("roads") if f["properties"].get("source") == source]
     assert road["properties"]["main_street"] is True and road["properties"]["name"] == "模板路"
     assert road["geometry"]["type"] == "LineString"
+
+
+def test_villageworks_import_reads_a_workbook(tmp_path, capsys):
+    data_dir = tmp_path / "cli"
+    for sub in ("layers", "specs"):
+        shutil.copytree(ROOT / "data" / "demo" / sub, data_dir / sub)
+    path = tmp_path / "路灯台账.xlsx"
+    path.write_bytes(lights_workbook())
+    args = ["import", str(path), "--layer", "streetlights", "--data", str(data_dir)]
+    args += ["--crs", "wgs84", "--lang", "en", "--user", "cli-test"]
+    assert cli(args) == 0
+    assert "added 2 feature(s) to streetlights" in capsys.readouterr().out
