@@ -180,32 +180,37 @@ def read_xlsx(data: bytes, filename: str, sheet: str | None = None) -> SheetTabl
     try:
         names = [s.title for s in workbook.worksheets]
         chosen, rows, header_row, headers = _choose(workbook, sheet)
+        # Empty columns left of the header (a margin) are no columns of the table.
+        skip = next(i for i, h in enumerate(headers) if h.strip())
         numbers: list[int] = []
         records: list[list[str]] = []
         for number, cells in rows:
-            if cells:
+            if len(cells) > skip:
                 numbers.append(number)
-                records.append(cells)
+                records.append(cells[skip:])
     finally:
         workbook.close()
+    headers = headers[skip:]
+    where = (chosen.title, headers, skip)
     try:
         table = read_cells(headers, records, numbers)
     except InputError as exc:
-        raise InputError([_located(p, chosen.title, headers) for p in exc.problems]) from None
-    table.problems = [_located(p, chosen.title, headers) for p in table.problems]
+        raise InputError([_located(p, *where) for p in exc.problems]) from None
+    table.problems = [_located(p, *where) for p in table.problems]
     table.encoding = None
     return SheetTable(table, chosen.title, names, header_row)
 
 
-def _located(problem: Problem, sheet: str, headers: list[str]) -> Problem:
-    """A CSV reader's row problem said the spreadsheet way: sheet, row and column letter."""
+def _located(problem: Problem, sheet: str, headers: list[str], skip: int) -> Problem:
+    """A CSV reader's row problem said the spreadsheet way: sheet, row and column letter
+    (``skip``: the sheet's columns left of the first header)."""
     code = _CELL_CODES.get(problem.code)
     if code is None:
         return replace(problem, params={**problem.params, "sheet": sheet})
     column = ""
     if problem.field is not None and problem.field in headers:
-        column = column_letter(headers.index(problem.field))
+        column = column_letter(headers.index(problem.field) + skip)
     elif problem.code == "csv_extra_cells":
-        column = column_letter(len(headers))
+        column = column_letter(len(headers) + skip)
     params = {**problem.params, "sheet": sheet, "column": column}
     return replace(problem, code=code, params=params)

@@ -181,3 +181,11 @@ def test_a_lying_dimension_does_not_pad_rows() -> None:
     result = read_upload(buf.getvalue(), "d.xlsx")
     assert result.rows == [2, 3] and result.columns == ["名称", "经度", "纬度", "安装日期"]
     assert not [p for p in result.problems if p.code == "xlsx_extra_cells"]
+
+
+def test_empty_columns_left_of_the_header_are_no_columns_and_letters_stay_excels() -> None:
+    rows = [[None, "名称", "经度", "纬度"], [None, "a", 112.85, 39.52], [None, "b", "x", 39.5]]
+    result = read_upload(xlsx(("S", rows)), "m.xlsx")
+    assert result.columns == ["名称", "经度", "纬度"] and list(result.gdf["名称"]) == ["a"]
+    (bad,) = [p for p in result.problems if p.severity == "error"]
+    assert (bad.row, bad.params["column"]) == (3, "C")
