@@ -36,6 +36,7 @@ import numpy as np
 import orjson
 import pyproj
 import shapely
+from demo_reports import add_demo_reports  # scripts/, beside this file
 from shapely import affinity, ops
 from shapely.geometry import LineString, MultiPoint, MultiPolygon, Point, Polygon, shape
 
@@ -1441,6 +1442,7 @@ def populate(store: GeoJSONStore, world: World) -> None:
     commit(store, "pipes", pipe_changes(world, new_wells))
     commit(store, "visits", visit_changes(world))
     commit(store, "roadside_shops", shop_changes(world))
+    add_demo_reports(store, user=USER, source=SOURCE)
 
 
 def export(data_dir: Path, store: GeoJSONStore, out: Path) -> dict[str, int]:

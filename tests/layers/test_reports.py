@@ -36,11 +36,11 @@ def light_point(store, fid="SL-000009"):
     return store.get("streetlights", fid)["geometry"]["coordinates"][:2]
 
 
-def report(store, **extra):
+def report(store, today=dt.date(2026, 5, 4)):
     lon, lat = light_point(store)
-    sent = ReportInput(lon=lon, lat=lat, category=extra.pop("category", "road"),
-                       description="路灯不亮", phone="13900001111")  # fmt: skip
-    return submit_report(store, sent, places=None, today=dt.date(2026, 5, 4), **extra)
+    sent = ReportInput(lon=lon, lat=lat, category="road", description="路灯不亮",
+                       phone="13900001111")  # fmt: skip
+    return submit_report(store, sent, places=None, today=today)
 
 
 def test_codes_are_long_random_and_unambiguous():
@@ -96,20 +96,20 @@ def test_accepting_a_report_on_a_well_marks_it_faulty_and_rejecting_restores(dem
 
 
 def test_statistics_per_township_and_department(demo):
-    first, second, third = (report(demo)["id"] for _ in range(3))
+    first, second, third = (report(demo, dt.date(2024, 5, 4))["id"] for _ in range(3))
     for fid, department in ((first, "县住建局"), (second, "县水利局")):
         update(demo, fid, status="accepted", department=department)
-        update(demo, fid, status="solved", solved_date="2026-05-10")
+        update(demo, fid, status="solved", solved_date="2024-05-10")
     update(demo, first, rating=5)
     update(demo, second, rating=2)
-    stats = report_stats(demo, year=2026)
+    stats = report_stats(demo, year=2024)
     assert (stats.total.received, stats.total.solved, stats.total.rated) == (3, 2, 2)
     assert stats.total.median_days == 6.0 and stats.total.satisfaction_rate == 0.5
     by_department = {row.name: row for row in stats.departments}
     assert by_department["县住建局"].satisfaction_rate == 1.0
     assert by_department[""].received == 1  # the third has no department yet
-    assert report_stats(demo, year=2025).total.received == 0
-    assert report_stats(demo, year=2026, township="没有这个乡").total.received == 0
+    assert report_stats(demo, year=2023).total.received == 0
+    assert report_stats(demo, year=2024, township="没有这个乡").total.received == 0
     assert stats.as_dict()["total"]["solved_rate"] == round(2 / 3, 4)
     assert third
 
@@ -124,3 +124,19 @@ def test_a_solved_report_counts_towards_its_ledger_item(demo):
     assert {p.id: p.actual for p in ledger_progress(demo)}[item] == before
     update(demo, fid, status="solved")
     assert {p.id: p.actual for p in ledger_progress(demo)}[item] == before + 1
+
+
+def test_the_demo_has_reports_in_every_state(demo):
+    from collections import Counter
+
+    reports = [f["properties"] for f in demo.features("reports")]
+    assert 50 <= len(reports) <= 70
+    assert set(Counter(p["status"] for p in reports)) == {
+        "new", "accepted", "in_progress", "solved", "closed", "rejected"
+    }  # fmt: skip
+    assert all(p["reported_date"].startswith("2026") and p["demo"] for p in reports)
+    assert all(p.get("reject_reason") for p in reports if p["status"] == "rejected")
+    assert any(p.get("rating") for p in reports) and any(p.get("reply") for p in reports)
+    assert any(p.get("reopened") for p in reports) and any(p.get("phone") for p in reports)
+    stats = report_stats(demo, year=2026)
+    assert stats.total.received == len(reports) and 0 < stats.total.satisfaction_rate < 1
