@@ -121,24 +121,43 @@ def _notes_sheet(book: Workbook, columns: list[Column], texts: Mapping[str, str]
 def _drop_downs(
     book: Workbook, data: Worksheet, columns: list[Column], texts: Mapping[str, str]
 ) -> None:
-    """An Excel list validation on each enum column, over its values on a hidden sheet."""
+    """An Excel list validation on each column with choices: the values written in the
+    rule (``"太阳能,市电"``) when they fit Excel's 255 characters and hold no comma or
+    quote, else a range of a hidden ``values`` sheet."""
     from openpyxl.worksheet.datavalidation import DataValidation
 
-    enums = [(i, c) for i, c in enumerate(columns, start=1) if c.choices]
-    if not enums:
-        return
-    lists = book.create_sheet(texts.get("values", "values"))
-    lists.sheet_state = "hidden"
-    for n, (i, column) in enumerate(enums, start=1):
-        letter = _letter(n)
-        lists.cell(row=1, column=n, value=column.header)
-        for r, choice in enumerate(column.choices, start=2):
-            lists.cell(row=r, column=n, value=choice)
-        end = len(column.choices) + 1
-        source = f"'{lists.title}'!${letter}$2:${letter}${end}"
+    lists: Worksheet | None = None
+    for i, column in enumerate(columns, start=1):
+        if not column.choices:
+            continue
+        source = _inline_list(column.choices)
+        if source is None:
+            if lists is None:
+                lists = book.create_sheet(texts.get("values", "values"))
+                lists.sheet_state = "hidden"
+            source = _listed(lists, column)
         check = DataValidation(type="list", formula1=source, allow_blank=True)
         check.error = " / ".join(column.choices)[:255]
         check.showErrorMessage = not (column.field and column.field.extensible)
         target = _letter(i)
         check.add(f"{target}2:{target}{TEMPLATE_ROWS}")
         data.add_data_validation(check)
+
+
+def _inline_list(choices: tuple[str, ...]) -> str | None:
+    """The list rule ``"a,b,c"``, or None when Excel cannot hold the choices so."""
+    text = ",".join(choices)
+    if len(text) > 250 or any("," in c or '"' in c for c in choices):
+        return None
+    return f'"{text}"'
+
+
+def _listed(lists: Worksheet, column: Column) -> str:
+    """Write ``column``'s choices into the next column of ``lists``; the range of them."""
+    n = lists.max_column + 1 if lists.max_row > 1 or lists["A1"].value else 1
+    lists.cell(row=1, column=n, value=column.header)
+    for r, choice in enumerate(column.choices, start=2):
+        lists.cell(row=r, column=n, value=choice)
+    letter = _letter(n)
+    title = lists.title.replace("'", "''")
+    return f"'{title}'!${letter}$2:${letter}${len(column.choices) + 1}"

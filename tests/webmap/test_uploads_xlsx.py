@@ -234,10 +234,8 @@ def test_xlsx_template_has_headers_drop_downs_and_notes(app, store):
     }
     column = chr(ord("A") + headers.index("供电方式"))
     check = lists[column]
-    assert check.type == "list"
-    sheet_name, cells = check.formula1.rsplit("!", 1)
-    values = book[sheet_name.strip("'")][cells.replace("$", "")]
-    assert [row[0].value for row in values] == ["太阳能", "市电"]
+    assert check.type == "list" and check.formula1 == '"太阳能,市电"'
+    assert lists[chr(ord("A") + headers.index("状态"))].type == "list"
     notes = [[c.value for c in row] for row in book.worksheets[1].iter_rows()]
     assert any(row[0] == "供电方式" and "太阳能" in (row[3] or "") for row in notes)
     english = client.get("/uploads/template/streetlights.xlsx?lang=en")
@@ -314,10 +312,7 @@ def test_line_layer_template_has_a_wkt_column_read_back(app, store):
     headers = [c.value for c in data[1]]
     assert headers == ["WKT", "名称", "等级/编号", "主要街道"]
     (check,) = data.data_validations.dataValidation
-    assert str(check.sqref).startswith("D2:")
-    sheet_name, cells = check.formula1.rsplit("!", 1)
-    values = book[sheet_name.strip("'")][cells.replace("$", "")]
-    assert [row[0].value for row in values] == ["是", "否"]
+    assert str(check.sqref).startswith("D2:") and check.formula1 == '"是,否"'
     data.append(["LINESTRING (112.80 39.50, 112.81 39.51)", "模板路", "X001", "是"])
     buf = io.BytesIO()
     book.save(buf)
@@ -341,3 +336,31 @@ def test_villageworks_import_reads_a_workbook(tmp_path, capsys):
     args += ["--crs", "wgs84", "--lang", "en", "--user", "cli-test"]
     assert cli(args) == 0
     assert "added 2 feature(s) to streetlights" in capsys.readouterr().out
+
+
+def test_long_or_comma_choices_go_to_a_hidden_values_sheet():
+    from openpyxl import load_workbook as load
+
+    from layers.specs import FieldSpec, LayerSpec
+    from layers.upload_templates import template_xlsx
+
+    many = tuple(f"v{i}" for i in range(80))
+    labels = {"a": {"zh": "甲,乙"}, "b": {"zh": "丙"}}
+    spec = LayerSpec(
+        name="t",
+        kind="work",
+        geometry=("Point",),
+        label={"zh": "测试"},
+        id_prefix="T",
+        fields=(
+            FieldSpec("kind", "enum", {"zh": "种类"}, values=("a", "b"), value_labels=labels),
+            FieldSpec("code", "enum", {"zh": "代码"}, values=many),
+        ),
+    )
+    book = load(io.BytesIO(template_xlsx(spec, "zh", {"values": "可选值"})))
+    checks = book.worksheets[0].data_validations.dataValidation
+    assert [c.formula1 for c in checks] == ["'可选值'!$A$2:$A$3", "'可选值'!$B$2:$B$81"]
+    lists = book["可选值"]
+    assert lists.sheet_state == "hidden"
+    assert [lists.cell(row=r, column=1).value for r in (1, 2, 3)] == ["种类", "甲,乙", "丙"]
+    assert lists.cell(row=81, column=2).value == "v79"
