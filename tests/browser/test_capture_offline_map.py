@@ -117,6 +117,10 @@ def test_offline_the_capture_map_draws_the_county_and_the_works_nearby(
     for pane in ("vw-boundaries", "vw-roads", "vw-villages", "vw-nearby"):
         assert page.evaluate(PANE_SHAPES, pane) > 0, pane
     assert "10" in page.inner_text("#cap-offline-map")
+    background = page.evaluate(
+        "getComputedStyle(document.getElementById('cap-map')).backgroundColor"
+    )
+    assert background not in ("rgb(221, 221, 221)", "rgba(0, 0, 0, 0)")  # not Leaflet's grey
     shot(page, request, "county")
 
     # GPS works without signal: the map zooms to the fix, names show, the pin is on top.
@@ -190,6 +194,7 @@ def test_logout_forgets_the_kept_map_data(app, live_server_factory, page_checked
     page = sign_in_online(page_checked, base)
     kept = poll(page, KEPT, lambda k: "/api/capture/nearby?layer=streetlights" in k)
     assert "/api/capture/reference" in kept
+    page.set_viewport_size({"width": 1024, "height": 768})  # the header menu unfolded
     page.click("header form[action$='/logout'] button")
     page.wait_for_load_state("load")
     kept = poll(page, KEPT, lambda k: not any(p.startswith("/api/capture/") for p in k))
@@ -215,6 +220,8 @@ def test_online_the_kept_reference_is_refreshed_after_a_change(
     page.reload()  # the kept copy answers at once; the worker fetches the new one behind it
     assert new in poll(page, kept_text, lambda text: new in text)
     page.reload()
+    poll(page, COUNTS, lambda c: bool(c) and c["villages"] > 0)
+    page.click("#cap-locate")  # names show from zoom 13
     labels = poll(
         page,
         "[...document.querySelectorAll('.vw-village-label')].map(e => e.textContent)",
