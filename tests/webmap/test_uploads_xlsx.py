@@ -364,3 +364,23 @@ def test_long_or_comma_choices_go_to_a_hidden_values_sheet():
     assert lists.sheet_state == "hidden"
     assert [lists.cell(row=r, column=1).value for r in (1, 2, 3)] == ["种类", "甲,乙", "丙"]
     assert lists.cell(row=81, column=2).value == "v79"
+
+
+def test_gauss_kruger_xy_cells_are_guessed_as_csv_ones_are(app):
+    from pyproj import Transformer
+
+    to_gk = Transformer.from_crs("EPSG:4490", "EPSG:4526", always_xy=True)
+    points = [(112.8012, 39.5034), (112.8112, 39.5134)]
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["X", "Y", "供电方式", "状态"])
+    for lon, lat in points:
+        x, y = to_gk.transform(lon, lat)
+        sheet.append([round(x, 3), f"{y:.3f}", "太阳能", "正常"])  # a number, and text
+    r = api_upload(app, workbook_bytes(book), "gk.xlsx", layer="streetlights", dry_run="1")
+    body = r.get_json()
+    assert r.status_code == 200 and body["accepted"] == 2, body
+    assert "4526" in body["crs_key"] or "4526" in body["crs"]
+    got = [f["geometry"]["coordinates"] for f in body["features"]]
+    for (lon, lat), (x, y) in zip(points, got, strict=True):
+        assert abs(x - lon) < 1e-5 and abs(y - lat) < 1e-5
