@@ -50,6 +50,9 @@ class Kpi:
     pct: float | None
     plan_pct: float | None
     trend: tuple[tuple[str, float], ...]
+    #: With a plan year: the work done before the year that counts toward its items,
+    #: included in the trend's first month (carried in, 上年度结转).
+    carried_in: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,8 @@ class Dashboard:
     seconds: float = 0.0
     #: Works awaiting review in the county (every layer, every township).
     awaiting: int = 0
+    #: The plan year shown (None: every year's items).
+    year: int | None = None
 
 
 # ------------------------------------------------------------------------------- KPIs
@@ -127,10 +132,7 @@ def months_between(first: str, last: str) -> list[str]:
 
 def _trend(items: Sequence[ItemProgress], as_of: dt.date) -> tuple[tuple[str, float], ...]:
     """Cumulative actual per month up to ``as_of``'s month, the last ``TREND_MONTHS``."""
-    monthly: dict[str, float] = defaultdict(float)
-    for item in items:
-        for month, amount in item.by_month.items():
-            monthly[month] += amount
+    monthly = _monthly(items)
     if not monthly:
         return ()
     last = max(max(monthly), as_of.strftime("%Y-%m"))
@@ -141,12 +143,52 @@ def _trend(items: Sequence[ItemProgress], as_of: dt.date) -> tuple[tuple[str, fl
     return tuple(series[-TREND_MONTHS:])
 
 
-def kpis(items: Sequence[ItemProgress], as_of: dt.date) -> list[Kpi]:
+def _monthly(items: Sequence[ItemProgress]) -> dict[str, float]:
+    monthly: dict[str, float] = defaultdict(float)
+    for item in items:
+        for month, amount in item.by_month.items():
+            monthly[month] += amount
+    return monthly
+
+
+def year_trend(
+    items: Sequence[ItemProgress], year: int, as_of: dt.date
+) -> tuple[tuple[tuple[str, float], ...], float]:
+    """(cumulative actual per month of ``year``, carried in): January to December, or to
+    ``as_of``'s month in the current year. Work dated before the year that counts toward
+    its items is carried in: the first month starts from it. Work dated after the year
+    (a late item finished next spring) ends in December's figure.
+
+    >>> from layers.ledger import ItemProgress as P
+    >>> item = P("LG-1", "t", "c", "count", "", "", "", 10, 6, None, None, "", "", None, 6,
+    ...          by_month={"2025-11": 2.0, "2026-02": 3.0, "2026-05": 1.0})
+    >>> series, carried = year_trend([item], 2026, dt.date(2026, 3, 15))
+    >>> series, carried
+    ((('2026-01', 2.0), ('2026-02', 5.0), ('2026-03', 6.0)), 2.0)
+    """
+    monthly = _monthly(items)
+    first, last = f"{year}-01", f"{year}-12"
+    end = min(last, as_of.strftime("%Y-%m")) if as_of.year >= year else first
+    carried = sum(v for m, v in monthly.items() if m < first)
+    later = sum(v for m, v in monthly.items() if m > end)
+    months = months_between(first, end)
+    total, series = carried, []
+    for month in months:
+        total += monthly.get(month, 0.0)
+        series.append((month, round(total, 2)))
+    if series and later:
+        month, value = series[-1]
+        series[-1] = (month, round(value + later, 2))
+    return tuple(series), round(carried, 2)
+
+
+def kpis(items: Sequence[ItemProgress], as_of: dt.date, year: int | None = None) -> list[Kpi]:
     """One KPI per (category, unit), in the order categories first appear.
 
     Cancelled items are left out. ``actual`` sums what was done; ``pct`` caps each item
     at its target, so work beyond one item's target does not hide another's shortfall.
-    ``plan_pct`` weighs each item's linear plan by its target.
+    ``plan_pct`` weighs each item's linear plan by its target. With a plan ``year`` the
+    trend runs over that year's months (:func:`year_trend`).
     """
     groups: dict[tuple[str, str], list[ItemProgress]] = {}
     for item in items:
@@ -163,6 +205,10 @@ def kpis(items: Sequence[ItemProgress], as_of: dt.date) -> list[Kpi]:
             if plan_weight
             else None
         )
+        if year is None:
+            trend, carried = _trend(members, as_of), 0.0
+        else:
+            trend, carried = year_trend(members, year, as_of)
         out.append(
             Kpi(
                 category=category,
@@ -176,7 +222,8 @@ def kpis(items: Sequence[ItemProgress], as_of: dt.date) -> list[Kpi]:
                 actual=round(sum(i.actual for i in members), 2),
                 pct=round(100.0 * capped / target, 1) if target else None,
                 plan_pct=plan,
-                trend=_trend(members, as_of),
+                trend=trend,
+                carried_in=carried,
             )
         )
     return out
@@ -348,8 +395,12 @@ def build_dashboard(
     store: BaseStore,
     as_of: dt.date,
     thresholds: Mapping[str, Mapping[str, float]] | None = None,
+    year: int | None = None,
 ) -> Dashboard:
     """Every figure of the dashboard as of ``as_of``, with the given thresholds per kind.
+
+    ``year`` keeps the ledger items of that plan year only (KPIs, trend, behind-plan
+    list, township rows); the visits and gap analyses are of ``as_of`` whatever the year.
 
     Examples
     --------
@@ -361,7 +412,7 @@ def build_dashboard(
     """
     started = time.perf_counter()
     thresholds = {kind: dict((thresholds or {}).get(kind, {})) for kind in KINDS}
-    items = ledger_progress(store, today=as_of, as_of=as_of)
+    items = ledger_progress(store, today=as_of, as_of=as_of, year=year)
     # The same analyses, thresholds and cache as the map's gap overlays and the exports.
     gaps = {kind: kind_gaps(store, kind, as_of, thresholds[kind]) for kind in KINDS}
     max_days = thresholds["visits"].get("max_days", 90)
@@ -376,12 +427,13 @@ def build_dashboard(
         as_of=as_of,
         thresholds=thresholds,
         items=items,
-        kpis=kpis(items, as_of),
+        kpis=kpis(items, as_of, year),
         behind=behind_plan(items),
         townships=township_rows(items, villages, gaps, areas, awaiting),
         villages=village_rows(villages, works_by_village(store, as_of), ids),
         gaps=gaps,
         awaiting=sum(awaiting.values()),
+        year=year,
     )
     board.seconds = time.perf_counter() - started
     return board

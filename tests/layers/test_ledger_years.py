@@ -67,3 +67,26 @@ def test_derivation_rules_and_current_year():
     assert item_plan_year({"start_date": "", "deadline": "2023-09-30"}) == 2023
     assert item_plan_year({"start_date": "bad", "deadline": None}) is None
     assert current_year(dt.date(2021, 12, 31)) == 2021
+
+
+def test_the_dashboard_of_a_year_carries_earlier_work_in_at_its_start(store):
+    from layers.dashboard import build_dashboard
+
+    item_id = item(store, plan_year=2026, start_date="2026-01-01", deadline="2026-12-31")
+    item(store, title="G208", plan_year=2021, start_date="2021-04-01", target=84)
+    lights(store, item_id, "2025-11-20", 2)
+    lights(store, item_id, "2026-03-01", 1)
+    board = build_dashboard(store, TODAY, year=2026)
+    assert board.year == 2026 and [i.id for i in board.items] == [item_id]
+    [kpi] = board.kpis
+    assert (kpi.actual, kpi.target, kpi.carried_in) == (3.0, 10.0, 2.0)
+    assert kpi.trend == (
+        ("2026-01", 2.0),
+        ("2026-02", 2.0),
+        ("2026-03", 3.0),
+        ("2026-04", 3.0),
+        ("2026-05", 3.0),
+        ("2026-06", 3.0),
+    )
+    every = build_dashboard(store, TODAY)
+    assert sum(k.items for k in every.kpis) == 2 and every.kpis[0].trend[0][0] == "2025-11"

@@ -35,12 +35,13 @@ def test_dashboard_tells_a_leader_what_is_behind_and_where(client):
     html = page(client)  # its time is a row of scripts/bench.py: dashboard
     headline = re.search(r'id="dash-headline">([^<]+)<', html).group(1)
     assert headline == (
-        "15 项实事已完成 13 项，2 项滞后于计划；全县无路灯路段共 173.1 公里；"
+        "15 项实事已完成 12 项，2 项滞后于计划；全县无路灯路段共 173.1 公里；"
         "133 个村中有 67 个村超过 90 天未走访，另有 47 个村问题未解决完（共 114 个村待走访）。"
     )
     assert html.count('<article class="kpi') == 11
     lights = re.search(r'data-category="streetlights" data-unit="盏">(.*?)</article>', html, re.S)
-    assert 'data-value="96.0"' in lights.group(1) and 'data-value="124.0"' in lights.group(1)
+    # The 2026 plan year only: the 84 solar lights are the 2021 list's.
+    assert 'data-value="12.0"' in lights.group(1) and 'data-value="40.0"' in lights.group(1)
     behind = re.search(r'id="dash-behind">(.*?)</table>', html, re.S).group(1)
     assert re.findall(r'data-item="([^"]+)"', behind) == ["LG-000002", "LG-000014"]
     # Township and village rows link to their pages by id.
@@ -124,7 +125,7 @@ def test_every_gap_exports_and_the_xlsx_reads_back(demo_app, client):
 
 
 def test_ledger_xlsx_export_reads_back_with_subtotals(demo_app, client):
-    response = client.get("/ledger/export.xlsx?as_of=2026-10-31")
+    response = client.get("/ledger/export.xlsx?as_of=2026-10-31&year=2026")
     assert response.status_code == 200
     rows = list(
         openpyxl.load_workbook(io.BytesIO(response.data)).active.iter_rows(values_only=True)
@@ -141,15 +142,16 @@ def test_ledger_xlsx_export_reads_back_with_subtotals(demo_app, client):
         "完成数量",
         "完成率（%）",
     ]
-    items = {p.id: p for p in ledger_progress(get_store(demo_app), today=AS_OF, as_of=AS_OF)}
+    store = get_store(demo_app)
+    items = {p.id: p for p in ledger_progress(store, today=AS_OF, as_of=AS_OF, year=2026)}
     ids = header.index("编号")
     listed = [r for r in rows[3:] if isinstance(r[0], int)]
     assert {r[ids]: r[7] for r in listed} == {i: p.actual for i, p in items.items()}
     assert [r[1] for r in rows[3:] if r[0] == "小计"] == [
         "岱岳镇（3项）",
-        "薛圐圙乡（7项）",
+        "薛圐圙乡（6项）",
         "合盛堡乡（2项）",
-        "县级事项（3项）",
+        "县级事项（4项）",
     ]
     csv_text = client.get("/ledger/export.csv").data
     assert csv_text.startswith("\ufeff序号,事项".encode())

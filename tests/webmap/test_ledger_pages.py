@@ -197,7 +197,7 @@ def test_roles_and_csrf_guard_every_change(app):
     planner = signed_in(app)
     no_token = planner.post("/ledger/new", data={"title": "x", "category": "other"})
     assert no_token.status_code == 400
-    assert get_store(app).count("ledger") == 15
+    assert get_store(app).count("ledger") == 18
     assert planner.get("/ledger/LG-999999").status_code == 404
 
 
@@ -247,10 +247,10 @@ def test_import_previews_then_writes_everything_once(app):
     )
     html = preview.get_data(as_text=True)
     assert preview.status_code == 200 and 'data-created="2"' in html
-    assert get_store(app).count("ledger") == 15  # nothing written yet
+    assert get_store(app).count("ledger") == 18  # nothing written yet
     token = re.search(r'name="token" value="([A-Za-z0-9_-]{32})"', html).group(1)
     done = post(client, "/ledger/import/confirm", token=token, ext="xlsx")
-    assert done.status_code == 302 and get_store(app).count("ledger") == 17
+    assert done.status_code == 302 and get_store(app).count("ledger") == 20
     assert "导入完成：新增 2 项" in client.get("/ledger").get_data(as_text=True)
     assert post(client, "/ledger/import/confirm", token=token, ext="xlsx").status_code == 404
     assert (
@@ -278,7 +278,7 @@ def test_a_previewed_import_is_its_importers_only(app):
     token = _staged_import(app, signed_in(app))
     other = signed_in(app, "planner2")
     assert post(other, "/ledger/import/confirm", token=token, ext="xlsx").status_code == 404
-    assert get_store(app).count("ledger") == 15
+    assert get_store(app).count("ledger") == 18
 
 
 def test_a_previewed_import_expires_after_a_day(app):
@@ -289,7 +289,7 @@ def test_a_previewed_import_expires_after_a_day(app):
     meta["created"] -= 25 * 3600
     meta_path.write_bytes(orjson.dumps(meta))
     assert post(client, "/ledger/import/confirm", token=token, ext="xlsx").status_code == 404
-    assert get_store(app).count("ledger") == 15
+    assert get_store(app).count("ledger") == 18
 
 
 def test_import_with_problems_lists_them_and_writes_nothing(app):
@@ -311,4 +311,4 @@ def test_import_with_problems_lists_them_and_writes_nothing(app):
     ).group(1)
     assert '<td class="num">3</td><td>Deadline</td><td>明年</td>' in table
     assert "import-confirm" not in response.get_data(as_text=True)
-    assert get_store(app).count("ledger") == 15
+    assert get_store(app).count("ledger") == 18

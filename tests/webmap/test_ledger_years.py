@@ -183,3 +183,37 @@ def test_a_planner_of_another_township_cannot_carry_over(app):
     assert store.version("ledger") == version and not store.get("ledger", item.id)[
         "properties"
     ].get("carried_to")
+
+
+def chart_data(html):
+    import json
+
+    block = re.search(r'<script type="application/json" id="dash-data">(.*?)</script>', html, re.S)
+    return json.loads(block.group(1))
+
+
+def test_the_dashboard_counts_one_plan_year_and_replays_its_months(app):
+    client = app.test_client()
+    html = client.get("/dashboard?as_of=2026-10-31").get_data(as_text=True)
+    assert 'id="dash-year" data-year="2026"' in html
+    assert '<option value="2021">' in html and '<option value="2026" selected>' in html
+    for trend in chart_data(html)["trends"]:
+        assert trend["labels"][0] == "2026-01" and trend["labels"][-1] == "2026-10"
+    old = client.get("/dashboard?year=2021")
+    assert old.status_code == 200
+    html = old.get_data(as_text=True)
+    assert 'data-year="2021"' in html and 'data-as-of="2021-12-31"' in html
+    lights = re.search(r'data-category="streetlights" data-unit="盏">(.*?)</article>', html, re.S)
+    assert 'data-value="84.0"' in lights.group(1)
+    trends = chart_data(html)["trends"]
+    assert all(t["labels"] == [f"2021-{m:02d}" for m in range(1, 13)] for t in trends)
+    assert max(t["values"][-1] for t in trends) == 800.0  # the 2021 training, done
+    assert 'href="/ledger?as_of=2021-12-31&amp;year=2021"' in html
+
+
+def test_a_bad_year_on_the_dashboard_is_said_in_both_languages(app):
+    zh = app.test_client().get("/dashboard?year=abc&as_of=2026-10-31&lang=zh")
+    assert zh.status_code == 422 and "年度“abc”无效" in zh.get_data(as_text=True)
+    en = app.test_client().get("/dashboard?year=1800&as_of=2026-10-31&lang=en")
+    assert en.status_code == 422
+    assert "The year &#39;1800&#39; is not valid" in en.get_data(as_text=True)

@@ -1,6 +1,9 @@
 """The leaders' dashboard (``/dashboard``) and its gap exports.
 
-``/dashboard?as_of=YYYY-MM-DD`` replays the county to a day (default today); thresholds
+``/dashboard?as_of=YYYY-MM-DD`` replays the county to a day (default today; with
+``?year=`` of a past plan year, that year's 31 December); ``?year=`` picks the plan year
+whose ledger items the KPIs, trends and township rows count (default: the current year,
+else the latest earlier one; a bad year is said on the page, 422); thresholds
 come as URL parameters named like the CLI options (``min_gap_m``, ``lateral_m``,
 ``max_days``, ``max_distance_m``, ``rest_distance_m``, ``snap_m``); ``basemap`` picks
 tiles (none by default: the page works offline). Every gap analysis downloads as
@@ -32,6 +35,7 @@ from webmap.dashboard_map import GapMapView, gap_map, render_parts
 from webmap.extensions import get_store
 from webmap.i18n import current_lang, format_number, translate
 from webmap.mapdata import choose_basemap, offered_basemaps
+from webmap.year_select import page_year, year_end, year_select
 
 bp = Blueprint("dashboard", __name__)
 #: Thresholds offered on the page (``snap_m`` is accepted but rarely changed).
@@ -42,6 +46,16 @@ EXPORT_FORMATS = ("xlsx", "csv", "geojson", "gpkg")
 def as_of_day() -> dt.date:
     """The ``as_of`` parameter, today when absent."""
     return parse_as_of(request.args.get("as_of")) or dt.date.today()
+
+
+def year_and_day(store: Any) -> tuple[int, str, dt.date]:
+    """(plan year, problem, as-of day) of the page: ``as_of`` when given, else the end
+    of a chosen past year (its figures as they stood on 31 December), else today."""
+    given = parse_as_of(request.args.get("as_of"))
+    today = dt.date.today()
+    year, problem = page_year(store, given or today)
+    chosen = bool((request.args.get("year") or "").strip()) and not problem
+    return year, problem, given or (year_end(year, today) if chosen else today)
 
 
 def _thresholds() -> dict[str, dict[str, float]]:
@@ -149,11 +163,12 @@ def _headline(board: Dashboard, lang: str) -> dict[str, str]:
 
 @bp.get("/dashboard")
 @spare_damaged_layers
-def page() -> str:
+def page() -> Any:
     """One page for a county leader: plan against actual, gaps on a map, tables, charts."""
     lang = current_lang()
     store = get_store()
-    board = build_dashboard(store, as_of_day(), _thresholds())
+    year, problem, day = year_and_day(store)
+    board = build_dashboard(store, day, _thresholds(), year=year)
     key = current_app.config.get("TIANDITU_KEY", "")
     basemap = choose_basemap(request.args.get("basemap"), "none", key)
     view = GapMapView(lang=lang, basemap=basemap, tianditu_key=key)
@@ -172,7 +187,8 @@ def page() -> str:
         threshold_values={n: _value_of(board, n) for n in FORM_THRESHOLDS},
         chart_js=chart_js_url(),
         specs=store.specs,
-    )
+        year_select=year_select(store, year, problem),
+    ), (422 if problem else 200)
 
 
 def _value_of(board: Dashboard, name: str) -> str:
