@@ -40,6 +40,7 @@ from layers.ledger_io import (
     township_order,
 )
 from layers.report_map import MapGap, MapWorks, report_map_png
+from layers.resident_stats import ReportStats, StatsRow, report_stats
 from layers.store_base import BaseStore
 from layers.tabular import as_text
 
@@ -108,6 +109,22 @@ TEXTS: Mapping[str, tuple[str, str]] = {
         "farthest from the free bus.",
     ),
     "table_title": ("（{n}）{label}（{count}项）", "({n}) {label}: {count} item(s)"),
+    "res_group": ("分组", "Group"),
+    "res_name": ("名称", "Name"),
+    "res_received": ("收到（件）", "Received"),
+    "res_solved": ("已解决（件）", "Solved"),
+    "res_solved_rate": ("解决率（%）", "Solved (%)"),
+    "res_open": ("办理中（件）", "Open"),
+    "res_days": ("办理天数（中位数）", "Days to solve (median)"),
+    "res_satisfaction": ("满意率（%）", "Satisfied (%)"),
+    "res_total": ("合计", "Total"),
+    "res_township": ("乡镇", "Township"),
+    "res_department": ("承办部门", "Department"),
+    "res_none": ("未注明", "Not given"),
+    "res_intro": (
+        "{year}年收到的群众反映问题（按收到日期），满意率为评价4至5星的占比。",
+        "Residents' reports received in {year} (by the day received); satisfied: rated 4 or 5.",
+    ),
     "gap_no": ("序号", "No."),
     "gap_what": ("问题", "Gap"),
     "gap_name": ("名称", "Name"),
@@ -277,8 +294,10 @@ class ProgressReport:
     gaps: tuple[ReportGap, ...]
     map_png: bytes
     map_caption: str
-    #: Residents' reports (header row first), once their statistics exist; else empty.
+    #: Residents' reports of the year (:mod:`layers.resident_stats`; header row first),
+    #: empty when none was received.
     residents: tuple[tuple[str, ...], ...] = ()
+    residents_intro: str = ""
 
     @property
     def lang(self) -> str:
@@ -392,6 +411,7 @@ def summary_text(
     items: Sequence[ItemProgress],
     params: ReportParams,
     gap_counts: Mapping[str, int],
+    residents: StatsRow | None = None,
 ) -> str:
     """The summary paragraph, worded as such reports are: "截至目前，全县2026年为民办实事
     项目共15项，已完成10项……"."""
@@ -417,7 +437,7 @@ def summary_text(
             out += " By category: " + "; ".join(by_category) + "."
         if awaiting:
             out += f" A further {awaiting} works are built and await review."
-        return out + _gap_clause(gap_counts, lang)
+        return out + _residents_clause(residents, lang) + _gap_clause(gap_counts, lang)
     when = "截至目前" if params.current else f"截至{params.as_of.month}月{params.as_of.day}日"
     out = (
         f"{when}，{scope}{params.year}年为民办实事项目共{n}项，已完成{done}项，占"
@@ -428,7 +448,7 @@ def summary_text(
         out += "分类别看，" + "；".join(by_category) + "。"
     if awaiting:
         out += f"另有{awaiting}处已建成待验收，验收后计入。"
-    return out + _gap_clause(gap_counts, lang)
+    return out + _residents_clause(residents, lang) + _gap_clause(gap_counts, lang)
 
 
 # ---------------------------------------------------------------------------- gaps
@@ -511,6 +531,55 @@ def report_gaps(
     return picked, counts
 
 
+# ---------------------------------------------------------------------------- residents
+
+
+def _share(rate: float | None) -> str:
+    """A 0-1 share as a percentage ("—" when there is none)."""
+    return "—" if rate is None else as_text(round(100.0 * rate, 1))
+
+
+def _residents_clause(total: StatsRow | None, lang: str) -> str:
+    if total is None or not total.received:
+        return ""
+    solved, rate = total.solved, _share(total.solved_rate)
+    satisfied = _share(total.satisfaction_rate)
+    if lang == "en":
+        return (
+            f" Residents reported {total.received} problems: {solved} solved ({rate}%), "
+            f"satisfaction {satisfied}%."
+        )
+    return f"收到群众反映问题{total.received}件，已解决{solved}件（{rate}%），满意率{satisfied}%。"
+
+
+def residents_table(stats: ReportStats, params: ReportParams) -> tuple[tuple[str, ...], ...]:
+    """The residents' reports of the year: header, the total, each township (county
+    reports), each department; empty when none was received."""
+    lang = params.lang
+    if not stats.total.received:
+        return ()
+    keys = ("res_received", "res_solved", "res_solved_rate", "res_open", "res_days")
+    header = (
+        text("res_group", lang),
+        text("res_name", lang),
+        *(text(k, lang) for k in keys),
+        text("res_satisfaction", lang),
+    )
+
+    def row(group: str, name: str, r: StatsRow) -> tuple[str, ...]:
+        days = "—" if r.median_days is None else as_text(r.median_days)
+        figures = (str(r.received), str(r.solved), _share(r.solved_rate), str(r.open), days)
+        label = name or text("res_none", lang)
+        return (text(group, lang), label, *figures, _share(r.satisfaction_rate))
+
+    scope = params.township or text("scope_county", lang)
+    rows = [header, row("res_total", scope, stats.total)]
+    if params.township is None:
+        rows += [row("res_township", r.name, r) for r in stats.townships]
+    rows += [row("res_department", r.name, r) for r in stats.departments]
+    return tuple(rows)
+
+
 # ---------------------------------------------------------------------------- map
 
 
@@ -564,6 +633,7 @@ def build_report(store: BaseStore, params: ReportParams) -> ProgressReport:
     tables = category_tables(store, items, params)
     scoped = [i for i in items if params.township is None or i.township == params.township]
     gaps, counts = report_gaps(store, params)
+    residents = report_stats(store, year=params.year, township=params.township)
     day = _date_params(params.as_of)
     county = county_name(store)
     title = text("title", lang, county=county, **{**day, "year": params.year})
@@ -576,11 +646,12 @@ def build_report(store: BaseStore, params: ReportParams) -> ProgressReport:
         title=title,
         date_line=text("date_line", lang, **day),
         scope_line=text("scope_line", lang, value=scope),
-        summary=summary_text(store, scoped, params, counts),
+        summary=summary_text(store, scoped, params, counts, residents.total),
         tables=tables,
         gap_headers=headers,
         gaps=gaps,
         map_png=report_map(store, params, {i.id for i in scoped}, gaps),
         map_caption=text("map_caption", lang, year=params.year, n=len(gaps)),
-        residents=(),
+        residents=residents_table(residents, params),
+        residents_intro=text("res_intro", lang, year=params.year),
     )

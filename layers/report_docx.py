@@ -109,6 +109,7 @@ def report_docx(report: ProgressReport) -> bytes:
         _table(doc, report.gap_headers, [g.cells() for g in report.gaps])
     if report.residents:
         _paragraph(doc, report.heading("residents"), size_pt=14, heading=True)
+        _paragraph(doc, report.residents_intro, indent=True)
         _table(doc, report.residents[0], report.residents[1:])
     out = io.BytesIO()
     doc.save(out)

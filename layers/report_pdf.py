@@ -113,6 +113,7 @@ def _story(report: ProgressReport, s: dict[str, ParagraphStyle]) -> list[Flowabl
     story.append(KeepTogether(gaps))
     if report.residents:
         story.append(_para(report.heading("residents"), s["h"]))
+        story.append(_para(report.residents_intro, s["body"]))
         width = (A4[0] - 2 * MARGIN) / len(report.residents[0])
         widths = [width] * len(report.residents[0])
         story.append(_table(report.residents[0], report.residents[1:], widths, s["cell"]))

@@ -13,9 +13,11 @@ from pathlib import Path
 import docx
 import pypdf
 import pytest
+from geometries import point
 from PIL import Image
 
 from layers import report_map
+from layers.changes import Change
 from layers.gap_ranking import ranked_gaps
 from layers.ledger import ledger_progress
 from layers.ledger_io import ledger_csv
@@ -158,11 +160,12 @@ def test_the_word_document_has_word_tables_text_and_the_picture(county_zh):
     document = docx.Document(io.BytesIO(report_docx(county_zh)))
     texts = [p.text for p in document.paragraphs]
     assert county_zh.title in texts and county_zh.summary in texts
-    assert len(document.tables) == len(county_zh.tables) + 1  # the categories, the gaps
+    # The categories, the gaps, the residents' reports when there are some.
+    assert len(document.tables) == len(county_zh.tables) + 1 + bool(county_zh.residents)
+    gap_table = document.tables[len(county_zh.tables)]
     for table, model in zip(document.tables, county_zh.tables, strict=False):
         cells = [tuple(c.text for c in row.cells) for row in table.rows]
         assert cells == [model.headers, *model.rows]
-    gap_table = document.tables[-1]
     assert [c.text for c in gap_table.rows[1].cells] == list(county_zh.gaps[0].cells())
     assert len(document.inline_shapes) == 1
 
@@ -203,3 +206,64 @@ def test_a_missing_font_is_said_with_what_to_install(monkeypatch, tmp_path):
         cjk_font_path()
     assert "fonts-wqy-microhei" in caught.value.user_message("en")
     assert "中文字体" in caught.value.user_message("zh")
+
+
+@pytest.fixture
+def with_reports(tmp_path):
+    """A copy of the demo county whose residents' reports are three of 2026 and one of
+    2025, written here (whatever the demo holds)."""
+    data = tmp_path / "data"
+    for sub in ("layers", "specs"):
+        if (DEMO / sub).is_dir():
+            shutil.copytree(DEMO / sub, data / sub)
+    (data / "layers" / "reports.geojson").unlink(missing_ok=True)
+    store = GeoJSONStore(data)
+
+    def report(township, status, day, department, solved=None, rating=None):
+        props = {
+            "category": "streetlight",
+            "description": "路灯不亮",
+            "status": status,
+            "reported_date": day,
+            "township": township,
+            "department": department,
+        }
+        props.update({"solved_date": solved} if solved else {})
+        props.update({"rating": rating} if rating else {})
+        return Change("create", geometry=point(112.83, 39.52), properties=props)
+
+    changes = [
+        report("岱岳镇", "solved", "2026-03-01", "县住建局", "2026-03-05", 5),
+        report("岱岳镇", "new", "2026-04-01", "县住建局"),
+        report("薛圐圙乡", "closed", "2026-05-01", "县水利局", "2026-05-11", 4),
+        report("岱岳镇", "new", "2025-06-01", "县住建局"),
+    ]
+    store.commit("reports", changes, user="planner1", source="import")
+    return store
+
+
+def test_residents_reports_received_solved_and_satisfaction(with_reports):
+    report = build_report(with_reports, parse_report_params(with_reports, year=2026, today=TODAY))
+    header, total, *rest = report.residents
+    assert header == ("分组", "名称", "收到（件）", "已解决（件）", "解决率（%）", "办理中（件）",
+                      "办理天数（中位数）", "满意率（%）")  # fmt: skip
+    assert total == ("合计", "全县", "3", "2", "66.7", "1", "7", "100")
+    assert ("乡镇", "岱岳镇", "2", "1", "50", "1", "4", "100") in rest
+    assert ("乡镇", "薛圐圙乡", "1", "1", "100", "0", "10", "100") in rest
+    assert ("承办部门", "县水利局", "1", "1", "100", "0", "10", "100") in rest
+    assert "收到群众反映问题3件，已解决2件（66.7%），满意率100%。" in report.summary
+    document = docx.Document(io.BytesIO(report_docx(report)))
+    assert [tuple(c.text for c in r.cells) for r in document.tables[-1].rows] == list(
+        report.residents
+    )
+    assert "群众反映问题办理情况" in flat(
+        pypdf.PdfReader(io.BytesIO(report_pdf(report))).pages[-1].extract_text()
+    )
+    one = parse_report_params(with_reports, year=2026, township="岱岳镇", today=TODAY)
+    rows = build_report(with_reports, one).residents
+    assert rows[1] == ("合计", "岱岳镇", "2", "1", "50", "1", "4", "100")
+    assert not [r for r in rows if r[0] == "乡镇"]
+    assert (
+        build_report(with_reports, parse_report_params(with_reports, year=2025)).residents[1][2]
+        == "1"
+    )
