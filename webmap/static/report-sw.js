@@ -24,6 +24,12 @@ var ASSETS = [
   "/static/vendor/leaflet@1.9.3/dist/images/layers-2x.png"
 ];
 
+// The page as anyone sees it: not when it carries a signed-in account's name (the server
+// marks that answer), so a shared phone never shows it offline to the next person.
+function keepable(response) {
+  return response.ok && !response.redirected && !response.headers.get("X-VW-Personal");
+}
+
 function absolute(path) {
   return new URL(path, self.location.origin).href;
 }
@@ -32,7 +38,7 @@ self.addEventListener("install", function (event) {
   event.waitUntil(
     caches.open(CACHE).then(function (cache) {
       var page = fetch(absolute(PAGE), { credentials: "same-origin" }).then(function (r) {
-        return r.ok && !r.redirected ? cache.put(absolute(PAGE), r) : null;
+        return keepable(r) ? cache.put(absolute(PAGE), r) : null;
       }).catch(function () { return null; });
       return Promise.all([cache.addAll(ASSETS.map(absolute)), page]);
     }).then(function () { return self.skipWaiting(); })
@@ -59,7 +65,7 @@ var PAGE_TIMEOUT_MS = 5000;
 
 function pageFromNetworkFirst(request) {
   var network = fetch(request).then(function (response) {
-    if (response.ok && !response.redirected) {
+    if (keepable(response)) {
       var copy = response.clone();
       caches.open(CACHE).then(function (cache) { cache.put(absolute(PAGE), copy); });
     }

@@ -127,9 +127,13 @@ def _page(template: str, townships: list[str] | None = None, **config: Any) -> s
 
 
 @bp.get("/report")
-def new_report() -> str:
-    """The residents' report form (public)."""
-    return _page("report_new.html", **map_setup(current_lang()))
+def new_report() -> BaseResponse:
+    """The residents' report form (public). Signed in, the page shows the account's name:
+    ``X-VW-Personal`` tells the page's service worker not to keep that copy offline."""
+    response = make_response(_page("report_new.html", **map_setup(current_lang())))
+    if current_user() is not None:
+        response.headers["X-VW-Personal"] = "1"
+    return response
 
 
 def _awaiting() -> list[dict[str, Any]]:

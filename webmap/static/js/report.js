@@ -40,6 +40,34 @@
     for (var k in extra || {}) { if (Object.prototype.hasOwnProperty.call(extra, k)) h[k] = extra[k]; }
     return h;
   }
+  // fetch where there is one; XMLHttpRequest in older in-app browsers (a fetch-like answer).
+  function request(url, opts) {
+    opts = opts || {};
+    if (window.fetch) return fetch(url, opts);
+    return new Promise(function (resolve, reject) {
+      var xhr = new XMLHttpRequest();
+      xhr.open(opts.method || "GET", url, true);
+      var headers = opts.headers || {};
+      for (var k in headers) {
+        if (Object.prototype.hasOwnProperty.call(headers, k)) xhr.setRequestHeader(k, headers[k]);
+      }
+      xhr.onload = function () {
+        var text = xhr.responseText;
+        resolve({
+          ok: xhr.status >= 200 && xhr.status < 300,
+          status: xhr.status,
+          json: function () {
+            return new Promise(function (ok, bad) {
+              try { ok(JSON.parse(text)); } catch (e) { bad(e); }
+            });
+          }
+        });
+      };
+      xhr.onerror = function () { reject(new Error("network")); };
+      xhr.send(opts.body === undefined ? null : opts.body);
+    });
+  }
+
   // A list in an answer: the answer itself, or its first member of these names.
   function asList(body, names) {
     if (Array.isArray(body)) return body;
@@ -142,11 +170,11 @@
     var similarSeq = 0;
     function checkSimilar() {
       var box = $("rp-similar"), list = $("rp-similar-list");
-      if (!here || !categoryEl.value || !window.fetch || !navigator.onLine) { box.hidden = true; return; }
+      if (!here || !categoryEl.value || !navigator.onLine) { box.hidden = true; return; }
       var seq = ++similarSeq;
       var url = config.similar + "?lon=" + encodeURIComponent(here.lon) + "&lat=" +
         encodeURIComponent(here.lat) + "&category=" + encodeURIComponent(categoryEl.value);
-      fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      request(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (body) {
           if (seq !== similarSeq) return;
@@ -183,7 +211,7 @@
     function meToo(r, li, button, count) {
       button.disabled = true;
       var url = fill(config.me_too, { id: encodeURIComponent(r.id) });
-      fetch(url, { method: "POST", credentials: "same-origin", headers: apiHeaders({}) })
+      request(url, { method: "POST", credentials: "same-origin", headers: apiHeaders({}) })
         .then(function (resp) {
           return resp.json().catch(function () { return null; }).then(function (json) {
             if (!resp.ok) {
@@ -300,7 +328,7 @@
       var b = body(rec);
       var headers = apiHeaders({ "Idempotency-Key": rec.key });
       if (b.type) headers["Content-Type"] = b.type;
-      return fetch(config.api, { method: "POST", body: b.data, credentials: "same-origin", headers: headers })
+      return request(config.api, { method: "POST", body: b.data, credentials: "same-origin", headers: headers })
         .then(function (resp) {
           netEl.setAttribute("data-state", "online");
           return resp.json().catch(function () { return null; }).then(function (json) {
@@ -332,7 +360,7 @@
       backoffMs = Math.min(backoffMs * 2, 60000);
     }
     function flush() {
-      if (flushing || !window.fetch) return Promise.resolve();
+      if (flushing) return Promise.resolve();
       flushing = true;
       return queueAll().then(function (items) {
         var chain = Promise.resolve("start");
@@ -424,7 +452,7 @@
     });
     window.addEventListener("offline", function () { netEl.setAttribute("data-state", "offline"); render(); });
     setInterval(function () { if (navigator.onLine) flush(); }, 30000);
-    if ("serviceWorker" in navigator && config.sw) {
+    if (navigator.serviceWorker && navigator.serviceWorker.register && config.sw) {
       navigator.serviceWorker.register(config.sw, { scope: config.scope }).catch(function () { return null; });
     }
     netEl.setAttribute("data-state", navigator.onLine ? "online" : "offline");
@@ -503,7 +531,7 @@
     if (config.report) showReport(config.report);
     window.addEventListener("pageshow", function (event) { if (event.persisted) reload(); });
     function reload() {
-      return fetch(url, { credentials: "same-origin", cache: "no-store", headers: { Accept: "application/json" } })
+      return request(url, { credentials: "same-origin", cache: "no-store", headers: { Accept: "application/json" } })
         .then(function (resp) {
           return resp.json().catch(function () { return null; }).then(function (json) {
             if (!resp.ok) {
@@ -608,7 +636,7 @@
       var comment = $("rp-comment").value.trim();
       if (comment) payload.comment = comment;
       $("rp-rate").disabled = true;
-      fetch(url + "/rating", {
+      request(url + "/rating", {
         method: "POST", credentials: "same-origin", body: JSON.stringify(payload),
         headers: apiHeaders({ "Content-Type": "application/json" })
       }).then(function (resp) {

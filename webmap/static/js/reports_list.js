@@ -131,6 +131,7 @@
   }
 
   function filtered() {
+    if (!window.fetch) { $("rp-filters").submit(); return; }  // old browsers: the page filters
     if (window.history && history.replaceState) {
       var params = [];
       if (statusSelect.value) params.push("status=" + encodeURIComponent(statusSelect.value));
