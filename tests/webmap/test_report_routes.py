@@ -170,3 +170,12 @@ def test_the_command_writes_the_report_file(demo_app, tmp_path):
     assert "as of 30 Jun" in docx.Document(word).paragraphs[0].text
     bad = villageworks("report", "--year", "2026", "--month", "13", "-o", str(word), "--data", data)
     assert bad.returncode == 2 and "月份无效：13" in bad.stderr
+
+
+def test_a_county_without_ledger_or_boundaries_still_gets_a_report(empty_app):
+    client = empty_app.test_client()
+    response = client.get(f"/ledger/report.docx?year={YEAR}")
+    assert response.status_code == 200
+    texts = [p.text for p in docx.Document(io.BytesIO(response.data)).paragraphs]
+    assert "本年度台账中没有事项。" in texts
+    assert client.get(f"/ledger/report.pdf?year={YEAR}&lang=en").status_code == 200
