@@ -45,7 +45,9 @@ def figure_text(gap: RankedGap, lang: str) -> str:
     """The figure of a ranked gap with its unit, in ``lang`` (never visited: says so)."""
     if gap.figure is None:
         return translate("maps.rank.never", lang)
-    number = format_number(gap.figure, lang, _DECIMALS.get(gap.unit, 1))
+    decimals = _DECIMALS.get(gap.unit, 1)
+    value = round(gap.figure, decimals) if decimals else float(round(gap.figure))
+    number = format_number(value, lang, decimals)
     return translate(f"maps.rank.unit.{gap.unit or 'none'}", lang, n=number)
 
 

@@ -91,6 +91,7 @@
   }
 
   function zoomTo(state, item) {
+    state.items.forEach(function (other) { other.marker.closeTooltip(); });
     state.map.fitBounds(item.data.b, { maxZoom: 16, padding: [30, 30], animate: false });
     state.selected = item.data.k + ":" + item.data.r;
     item.marker.openTooltip();
@@ -118,8 +119,11 @@
         pane: "vwRank", color: kind.color, weight: 6, opacity: 1, dashArray: kind.dash || null,
         fill: true, fillColor: kind.color, fillOpacity: 0.35,
       };
+      var line = { pane: "vwRank", color: kind.color, weight: 6, opacity: 1,
+        dashArray: kind.dash || null, fill: false };
       var shape = L.geoJSON(data.g, {
-        style: function () { return style; },
+        // A line is never filled (Leaflet would fill the polygon its ends close).
+        style: function (f) { return /Polygon/.test(f.geometry.type) ? style : line; },
         pointToLayer: function (_p, latlng) {
           return L.circleMarker(latlng, Object.assign({ radius: 9 }, style));
         },
