@@ -34,7 +34,7 @@ from layers.report_map import cjk_font_path
 FONT = "VillageWorksCJK"
 MARGIN = 1.8 * cm
 #: Widths of the category table's columns, in points (A4 less the margins: 493 pt).
-ITEM_WIDTHS = (20, 108, 40, 32, 22, 32, 32, 32, 86, 46, 43)
+ITEM_WIDTHS = (20, 130, 40, 30, 22, 30, 30, 30, 80, 46, 35)
 GAP_WIDTHS = (24, 70, 110, 50, 239)
 _LOCK = threading.Lock()
 
