@@ -468,8 +468,14 @@ def safe_dash(value: Any) -> str | None:
     return value if isinstance(value, str) and _DASH.match(value) else None
 
 
-def replay_years(layers: Iterable[MapLayer]) -> list[int]:
-    """The years in which the dated work layers have works, for the time slider."""
+def replay_years(layers: Iterable[MapLayer], plan_years: Iterable[int] = ()) -> list[int]:
+    """The years the time slider offers: the ledger's plan years (计划年度) when it has
+    any, since leaders replay a year's list month by month (old wells keep drilling dates
+    back to 1998, which are no year anyone replays); else the years in which the dated
+    work layers have works."""
+    planned = sorted(set(plan_years))
+    if planned:
+        return planned
     years: set[int] = set()
     for layer in layers:
         field_name = layer.spec.date_field

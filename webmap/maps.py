@@ -132,6 +132,8 @@ class MapView:
     titles: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     search: Sequence[SearchEntry] = ()
     replay_years: Sequence[int] = ()
+    #: The replay's year at first (``?year=``); None: the latest of ``replay_years``.
+    replay_year: int | None = None
     urls: MapUrls = field(default_factory=MapUrls)
     controls: bool = True
     #: The ranked gaps to number on the map (``webmap.gap_rank_map.ranked_payload``).
@@ -536,6 +538,7 @@ def _setup_config(view: MapView) -> dict[str, Any]:
         "search": _search_json(view.search, view.gcj02),
         "outline": _outline_json(view),
         "years": list(view.replay_years),
+        "year": view.replay_year,
         "alertStatuses": list(ALERT_STATUSES),
         "maxZoom": MAX_ZOOM,
     }

@@ -17,6 +17,7 @@ from flask import request
 from layers.ledger import BadYear, default_year, parse_year, plan_years
 from layers.store_base import BaseStore
 from webmap.i18n import current_lang
+from webmap.mapdata import replay_years
 
 
 def page_year(store: BaseStore, today: dt.date | None = None) -> tuple[int, str]:
@@ -52,3 +53,18 @@ def year_end(year: int, today: dt.date | None = None) -> dt.date:
     year runs to its end, or to today in the current year)."""
     today = today or dt.date.today()
     return min(dt.date(year, 12, 31), today)
+
+
+def map_replay(store: BaseStore, layers: Any, problems: list[str]) -> dict[str, Any]:
+    """The county map's replay: the years it offers (the plan years), the one it starts
+    on (``?year=``, else the default year) and the year selector. A bad year is added
+    to the page's ``problems`` (shown with the filters' messages)."""
+    year, problem = page_year(store)
+    if problem:
+        problems.append(problem)
+    years = replay_years(layers, plan_years(store) if "ledger" in store.specs else ())
+    return {
+        "replay_years": years,
+        "replay_year": year if year in years else None,
+        "year_select": year_select(store, year),
+    }

@@ -217,3 +217,23 @@ def test_a_bad_year_on_the_dashboard_is_said_in_both_languages(app):
     en = app.test_client().get("/dashboard?year=1800&as_of=2026-10-31&lang=en")
     assert en.status_code == 422
     assert "The year &#39;1800&#39; is not valid" in en.get_data(as_text=True)
+
+
+def map_config(html):
+    years = re.search(r'"years": ?(\[[^\]]*\])', html).group(1)
+    year = re.search(r'"year": ?(null|\d+)', html).group(1)
+    return years, year
+
+
+def test_the_county_map_replays_plan_years_and_takes_the_year(app):
+    client = app.test_client()
+    html = client.get("/?layers=wells").get_data(as_text=True)
+    years, _ = map_config(html)
+    assert years.replace(" ", "") == "[2021,2025,2026]"  # not 1998: old wells' drilling dates
+    assert 'id="year-select"' in html and 'name="layers" value="wells"' in html
+    chosen = client.get("/?layers=wells&year=2021").get_data(as_text=True)
+    assert map_config(chosen)[1] == "2021"
+    assert '<option value="2021" selected>' in chosen
+    bad = app.test_client().get("/?year=abc&lang=en")
+    assert bad.status_code == 400
+    assert "The year &#39;abc&#39; is not valid" in bad.get_data(as_text=True)

@@ -36,6 +36,7 @@ from webmap.maps import SearchEntry
 from webmap.page_maps import feature_photos, map_assets, map_page, map_view, snapshot
 from webmap.private_view import reader_spec
 from webmap.write_rights import may_write
+from webmap.year_select import map_replay
 
 bp = Blueprint("maps", __name__)
 #: Works of each list shown on a village's screen; its print lists every one.
@@ -67,6 +68,7 @@ def county() -> tuple[str, int]:
     layers = mapdata.map_layers(snap.frames, snap.specs.values(), filters, snap.places, snap.gaps)
     area = snap.places.area_of(filters)
     lang = current_lang()
+    replay = map_replay(get_store(), layers, problems)  # plan years, ?year= (#17)
     view = map_view(
         snap,
         filters,
@@ -74,7 +76,8 @@ def county() -> tuple[str, int]:
         outline=area,
         outline_method=_method(snap, filters),
         search=_search(snap),
-        replay_years=mapdata.replay_years(layers),
+        replay_years=replay["replay_years"],
+        replay_year=replay["replay_year"],
     )
     view = replace(view, ranked=_ranked(snap, filters, view.gcj02, lang))
     ledger = get_store().frame("ledger") if "ledger" in snap.specs else None
@@ -86,6 +89,7 @@ def county() -> tuple[str, int]:
         townships=list(snap.places.townships.values()),
         village_counts=mapdata.village_count_per_township(snap.places),
         exports=_exports(layers, filters.args()),
+        year_select=replay["year_select"],
         **map_page(layers, view),
     )
     return page, 400 if problems else 200

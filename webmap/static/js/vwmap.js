@@ -691,7 +691,7 @@
           option.value = String(y);
           year.appendChild(option);
         });
-        year.value = String(years[years.length - 1]);
+        year.value = String(state.config.year || years[years.length - 1]);
         var range = el("input", "vw-replay-month");
         range.type = "range";
         range.min = "0";
