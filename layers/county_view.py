@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from geo.metric import WGS84
+from layers.errors import BadRequest
 from layers.framecache import per_frame as per_frame
 from layers.framecache import per_frames as per_frames
 from layers.gap_overlays import Overlay, gap_overlays
@@ -217,3 +218,25 @@ def data_date(frames: Iterable[pd.DataFrame]) -> str:
                 latest = max(latest, per_frame(frame, f"data_date:{column}", newest))
                 break
     return latest
+
+
+def resolve_or_refuse(
+    places: Places, specs: Iterable[LayerSpec], township: str, village: str, status: str
+) -> tuple[str, str]:
+    """Township and village ids of the filters (names or ids), for reads that answer
+    with data, not a page (exports): :class:`BadRequest` naming the first value that
+    cannot be used, with the allowed ones.
+
+    >>> from layers.places import Place
+    >>> towns = Places(None, {"BD-2": Place("township", "BD-2", "岱岳镇", None)})
+    >>> resolve_or_refuse(towns, [], "岱岳镇", "", "")
+    ('BD-2', '')
+    """
+    township_id, village_id, problems = resolve_places(places, township, village)
+    wrong_status = check_status(status, specs)
+    problems += [wrong_status] if wrong_status is not None else []
+    if problems:
+        first = problems[0]
+        allowed = f" ({', '.join(first.choices)})" if first.choices else ""
+        raise BadRequest(value=f"{first.param}={first.value}{allowed}")
+    return township_id, village_id

@@ -217,3 +217,13 @@ def test_village_sheet_lists_every_work_with_print_and_data_dates(client, app):
     y, m, d = (int(x) for x in latest.split("-"))
     assert re.search(r"data-data-date>([^<]*)<", html).group(1) == f"{y}年{m}月{d}日"
     assert re.search(r"data-print-date>\d{4}年\d{1,2}月\d{1,2}日<", html)
+
+
+def test_exports_take_place_names_and_refuse_an_unknown_status(client):
+    by_id = get(client, f"/export/streetlights.csv?township={XUEKULUO}&status=working")
+    by_name = get(client, "/export/streetlights.csv?township=薛圐圙乡&status=working")
+    assert by_name == by_id and len(by_id.splitlines()) > 2
+    response = client.get("/export/streetlights.csv?status=broken&lang=en")
+    assert response.status_code == 400
+    message = response.get_data(as_text=True)
+    assert "status=broken" in message and "working" in message and "faulty" in message

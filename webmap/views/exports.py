@@ -17,6 +17,7 @@ Map pages link here with ``{% set layer = ... %}{% set filters = request.args %}
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
@@ -24,6 +25,7 @@ from urllib.parse import quote
 from flask import Blueprint, Response, current_app, request, url_for
 from werkzeug.exceptions import TooManyRequests
 
+from layers.county_view import resolve_or_refuse
 from layers.errors import BadRequest
 from layers.exports import FORMATS, export_layers
 from layers.rate_limit import RateLimit
@@ -97,7 +99,10 @@ def map_filter_ids(names: list[str], args: Mapping[str, Any]) -> dict[str, set[s
 
     snap = snapshot()
     filters = mapdata.parse_filters(args, snap.layer_names)
-    snap.places.check(filters)
+    town, village = resolve_or_refuse(  # names or ids; an unknown status is refused
+        snap.places, snap.specs.values(), filters.township, filters.village, filters.status
+    )
+    filters = dataclasses.replace(filters, township=town, village=village)
     area = snap.places.area_of(filters)
     kept: dict[str, set[str]] = {}
     for name in names:
