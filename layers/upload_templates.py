@@ -40,8 +40,13 @@ class Column:
     choices: tuple[str, ...] = ()
 
 
-def template_columns(spec: LayerSpec, lang: str) -> list[Column]:
+def template_columns(
+    spec: LayerSpec, lang: str, suggested: Mapping[str, tuple[str, ...]] | None = None
+) -> list[Column]:
     """The columns of ``spec``'s template in ``lang``: coordinates first, then fields.
+
+    ``suggested`` offers values for other fields by name (the county's townships for a
+    text field ``township``): a drop-down that does not refuse other text.
 
     Computed fields are left out (the store fills them).
     """
@@ -51,7 +56,12 @@ def template_columns(spec: LayerSpec, lang: str) -> list[Column]:
         coordinates = [Column("WKT", None)]
     else:
         coordinates = []
-    fields = [Column(f.label_in(lang), f, _choices(f, lang)) for f in spec.fields if not f.computed]
+    offered = suggested or {}
+    fields = [
+        Column(f.label_in(lang), f, _choices(f, lang) or tuple(offered.get(f.name, ())))
+        for f in spec.fields
+        if not f.computed
+    ]
     return coordinates + fields
 
 
@@ -67,8 +77,14 @@ def template_csv(spec: LayerSpec, lang: str) -> bytes:
     return csv_bytes([c.header for c in template_columns(spec, lang)], [])
 
 
-def template_xlsx(spec: LayerSpec, lang: str, texts: Mapping[str, str]) -> bytes:
-    """The .xlsx template of ``spec`` in ``lang``.
+def template_xlsx(
+    spec: LayerSpec,
+    lang: str,
+    texts: Mapping[str, str],
+    suggested: Mapping[str, tuple[str, ...]] | None = None,
+) -> bytes:
+    """The .xlsx template of ``spec`` in ``lang`` (``suggested``: as
+    :func:`template_columns` takes it).
 
     ``texts`` are the words of the notes sheet in ``lang`` (keys ``data``, ``notes``,
     ``values``, ``column``, ``type``, ``required``, ``allowed``, ``yes``, ``coordinate``,
@@ -77,7 +93,7 @@ def template_xlsx(spec: LayerSpec, lang: str, texts: Mapping[str, str]) -> bytes
     from openpyxl import Workbook  # imported on use: slow to import
     from openpyxl.styles import Font
 
-    columns = template_columns(spec, lang)
+    columns = template_columns(spec, lang, suggested)
     book = Workbook()
     data: Worksheet = book.active
     data.title = texts.get("data", "data")
@@ -138,7 +154,9 @@ def _drop_downs(
             source = _listed(lists, column)
         check = DataValidation(type="list", formula1=source, allow_blank=True)
         check.error = " / ".join(column.choices)[:255]
-        check.showErrorMessage = not (column.field and column.field.extensible)
+        fspec = column.field
+        strict = fspec is not None and fspec.type in ("enum", "boolean") and not fspec.extensible
+        check.showErrorMessage = strict  # suggested values (townships) allow other text
         target = _letter(i)
         check.add(f"{target}2:{target}{TEMPLATE_ROWS}")
         data.add_data_validation(check)

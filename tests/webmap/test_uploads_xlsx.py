@@ -236,6 +236,8 @@ def test_xlsx_template_has_headers_drop_downs_and_notes(app, store):
     check = lists[column]
     assert check.type == "list" and check.formula1 == '"太阳能,市电"'
     assert lists[chr(ord("A") + headers.index("状态"))].type == "list"
+    township = lists[chr(ord("A") + headers.index("乡镇"))]  # offered, other text allowed
+    assert "薛圐圙乡" in township.formula1 and not township.showErrorMessage
     notes = [[c.value for c in row] for row in book.worksheets[1].iter_rows()]
     assert any(row[0] == "供电方式" and "太阳能" in (row[3] or "") for row in notes)
     english = client.get("/uploads/template/streetlights.xlsx?lang=en")

@@ -34,6 +34,7 @@ from geo.display import display_mapping
 from layers.errors import BadRequest, NotFound, ValidationFailed
 from layers.returned import captures, returned_of_uploads
 from layers.review import review_label
+from layers.scopes import townships
 from layers.specs import FIELD_TYPES, LayerSpec
 from layers.upload_log import redo_ids, redo_upload, undo_count
 from layers.upload_templates import template_csv, template_xlsx
@@ -310,7 +311,7 @@ def template(layer: str, fmt: str) -> Response:
     lang = current_lang()
     if fmt == "xlsx":
         texts = {key: translate(f"uploads.template.{key}") for key in _TEMPLATE_TEXTS}
-        data = template_xlsx(spec, lang, texts)
+        data = template_xlsx(spec, lang, texts, _suggested(spec))
     else:
         data = template_csv(spec, lang)
     name = f"{spec.name}-template.{fmt}"
@@ -319,6 +320,15 @@ def template(layer: str, fmt: str) -> Response:
     return Response(
         data, mimetype=_TEMPLATE_TYPES[fmt], headers={"Content-Disposition": disposition}
     )
+
+
+def _suggested(spec: LayerSpec) -> dict[str, tuple[str, ...]]:
+    """Values a template offers beyond enum fields: the townships for ``township``."""
+    fspec = spec.field("township")
+    if fspec is None or fspec.type != "string":
+        return {}
+    names = townships(get_store()).names.values()
+    return {"township": tuple(sorted({n for n in names if n}))}
 
 
 @bp.get("/<upload_id>")
