@@ -79,7 +79,8 @@ def sniff_kind(data: bytes, filename: str) -> str:
     if data.startswith(_SHP_MAGIC):
         raise _fail("shapefile_needs_zip", value=filename)
     if data.startswith(_OLE):  # Excel 97-2003 .xls, or a password-protected .xlsx
-        raise _fail("excel_not_supported", value=filename)
+        code = "office_not_supported" if ext in (".doc", ".ppt", ".msg") else "excel_not_supported"
+        raise _fail(code, value=filename)
     if data.startswith(_ARCHIVES):
         raise _fail("archive_not_supported", value=filename)
     first = _text_start(data)

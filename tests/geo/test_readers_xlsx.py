@@ -189,3 +189,14 @@ def test_empty_columns_left_of_the_header_are_no_columns_and_letters_stay_excels
     assert result.columns == ["名称", "经度", "纬度"] and list(result.gdf["名称"]) == ["a"]
     (bad,) = [p for p in result.problems if p.severity == "error"]
     assert (bad.row, bad.params["column"]) == (3, "C")
+
+
+def test_office_documents_that_are_no_spreadsheet_say_so() -> None:
+    ole = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 512
+    assert refused(ole, "通知.doc")[0].code == "office_not_supported"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("word/document.xml", "<document/>")
+    (problem,) = refused(buf.getvalue(), "通知.docx")
+    assert problem.code == "office_not_supported" and ".xlsx" in problem.message("zh")
