@@ -121,3 +121,18 @@ def test_dashboard_on_a_phone_keeps_the_township_column_in_view(site, page_check
     shot(page, "phone_dashboard_table")
     assert page.locator("[data-nav-toggle]").is_visible()
     assert not page.locator("header nav").is_visible()
+
+
+def test_township_sheet_prints_every_village_with_its_dates(app, site, page_checked):
+    with app.app_context():
+        villages = get_county_view(app).places.villages_of("BD-000007")  # 薛圐圙乡
+    assert len(villages) > 10
+    page = page_checked.page
+    page_checked.goto(f"{site}/townships/BD-000007?lang=zh")
+    page.wait_for_selector("html[data-vw-ready]", state="attached")
+    page.emulate_media(media="print")
+    pdf = PdfReader(io.BytesIO(page.pdf(prefer_css_page_size=True)))
+    text = re.sub(r"\s+", "", "\n".join(p.extract_text() for p in pdf.pages))
+    missing = [v.name for v in villages if v.name not in text]
+    assert not missing, missing
+    assert "打印日期" in text and "数据日期" in text and "2026年10月31日" in text
