@@ -203,3 +203,36 @@ def test_thumbnail_route_serves_a_jpeg_made_on_first_request(app, store):
         assert thumb.size == (320, 160)
     assert PhotoStore(store.data_dir).thumb_path(photo_id, make=False) is not None
     assert client.get("/photos/P-000000000000000000000000/thumb").status_code == 404
+
+
+def test_a_popup_gets_a_features_photos_as_thumbnails(app, store):
+    photo, _ = gcj_photo()
+    response = post_capture(app, photo, key="popup-photos-01")
+    assert response.status_code == 201, response.json
+    fid, photo_id = response.json["id"], response.json["photos"][0]
+    client = app.test_client()
+    listed = client.get(f"/features/streetlights/{fid}/photos.json?lang=en")
+    assert listed.status_code == 200
+    assert listed.json["photos"] == [
+        {
+            "url": f"/photos/{photo_id}",
+            "thumb": f"/photos/{photo_id}/thumb",
+            "alt": listed.json["photos"][0]["alt"],
+        }
+    ]
+    assert listed.json["photos"][0]["alt"].startswith("Photo 1 of ")
+    for url in ("/features/streetlights/SL-999999/photos.json", "/features/nope/x/photos.json"):
+        empty = client.get(url)
+        assert empty.status_code == 200 and empty.json == {"photos": []}
+
+
+def test_the_review_page_shows_thumbnails(app):
+    photo, _ = gcj_photo()
+    response = post_capture(app, photo, key="review-thumb-01")
+    assert response.status_code == 201, response.json
+    photo_id = response.json["photos"][0]
+    page = app.test_client().get(
+        "/review?lang=en", headers={"Authorization": f"Bearer {app.tokens['planner']}"}
+    )
+    assert page.status_code == 200
+    assert f'src="/photos/{photo_id}/thumb"' in page.get_data(as_text=True)

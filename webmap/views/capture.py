@@ -8,7 +8,8 @@
   (layer, id, title, comment, the link that corrects them). The page fetches it: the
   service worker keeps the page itself for offline use, so the page holds no one's data
   and this answer is never stored (``Cache-Control: no-store``).
-- ``GET /photos/<id>``: a stored photo.
+- ``GET /photos/<id>``: a stored photo (its thumbnail: ``/photos/<id>/thumb``).
+- ``GET /features/<layer>/<id>/photos.json``: a feature's photos for its map popup.
 - ``GET /sw.js`` and ``GET /manifest.webmanifest``: the service worker (at the root, so its
   scope covers ``/capture``) and the web app manifest that make the page installable and
   usable offline.
@@ -34,16 +35,17 @@ from flask import (
 from werkzeug.wrappers import Response as BaseResponse
 
 from layers.capture import Capture, capture_feature, capture_layers, check_key
-from layers.errors import BadRequest, Forbidden, NotFound
+from layers.errors import BadRequest, DataDamaged, Forbidden, NotFound
 from layers.photos import MIME_TYPES, PhotoStore
 from layers.places import where_is
 from layers.returned import returned_to
 from layers.specs import LayerSpec
 from webmap.auth import current_user, require_role, user_name
+from webmap.display import feature_title
 from webmap.extensions import get_settings, get_store
 from webmap.forms import input_kind, map_setup, ref_choices
 from webmap.i18n import current_lang, translate
-from webmap.page_maps import snapshot
+from webmap.page_maps import feature_photos, snapshot
 from webmap.responses import json_response
 from webmap.scriptjson import script_json
 from webmap.write_rights import require_write, writable
@@ -221,6 +223,30 @@ def photo(photo_id: str) -> BaseResponse:
     response = send_file(path, mimetype=MIME_TYPES[meta["kind"]], max_age=86400)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "default-src 'none'"
+    return response
+
+
+@bp.get("/features/<layer>/<fid>/photos.json")
+def feature_photos_json(layer: str, fid: str) -> Response:
+    """The photos the app keeps of one feature, for its map popup: each one's thumbnail,
+    photo and alt text. An empty list (never 404) for a layer or feature without any, so
+    a popup asks without knowing whether there are photos."""
+    store = get_store()
+    lang = current_lang()
+    photos: list[dict[str, Any]] = []
+    try:
+        spec = store.spec(layer)
+        found = store.get(layer, fid)
+    except (NotFound, DataDamaged):
+        found = None
+    if found is not None:
+        title = feature_title(spec, found, lang)
+        shown = feature_photos(layer, found, lang, title)
+        photos = [
+            {"url": p["url"], "thumb": p["thumb"], "alt": p["alt"]} for p in shown if p["local"]
+        ]
+    response = json_response({"photos": photos}, 200)
+    response.headers["Cache-Control"] = "private, max-age=60"
     return response
 
 

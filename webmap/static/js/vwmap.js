@@ -226,6 +226,37 @@
     return text.length > 200 ? text.slice(0, 199) + "…" : text;
   }
 
+  // Thumbnails of a feature's photos (/photos/<id>/thumb, each linking to the photo),
+  // asked for when its popup first opens: the map's data carries no photo lists.
+  var photoAsked = {}, photoLists = {};
+  function popupPhotos(layer, feature) {
+    var strip = el("div", "vw-popup-photos");
+    var url = urlFor(layer.state.config.urls.feature, { layer: layer.p.name, id: feature.id }) + "/photos.json";
+    if (photoLists[url]) {
+      photoLists[url].slice(0, 4).forEach(function (photo) {
+        var link = el("a"), img = el("img");
+        link.href = photo.url;
+        img.src = photo.thumb; img.alt = photo.alt; img.loading = "lazy";
+        // A fixed size: the popup is laid out once, before the thumbnails arrive.
+        img.width = 96; img.height = 72; img.style.objectFit = "cover"; img.style.marginRight = "4px";
+        link.appendChild(img);
+        strip.appendChild(link);
+      });
+    } else if (!photoAsked[url]) {
+      photoAsked[url] = true;
+      fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : { photos: [] }; })
+        .catch(function () { return { photos: [] }; })
+        .then(function (body) {
+          photoLists[url] = body.photos || [];
+          // Built again (now with the list) when the popup is still open on it.
+          var popup = layer.state.map && layer.state.map._popup;
+          if (photoLists[url].length && strip.isConnected && popup) popup.update();
+        });
+    }
+    return strip;
+  }
+
   function popupContent(layer, feature) {
     var state = layer.state, s = state.strings;
     var box = el("div", "vw-popup");
@@ -261,6 +292,7 @@
       table.appendChild(row);
     });
     box.appendChild(table);
+    if (layer.p.link.indexOf("/villages/") < 0) box.appendChild(popupPhotos(layer, feature));
     var more = el("a", "vw-popup-more", layer.p.link.indexOf("/villages/") >= 0 ? s.open_village : s.details);
     more.href = detailUrl(layer, feature);
     box.appendChild(more);
