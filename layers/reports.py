@@ -225,6 +225,22 @@ def report_properties(
     return props
 
 
+def check_input(store: BaseStore, report: ReportInput) -> tuple[float, float]:
+    """The point of ``report`` after the checks of its fields that need no look-up
+    (coordinates, category, description, phone); :class:`BadRequest` naming the first
+    one that is wrong."""
+    lon = _number("lon", report.lon, -180, 180)
+    lat = _number("lat", report.lat, -90, 90)
+    category = store.spec(LAYER).field("category")
+    if category is None or report.category not in category.values:
+        raise bad_field("category", report.category)
+    _text("description", report.description, MAX_DESCRIPTION, required=True)
+    phone = _text("phone", report.phone, 20, required=False)
+    if phone and not all(ch.isdigit() or ch in "+- " for ch in phone):
+        raise bad_field("phone", phone)
+    return lon, lat
+
+
 def submit_report(
     store: BaseStore,
     report: ReportInput,
@@ -241,12 +257,7 @@ def submit_report(
     field the layer refuses. Nothing is stored then. Photos are re-encoded
     (:meth:`layers.photos.PhotoStore.save`), so their EXIF never reaches the public copy.
     """
-    lon = _number("lon", report.lon, -180, 180)
-    lat = _number("lat", report.lat, -90, 90)
-    spec = store.spec(LAYER)
-    category = spec.field("category")
-    if category is None or report.category not in category.values:
-        raise bad_field("category", report.category)
+    lon, lat = check_input(store, report)
     _check_photos(report.photos, max_pixels)
     _located(store, lon, lat, margin_m)
     props = report_properties(report, places, (lon, lat), today or dt.date.today())
@@ -438,6 +449,7 @@ __all__ = [
     "ReportConflict",
     "ReportInput",
     "add_me_too",
+    "check_input",
     "find_by_code",
     "list_item",
     "new_code",

@@ -17,6 +17,7 @@ so Folium's elements and the Jinja pages write JSON into scripts the same way.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -33,6 +34,7 @@ _ESCAPES = (
     ("\u2028", "\\u2028"),
     ("\u2029", "\\u2029"),
 )
+_JINJA_OPENER = re.compile(r"\{(?=[{%#])")
 
 
 def script_json(value: Any) -> str:
@@ -46,11 +48,16 @@ def script_json(value: Any) -> str:
     ["\u003c!--","a\u2028b","\u0026"]
     >>> script_json([])
     '[]'
+    >>> print(script_json({"a": "{{7*7}} {%x%} {#c#}", "b": {"c": {}}}))
+    {"a":"\u007b{7*7}} \u007b%x%} \u007b#c#}","b":{"c":{}}}
     """
     text = orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
     for raw, escaped in _ESCAPES:
         text = text.replace(raw, escaped)
-    return text
+    # branca renders each folium element's output again as a Jinja template: user text
+    # holding "{{", "{%" or "{#" would run there (server-side). Compact JSON never has a
+    # "{" before those characters outside a string, so only text in strings changes.
+    return _JINJA_OPENER.sub(r"\\u007b", text)
 
 
 def init_app(app: Flask) -> None:

@@ -22,6 +22,10 @@ from webmap.app import create_app
 
 #: Writes open to visitors on purpose: logging in and out (both CSRF-checked).
 PUBLIC_WRITES = {"auth.login", "auth.logout"}
+#: Writes anyone may send without an account or a CSRF token: a resident's report, its
+#: rating and "me too" (``public_write``; they act as nobody). Junk changes nothing, and a
+#: browser's cross-site post is refused.
+OPEN_WRITES = {"reports_api.create_report", "reports_api.rate", "reports_api.me_too"}
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
 
@@ -87,6 +91,7 @@ def site(tmp_path, rel):
         "fmt": "csv",
         "name": "viewer1",
         "action": "disable",
+        "code": "ABCDEFGHJK",
     }
 
     class Site:
@@ -148,7 +153,15 @@ def test_every_write_refuses_visitors_weaker_roles_and_posts_without_csrf(site, 
     for endpoint, method, url, role in writes:
         before = state()
         outcomes = []
-        if endpoint not in PUBLIC_WRITES:
+        if endpoint in OPEN_WRITES:
+            assert getattr(app.view_functions[endpoint], "public_write", False), endpoint
+            junk = app.test_client().open(url, method=method, data={"x": "1"})
+            outcomes.append(("anonymous junk", junk.status_code // 100, 4))
+            foreign = app.test_client().open(
+                url, method=method, json={}, headers={"Origin": "https://evil.example"}
+            )
+            outcomes.append(("cross-site", foreign.status_code, 403))
+        elif endpoint not in PUBLIC_WRITES:
             if role is None:
                 failures.append(f"{method} {url} ({endpoint}) names no required role")
                 continue
@@ -279,7 +292,8 @@ def test_revoked_tokens_and_disabled_accounts_lose_every_write(site, rel):
     app = site.app
     users = UserStore(site.data)
     session = login(app, "planner1", rel.PASSWORD)
-    writes = [r for r in routes(app, site.samples) if r[1] in UNSAFE and r[0] not in PUBLIC_WRITES]
+    anyone = PUBLIC_WRITES | OPEN_WRITES
+    writes = [r for r in routes(app, site.samples) if r[1] in UNSAFE and r[0] not in anyone]
     users.revoke_tokens("planner1")
     users.set_active("planner1", False)
     before = rel.data_fingerprint(site.data)

@@ -247,6 +247,16 @@ def test_no_payload_runs_on_any_page(tmp_path, rel, chromium_path, served):
     )
     assert response.status_code == 201, response.get_json()
     upload_id = response.get_json()["upload_id"]
+    # A resident's report whose description and phone carry payloads, accepted so that the
+    # public list shows it too.
+    light = store.features("streetlights")[3]["geometry"]["coordinates"]
+    sent = {"lon": light[0], "lat": light[1], "category": "other",
+            "description": PAYLOADS[0] + PAYLOADS[3] + PAYLOADS[4] + PAYLOADS[5]}  # fmt: skip
+    response = client.post("/api/reports", json=sent)
+    assert response.status_code == 201, response.get_json()
+    report = response.get_json()
+    store.update("reports", report["id"], user="planner1",
+                 properties={"status": "accepted", "reply": PAYLOADS[1]})  # fmt: skip
     site = served(app)
 
     townships = [
@@ -268,6 +278,10 @@ def test_no_payload_runs_on_any_page(tmp_path, rel, chromium_path, served):
         ("viewer", f"/uploads/{upload_id}"),
         ("field", "/capture"),
         ("admin", "/admin/users"),
+        ("anonymous", "/report"),
+        ("anonymous", "/reports"),
+        ("anonymous", f"/reports/{report['code']}"),
+        ("planner", f"/features/reports/{report['id']}"),
     ]
     pages += [("anonymous", f"/townships/{t}") for t in townships[:3]]
     for layer, ids in features.items():

@@ -226,8 +226,8 @@ def test_the_phone_never_reaches_a_public_response(app, reported_any):
                 assert phone not in text, url
                 if "{code}" not in path:
                     assert reported["code"].encode() not in text, url
-    r = client.get("/ogc/collections/reports/items?phone=" + PHONE)
-    assert r.status_code == 400  # no filter by a private field either
+    for url in ("/ogc/collections/reports/items?phone=", "/export/reports.csv?phone="):
+        assert client.get(url + phone.decode()).status_code == 400  # no filter by it either
 
 
 def test_planners_read_the_phone(app, reported):
@@ -331,3 +331,18 @@ def test_the_public_list_and_similar_reports_and_me_too(app):
     other = client.post(f"/api/reports/{fid}/me-too", environ_base={"REMOTE_ADDR": "10.9.9.9"})
     assert orjson.loads(other.data)["me_too"] == 2
     assert client.post("/api/reports/RP-999999/me-too").status_code == 404
+
+
+def test_a_description_is_text_never_a_template(app):
+    (lon, lat), _ = a_point(app)
+    payload = "{{7*7}}vw {% if 1 %}tag{% endif %} <img src=x onerror=alert(1)>"
+    made = orjson.loads(post_report(app.test_client(), (lon, lat), description=payload).data)
+    assert patch(app, made["id"], {"status": "accepted"}).status_code == 200
+    client = app.test_client()
+    for url in ("/", f"/features/reports/{made['id']}", f"/api/reports/{made['code']}"):
+        page = client.get(url).get_data(as_text=True)
+        at = page.find("49vw")
+        assert at < 0, (url, page[at - 300 : at + 50])
+        assert "<img src=x" not in page or url.startswith("/api/"), url  # JSON is data
+    body = orjson.loads(client.get(f"/api/reports/{made['code']}").data)
+    assert body["description"] == payload

@@ -36,6 +36,7 @@ from layers.reports import (
     ReportInput,
     add_me_too,
     bad_field,
+    check_input,
     find_by_code,
     list_item,
     new_code,
@@ -130,8 +131,6 @@ def resident_report_stats(year: int | None = None) -> ReportStats:
 def create_report() -> Response:
     """Store one resident's report; 201 with its tracking code."""
     settings = get_settings()
-    _admit("resident_reports", settings.reports_per_hour, HOUR_S, _client(),
-           "reports.api.too_many")  # fmt: skip
     fields, photos = _body()
     if str(fields.get("website") or "").strip():  # the honeypot: a bot filled it in
         code = new_code()
@@ -145,6 +144,9 @@ def create_report() -> Response:
         phone=fields.get("phone"),
         photos=photos,
     )
+    check_input(get_store(), report)  # a malformed request is not counted
+    _admit("resident_reports", settings.reports_per_hour, HOUR_S, _client(),
+           "reports.api.too_many")  # fmt: skip
     made = submit_report(
         get_store(),
         report,
