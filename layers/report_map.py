@@ -17,7 +17,6 @@ from pathlib import Path
 import geopandas as gpd
 import shapely
 from matplotlib import font_manager
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from shapely.geometry import MultiLineString, Point
 from shapely.geometry.base import BaseGeometry
@@ -143,20 +142,42 @@ def _draw_works(ax: object, works: Sequence[MapWorks], font: Path) -> None:
         ax.legend(loc="lower left", prop=prop, framealpha=0.85)  # type: ignore[attr-defined]
 
 
-def _draw_gaps(ax: object, gaps: Sequence[MapGap], font: Path) -> None:
+def marker_spots(points: Sequence[Point | None], spacing: float) -> list[Point | None]:
+    """Where the numbered markers go: at their points, each one closer than ``spacing`` to
+    one placed before moved right by ``spacing`` until it is clear.
+
+    >>> [p.x for p in marker_spots([Point(0, 0), Point(0, 0), Point(5, 0)], 1.0)]
+    [0.0, 1.0, 5.0]
+    """
+    placed: list[Point] = []
+    out: list[Point | None] = []
+    for point in points:
+        if point is None:
+            out.append(None)
+            continue
+        spot = point
+        while any(spot.distance(other) < spacing for other in placed):
+            spot = Point(spot.x + spacing, spot.y)
+        placed.append(spot)
+        out.append(spot)
+    return out
+
+
+def _draw_gaps(ax: object, gaps: Sequence[MapGap], font: Path, spacing: float) -> None:
     prop = font_manager.FontProperties(fname=str(font), size=7, weight="bold")
     for gap in gaps:
         if gap.geometry is not None and gap.geometry.geom_type.endswith("LineString"):
             gpd.GeoSeries([gap.geometry]).plot(ax=ax, color=GAP_COLOUR, linewidth=2.2, zorder=4)
-        point = anchor_point(gap.geometry)
-        if point is None:
+    spots = marker_spots([anchor_point(g.geometry) for g in gaps], spacing)
+    for gap, spot in zip(gaps, spots, strict=True):
+        if spot is None:
             continue
         ax.scatter(  # type: ignore[attr-defined]
-            [point.x], [point.y], s=150, color=GAP_COLOUR, edgecolors="white", zorder=5
+            [spot.x], [spot.y], s=150, color=GAP_COLOUR, edgecolors="white", zorder=5
         )
         ax.annotate(  # type: ignore[attr-defined]
             str(gap.number),
-            (point.x, point.y),
+            (spot.x, spot.y),
             ha="center",
             va="center",
             color="white",
@@ -179,12 +200,14 @@ def report_map_png(
     ``county`` is the outline the picture frames: the county, or one township.
     """
     font = cjk_font_path()
+    # No Agg canvas while drawing: GeoPandas asks for a redraw after each layer, which a
+    # bare figure skips; savefig renders once, with Agg.
     figure = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI)
-    FigureCanvasAgg(figure)
     ax = figure.add_subplot(1, 1, 1)
     _draw_areas(ax, county, townships, font)
     _draw_works(ax, works, font)
-    _draw_gaps(ax, gaps, font)
+    width = float(county.total_bounds[2] - county.total_bounds[0]) if len(county) else 0.0
+    _draw_gaps(ax, gaps, font, spacing=width * 0.035 or 0.005)
     if len(county):
         minx, miny, maxx, maxy = county.total_bounds
         pad_x, pad_y = (maxx - minx) * 0.03 or 0.01, (maxy - miny) * 0.03 or 0.01
