@@ -346,3 +346,36 @@ def test_a_description_is_text_never_a_template(app):
         assert "<img src=x" not in page or url.startswith("/api/"), url  # JSON is data
     body = orjson.loads(client.get(f"/api/reports/{made['code']}").data)
     assert body["description"] == payload
+
+
+def test_a_planner_works_only_the_reports_of_their_townships(app):
+    from layers.users import UserStore
+
+    store = get_store(app)
+    (lon, lat), light = a_point(app)
+    made = orjson.loads(post_report(app.test_client(), (lon, lat)).data)
+    township = store.get("reports", made["id"])["properties"]["township"]
+    own = next(
+        f["id"]
+        for f in store.features("boundaries")
+        if f["properties"]["level"] == "township" and f["properties"]["name"] == township
+    )
+    other = next(
+        f["id"]
+        for f in store.features("boundaries")
+        if f["properties"]["level"] == "township" and f["properties"]["name"] != township
+    )
+    users = UserStore(app.config["DATA_DIR"])
+    tokens = {}
+    for name, area in (("near", own), ("far", other)):
+        users.add(name, "planner", "correct-horse-9", areas=[area])
+        tokens[name] = users.new_token(name)
+    body = orjson.dumps({"properties": {"status": "accepted"}})
+    url = f"/ogc/collections/reports/items/{made['id']}"
+    for name, expected in (("far", 403), ("near", 200)):
+        r = app.test_client().patch(
+            url, data=body, content_type="application/merge-patch+json",
+            headers={"Authorization": f"Bearer {tokens[name]}"},
+        )  # fmt: skip
+        assert r.status_code == expected, (name, r.data)
+    assert store.get("reports", made["id"])["properties"]["status"] == "accepted"
