@@ -113,15 +113,19 @@
     var kinds = {};
     payload.kinds.forEach(function (k) { kinds[k.kind] = k; });
     var state = { map: map, items: [], selected: null, group: L.featureGroup() };
+    // The shapes only show where a gap is: SVG and not interactive, so clicks reach the
+    // features under them (a canvas of their own would catch every click on the map).
+    var renderer = L.svg({ pane: "vwRank" });
     payload.items.forEach(function (data) {
       var kind = kinds[data.k];
       var style = {
-        pane: "vwRank", color: kind.color, weight: 6, opacity: 1, dashArray: kind.dash || null,
-        fill: true, fillColor: kind.color, fillOpacity: 0.35,
+        pane: "vwRank", renderer: renderer, interactive: false, color: kind.color, weight: 6,
+        opacity: 1, dashArray: kind.dash || null, fill: true, fillColor: kind.color,
+        fillOpacity: 0.35,
       };
-      var line = { pane: "vwRank", color: kind.color, weight: 6, opacity: 1,
-        dashArray: kind.dash || null, fill: false };
+      var line = Object.assign({}, style, { fill: false });
       var shape = L.geoJSON(data.g, {
+        interactive: false,
         // A line is never filled (Leaflet would fill the polygon its ends close).
         style: function (f) { return /Polygon/.test(f.geometry.type) ? style : line; },
         pointToLayer: function (_p, latlng) {
