@@ -22,7 +22,13 @@ between a feature and its photos lives in a sidecar index, ``<data>/photos/index
   and kept in the index. ``sha256`` is the original's (the id is derived from it, so a
   retry maps to the same photo); ``size``, ``width`` and ``height`` are the stored file's.
 
-Map popups read the links through :func:`photos_for`.
+- Each photo has a thumbnail, ``<data>/photos/thumbs/<id>.jpg``: a JPEG of at most
+  :data:`THUMB_PX` pixels, upright like the photo, written with it; a photo stored before
+  thumbnails gets its thumbnail on first request (:meth:`PhotoStore.thumb_path`), or all
+  at once by :meth:`PhotoStore.make_missing_thumbs`.
+
+Map popups, feature pages and the review page read the links through
+:meth:`PhotoStore.for_feature` (:func:`photos_for`) and show the thumbnails.
 """
 
 from __future__ import annotations
