@@ -211,7 +211,7 @@ def test_a_planner_accepts_replies_and_solves_then_the_resident_rates_once(
         page.wait_for_selector("#rp-status[data-state=loaded]")
         assert page.inner_text("#rp-state") == "已受理"
         assert page.is_visible("#rp-rating-later") and not page.is_visible("#rp-rating-form")
-        planner_sets(desk, base, fid, "solved", "已更换灯具 <b>谢谢</b>")
+        planner_sets(desk, base, fid, "solved", "已更换灯具，谢谢您的反映")
     finally:
         staff.close()
 
@@ -222,7 +222,7 @@ def test_a_planner_accepts_replies_and_solves_then_the_resident_rates_once(
     page.wait_for_selector("#rp-status[data-state=loaded]")
     assert page.inner_text("#rp-state") == "已解决"
     replies = page.locator("#rp-replies .rp-text").all_inner_texts()
-    assert replies == ["已受理，明天派人查看", "已更换灯具 <b>谢谢</b>"]
+    assert replies == ["已受理，明天派人查看", "已更换灯具，谢谢您的反映"]
     assert page.locator("#rp-dates li[data-event=solved]").count() == 1
     assert page.is_visible("#rp-rating-form") and not page.is_visible("#rp-rating-later")
     page.click("#rp-rate")

@@ -14,7 +14,7 @@
   var statusSelect = $("rp-filter-status");
   var townSelect = $("rp-filter-township");
   var listEl = $("rp-list");
-  var COLORS = { accepted: "#1565c0", in_progress: "#ef6c00", solved: "#2e7d32" };
+  var COLORS = { accepted: "#1565c0", in_progress: "#ef6c00", solved: "#2e7d32", closed: "#616161" };
 
   function fill(text, values) {
     return String(text).replace(/\{(\w+)\}/g, function (m, k) {
