@@ -38,9 +38,14 @@ def signed_in(app, name="planner1"):
 
 
 def lights_item(store):
+    """A streetlights item of the plan year /ledger shows by default (#17)."""
+    from layers.ledger import default_year, item_plan_year
+
+    year = default_year(store)
     for item in store.features("ledger"):
         props = item["properties"]
-        if props.get("category") == "streetlights" and props.get("measure") == "count":
+        lights = props.get("category") == "streetlights" and props.get("measure") == "count"
+        if lights and item_plan_year(props) == year:
             return item["id"]
     raise AssertionError("the demo has a streetlights item")
 
