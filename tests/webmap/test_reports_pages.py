@@ -163,6 +163,8 @@ def test_only_planners_see_the_reports_awaiting_acceptance_and_the_editor_links(
     mine = [r for r in config["awaiting"] if r["id"] == made["id"]]
     assert [r["description"] for r in mine] == ["灯不亮"]
     assert PHONE not in html and made["code"] not in html
+    status_page = client.get(f"/reports/{made['code']}").get_data(as_text=True)
+    assert f'href="/features/reports/{made["id"]}"' in status_page
     patch(app, made["id"], {"status": "accepted"})
     awaiting = page_config(client.get("/reports").get_data(as_text=True))["awaiting"]
     assert made["id"] not in {r["id"] for r in awaiting}
@@ -185,3 +187,12 @@ def test_the_phone_never_reaches_a_public_page_or_its_data(app):
         assert PHONE not in r.get_data(as_text=True), path
     listed = orjson.loads(client.get("/api/reports").data)["reports"]
     assert made["id"] in {row["id"] for row in listed}, "the check above saw the report"
+
+
+def test_a_rejected_report_tells_its_resident_why(app):
+    made = a_report(app)
+    patch(app, made["id"], {"status": "rejected", "reject_reason": "不属于本县 <i>管辖</i>"})
+    html = app.test_client().get(f"/reports/{made['code']}").get_data(as_text=True)
+    assert "不予受理" in html and "不属于本县 &lt;i&gt;管辖&lt;/i&gt;" in html
+    assert "rp-editor-link" not in html  # the editor link is for planners
+    assert made["id"] not in app.test_client().get("/reports").get_data(as_text=True)
