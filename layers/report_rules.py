@@ -7,7 +7,7 @@ once, after the report is solved. It also keeps the dates: ``solved_date`` is se
 a report becomes solved (when the write gives none) and cleared when it is reopened.
 
 >>> report_problems("reports", {"status": "closed"}, {"status": "new"}, 1, "2026-03-01")[0].code
-'report_bad_transition'
+'resident_bad_transition'
 >>> props = {"status": "solved"}
 >>> report_problems("reports", props, {"status": "in_progress"}, 1, "2026-03-01T08:00:00Z")
 []
