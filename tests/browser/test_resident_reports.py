@@ -376,3 +376,29 @@ def test_an_old_in_app_browser_still_sends_the_report_and_rates(app, live_server
     page.click("#rp-rate")
     page.wait_for_selector("#rp-rating[data-state=rated]")
     assert the_report(app, code)["properties"]["rating"] == 5
+
+
+def test_the_capture_pages_worker_leaves_the_report_pages_offline_copy(app, live_server_factory,
+                                                                      page_checked):  # fmt: skip
+    UserStore(app.config["DATA_DIR"]).add("field1", "field", PASSWORD)
+    base = live_server_factory(app)
+    page = open_report(page_checked, base)
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    poll(page, "navigator.serviceWorker.controller !== null")
+    poll(page, "caches.has('vw-report-v1')")
+    # A field worker signs in on the same phone: the capture page's worker installs and
+    # activates, clearing its own old caches only.
+    page.goto(f"{base}/login?next=/capture")
+    page.fill("input[name=name]", "field1")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form.form-narrow button[type=submit]")
+    page.wait_for_url(f"{base}/capture")
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    poll(page, "navigator.serviceWorker.controller !== null")
+    poll(page, "caches.keys().then(k => k.some(n => n.indexOf('vw-capture-') === 0))")
+    assert page.evaluate("caches.has('vw-report-v1')")
+    page.context.set_offline(True)
+    page.goto(f"{base}/report")
+    page.wait_for_selector("#rp-map.leaflet-container")
+    assert page.is_visible("#rp-send")
+    page.context.set_offline(False)
