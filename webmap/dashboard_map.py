@@ -357,7 +357,10 @@ def gap_map(store: BaseStore, board: Dashboard, view: GapMapView) -> folium.Map:
     add_basemap_tiles(m, view.basemap, view.lang, view.tianditu_key)
     GapLayers(payload).add_to(m)
     ranked = ranked_gaps(store, board.as_of, frames=board.gaps)
-    rank_payload = ranked_payload(ranked, view.lang, view.gcj02, tolerance_deg=view.tolerance_deg)
+    labels = {spec.name: spec.label_in(view.lang) for spec in store.specs}
+    rank_payload = ranked_payload(
+        ranked, view.lang, view.gcj02, tolerance_deg=view.tolerance_deg, layer_labels=labels
+    )
     RankedGaps(rank_payload, view.static_url).add_to(m)
     if extent is not None:
         (box,) = display_geometries([shapely.box(*extent)], view.gcj02)

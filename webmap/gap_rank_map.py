@@ -76,10 +76,13 @@ def ranked_payload(
     *,
     tolerance_deg: float = 0.0,
     top: int = TOP,
+    layer_labels: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """What ``gap_rank.js`` draws: per kind its label (what it covers), style and count;
     the first ``top`` of each kind with rank, label, figure, township, bounds (lat/lon,
-    GCJ-02 with ``gcj02``) and geometry."""
+    GCJ-02 with ``gcj02``) and geometry. A gap named only by its id (a greenhouse) is
+    labelled with its layer's label from ``layer_labels`` too."""
+    labels = layer_labels or {}
     counts = Counter(g.kind for g in ranked)
     kinds = [
         {
@@ -96,7 +99,9 @@ def ranked_payload(
         {
             "k": g.kind,
             "r": g.rank,
-            "t": g.label,
+            "t": f"{labels[g.layer]} {g.label}"
+            if g.label == g.feature_id and g.layer in labels
+            else g.label,
             "f": figure_text(g, lang),
             "w": g.township,
             "id": g.feature_id,

@@ -104,7 +104,8 @@ def _ranked(
     if town is not None:
         ranked = [g for g in ranked if g.township == town.name]
         ranked = _rerank(ranked)
-    return ranked_payload(ranked, lang, gcj02)
+    labels = {name: spec.label_in(lang) for name, spec in snap.specs.items()}
+    return ranked_payload(ranked, lang, gcj02, layer_labels=labels)
 
 
 def _rerank(ranked: list[Any]) -> list[Any]:
