@@ -260,6 +260,21 @@ def test_a_planner_accepts_replies_and_solves_then_the_resident_rates_once(
     assert drawn == page.locator("#rp-list li.rp-list-item").count() >= 1
     assert PHONE not in page.content()
     shot(page, "list")
+    page.select_option("#rp-filter-status", "accepted")
+    poll(page, "location.search === '?status=accepted'")
+    page.wait_for_selector("#rp-list[data-state=loaded]")
+    assert page.locator(f"#rp-list li[data-id='{fid}']").count() == 0
+    statuses = page.locator("#rp-list li.rp-list-item").evaluate_all(
+        "items => items.map(li => li.getAttribute('data-status'))"
+    )
+    assert set(statuses) <= {"accepted"}
+    town = the_report(app, code)["properties"]["township"]
+    page.select_option("#rp-filter-status", "solved")
+    page.select_option("#rp-filter-township", town)
+    poll(page, "location.search.indexOf('township=') > 0")
+    page.wait_for_selector(f"#rp-list li[data-id='{fid}']")
+    towns = page.locator("#rp-list .rp-list-head .hint").all_inner_texts()
+    assert towns and all(town in t for t in towns)
 
 
 def open_report_near_gps(app):
