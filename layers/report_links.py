@@ -6,7 +6,8 @@ planner accepts the report (or puts it in progress) the work's status becomes ``
 the status it had is kept on the report (``feature_status_before``). When the report is
 solved, closed or rejected, the work gets that status back. Both are ordinary changes by
 the same author, through ``Store.commit``: the change planner applies the review rules
-(a planner's change is approved) and the author's townships (403 outside them).
+(a planner's change is approved) and the author's townships: a work outside them is
+left as it is (logged), the report's own change stands.
 
 :func:`follow_links` runs after every commit of the ``reports`` layer
 (``BaseStore.commit``); it does nothing for other layers and nothing twice.
@@ -19,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 from layers.changes import Change
+from layers.errors import VillageWorksError
 
 log = logging.getLogger(__name__)
 LAYER = "reports"
@@ -97,7 +99,10 @@ def follow_links(
     if layer != LAYER or LAYER not in store.specs:
         return
     for report in list(features):
-        _follow(store, report, user)
+        try:
+            _follow(store, report, user)
+        except VillageWorksError as exc:  # the report's change stands; the work is unchanged
+            log.warning("report %s: its work was not updated: %s", report.get("id"), exc)
 
 
 __all__ = ["follow_links", "linked_work"]

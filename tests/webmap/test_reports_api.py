@@ -379,3 +379,33 @@ def test_a_planner_works_only_the_reports_of_their_townships(app):
         )  # fmt: skip
         assert r.status_code == expected, (name, r.data)
     assert store.get("reports", made["id"])["properties"]["status"] == "accepted"
+
+
+def test_a_work_outside_the_planners_townships_is_left_alone(app):
+    from layers.users import UserStore
+
+    store = get_store(app)
+    (lon, lat), _ = a_point(app)
+    made = orjson.loads(post_report(app.test_client(), (lon, lat), category="streetlight").data)
+    township = store.get("reports", made["id"])["properties"]["township"]
+    own = next(
+        f["id"]
+        for f in store.features("boundaries")
+        if f["properties"]["level"] == "township" and f["properties"]["name"] == township
+    )
+    far_light = next(
+        f
+        for f in store.features("streetlights")
+        if f["properties"].get("township") not in (township, None)
+        and f["properties"]["status"] == "working"
+    )
+    users = UserStore(app.config["DATA_DIR"])
+    users.add("near", "planner", "correct-horse-9", areas=[own])
+    token = users.new_token("near")
+    body = {"properties": {"status": "accepted", "feature": f"streetlights/{far_light['id']}"}}
+    r = app.test_client().patch(
+        f"/ogc/collections/reports/items/{made['id']}", data=orjson.dumps(body),
+        content_type="application/merge-patch+json", headers={"Authorization": f"Bearer {token}"},
+    )  # fmt: skip
+    assert r.status_code == 200, r.data
+    assert store.get("streetlights", far_light["id"])["properties"]["status"] == "working"
