@@ -83,11 +83,13 @@ def ovital_kmz() -> bytes:
             ),
             placemark("路灯2", 112.8119, 39.5106, '<img src="files/gone.jpg">'),
             placemark("路灯3", 112.8126, 39.5111, '<img src="files/not-a-photo.jpg">村口'),
-            placemark("路灯4", 112.8133, 39.5116, "no photo"),
+            placemark("路灯4", 112.8133, 39.5116, "<IMG SRC=images/four.jpg>"),
+            placemark("路灯5", 112.8140, 39.5121, "no photo"),
         ],
         {
             "files/lamp1.jpg": jpeg(orientation=6),
             "images/lamp1-night.png": png(),
+            "images/four.jpg": jpeg((10, 200, 10)),
             "files/not-a-photo.jpg": b"<svg onload=alert(1)>",
             "files/icon_1.png": png(),  # a style's icon: not a photo of any placemark
         },
@@ -107,6 +109,7 @@ def test_the_kml_reader_exposes_each_placemarks_images():
         (1, "images/lamp1-night.png", "images/lamp1-night.png", True),
         (2, "files/gone.jpg", "files/gone.jpg", False),
         (3, "files/not-a-photo.jpg", "files/not-a-photo.jpg", True),
+        (4, "images/four.jpg", "images/four.jpg", True),
     ]
     assert (
         description_images('<img src="http://x/y.jpg"><img src="data:image/png;base64,AA">') == []
@@ -135,11 +138,11 @@ def test_an_upload_attaches_the_photos_and_warns_about_missing_and_refused(store
     warnings = {(p.code, p.row, p.value) for p in preview.problems}
     assert ("kmz_photo_missing", 2, "files/gone.jpg") in warnings
     assert ("kmz_photo_refused", 3, "files/not-a-photo.jpg") in warnings
-    assert preview.accepted == 4 and preview.rejected == 0
+    assert preview.accepted == 5 and preview.rejected == 0
     assert not (store.data_dir / "photos").exists()  # a preview keeps no photo
 
     report = upload(store, ovital_kmz())
-    assert report.status == "committed" and len(report.ids) == 4
+    assert report.status == "committed" and len(report.ids) == 5
     photos = PhotoStore(store.data_dir)
     first = photos.for_feature("streetlights", report.ids[0])
     assert [p["filename"] for p in first] == ["lamp1.jpg", "lamp1-night.png"]
@@ -148,7 +151,11 @@ def test_an_upload_attaches_the_photos_and_warns_about_missing_and_refused(store
         assert stored.size == (200, 400)  # upright: orientation 6 applied
         assert not stored.getexif()  # re-encoded without metadata
     assert photos.thumb_path(first[0]["id"], make=False) is not None
-    for fid in report.ids[1:]:
+    # Each row's photos go to the feature made from that row.
+    assert [p["filename"] for p in photos.for_feature("streetlights", report.ids[3])] == [
+        "four.jpg"
+    ]
+    for fid in (report.ids[1], report.ids[2], report.ids[4]):
         assert photos.for_feature("streetlights", fid) == []
     codes = [p.code for p in report.problems if p.code.startswith("kmz_photo")]
     assert sorted(codes) == ["kmz_photo_missing", "kmz_photo_refused"]
