@@ -8,13 +8,15 @@
 - ``GET /reports/<code>``: one report followed by its tracking code: status, the public
   replies, the dates and, once solved, a rating (1-5 with a comment, once).
 - ``GET /reports``: the public list and map of accepted reports, by status and township;
-  planners get a link to each report's feature editor.
+  planners also see the reports awaiting acceptance, each linked to its feature editor.
 - ``GET /report-sw.js``: the service worker of ``/report`` (its scope), separate from the
   capture page's.
 
-The pages carry no report data of their own: their scripts read the public JSON API
-(``/api/reports``), which never holds the phone number, and show every user-supplied
-string as text.
+``/reports/<code>`` and ``/reports`` are rendered here from the public views of
+:mod:`layers.reports` (``public_report``, ``list_item``: never the phone or the code), so
+they work without scripts; their scripts redraw them from the same data and use the
+public JSON API (``/api/reports``) for filters and writes. Every user-supplied string is
+shown as text (Jinja's escaping, ``textContent``).
 """
 
 from __future__ import annotations
