@@ -236,3 +236,14 @@ def test_the_review_page_shows_thumbnails(app):
     )
     assert page.status_code == 200
     assert f'src="/photos/{photo_id}/thumb"' in page.get_data(as_text=True)
+
+
+def test_size_thumb_on_the_photo_route_is_the_thumbnail(app):
+    photo, _ = gcj_photo()
+    response = post_capture(app, photo, key="size-thumb-01")
+    photo_id = response.json["photos"][0]
+    client = app.test_client()
+    thumb = client.get(f"/photos/{photo_id}?size=thumb")
+    assert thumb.status_code == 200 and thumb.mimetype == "image/jpeg"
+    assert thumb.data == client.get(f"/photos/{photo_id}/thumb").data
+    assert client.get(f"/photos/{photo_id}").data != thumb.data

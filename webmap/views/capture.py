@@ -214,13 +214,18 @@ def api_place() -> Response:
 
 @bp.get("/photos/<photo_id>")
 def photo(photo_id: str) -> BaseResponse:
-    """A stored photo, served with its checked type and no sniffing."""
+    """A stored photo, served with its checked type and no sniffing; ``?size=thumb``
+    serves its thumbnail, as ``/photos/<id>/thumb`` does."""
     photos = PhotoStore(get_store().data_dir)
     path = photos.path(photo_id)
     meta = photos.meta(photo_id)
     if path is None or meta is None:
         raise NotFound("not_found", what="photo", value=photo_id[:40])
-    response = send_file(path, mimetype=MIME_TYPES[meta["kind"]], max_age=86400)
+    thumb = photos.thumb_path(photo_id) if request.args.get("size") == "thumb" else None
+    if thumb is not None:
+        response = send_file(thumb, mimetype="image/jpeg", max_age=86400)
+    else:
+        response = send_file(path, mimetype=MIME_TYPES[meta["kind"]], max_age=86400)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "default-src 'none'"
     return response
