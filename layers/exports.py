@@ -32,7 +32,7 @@ import pandas as pd
 import pyogrio
 import shapely
 
-from layers.private_fields import hidden_names, public_spec, visible_feature
+from layers.private_fields import hidden_names, public_spec, row_hidden, visible_feature
 from layers.specs import SYSTEM_FIELDS, FieldSpec, LayerSpec
 from layers.store_base import BaseStore
 from layers.tabular import Sheet, as_text, csv_bytes, fits_cell, xlsx_bytes
@@ -661,6 +661,8 @@ def export_layers(
         spec = store.spec(name) if private else public_spec(store.spec(name))
         features = store.features(name) if chosen is None else chosen
         if hidden_names(spec):
-            features = [visible_feature(spec, f) for f in features]
+            features = [
+                visible_feature(spec, f) for f in features if not row_hidden(spec, f["properties"])
+            ]
         parts.append(LayerExport(spec, features))
     return export_format.write(parts, lang)

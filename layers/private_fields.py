@@ -28,6 +28,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from layers.specs import BUILTIN_DIR, LayerSpec
 
 #: The roles that read private fields.
@@ -57,6 +59,47 @@ def _mtime_ns(source_file: str) -> int:
         return path.stat().st_mtime_ns
     except OSError:
         return 0
+
+
+@functools.lru_cache(maxsize=256)
+def _declared_public_statuses(source_file: str, mtime_ns: int) -> tuple[str, ...] | None:
+    path = Path(source_file)
+    path = path if path.is_absolute() else _ROOT / path
+    try:
+        with path.open("rb") as fh:
+            raw = tomllib.load(fh).get("public_statuses")
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    return tuple(str(v) for v in raw) if isinstance(raw, list) else None
+
+
+def row_hidden(spec: LayerSpec, props: Mapping[str, Any] | None) -> bool:
+    """Whether a reader with ``spec`` (a :func:`public_spec`) may not see this feature at
+    all: the layer declares ``public_statuses`` (a report is public once accepted) and the
+    feature's status is not one of them. Planners and admins (the full spec) see every one.
+
+    >>> from layers.specs import SpecRegistry
+    >>> spec = SpecRegistry.load()["reports"]
+    >>> row_hidden(public_spec(spec), {"status": "new"}), row_hidden(spec, {"status": "new"})
+    (True, False)
+    >>> row_hidden(public_spec(spec), {"status": "accepted"})
+    False
+    """
+    if not spec.source_file or not spec.status_field or not hidden_names(spec):
+        return False
+    statuses = _declared_public_statuses(spec.source_file, _mtime_ns(spec.source_file))
+    return statuses is not None and (props or {}).get(spec.status_field) not in statuses
+
+
+def visible_rows(spec: LayerSpec, frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a layer's ``frame`` a reader with ``spec`` may see (all of them for the
+    full spec, or a layer without ``public_statuses``)."""
+    if not spec.source_file or not spec.status_field or not hidden_names(spec):
+        return frame
+    statuses = _declared_public_statuses(spec.source_file, _mtime_ns(spec.source_file))
+    if statuses is None or spec.status_field not in frame.columns:
+        return frame
+    return frame[frame[spec.status_field].isin(list(statuses)).to_numpy()]
 
 
 def private_names(spec: LayerSpec) -> frozenset[str]:
@@ -145,5 +188,7 @@ __all__ = [
     "public_properties",
     "public_spec",
     "reads_private",
+    "row_hidden",
+    "visible_rows",
     "visible_feature",
 ]

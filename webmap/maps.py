@@ -42,7 +42,7 @@ from geo.crs import gcj02_to_wgs84
 from geo.display import DISPLAY_DECIMALS, display_geometries
 from layers.analyses import KINDS
 from layers.gap_overlays import kind_label
-from layers.private_fields import public_spec
+from layers.private_fields import public_spec, row_hidden, visible_rows
 from layers.query import Query, page_positions
 from layers.specs import LayerSpec
 from webmap.assets import ASSET_URLS, localise
@@ -239,7 +239,7 @@ def _township_links(frame: pd.DataFrame, urls: MapUrls) -> list[str | None] | No
 def layer_data(layer: MapLayer, view: MapView) -> dict[str, Any]:
     """A layer's features in the page's compact form: ids, geometries (a point is
     ``[lon, lat]``), and one list of values per feature in field order."""
-    frame = layer.frame
+    frame = visible_rows(public_spec(layer.spec), layer.frame)  # a new report: not shown
     kind = _geometry_kind(layer.spec.geometry)
     geoms = display_geometries(frame.geometry.to_numpy(), view.gcj02)
     columns = [_column(frame, f.name) for f in public_spec(layer.spec).fields]
@@ -673,7 +673,7 @@ def features_in_view(
         spread=query.sample,
     )
     result = store.query_sample(spec.name, wanted)
-    page = result.features
+    page = [f for f in result.features if not row_hidden(public_spec(spec), f["properties"])]
     shown = display_geometries(_feature_geometries(page), query.coords == "gcj02")
     return _collection(page, shown, result.number_matched, public_spec(spec).field_names)
 

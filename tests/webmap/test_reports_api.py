@@ -409,3 +409,25 @@ def test_a_work_outside_the_planners_townships_is_left_alone(app):
     )  # fmt: skip
     assert r.status_code == 200, r.data
     assert store.get("streetlights", far_light["id"])["properties"]["status"] == "working"
+
+
+def test_a_new_report_shows_to_the_public_only_once_accepted(app):
+    (lon, lat), _ = a_point(app)
+    made = orjson.loads(post_report(app.test_client(), (lon, lat), description="新报事甲").data)
+    fid = made["id"]
+    client = app.test_client()
+    hidden = [f"/ogc/collections/reports/items/{fid}", f"/features/reports/{fid}"]
+    listed = ["/ogc/collections/reports/items?limit=1000", "/export/reports.csv", "/",
+              "/api/layers/reports/features?bbox=100,30,130,50"]  # fmt: skip
+    for url in hidden:
+        assert client.get(url).status_code == 404, url
+    for url in listed:
+        assert "新报事甲" not in client.get(url).get_data(as_text=True), url
+    assert planner(app, "GET", hidden[0]).status_code == 200
+    assert "新报事甲" in planner(app, "GET", "/export/reports.csv").get_data(as_text=True)
+    assert client.get(f"/api/reports/{made['code']}").status_code == 200  # its resident
+    assert patch(app, fid, {"status": "accepted"}).status_code == 200
+    for url in hidden:
+        assert client.get(url).status_code == 200, url
+    for url in listed:
+        assert "新报事甲" in client.get(url).get_data(as_text=True), url

@@ -13,6 +13,7 @@ from flask import Blueprint, Response, current_app, render_template, request
 
 from layers.errors import BadRequest, NotFound
 from layers.exports import title_of
+from layers.private_fields import row_hidden
 from layers.specs import LayerSpec
 from webmap.damaged import damaged_notes, spare_damaged_layers
 from webmap.display import display_value
@@ -152,6 +153,8 @@ def items(collection_id: str) -> Response:
     as_html = wants_html(docs.GEOJSON)
     result = store.query(spec.name, query.store_query())
     found, matched = result.features, result.number_matched
+    shown = [f for f in found if not row_hidden(spec, f.get("properties"))]
+    found, matched = shown, matched - (len(found) - len(shown))  # a new report: planners only
     features = ogc_crs.features_to_crs(docs.with_every_field(spec, found), query.crs)
     links = docs.page_links(spec.name, query.offset, query.limit, len(features), matched, as_html)
     doc = docs.feature_collection(features, matched, links)
@@ -169,7 +172,7 @@ def item(collection_id: str, feature_id: str) -> Response:
     meta = docs.collection_meta(store, spec)
     uri = ogc_crs.choose(request.args.get("crs"), meta.crs, "crs")
     found = store.get(spec.name, feature_id)
-    if found is None:
+    if found is None or row_hidden(spec, found.get("properties")):
         raise NotFound(what=spec.label_in(current_lang()), value=feature_id)
     tag = etag(found)
     if request.if_none_match.contains_weak(tag.strip('"')):

@@ -25,6 +25,7 @@ from layers.county_view import (
 from layers.errors import BadRequest, NotFound
 from layers.gap_ranking import ranked_gaps
 from layers.photos import PhotoStore
+from layers.private_fields import row_hidden
 from webmap import mapdata
 from webmap.auth import current_user
 from webmap.damaged import spare_damaged_layers
@@ -258,6 +259,8 @@ def feature(layer: str, fid: str) -> str | tuple[str, int]:
     found = store.get(layer, fid)
     if found is None:
         return _deleted_page(layer, fid)
+    if row_hidden(spec, found.get("properties")):  # a new or rejected report: planners only
+        raise NotFound(what=spec.label_in(current_lang()), value=fid)
     snap = snapshot()
     lang = current_lang()
     page: dict[str, Any] = {}
