@@ -5,7 +5,6 @@ Expected lengths come from the WGS84 geodesic (pyproj.Geod), not from the code u
 """
 
 import datetime as dt
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from geometries import line, point
 from pyproj import Geod
 
 from layers.analyses import run_gaps
+from layers.backends import seed_if_empty
 from layers.gap_ranking import TOP, rank_frame, ranked_gaps
 from layers.store import Change
 
@@ -110,10 +110,10 @@ def test_given_frames_are_ranked_instead_of_running_the_kind(unlit):
 
 
 @pytest.fixture
-def demo_store(store_at, tmp_path):
-    """A copy of the committed demo county (never the tracked files)."""
+def demo_store(store_at, backend, request, tmp_path):
+    """The committed demo county seeded into a fresh store of the test's backend."""
     target = tmp_path / "demo"
-    for sub in ("layers", "specs"):
-        if (DEMO / sub).is_dir():
-            shutil.copytree(DEMO / sub, target / sub)
+    target.mkdir()
+    url = request.getfixturevalue("pg_url") if backend == "postgis" else ""
+    seed_if_empty(target, DEMO, url)
     return store_at(target)
