@@ -13,6 +13,7 @@ var PAGE = "/report";
 var ASSETS = [
   "/static/app.css",
   "/static/css/reports.css",
+  "/static/js/gcj02.js",
   "/static/js/report.js",
   "/static/js/signed-out.js",
   "/static/vendor/leaflet@1.9.3/dist/leaflet.css",

@@ -23,6 +23,7 @@ var ASSETS = [
   "manifest.webmanifest",
   "static/app.css",
   "static/css/uploads.css",
+  "static/js/gcj02.js",
   "static/js/capture.js",
   "static/js/photo_crs.js",
   "static/icons/capture-192.png",
