@@ -34,6 +34,7 @@ from layers.planner import plan_changes
 from layers.query import Query
 from layers.query import page_positions as page_positions
 from layers.report_links import follow_links
+from layers.site_files import DirFiles, PgFiles, SiteFiles
 from layers.specs import SYSTEM_FIELDS, LayerSpec, SpecRegistry
 
 #: The name the backends import :func:`layers.bulk.round_coords` by.
@@ -113,6 +114,18 @@ class BaseStore(ABC):
     def counts(self) -> dict[str, int]:
         """Live feature count of every layer."""
         return {name: self.count(name) for name in self.layer_names()}
+
+    @property
+    def files(self) -> SiteFiles:
+        """The site's other durable files (accounts, uploads, photos...): in the database
+        of a database backend, else in the data directory (:mod:`layers.site_files`)."""
+        cached: SiteFiles | None = self.__dict__.get("_site_files")
+        if cached is None:
+            pool = self.__dict__.get("_pool")
+            cached = PgFiles(pool) if self.database_url and pool is not None else None
+            cached = cached or DirFiles(self.data_dir)
+            self.__dict__["_site_files"] = cached
+        return cached
 
     def require(self, layer: str, fid: str) -> dict[str, Any]:
         """One live feature; :class:`NotFound` if it is absent or deleted."""
