@@ -489,7 +489,7 @@ def _targets(store: LayerSource, as_of: dt.date, t: Mapping[str, float]) -> gpd.
     items = [
         p
         for p in ledger_progress(store, today=as_of, as_of=as_of, categories=TARGET_CATEGORIES)
-        if p.status != "cancelled"
+        if p.status != "cancelled" and not p.carried_to  # its successor holds the rest
     ]
     table = pd.DataFrame(
         {

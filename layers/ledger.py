@@ -70,8 +70,9 @@ class ItemProgress:
 
     @property
     def behind(self) -> bool:
-        """Overdue, or trailing the linear plan by more than ``BEHIND_TOLERANCE_PCT``."""
-        if self.finished or not self.target:
+        """Overdue, or trailing the linear plan by more than ``BEHIND_TOLERANCE_PCT``
+        (never once carried over: the next year's item holds the remainder)."""
+        if self.finished or not self.target or self.carried_to:
             return False
         if self.overdue:
             return True
@@ -429,10 +430,12 @@ def _progress_of(
     deadline = props.get("deadline")
     finished = status in ("done", "cancelled") or (target > 0 and actual >= target)
     last = max((a for a in activity if a), default=None)
-    overdue = bool(deadline) and not finished and str(deadline) < today.isoformat()
+    # An item carried into the next year hands its remainder on: it is no longer late.
+    open_here = not finished and not props.get("carried_to")
+    overdue = bool(deadline) and open_here and str(deadline) < today.isoformat()
     started = not props.get("start_date") or str(props.get("start_date")) <= today.isoformat()
     cutoff = (today - dt.timedelta(days=stalled_after_days)).isoformat()
-    stalled = not finished and started and (last is None or last[:10] < cutoff)
+    stalled = open_here and started and (last is None or last[:10] < cutoff)
     return ItemProgress(
         id=item_id,
         title=str(props.get("title") or ""),

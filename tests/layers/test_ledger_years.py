@@ -90,3 +90,22 @@ def test_the_dashboard_of_a_year_carries_earlier_work_in_at_its_start(store):
     )
     every = build_dashboard(store, TODAY)
     assert sum(k.items for k in every.kpis) == 2 and every.kpis[0].trend[0][0] == "2025-11"
+
+
+def test_an_item_carried_over_is_no_longer_late_nor_a_gap(store):
+    """Once carried into the next year, the old item hands its remainder on: not overdue,
+    stalled or behind in its own year, and only its successor is a target gap."""
+    from layers.analyses import run_gaps
+    from layers.ledger_carry import carry_over
+
+    old = item(store, title="大棚", category="greenhouses", plan_year=2025, deadline="2025-12-31")
+    [before] = ledger_progress(store, today=TODAY, year=2025)
+    assert before.overdue and before.behind and before.stalled
+    late_before = set(run_gaps(store, "targets", as_of=TODAY)["feature_id"])
+    assert old in late_before
+    new_id = carry_over(store, old, user="p", today=TODAY)
+    [after] = ledger_progress(store, today=TODAY, year=2025)
+    assert after.carried_to == new_id and after.shortfall == 10.0
+    assert not (after.overdue or after.stalled or after.behind)
+    late = set(run_gaps(store, "targets", as_of=TODAY)["feature_id"])
+    assert old not in late
