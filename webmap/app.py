@@ -11,7 +11,19 @@ from flask import Flask
 from layers.backends import open_store, seed_if_empty
 from layers.journal import UNWRITABLE_ERRNOS
 from layers.upload_log import UploadLog
-from webmap import auth, damaged, deploy, errors, extensions, i18n, ogc, scriptjson, security
+from webmap import (
+    auth,
+    compression,
+    damaged,
+    deploy,
+    errors,
+    extensions,
+    http_cache,
+    i18n,
+    ogc,
+    scriptjson,
+    security,
+)
 from webmap.extensions import get_settings, get_store
 from webmap.settings import DEMO_DIR, Settings
 from webmap.views import (
@@ -62,7 +74,7 @@ def _recover_uploads(data_dir: Path, store: Any) -> None:
     """Settle uploads a dead process left half-done; on a data directory this process
     cannot write, say so and serve reads (writes answer 503)."""
     try:
-        UploadLog(data_dir).recover(store)
+        UploadLog(store.files).recover(store)
     except OSError as exc:
         if exc.errno not in UNWRITABLE_ERRNOS:
             raise
@@ -91,7 +103,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             log.info("seeded %s from the demo county", "the database" if database_url else data_dir)
     if not app.config.get("SECRET_KEY"):  # never kept in the data directory
         app.config["SECRET_KEY"] = deploy.signing_key(
-            data_dir, app.config.get("SECRET_KEY_FILE", "")
+            data_dir, app.config.get("SECRET_KEY_FILE", ""), database_url
         )
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_UPLOAD_MB"]) * 1024 * 1024
     app.extensions[extensions.SETTINGS] = Settings.from_config(app.config)
@@ -99,7 +111,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if not read_only:  # settle uploads a dead process left half-done
         _recover_uploads(data_dir, app.extensions[extensions.STORE])
 
-    for extension in (deploy, i18n, errors, damaged, security, auth, ogc, scriptjson):
+    compression.init_app(app)  # first: its after_request hook then runs last
+    for extension in (deploy, i18n, errors, damaged, security, auth, ogc, scriptjson, http_cache):
         extension.init_app(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)

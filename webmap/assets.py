@@ -5,6 +5,9 @@ folium elements list their assets as ``(name, url)`` pairs in ``default_js`` and
 intranets cannot reach. ``localise`` rewrites them, on the instances of one figure only,
 to the copies under ``webmap/static/vendor`` (made by ``scripts/vendor_assets.py``).
 
+Every local URL carries the copy's content hash (``?v=<sha256[:12]>``), so the app can
+serve it as immutable (:mod:`webmap.http_cache`) and a new copy is fetched at once.
+
 An asset with no vendored copy, or whose upstream URL changed (a folium upgrade moved
 to another version), raises ``UnvendoredAssetError`` instead of letting the page reach
 the internet.
@@ -20,8 +23,10 @@ True
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from types import MappingProxyType
 
@@ -222,8 +227,15 @@ def is_external(url: str) -> bool:
     return url.lower().startswith(("http://", "https://", "//"))
 
 
+@cache
+def vendored_version(path: str) -> str:
+    """The short content hash (sha256, 12 hex digits) of a file under ``VENDOR_DIR``."""
+    return hashlib.sha256((VENDOR_DIR / path).read_bytes()).hexdigest()[:12]
+
+
 def local_url(name: str, url: str, static_url: str = DEFAULT_STATIC_URL) -> str:
-    """Return the app's URL for folium asset ``name``, which folium loads from ``url``.
+    """Return the app's URL for folium asset ``name``, which folium loads from ``url``,
+    pinned to the vendored copy's content (``?v=``).
 
     A URL that is already local is returned unchanged.
 
@@ -241,7 +253,7 @@ def local_url(name: str, url: str, static_url: str = DEFAULT_STATIC_URL) -> str:
         raise UnvendoredAssetError(
             name, url, f"differs from the vendored copy of {asset.upstream_url}"
         )
-    return f"{static_url.rstrip('/')}/{asset.path}"
+    return f"{static_url.rstrip('/')}/{asset.path}?v={vendored_version(asset.path)}"
 
 
 def chart_js_url(static_url: str = DEFAULT_STATIC_URL) -> str:

@@ -18,6 +18,7 @@ from layers.specs import LayerSpec
 from webmap.damaged import damaged_notes, spare_damaged_layers
 from webmap.display import display_value
 from webmap.extensions import get_store
+from webmap.http_cache import client_holds, data_etag, not_modified
 from webmap.i18n import current_lang
 from webmap.ogc import crs as ogc_crs
 from webmap.ogc import documents as docs
@@ -151,6 +152,9 @@ def items(collection_id: str) -> Response:
         max_limit=int(current_app.config["OGC_MAX_LIMIT"]),
     )
     as_html = wants_html(docs.GEOJSON)
+    tag = data_etag(spec.name, store.version(spec.name))  # 304 while the layer stands still
+    if not as_html and client_holds(tag):
+        return not_modified(tag, cache_control="")
     result = store.query(spec.name, query.store_query())
     found, matched = result.features, result.number_matched
     shown = [f for f in found if not row_hidden(spec, f.get("properties"))]
@@ -160,7 +164,7 @@ def items(collection_id: str) -> Response:
     doc = docs.feature_collection(features, matched, links)
     if as_html:
         return html_response("items.html", doc=doc, spec=spec, rows=_rows(spec, features))
-    return json_response(doc, docs.GEOJSON, headers=content_crs(query.crs))
+    return json_response(doc, docs.GEOJSON, headers={**content_crs(query.crs), "ETag": tag})
 
 
 @bp.get("/collections/<collection_id>/items/<feature_id>")
@@ -175,7 +179,7 @@ def item(collection_id: str, feature_id: str) -> Response:
     if found is None or row_hidden(spec, found.get("properties")):
         raise NotFound(what=spec.label_in(current_lang()), value=feature_id)
     tag = etag(found)
-    if request.if_none_match.contains_weak(tag.strip('"')):
+    if client_holds(tag):
         return Response(status=304, headers={"ETag": tag})
     (converted,) = ogc_crs.features_to_crs(docs.with_every_field(spec, [found]), uri)
     doc = docs.feature(spec.name, converted)

@@ -32,6 +32,7 @@ from webmap.damaged import spare_damaged_layers
 from webmap.extensions import get_store
 from webmap.feature_forms import edit_form, review_facts
 from webmap.gap_rank_map import ranked_payload
+from webmap.http_cache import cached_page
 from webmap.i18n import current_lang, format_date, translate
 from webmap.maps import SearchEntry
 from webmap.page_maps import feature_photos, map_assets, map_page, map_view, snapshot
@@ -61,6 +62,7 @@ def _search(snap: mapdata.Snapshot) -> list[SearchEntry]:
 
 @bp.get("/")
 @spare_damaged_layers
+@cached_page
 def county() -> tuple[str, int]:
     """The county map with every layer, the panel, filters, search, replay and the ranked
     gaps; a filter it cannot use is named on the page (400) and left out."""
@@ -209,6 +211,7 @@ def _area_page(snap: mapdata.Snapshot, place: mapdata.Place) -> dict[str, Any]:
 
 
 @bp.get("/townships/<township_id>")
+@cached_page
 def township(township_id: str) -> tuple[str, int]:
     """A township (by id or name): its map, figures, chart, and its villages with their
     works."""
@@ -228,6 +231,7 @@ def township(township_id: str) -> tuple[str, int]:
 
 
 @bp.get("/villages/<village_id>")
+@cached_page
 def village(village_id: str) -> tuple[str, int]:
     """A village (by id, or by a name no other village has): its map, figures, chart
     and every work (the screen shows the newest of each list, the print all of them)."""
