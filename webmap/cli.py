@@ -321,35 +321,56 @@ def cmd_compact(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_migrate(args: argparse.Namespace) -> int:
-    from layers.backends import migrate, open_store
-    from layers.errors import VillageWorksError
+def _migrate_sides(args: argparse.Namespace) -> tuple[Any, Path, str, dict[str, Any]] | None:
+    """The source store, the target's data directory and URL, and the key files of
+    ``migrate --to``; None (after a message) for a bad combination."""
+    from layers.backends import open_store
+    from webmap.deploy import key_path
 
     backend, target = args.to
     data_dir = _data_dir(args)
+    settings = _settings()
+    if backend not in ("postgis", "geojson"):
+        _error(f"--to {backend}: choose postgis or geojson")
+        return None
+    source_url = args.source_url or ("" if backend == "postgis" else settings.database_url)
+    if backend == "geojson" and not source_url:
+        _error("give --from URL or set VILLAGEWORKS_DATABASE_URL")
+        return None
+    keys: dict[str, Any] = {"source_key_file": None, "target_key_file": None}
+    if not source_url:
+        keys["source_key_file"] = key_path(data_dir, settings.secret_key_file)
     if backend == "postgis":
-        source = open_store(data_dir)
         target_dir, target_url = Path(args.target_data or data_dir), target
-    elif backend == "geojson":
-        url = args.source_url or _settings().database_url
-        if not url:
-            print("error: give --from URL or set VILLAGEWORKS_DATABASE_URL", file=sys.stderr)
-            return 2
-        source = open_store(data_dir, url)
-        target_dir, target_url = Path(target).resolve(), ""
     else:
-        print(f"error: --to {backend}: choose postgis or geojson", file=sys.stderr)
+        target_dir, target_url = Path(target).resolve(), ""
+        keys["target_key_file"] = key_path(target_dir)
+    return open_store(data_dir, source_url), target_dir, target_url, keys
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from layers.backends import migrate
+    from layers.errors import VillageWorksError
+
+    sides = _migrate_sides(args)
+    if sides is None:
         return 2
+    source, target_dir, target_url, keys = sides
     try:
-        counts = migrate(
-            source, target_dir, target_url, progress=lambda msg: print(msg, file=sys.stderr)
+        summary = migrate(
+            source,
+            target_dir,
+            target_url,
+            force=args.force,
+            progress=lambda msg: print(msg, file=sys.stderr),
+            **keys,
         )
     except VillageWorksError as exc:
-        print(f"error: {exc.user_message(args.lang)}", file=sys.stderr)
+        _error(exc.user_message(args.lang))
         return 1
     finally:
         source.close()
-    print(f"migrated {sum(counts.values())} features in {len(counts)} layers to {backend}")
+    print(f"{summary.text(args.lang)} -> {args.to[0]}")
     return 0
 
 
@@ -600,27 +621,34 @@ def _migrate_parser(sub: Sub) -> None:
         sub,
         "migrate",
         cmd_migrate,
-        help="copy every layer, its history, the ledger and the accounts to another backend",
+        help="copy every layer with its history, every site file (specs, accounts, uploads, "
+        "photos, staging, throttles) and the signing key to another backend",
     )
     p.add_argument(
         "--to",
         nargs=2,
         required=True,
         metavar=("BACKEND", "TARGET"),
-        help="'postgis URL' (from the GeoJSON data directory) or 'geojson DIR' (from PostGIS); "
-        "the target must be empty",
+        help="'postgis URL' (from the GeoJSON data directory, or from --from) or 'geojson DIR' "
+        "(from PostGIS); the target must be empty",
     )
     p.add_argument(
         "--from",
         dest="source_url",
         metavar="URL",
-        help="with --to geojson: the database (default: $VILLAGEWORKS_DATABASE_URL)",
+        help="the source database (with --to geojson default: $VILLAGEWORKS_DATABASE_URL; "
+        "with --to postgis: PostGIS to PostGIS)",
     )
     p.add_argument(
         "--target-data",
         metavar="DIR",
-        help="with --to postgis: data directory of the PostGIS deployment for specs, "
-        "accounts, uploads and photos (default: the source data directory)",
+        help="with --to postgis: the PostGIS deployment's data directory, only a cache "
+        "(default: the source data directory)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="leave behind (and name) entries of the data directory that are not site files",
     )
     _common_args(p)
 
