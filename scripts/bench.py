@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import functools
 import http.client
 import importlib.metadata
 import json
@@ -51,6 +52,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 
+import bench_peers  # noqa: E402
 import benchdata  # noqa: E402
 import numpy as np  # noqa: E402
 import orjson  # noqa: E402
@@ -70,6 +72,7 @@ ROWS = (
     "dashboard",
     "zipbomb",
     "small_upload",
+    "peers",
 )
 PASSWORD = "bench-password-1"
 
@@ -91,6 +94,7 @@ class Figure:
     peer: list[float] = field(default_factory=list)
     peer_name: str = ""
     note: str = ""
+    higher: bool = False  # a rate: more is better (``limit`` is then a floor)
 
     @property
     def median(self) -> float:
@@ -104,7 +108,8 @@ class Figure:
     def met(self) -> str:
         if self.limit is None or not self.ours:
             return ""
-        return "yes" if self.median <= self.limit else "**no**"
+        better = self.median >= self.limit if self.higher else self.median <= self.limit
+        return "yes" if better else "**no**"
 
 
 def fmt(value: float | None, unit: str) -> str:
@@ -139,9 +144,10 @@ def free_port() -> int:
 class Client:
     """One keep-alive HTTP/1.1 connection to 127.0.0.1."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, timeout: float = 900) -> None:
         self.port = port
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=900)
+        self.timeout = timeout
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
 
     def request(
         self,
@@ -157,7 +163,7 @@ class Client:
             data = response.read()
         except (http.client.HTTPException, OSError):
             self.conn.close()
-            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=900)
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
             self.conn.request(method, path, body=body, headers=headers or {})
             response = self.conn.getresponse()
             data = response.read()
@@ -225,15 +231,18 @@ class Server:
                 self.proc.wait()
 
 
-def our_server(data_dir: Path, work: Path, name: str = "ours") -> Server:
-    """The app under gunicorn: one gthread worker with 4 threads."""
+def our_server(
+    data_dir: Path, work: Path, name: str = "ours", workers: int = 1, database_url: str = ""
+) -> Server:
+    """The app under gunicorn: ``workers`` gthread workers with 4 threads each, on the
+    GeoJSON store, or on PostGIS with ``database_url``."""
     port = free_port()
     argv = [
         str(VENV_BIN / "gunicorn"),
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",
-        "1",
+        str(workers),
         "--threads",
         "4",
         "--worker-class",
@@ -247,6 +256,7 @@ def our_server(data_dir: Path, work: Path, name: str = "ours") -> Server:
         "VILLAGEWORKS_LOG_LEVEL": "WARNING",
         "VILLAGEWORKS_SECRET_KEY": "bench",
         "PYTHONPATH": str(ROOT),
+        "VILLAGEWORKS_DATABASE_URL": database_url,
     }
     return Server(argv, env, port, work, name)
 
@@ -509,6 +519,337 @@ class Peer:
         return [float(v) for v in json.loads(out.stdout.strip().splitlines()[-1])]
 
 
+# --------------------------------------------------------------------------- peers row
+
+#: (key, what, unit, higher is better) of the ``peers`` row, in the table's order.
+PEER_MEASURES = (
+    ("bbox", "GET items?bbox&limit=100, p50", "ms", False),
+    ("bbox99", "GET items?bbox&limit=100, p99", "ms", False),
+    ("deep", "GET items?limit=100&offset={offset} (deep paging), p50", "ms", False),
+    ("item", "GET items/{{id}} (single item), p50", "ms", False),
+    ("rps", "32 concurrent clients, bbox pages: requests/s", "req/s", True),
+    ("rps99", "32 concurrent clients, bbox pages: p99 latency", "ms", False),
+    ("z14", "vector tile z14 at the data's centre (3x3 tiles), p50", "ms", False),
+    ("z12", "vector tile z12 at the data's centre (3x3 tiles), p50", "ms", False),
+    ("z10", "vector tile z10 at the data's centre (3x3 tiles), p50", "ms", False),
+    ("wire", "bbox page on the wire with Accept-Encoding: gzip", "KB", False),
+)
+TILE_TIMEOUT = 60.0  # a tile not answered by then is "no answer"
+TILE_SLOW = 5.0  # a tile slower than that: only the centre tile from then on
+
+
+@dataclass
+class Target:
+    """One server of the ``peers`` row and what it measured, per measure, per repeat."""
+
+    label: str
+    api: bench_peers.Api
+    server: Server
+    backend: str  # "GeoJSON" or "PostGIS"
+    ours: bool
+    values: dict[str, list[float]] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+    seen: dict[str, str] = field(default_factory=dict)
+    slow: set[str] = field(default_factory=set)
+
+    def put(self, key: str, value: float) -> None:
+        self.values.setdefault(key, []).append(value)
+
+
+def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
+    """The WebMercatorQuad tile (x, y) holding ``lon, lat`` at zoom ``z``."""
+    import math
+
+    n = 2**z
+    x = int((lon + 180.0) / 360.0 * n)
+    y = int((1.0 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2.0 * n)
+    return x, y
+
+
+def get_with_headers(port: int, path: str, headers: dict[str, str]) -> tuple[int, bytes, Any]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    try:
+        conn.request("GET", path, headers=headers)
+        response = conn.getresponse()
+        return response.status, response.read(), response.headers
+    finally:
+        conn.close()
+
+
+class PeerRun:
+    """The ``peers`` row: ours on both stores beside tipg and pygeoapi's PostgreSQL provider
+    on one PostGIS database, every measure interleaved in one run (issue #19, section 9)."""
+
+    def __init__(self, bench: Bench) -> None:
+        self.bench = bench
+        self.args = bench.args
+        self.smoke = bool(bench.args.smoke)
+        self.size = 2_000 if self.smoke else bench.args.peer_size
+        self.targets: list[Target] = []
+        self.cluster = bench_peers.PgCluster(bench.args.database_url)
+        self.count = {"bbox": 20 if self.smoke else 60, "deep": 3 if self.smoke else 10}
+        self.count |= {"item": 10 if self.smoke else 40, "rps": 64 if self.smoke else 640}
+        self.offset = min(50_000, self.size // 2)
+
+    def run(self) -> None:
+        county = self.bench.data.copy(self.size, f"peers-{self.size}")
+        rng = np.random.default_rng(21)
+        self.boxes = bboxes(county.lights_xy, self.count["bbox"], 0.02, seed=13)
+        self.ids = [f"SL-{i:06d}" for i in rng.integers(1, self.size + 1, self.count["item"])]
+        xy = county.lights_xy  # the light nearest the data's mean: a tile with lights
+        centre = xy[int(np.argmin(((xy - xy.mean(axis=0)) ** 2).sum(axis=1)))].tolist()
+        self.tiles = {}
+        for z in (14, 12, 10):
+            x, y = tile_of(centre[0], centre[1], z)
+            self.tiles[z] = [(x + dx, y + dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)]
+        try:
+            self.start(county)
+            for target in self.targets:
+                self.warm(target)
+            for r in range(self.bench.repeat):
+                order = (
+                    self.targets[r % len(self.targets) :] + self.targets[: r % len(self.targets)]
+                )
+                for target in order:
+                    log(f"peers: repeat {r + 1}, {target.label}")
+                    self.measure(target)
+            self.report()
+        finally:
+            for target in self.targets:
+                target.server.stop()
+            self.cluster.stop()
+
+    # ----------------------------------------------------------------- servers
+    def start(self, county: County) -> None:
+        ours = our_server(county.path, self.bench.work, "ours-geojson", workers=2)
+        self.targets.append(
+            Target("ours (GeoJSON store)", bench_peers.OURS_API, ours, "GeoJSON", True)
+        )
+        if self.smoke:
+            self.bench.notes.append("peers (smoke run): only ours on the GeoJSON store, 2 workers")
+        else:
+            self.start_postgis(county)
+        for target in self.targets:
+            target.server.ready(target.api.ready)
+
+    def start_postgis(self, county: County) -> None:
+        url = bench_peers.fresh_database(self.cluster.start(self.bench.work), "vw_bench")
+        pg_data = self.bench.work / "run" / f"peers-pg-{self.size}"
+        if pg_data.exists():
+            shutil.rmtree(pg_data)
+        log(f"peers: migrating the {self.size:,}-light county into PostGIS")
+        seconds, _ = timed(
+            lambda: subprocess.run(
+                [str(VENV_BIN / "villageworks"), "migrate", "--data", str(county.path)]
+                + ["--to", "postgis", url, "--target-data", str(pg_data)],
+                check=True,
+                capture_output=True,
+            )
+        )
+        rows = bench_peers.peer_table(url)
+        self.bench.notes.append(
+            f"peers: the {self.size:,}-light county migrated into PostGIS in {seconds:.1f} s "
+            f"(`villageworks migrate`); the peers serve `{bench_peers.TABLE}` ({rows:,} rows), "
+            "a real table made in the same database from our `vw_features` rows: one typed "
+            "column per property, the id as text primary key, a GIST index on "
+            "`geometry(Point, 4326)`, `VACUUM ANALYZE`d."
+        )
+        server = our_server(pg_data, self.bench.work, "ours-postgis", workers=2, database_url=url)
+        self.targets.append(
+            Target("ours (PostGIS store)", bench_peers.OURS_API, server, "PostGIS", True)
+        )
+        folder = self.bench.work / "run"
+        bbox = [float(v) for v in (*county.lights_xy.min(axis=0), *county.lights_xy.max(axis=0))]
+        peers: list[Any] = [bench_peers.Tipg(self.bench.work)]
+        if not self.args.no_pygeoapi:
+            peers.append(bench_peers.PygeoapiPg(self.bench.work))
+        for peer in peers:
+            if not peer.install():
+                self.bench.notes.append(f"peers: {peer.folder} could not be installed")
+                continue
+            launch = (
+                peer.launch(url, folder)
+                if isinstance(peer, bench_peers.Tipg)
+                else peer.launch(url, folder, bbox)
+            )
+            server = Server(launch.argv, launch.env, launch.port, launch.cwd, launch.name)
+            self.targets.append(Target(peer.api.name, peer.api, server, "PostGIS", False))
+
+    # ----------------------------------------------------------------- measuring
+    def warm(self, target: Target) -> None:
+        """Every worker answers each kind of request once before anything is timed."""
+        api = target.api
+        paths = [api.page(f"bbox={box}&limit=100") for box in self.boxes[:16]]
+        paths += [api.page(f"limit=100&offset={self.offset}"), api.one(self.ids[0])] * 4
+        self.burst(target, paths, 8)
+        status, body, _ = Client(target.server.port).request("GET", paths[0])
+        if status == 200:
+            target.seen["returned"] = str(orjson.loads(body).get("numberReturned", "?"))
+
+    def burst(self, target: Target, paths: list[str], clients: int) -> tuple[float, list[float]]:
+        """GET ``paths`` from ``clients`` keep-alive connections at once: wall seconds and
+        each request's ms."""
+        import concurrent.futures
+        import threading
+
+        lock = threading.Lock()
+        todo = list(reversed(paths))
+        times: list[float] = []
+        statuses: list[int] = []
+
+        def work() -> None:
+            client = Client(target.server.port)
+            while True:
+                with lock:
+                    if not todo:
+                        break
+                    path = todo.pop()
+                status, _body, seconds = client.request("GET", path)
+                with lock:
+                    times.append(seconds * 1000)
+                    statuses.append(status)
+            client.close()
+
+        start = time.perf_counter()
+        with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+            for future in [pool.submit(work) for _ in range(clients)]:
+                future.result()
+        wall = time.perf_counter() - start
+        bad = [s for s in statuses if s != 200]
+        assert not bad, f"{target.label}: {len(bad)} answers {sorted(set(bad))}"
+        return wall, times
+
+    def series(self, target: Target, paths: list[str]) -> list[float]:
+        client = Client(target.server.port)
+        times = []
+        for path in paths:
+            status, body, seconds = client.request("GET", path)
+            assert status == 200, f"{target.label} {path}: {status} {body[:300]!r}"
+            times.append(seconds * 1000)
+        client.close()
+        return times
+
+    def measure(self, target: Target) -> None:
+        api = target.api
+        times = self.series(target, [api.page(f"bbox={b}&limit=100") for b in self.boxes])
+        target.put("bbox", percentile(times, 50))
+        target.put("bbox99", percentile(times, 99))
+        deep = [api.page(f"limit=100&offset={self.offset}")] * self.count["deep"]
+        target.put("deep", percentile(self.series(target, deep), 50))
+        target.put("item", percentile(self.series(target, [api.one(i) for i in self.ids]), 50))
+        boxes = (self.boxes * (self.count["rps"] // len(self.boxes) + 1))[: self.count["rps"]]
+        wall, times = self.burst(target, [api.page(f"bbox={b}&limit=100") for b in boxes], 32)
+        target.put("rps", len(times) / wall)
+        target.put("rps99", percentile(times, 99))
+        for z, tiles in self.tiles.items():
+            self.measure_tiles(target, z, tiles)
+        status, body, headers = get_with_headers(
+            target.server.port,
+            api.page(f"bbox={self.boxes[0]}&limit=100"),
+            {"Accept-Encoding": "gzip"},
+        )
+        target.put("wire", len(body) / 1024)
+        target.seen["encoding"] = headers.get("Content-Encoding") or "none"
+
+    def measure_tiles(self, target: Target, z: int, tiles: list[tuple[int, int]]) -> None:
+        key = f"z{z}"
+        if key in target.failed:
+            return
+        if key in target.slow:  # over TILE_SLOW once: only the centre tile from then on
+            tiles = tiles[len(tiles) // 2 : len(tiles) // 2 + 1]
+        client = Client(target.server.port, timeout=TILE_TIMEOUT)
+        times, sizes = [], []
+        for x, y in tiles:
+            try:
+                status, body, seconds = client.request("GET", target.api.tile_path(z, x, y))
+            except (OSError, http.client.HTTPException):
+                target.failed[key] = f"no answer in {TILE_TIMEOUT:.0f} s"
+                return
+            if status not in (200, 204):
+                why = "not served" if target.ours else "no answer"
+                target.failed[key] = f"{why} (HTTP {status})"
+                return
+            times.append(seconds * 1000)
+            sizes.append(len(body) / 1024)
+            if seconds > TILE_SLOW:
+                target.slow.add(key)
+                break
+        client.close()
+        target.put(key, percentile(times, 50))
+        target.seen[key] = f"{statistics.median(sizes):.1f} KB"
+
+    # ----------------------------------------------------------------- the table
+    @staticmethod
+    def value_text(target: Target, key: str, unit: str) -> str:
+        if not target.values.get(key):
+            return target.failed.get(key, "no answer")
+        return f"{fmt(statistics.median(target.values[key]), unit)} {unit}"
+
+    def report(self) -> None:
+        peers = [t for t in self.targets if not t.ours]
+        ours = {t.backend: t for t in self.targets if t.ours}
+        size = f"{self.size:,}"
+        for key, what, unit, higher in PEER_MEASURES:
+            what = what.format(offset=self.offset)
+            answered = [p for p in peers if p.values.get(key)]
+            pick = max if higher else min
+            best = pick(answered, key=lambda p: statistics.median(p.values[key]), default=None)
+            others = "; ".join(
+                f"{p.label}: {self.value_text(p, key, unit)}" for p in peers if p is not best
+            )
+            pg = ours.get("PostGIS")
+            pg_median = statistics.median(pg.values[key]) if pg and pg.values.get(key) else None
+            for backend in ("GeoJSON", "PostGIS"):
+                target = ours.get(backend)
+                if target is None:
+                    continue
+                limit = statistics.median(best.values[key]) if best else None
+                goal = f"{'>=' if higher else '<='} best peer"
+                if backend == "GeoJSON" and pg_median is not None:
+                    goal += " and ours on PostGIS"
+                    limit = pg_median if limit is None else pick(limit, pg_median)
+                note = "; ".join(
+                    n
+                    for n in (
+                        target.failed.get(key, ""),
+                        f"peer {others}" if others else "",
+                        "higher is better" if higher else "",
+                    )
+                    if n
+                )
+                self.bench.add(
+                    Figure(
+                        "peers",
+                        f"{what}, ours on the {backend} store",
+                        size,
+                        unit,
+                        target.values.get(key, []),
+                        goal if limit is not None else "",
+                        limit,
+                        best.values[key] if best else [],
+                        best.label if best else "",
+                        note,
+                        higher,
+                    )
+                )
+        seen = "; ".join(
+            f"{t.label}: " + ", ".join(f"{k} {v}" for k, v in t.seen.items()) for t in self.targets
+        )
+        self.bench.notes.append(
+            f"peers: every server with 2 workers (ours: gunicorn gthread 2 x 4 threads; tipg: "
+            "uvicorn --workers 2; pygeoapi: gunicorn --workers 2, sync), all started at once "
+            "and measured in turn, the order rotating each repeat. Requests: bbox pages of "
+            f"{len(self.boxes)} boxes of 0.04 degrees; {self.count['deep']} deep pages; "
+            f"{len(self.ids)} single items; {self.count['rps']} bbox pages from 32 threads with "
+            "a keep-alive connection each; per zoom the 3 x 3 tiles around the light nearest "
+            f"the data's mean (a server that takes over {TILE_SLOW:.0f} s for a tile is asked "
+            f"only the centre one from then on; one that does not answer within "
+            f"{TILE_TIMEOUT:.0f} s is not asked again). Our tiles are cached by layer version, "
+            "so after the first repeat ours come from that cache; the peers cache none. "
+            f"What each answered (first box, compression, median tile size): {seen}."
+        )
+
+
 # --------------------------------------------------------------------------- rows
 
 
@@ -714,7 +1055,8 @@ class Bench:
                 marks.append((message.split()[0].rstrip(":"), time.perf_counter()))
 
             seconds, report = timed(
-                lambda store=store, progress=progress: run_upload(
+                functools.partial(
+                    run_upload,
                     store,
                     data,
                     "lights.csv",
@@ -735,7 +1077,8 @@ class Bench:
                 out = self.work / "run" / "ogr2ogr.geojson"
                 out.unlink(missing_ok=True)
                 seconds, _ = timed(
-                    lambda out=out: subprocess.run(
+                    functools.partial(
+                        subprocess.run,
                         [
                             "ogr2ogr",
                             "-f",
@@ -1275,6 +1618,8 @@ class Bench:
             self.row_zipbomb()
         if "small_upload" in rows:
             self.row_small_upload()
+        if "peers" in rows:
+            PeerRun(self).run()
         self.write(time.perf_counter() - start)
 
 
@@ -1412,6 +1757,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", default=str(ROOT / "bench-out"), help="scratch folder")
     parser.add_argument("--no-pygeoapi", action="store_true", help="skip the pygeoapi peer")
     parser.add_argument("--no-browser", action="store_true", help="skip headless Chromium")
+    parser.add_argument(
+        "--database-url",
+        default="",
+        help="peers row: a PostgreSQL server to create its database on (default: "
+        "$VILLAGEWORKS_TEST_DATABASE_URL, else a throwaway one from scripts/pg)",
+    )
+    parser.add_argument(
+        "--peer-size", type=int, default=100_000, help="peers row: streetlights (100000)"
+    )
     args = parser.parse_args(argv)
     args.sizes = [int(s) for s in args.sizes.split(",") if s]
     args.only = [r for r in args.only.split(",") if r]

@@ -24,7 +24,7 @@ def test_bench_smoke_run_writes_the_table(tmp_path):
         ],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=600,  # a hang guard: the machine is shared, a smoke run can take minutes
         cwd=ROOT,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -42,7 +42,12 @@ def test_bench_smoke_run_writes_the_table(tmp_path):
         "startup",
         "dashboard",
         "zipbomb",
+        "peers",
     ):
         assert row in rows, f"no {row} figures in:\n{text}"
     assert "ogr2ogr" in text or "n/a" in text
+    # The peers row of a smoke run: ours on the GeoJSON store only, nothing installed.
+    peers = [line for line in text.splitlines() if line.startswith("| peers |")]
+    assert any("requests/s" in line and "GeoJSON store" in line for line in peers), peers
+    assert not (tmp_path / "work" / "tipg-venv").exists()
     assert (tmp_path / "work" / "results.json").exists()
