@@ -32,7 +32,9 @@ import contextlib
 import datetime as dt
 import functools
 import http.client
+import importlib
 import importlib.metadata
+import inspect
 import json
 import os
 import platform
@@ -73,6 +75,8 @@ ROWS = (
     "zipbomb",
     "small_upload",
     "peers",
+    "wire",
+    "pg",
 )
 PASSWORD = "bench-password-1"
 
@@ -586,7 +590,7 @@ class PeerRun:
         self.smoke = bool(bench.args.smoke)
         self.size = 2_000 if self.smoke else bench.args.peer_size
         self.targets: list[Target] = []
-        self.cluster = bench_peers.PgCluster(bench.args.database_url)
+        self.cluster = bench.cluster
         self.count = {"bbox": 20 if self.smoke else 60, "deep": 3 if self.smoke else 10}
         self.count |= {"item": 10 if self.smoke else 40, "rps": 64 if self.smoke else 640}
         self.offset = min(50_000, self.size // 2)
@@ -617,7 +621,6 @@ class PeerRun:
         finally:
             for target in self.targets:
                 target.server.stop()
-            self.cluster.stop()
 
     # ----------------------------------------------------------------- servers
     def start(self, county: County) -> None:
@@ -859,6 +862,7 @@ class Bench:
         self.work = Path(args.work).resolve()
         self.work.mkdir(parents=True, exist_ok=True)
         self.data = Data(self.work)
+        self.cluster = bench_peers.PgCluster(args.database_url)
         self.peer = Peer(self.work, enabled=not args.smoke and not args.no_pygeoapi)
         self.figures: list[Figure] = []
         self.load = os.getloadavg()
@@ -1618,9 +1622,107 @@ class Bench:
             self.row_zipbomb()
         if "small_upload" in rows:
             self.row_small_upload()
-        if "peers" in rows:
-            PeerRun(self).run()
+        try:
+            if "peers" in rows:
+                PeerRun(self).run()
+            if "wire" in rows:
+                self.row_wire()
+            if "pg" in rows:
+                self.row_pg()
+        finally:
+            self.cluster.stop()
         self.write(time.perf_counter() - start)
+
+    # ------------------------------------------------------- other scripts' rows
+    def row_wire(self) -> None:
+        """The county map page's weight, from ``scripts/bench_wire.py: measure_wire``."""
+        measure = getattr(optional_module("bench_wire"), "measure_wire", None)
+        if measure is None or self.args.no_browser or not shutil.which("chromium"):
+            self.notes.append("wire: not measured (no bench_wire.measure_wire or no Chromium)")
+            return
+        folder = fresh_demo(self.work / "run" / "wire")
+        server = our_server(folder, self.work, "ours-wire", workers=2)
+        runs: list[dict[str, Any]] = []
+        try:
+            server.ready("/")
+            for _ in range(min(self.repeat, 3)):
+                runs.append(measure(f"http://127.0.0.1:{server.port}"))
+        finally:
+            server.stop()
+        for visit, goal, limit in (("first", "<= 300 KB", 300.0), ("repeat", "<= 30 KB", 30.0)):
+            kb = [r[visit]["bytes"] / 1000 for r in runs]
+            what = f"county map page on the wire, {visit} visit (1.6 Mbit/s, 150 ms)"
+            self.add(Figure("wire", what, "demo", "KB", kb, goal, limit))
+        ready = [r["first"]["interactive_s"] for r in runs]
+        seconds = [float("inf") if v is None else float(v) for v in ready]
+        what = "county map page interactive, first visit (1.6 Mbit/s, 150 ms)"
+        self.add(Figure("wire", what, "demo", "s", seconds, "<= 4 s", 4.0))
+
+    def row_pg(self) -> None:
+        """PostGIS figures from ``scripts/bench_pg.py``'s ``bench_*`` functions."""
+        module = optional_module("bench_pg")
+        found = [n for n in PG_FUNCTIONS if callable(getattr(module, n, None))]
+        if not found or self.args.smoke:
+            self.notes.append("pg: not measured (smoke run, or no bench_pg functions)")
+            return
+        url = self.cluster.start(self.work)
+        for name in found:
+            function = getattr(module, name)
+            kwargs = (
+                {"repeat": self.repeat}
+                if "repeat" in inspect.signature(function).parameters
+                else {}
+            )
+            folder = self.work / "run" / f"pg-{name}"
+            folder.mkdir(parents=True, exist_ok=True)
+            log(f"pg: {name}")
+            try:
+                result = function(url, folder, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - another helper's script: report, go on
+                self.notes.append(f"pg: {name} failed: {type(exc).__name__}: {exc}"[:300])
+                continue
+            for figure in pg_figures(name.removeprefix("bench_"), result):
+                self.add(figure)
+
+
+PG_FUNCTIONS = ("bench_upload", "bench_first", "bench_paging", "bench_items")
+
+
+def optional_module(name: str) -> Any:
+    """``scripts/<name>.py`` if it is there and imports, else None."""
+    try:
+        return importlib.import_module(name)
+    except Exception as exc:  # noqa: BLE001 - another helper's script, maybe half-written
+        log(f"{name}: not usable ({type(exc).__name__}: {exc})")
+        return None
+
+
+def pg_figures(row: str, result: dict[str, Any], prefix: str = "") -> list[Figure]:
+    """Figures of a ``bench_pg`` result: each ``{"p50_ms", "min_ms", "max_ms"}`` member as
+    ms (lowest, median, highest), each number named ``*_ms``, ``*_s`` or ``*_mb`` as such;
+    nested dicts are walked with their keys joined. An upload's PostGIS figure gets the
+    issue's target: <= 2 s and within 2x of the GeoJSON store."""
+    size = f"{result['size']:,}" if isinstance(result.get("size"), int) else ""
+    out: list[Figure] = []
+    units = {"_ms": "ms", "_s": "s", "_mb": "MB"}
+    for key, value in result.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and "p50_ms" in value:
+            values = [value.get("min_ms", value["p50_ms"]), value["p50_ms"]]
+            values.append(value.get("max_ms", value["p50_ms"]))
+            out.append(Figure("pg", f"{row}: {name}", size, "ms", [float(v) for v in values]))
+        elif isinstance(value, dict):
+            out += pg_figures(row, {"size": result.get("size"), **value}, f"{name} ")
+        elif isinstance(value, int | float) and key != "size":
+            unit = next((u for end, u in units.items() if key.endswith(end)), "")
+            out.append(Figure("pg", f"{row}: {name}", size, unit or "x", [float(value)]))
+    if row == "upload":
+        geo = next((f for f in out if f.what.endswith("geojson")), None)
+        for f in out:
+            if f.what.endswith("postgis") and geo is not None:
+                f.target, f.limit = "<= 2 s and <= 2x GeoJSON", min(2000.0, 2 * geo.median)
+                f.peer, f.peer_name = geo.ours, "ours, GeoJSON store (same run)"
+    return out
 
 
 STANDING_NOTES = [
