@@ -1,32 +1,38 @@
-"""A small JSON document of counts shared by every worker of one data directory.
+"""A small JSON document of counts shared by every worker of a site.
 
-The login throttle and the export rate limit keep their counts in one of these: read and
-rewritten atomically under an :class:`~layers.journal.InterProcessLock`. When the file
-cannot be used (a read-only directory), the counts are kept in this process instead and
-a warning says so.
+The login throttle and the rate limits keep their counts in one of these: one of the
+site's files (:mod:`layers.site_files`, e.g. ``throttle/logins.json``), read and rewritten
+atomically under the site lock of its name. In a data directory that is a file with an
+:class:`~layers.journal.InterProcessLock` under ``locks/`` (every worker of the machine);
+with a database, a row of ``vw_files`` under a PostgreSQL advisory lock (every worker of
+every server on it). When a data directory cannot be used (read-only), the counts are kept
+in this process instead and a warning says so.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from pathlib import Path
 from typing import Any
 
 import orjson
 
-from layers.journal import InterProcessLock, atomic_write
+from layers.site_files import SiteFiles
 
 log = logging.getLogger(__name__)
 
 
 class CountsFile:
-    """``path`` under ``lock_path``; ``what`` names the counts in log messages."""
+    """``path`` among ``files`` under the site lock ``lock_name``; ``what`` names the counts
+    in log messages."""
 
-    def __init__(self, path: Path, lock_path: Path, what: str, *, shared: bool = True):
+    def __init__(
+        self, files: SiteFiles, path: str, lock_name: str, what: str, *, shared: bool = True
+    ):
+        self.files = files
         self.path = path
+        self.lock_name = lock_name
         self.what = what
-        self._lock = InterProcessLock(lock_path)
         self._local = threading.Lock()
         # Set when the file cannot (or must not: a read-only app) be used.
         self._memory: dict[str, Any] | None = None if shared else {}
@@ -40,10 +46,11 @@ class CountsFile:
         """The counts (empty if the file is missing or damaged)."""
         if self._memory is not None:
             return self._memory
-        try:
-            doc = orjson.loads(self.path.read_bytes())
-        except FileNotFoundError:
+        body = self.files.read(self.path)
+        if body is None:
             return {}
+        try:
+            doc = orjson.loads(body)
         except orjson.JSONDecodeError:
             log.warning("%s is damaged; %s start again from zero", self.path, self.what)
             return {}
@@ -55,19 +62,17 @@ class CountsFile:
             self._memory = fresh
             return
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(self.path, orjson.dumps(fresh))
+            self.files.write(self.path, orjson.dumps(fresh))
         except OSError as exc:
             self.per_process(exc)
             self._memory = fresh
 
     def locked(self) -> Any:
-        """The lock to hold while reading and saving: the file's, or this process's."""
+        """The lock to hold while reading and saving: the site's, or this process's."""
         if self._memory is not None:
             return self._local
         try:
-            self._lock.path.parent.mkdir(parents=True, exist_ok=True)
-            return self._lock
+            return self.files.lock(self.lock_name)
         except OSError as exc:
             self.per_process(exc)
             return self._local

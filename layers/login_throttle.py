@@ -1,4 +1,4 @@
-"""Failed logins, counted in one file for every worker and every server of a data directory.
+"""Failed logins, counted in one file for every worker and every server of a site.
 
 Each login attempt is counted twice, separately: under the account name and under the
 client address. A name may fail :data:`FREE_PER_ACCOUNT` times and an address
@@ -10,9 +10,10 @@ account's count (not its address's).
 
 An attempt is counted when it is let through, before the password is checked, under the
 file's lock: two workers cannot both let the fifth and sixth guess through. The file is
-``<data>/throttle/logins.json`` (keys are SHA-256 hashes, not names or addresses), locked
-with :class:`~layers.journal.InterProcessLock`; on PostGIS the data directory is shared by
-every server too. Where the file cannot be written (a read-only data directory) the counts
+the site file ``throttle/logins.json`` (keys are SHA-256 hashes, not names or addresses)
+under the site lock ``login_throttle`` (:class:`~layers.counts_file.CountsFile`): in the
+data directory, or with a database in ``vw_files``, so that every server over the database
+counts together. Where the file cannot be written (a read-only data directory) the counts
 are kept in this process only.
 """
 
@@ -24,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from layers.counts_file import CountsFile
+from layers.site_files import SiteFiles
+from layers.users import files_of
 
 FREE_PER_ACCOUNT = 5
 FREE_PER_ADDRESS = 20
@@ -51,13 +54,12 @@ def delay_after(failures: int, free: int) -> float:
 
 
 class LoginThrottle:
-    """The shared failure counts of one data directory."""
+    """The shared failure counts of one site (``files``: ``store.files``; a data
+    directory is taken as :func:`layers.users.files_of` it)."""
 
-    def __init__(self, data_dir: Path | str):
+    def __init__(self, files: SiteFiles | Path | str):
         self.counts = CountsFile(
-            Path(data_dir) / "throttle" / "logins.json",
-            Path(data_dir) / "locks" / "login_throttle.lock",
-            "failed logins",
+            files_of(files), "throttle/logins.json", "login_throttle", "failed logins"
         )
 
     def _save(self, doc: dict[str, Any], now: float) -> None:

@@ -1,9 +1,10 @@
-"""Requests per minute, counted in one file for every worker and server of a data directory.
+"""Requests per minute, counted in one file for every worker and server of a site.
 
 :class:`RateLimit` keeps, per client key, the times of its requests within the last
-:data:`WINDOW_S` seconds (a sliding window) in ``<data>/throttle/<name>.json`` (keys are
-SHA-256 hashes, not addresses), locked with :class:`~layers.journal.InterProcessLock`, so
-four gunicorn workers share one count. Where the file cannot be written (a read-only data
+:data:`WINDOW_S` seconds (a sliding window) in the site file ``throttle/<name>.json`` (keys
+are SHA-256 hashes, not addresses) under the site lock ``<name>``
+(:class:`~layers.counts_file.CountsFile`), so four gunicorn workers, and with a database
+every server over it, share one count. Where the file cannot be written (a read-only data
 directory) the counts are kept in this process only. Used for anonymous whole-layer
 exports (``VILLAGEWORKS_ANONYMOUS_EXPORTS_PER_MINUTE``), and with a window of an hour
 (``window_s``) for residents' reports (``VILLAGEWORKS_REPORTS_PER_HOUR``).
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from layers.counts_file import CountsFile
+from layers.site_files import SiteFiles
+from layers.users import files_of
 
 WINDOW_S = 60.0
 MAX_KEYS = 10_000
@@ -49,11 +52,11 @@ def wait_s(times: list[float], limit: int, now: float, window: float = WINDOW_S)
 
 class RateLimit:
     """At most ``per_minute`` requests per key and sliding window (a minute, or
-    ``window_s`` seconds), shared by processes."""
+    ``window_s`` seconds), shared by processes (``files``: ``store.files``)."""
 
     def __init__(
         self,
-        data_dir: Path | str,
+        files: SiteFiles | Path | str,
         name: str,
         per_minute: int,
         *,
@@ -65,10 +68,7 @@ class RateLimit:
         self.per_minute = int(per_minute)
         self.window_s = float(window_s)
         self.counts = CountsFile(
-            Path(data_dir) / "throttle" / f"{name}.json",
-            Path(data_dir) / "locks" / f"{name}.lock",
-            "requests",
-            shared=shared,
+            files_of(files), f"throttle/{name}.json", name, "requests", shared=shared
         )
 
     def _save(self, doc: dict[str, Any], now: float) -> None:

@@ -1,4 +1,4 @@
-"""Accounts, roles, password hashes, API tokens and login sessions, in ``<data>/users.json``.
+"""Accounts, roles, password hashes, API tokens and login sessions, in ``users.json``.
 
 - Passwords are hashed with Argon2id at OWASP's parameters (19 MiB, 2 passes, 1 lane);
   hashes of older installs (scrypt) still verify and are replaced by Argon2id on the
@@ -17,7 +17,11 @@
   enabling the account, a role change or "log out everywhere" ends all of them. Every
   request reads this file (every gunicorn worker sees a change at once).
 
-The file is replaced atomically under a lock.
+``users.json`` is one of the site's files (:mod:`layers.site_files`): in the data
+directory on the GeoJSON store, in PostgreSQL's ``vw_files`` with a database, so every
+server over one database shares accounts, tokens and sessions (a token revoked on one is
+refused by all at the next request). It is replaced atomically under the site lock
+``users``: one read per request, a read-modify-write under the lock.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import os
 import re
 import secrets
 import time
@@ -40,7 +45,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from geo.messages import register
 from layers.changes import Author
 from layers.errors import BadRequest, NotFound
-from layers.journal import InterProcessLock, atomic_write
+from layers.site_files import DirFiles, SiteFiles, site_files
 from layers.store import utc_now
 
 ROLES = ("viewer", "field", "planner", "admin")
@@ -175,22 +180,50 @@ def _check_areas(role: str, areas: tuple[str, ...]) -> None:
         raise BadRequest("areas_need_scoped_role")
 
 
-class UserStore:
-    """Accounts of one data directory."""
+#: The accounts' file among the site's files, and the lock of its read-modify-writes.
+USERS_FILE, USERS_LOCK = "users.json", "users"
 
-    def __init__(self, data_dir: Path | str):
-        self.path = Path(data_dir) / "users.json"
-        self._lock = InterProcessLock(Path(data_dir) / "locks" / "users.lock")
+
+def files_of(where: SiteFiles | Path | str) -> SiteFiles:
+    """``where`` as the site's files: itself, or for a data directory (scripts and tests
+    that name one) the files of the site there, in the database of
+    ``$VILLAGEWORKS_DATABASE_URL`` when that is set, as the app started there has them."""
+    if isinstance(where, SiteFiles):
+        return where
+    return site_files(where, os.environ.get("VILLAGEWORKS_DATABASE_URL", ""))
+
+
+class UserStore:
+    """Accounts of one site: ``files`` is the site's :class:`~layers.site_files.SiteFiles`
+    (``store.files``; a data directory is taken as :func:`files_of` it)."""
+
+    def __init__(self, files: SiteFiles | Path | str):
+        self.files = files_of(files)
+
+    @property
+    def _lock(self) -> Any:
+        """The site lock of ``users.json`` (a fresh context manager each time: a
+        database's advisory lock is one; both are re-entrant in one thread)."""
+        return self.files.lock(USERS_LOCK)
+
+    @property
+    def path(self) -> Path:
+        """Where ``users.json`` is on this machine (directory files only)."""
+        if isinstance(self.files, DirFiles):
+            return self.files.root / USERS_FILE
+        raise AttributeError("the accounts live in the database, not in a file")
 
     def _read(self) -> dict[str, Any]:
-        if not self.path.exists():
+        body = self.files.read(USERS_FILE)
+        if body is None:
             return {"users": {}}
-        data: dict[str, Any] = orjson.loads(self.path.read_bytes())
+        data: dict[str, Any] = orjson.loads(body)
         return data
 
     def _write(self, doc: dict[str, Any]) -> None:
-        atomic_write(self.path, orjson.dumps(doc, option=orjson.OPT_INDENT_2))
-        self.path.chmod(0o600)
+        self.files.write(USERS_FILE, orjson.dumps(doc, option=orjson.OPT_INDENT_2))
+        if isinstance(self.files, DirFiles):
+            self.path.chmod(0o600)
 
     def add(self, name: str, role: str, password: str, areas: Sequence[str] = ()) -> User:
         """Create an account; refuses bad names, unknown roles, short passwords, duplicates,

@@ -9,7 +9,8 @@
 - A login starts a server-side session (``layers.users``): the cookie names it, and it
   ends with logout, a password change, disabling or enabling the account.
 - Failed logins back off exponentially per account and per address, counted for every
-  worker in one file (``layers.login_throttle``): 429 with ``Retry-After``.
+  worker (and, with a database, every server) in one site file
+  (``layers.login_throttle``): 429 with ``Retry-After``.
 - After logging in, ``?next=`` is followed only to a path of this site.
 """
 
@@ -187,8 +188,9 @@ def logout() -> Response:
 
 def init_app(app: Flask) -> None:
     """Account store, throttle, CSRF check before every request, template helpers."""
-    app.extensions[extensions.USERS] = UserStore(app.config["DATA_DIR"])
-    app.extensions[THROTTLE] = LoginThrottle(app.config["DATA_DIR"])
+    files = app.extensions[extensions.STORE].files  # the database's, with one
+    app.extensions[extensions.USERS] = UserStore(files)
+    app.extensions[THROTTLE] = LoginThrottle(files)
 
     @app.before_request
     def _guard() -> None:

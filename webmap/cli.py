@@ -46,6 +46,16 @@ def _data_dir(args: argparse.Namespace) -> Path:
     return Path(args.data or _settings().data_dir).resolve()
 
 
+def _files(args: argparse.Namespace) -> Any:
+    """The site's files (:mod:`layers.site_files`): in the database of
+    ``$VILLAGEWORKS_DATABASE_URL`` when set, else in the data directory (created)."""
+    from layers.site_files import site_files
+
+    data_dir = _data_dir(args)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return site_files(data_dir, _settings().database_url)
+
+
 def _store(args: argparse.Namespace) -> Any:
     from layers.backends import open_store, seed_if_empty
 
@@ -201,7 +211,7 @@ def _import_author(args: argparse.Namespace) -> str:
     for a name that is no account, a trusted writer (county-wide, approved)."""
     from layers.users import UserStore
 
-    account = UserStore(_data_dir(args)).get(args.user)
+    account = UserStore(_files(args)).get(args.user)
     return account.author() if account is not None else args.user
 
 
@@ -406,9 +416,7 @@ def cmd_users(args: argparse.Namespace) -> int:
     from layers.errors import VillageWorksError
     from layers.users import UserStore
 
-    data_dir = _data_dir(args)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    users = UserStore(data_dir)
+    users = UserStore(_files(args))
     try:
         if args.action == "add":
             areas = _user_areas(args)

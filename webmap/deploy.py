@@ -6,6 +6,10 @@ settings for running behind a reverse proxy (trusted proxies, server names, HTTP
   ``<data>.secrets/secret_key``: a sibling of the data directory, mode 0700, the file
   0600). A copy of the data directory alone therefore cannot forge a session. A key an
   older install left in ``<data>/secret_key`` is moved there (its sessions stay valid).
+  With a database (``VILLAGEWORKS_DATABASE_URL``) and no key file set, the key lives in
+  the database instead (site file :data:`DB_KEY` in ``vw_files``), created once by the
+  first server to start (under a site lock, so all of them end with one key; an earlier
+  key file's key is kept), so every server over the database signs alike.
 - ``VILLAGEWORKS_TRUSTED_PROXIES=N``: werkzeug's ProxyFix believes the last N proxies'
   ``X-Forwarded-For/-Proto/-Host`` (so the login throttle sees the real client).
 - ``VILLAGEWORKS_SERVER_NAMES``: other ``Host`` (or trusted ``X-Forwarded-Host``) headers
@@ -29,10 +33,13 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 from werkzeug.wsgi import get_host
 
+from layers.site_files import SiteFiles, site_files
 from webmap.i18n import catalogue
 
 log = logging.getLogger(__name__)
 HSTS = "max-age=31536000"
+#: The signing key's path among a database's site files (as ``villageworks migrate`` has it).
+DB_KEY = "secrets/signing_key"
 
 
 def key_path(data_dir: Path, key_file: str = "") -> Path:
@@ -82,8 +89,45 @@ def _retire_old_key(old: Path, path: Path) -> None:
         log.warning("%s is an old signing key, unused (the key is %s): delete it", old, path)
 
 
-def signing_key(data_dir: Path, key_file: str = "") -> str:
-    """The key in the key file, made once (moved from ``<data>/secret_key`` if there)."""
+def shared_signing_key(files: SiteFiles, seed: str = "") -> str:
+    """The key among the site's ``files`` (a database's), made once: ``seed`` (a key
+    this server had before) or a random one, written only if no server wrote one first.
+
+    >>> import tempfile
+    >>> files = site_files(tempfile.mkdtemp())
+    >>> first = shared_signing_key(files)
+    >>> len(first), shared_signing_key(files, seed="other") == first
+    (64, True)
+    """
+    body = files.read(DB_KEY)
+    if body is None or not body.strip():
+        with files.lock(DB_KEY):  # INSERT ... ON CONFLICT DO NOTHING, across servers
+            body = files.read(DB_KEY)
+            if body is None or not body.strip():
+                body = (seed or secrets.token_hex(32)).encode()
+                files.write(DB_KEY, body)
+                log.info("made the session signing key, kept in the database")
+    return body.decode().strip()
+
+
+def _database_key(data_dir: Path, database_url: str) -> str:
+    """The database's key; a key this server kept in ``<data>.secrets`` seeds it."""
+    try:
+        seed = key_path(data_dir).read_text().strip()
+    except OSError:
+        seed = ""
+    files = site_files(data_dir, database_url)
+    try:
+        return shared_signing_key(files, seed)
+    finally:
+        files.close()
+
+
+def signing_key(data_dir: Path, key_file: str = "", database_url: str = "") -> str:
+    """The key in the key file, made once (moved from ``<data>/secret_key`` if there);
+    with ``database_url`` and no ``key_file``, the key in the database."""
+    if database_url and not key_file:
+        return _database_key(data_dir, database_url)
     path = key_path(data_dir, key_file)
     _private_dir(path.parent, default=not key_file)
     old = data_dir / "secret_key"

@@ -181,7 +181,7 @@ def _limit_anonymous() -> None:
     limiter = current_app.extensions.get(_LIMIT)
     if limiter is None:
         limiter = current_app.extensions[_LIMIT] = RateLimit(
-            get_store().data_dir,
+            get_store().files,
             "anonymous_exports",
             settings.anonymous_exports_per_minute,
             shared=not settings.read_only,  # read-only mode writes no counts file

@@ -82,7 +82,7 @@ def _limiter(name: str, per_window: int, window_s: float) -> RateLimit:
     limits = current_app.extensions.setdefault(_LIMITS, {})
     if name not in limits:
         settings = get_settings()
-        limits[name] = RateLimit(get_store().data_dir, name, per_window,
+        limits[name] = RateLimit(get_store().files, name, per_window,
                                  shared=not settings.read_only, window_s=window_s)  # fmt: skip
     return limits[name]
 
