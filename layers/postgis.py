@@ -39,11 +39,12 @@ import geopandas as gpd
 import psycopg
 from psycopg import sql
 
-from layers.bulk import expand
+from layers.bulk import Block, expand, fits_block
 from layers.commit import LayerWrite, Prepared
 from layers.errors import VillageWorksError
 from layers.history import history_entries
 from layers.memtable import FeatureTable
+from layers.pg_bulk import write_block
 from layers.pg_db import (
     DDL,
     PUT_FEATURE,
@@ -52,6 +53,8 @@ from layers.pg_db import (
     feature_params,
     json_text,
 )
+from layers.pg_read import CountCache, query_page
+from layers.pg_read import date_range as pg_date_range
 from layers.query import Query
 from layers.specs import SYSTEM_FIELDS, LayerSpec, SpecRegistry
 from layers.store_base import (
@@ -71,8 +74,6 @@ log = logging.getLogger(__name__)
 DEADLOCK_RETRIES = 4
 
 _NUMBER = re.compile(r"-?\d+(\.\d+)?([eE][-+]?\d+)?", re.ASCII)
-#: Past any layer's size, and within PostgreSQL's bigint OFFSET.
-_MAX_OFFSET = 2**62
 
 
 def _columns(spec: LayerSpec) -> list[str]:
@@ -110,6 +111,14 @@ class _Lookup(Mapping[str, dict[str, Any]]):
         self.found.update(dict.fromkeys(wanted))
         for fid, geometry, props in rows:
             self.found[fid] = self.store._feature(self.spec, fid, geometry, props)
+
+    def taken(self, ids: list[str]) -> set[str]:
+        """Which of ``ids`` are live features (one query; a block's clash check)."""
+        rows = self.conn.execute(
+            "SELECT id FROM vw_features WHERE layer = %s AND id = ANY(%s) AND NOT deleted",
+            (self.spec.name, ids),
+        ).fetchall()
+        return {r[0] for r in rows}
 
     def __getitem__(self, fid: str) -> dict[str, Any]:
         self.prefetch([fid])
@@ -155,6 +164,7 @@ class PostGISStore(BaseStore):
         self._snapshots: dict[str, _Snapshot] = {}
         self._guard = threading.Lock()
         self._orders: dict[str, tuple[str, ...]] = {}
+        self._counts = CountCache()
         self.ensure_schema()
 
     # ------------------------------------------------------------- connections
@@ -402,25 +412,23 @@ class PostGISStore(BaseStore):
         return [r[0] for r in rows]
 
     def _query(self, layer: str, query: Query) -> QueryResult:
-        """:meth:`BaseStore.query` in SQL, with the GeoJSON store's semantics; by id."""
+        """:meth:`BaseStore.query` in SQL, with the GeoJSON store's semantics; by id.
+        The result carries the layer's seq, read in the same statement as the page."""
         spec = self.spec(layer)
         if query.bbox is not None and not spec.spatial:
             return QueryResult([], 0)
         where, params = self._where(spec, query)
-        page = sql.SQL(
-            "SELECT id, geometry, properties, count(*) OVER () FROM vw_features "
-            'WHERE {} ORDER BY id COLLATE "C" LIMIT %s OFFSET %s'
-        ).format(sql.SQL(where))
-        counted = sql.SQL("SELECT count(*) FROM vw_features WHERE {}").format(sql.SQL(where))
         with self._conn() as conn:
-            offset = min(max(0, query.offset), _MAX_OFFSET)  # OFFSET is a bigint
-            rows = conn.execute(page, [*params, query.limit, offset]).fetchall()
-            if rows:
-                matched = int(rows[0][3])
-            else:
-                got = conn.execute(counted, params).fetchone()
-                matched = int(got[0]) if got else 0
-        return QueryResult(self._rows_to_features(spec, (r[:3] for r in rows)), matched)
+            seq, rows, matched = query_page(conn, layer, where, params, query, self._counts)
+        return QueryResult(self._rows_to_features(spec, rows), matched, version=seq)
+
+    def date_range(self, layer: str) -> tuple[str, str] | None:
+        """First and last day in the layer's date field, or None (one SQL aggregate)."""
+        field_name = self.spec(layer).date_field
+        if not field_name:
+            return None
+        with self._conn() as conn:
+            return pg_date_range(conn, layer, field_name)
 
     def extent(self, layer: str) -> BBox | None:
         """Lon/lat bounds of the live features, or None for an empty or non-spatial layer."""
@@ -675,13 +683,14 @@ class _DbWrite:
         self, changes: list[Any], *, user: str, source: str, extra: dict[str, Any]
     ) -> Prepared:
         spec, next_id = self.spec, self.next_id
-        changes = expand(changes)  # a Creates (an upload) as one change per feature
         now = self.store.clock()
         lookup = _Lookup(self.store, self.conn, spec)
-        lookup.prefetch(str(c.id) for c in changes if c.id is not None)
-        # The ids new features will get, checked for clashes in the same single query.
-        new = sum(c.op == "create" and c.id is None for c in changes)
-        lookup.prefetch(f"{spec.id_prefix}-{n:06d}" for n in range(next_id, next_id + new))
+        if not fits_block(spec, changes):  # else a Block of points, written by COPY
+            changes = expand(changes)  # a Creates as one change per feature
+            lookup.prefetch(str(c.id) for c in changes if c.id is not None)
+            # The ids new features will get, checked for clashes in the same single query.
+            new = sum(c.op == "create" and c.id is None for c in changes)
+            lookup.prefetch(f"{spec.id_prefix}-{n:06d}" for n in range(next_id, next_id + new))
         entries, warnings = self.store._prepare(
             spec,
             changes,
@@ -700,8 +709,22 @@ class _DbWrite:
     def persist(self, head: dict[str, Any], prepared: Prepared, key: str | None) -> None:
         layer, seq, conn = self.spec.name, int(head["seq"]), self.conn
         entries = prepared.entries
-        assert isinstance(entries, list)  # this backend prepares no blocks
         ids = prepared.ids
+        if isinstance(entries, Block):
+            write_block(conn, layer, seq, entries, head, key)
+        else:
+            self._persist_entries(head, entries, key)
+        conn.execute(
+            "UPDATE vw_layers SET seq = %s, next_id = %s WHERE name = %s",
+            (seq, next_id_after(self.spec, self.next_id, ids), layer),
+        )
+
+    def _persist_entries(
+        self, head: dict[str, Any], entries: list[dict[str, Any]], key: str | None
+    ) -> None:
+        """The per-feature path: the record, one upsert per entry, the idempotency row."""
+        layer, seq, conn = self.spec.name, int(head["seq"]), self.conn
+        ids = [e["id"] for e in entries]
         record: dict[str, Any] = {**head, "changes": entries, "ids": ids}
         if key:
             record["idempotency_key"] = key
@@ -720,7 +743,3 @@ class _DbWrite:
                 "INSERT INTO vw_idempotency (layer, key, seq, ids) VALUES (%s, %s, %s, %s)",
                 (layer, key, seq, ids),
             )
-        conn.execute(
-            "UPDATE vw_layers SET seq = %s, next_id = %s WHERE name = %s",
-            (seq, next_id_after(self.spec, self.next_id, ids), layer),
-        )

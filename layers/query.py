@@ -26,7 +26,9 @@ class Query:
     on the layer's ``date_field`` by day (``YYYY-MM-DD``, inclusive). ``within`` keeps the
     features whose anchor (the point, else a point on the surface) lies in that area.
     ``limit``/``offset`` page the matches; with ``spread`` the ``limit`` features are
-    picked evenly over all matched instead of the first ones.
+    picked evenly over all matched instead of the first ones. With ``after`` (an id) the
+    page starts after that id in id order (keyset paging: ``offset`` then counts from
+    there); ``number_matched`` still counts every match.
 
     >>> q = Query(bbox=(112.0, 39.0, 113.0, 40.0), equals={"status": "working"})
     >>> q.page(limit=10).limit, q.equals
@@ -43,6 +45,7 @@ class Query:
     limit: int | None = None
     offset: int = 0
     spread: bool = False
+    after: str | None = None
 
     @classmethod
     def of(cls, query: Query | None = None, **terms: Any) -> Query:
@@ -52,9 +55,11 @@ class Query:
         base = query if query is not None else cls()
         return dataclasses.replace(base, **terms) if terms else base
 
-    def page(self, *, limit: int | None, offset: int = 0, spread: bool = False) -> Query:
+    def page(
+        self, *, limit: int | None, offset: int = 0, spread: bool = False, after: str | None = None
+    ) -> Query:
         """The same selection, another page."""
-        return dataclasses.replace(self, limit=limit, offset=offset, spread=spread)
+        return dataclasses.replace(self, limit=limit, offset=offset, spread=spread, after=after)
 
     @property
     def selects(self) -> bool:

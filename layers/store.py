@@ -368,9 +368,12 @@ class GeoJSONStore(BaseStore):
         """
         state = self._state(layer)
         with state.lock:
-            rows = self._matching_rows(state, query)
+            rows = matched = self._matching_rows(state, query)
+            if query.after is not None:  # keyset paging: the matches after that id
+                ids = state.features.ids_at(rows)
+                rows = rows[np.array([fid > query.after for fid in ids], dtype=bool)]
             end = None if query.limit is None else query.offset + query.limit
-            return QueryResult(state.features.decode(rows[query.offset : end]), len(rows))
+            return QueryResult(state.features.decode(rows[query.offset : end]), len(matched))
 
     @staticmethod
     def _matching_rows(state: _LayerState, query: Query) -> np.ndarray:

@@ -46,10 +46,12 @@ BBox = tuple[float, float, float, float]
 
 @dataclass
 class QueryResult:
-    """A page of features and how many matched in all."""
+    """A page of features and how many matched in all; ``version``: the layer's seq the
+    page was read at, when the backend read it in the same step (None: not known)."""
 
     features: list[dict[str, Any]]
     number_matched: int
+    version: int | None = None
 
 
 @dataclass(eq=False)

@@ -68,12 +68,22 @@ def _centre_lon(store: BaseStore, spec: LayerSpec) -> float | None:
     return None
 
 
-def collection_meta(store: BaseStore, spec: LayerSpec) -> CollectionMeta:
-    """Extent, temporal interval and offered CRSs of a layer (cached per version)."""
+def collection_meta(
+    store: BaseStore, spec: LayerSpec, version: int | None = None, *, latest: bool = False
+) -> CollectionMeta:
+    """Extent, temporal interval and offered CRSs of a layer (cached per version).
+
+    ``version``: the layer's version when the caller has read it already (no lookup);
+    ``latest``: the layer's meta as last computed, whatever its version (no lookup; a
+    caller checks it against the version its own read saw)."""
     cache: dict[tuple[str, int], CollectionMeta] = current_app.extensions.setdefault(
         "villageworks.ogc_meta", {}
     )
-    key = (spec.name, store.version(spec.name))
+    if latest:
+        known = [m for k, m in list(cache.items()) if k[0] == spec.name]
+        if known:
+            return known[-1]
+    key = (spec.name, store.version(spec.name) if version is None else version)
     meta = cache.get(key)
     if meta is None:
         meta = CollectionMeta(
@@ -209,15 +219,24 @@ def collections(store: BaseStore) -> dict[str, Any]:
 
 
 def page_links(
-    collection_id: str, offset: int, limit: int, returned: int, matched: int, as_html: bool
+    collection_id: str,
+    offset: int,
+    limit: int,
+    returned: int,
+    matched: int,
+    as_html: bool,
+    last_id: str | None = None,
 ) -> list[dict[str, str]]:
-    """self / alternate / next / prev / collection links of an items page."""
-    args = {k: v for k, v in request.args.items() if k not in ("offset", "f")}
+    """self / alternate / next / prev / collection links of an items page. The next
+    link carries ``after=<last_id>`` (keyset paging: no deep OFFSET) beside its offset."""
+    args = {k: v for k, v in request.args.items() if k not in ("offset", "f", "after")}
     fmt, other = ("html", "json") if as_html else ("json", "html")
     own_type, other_type = (HTML, GEOJSON) if as_html else (GEOJSON, HTML)
 
-    def page(at: int, f: str) -> str:
-        extra = {"offset": at} if at else {}
+    def page(at: int, f: str, after: str | None = None) -> str:
+        extra: dict[str, Any] = {"offset": at} if at else {}
+        if after is not None:
+            extra["after"] = after
         return ogc_url("items", collection_id=collection_id, **args, **extra, f=f)
 
     links = [
@@ -225,7 +244,8 @@ def page_links(
         link(page(offset, other), "alternate", other_type),
     ]
     if offset + returned < matched:
-        links.append(link(page(offset + limit, fmt), "next", own_type, translate("ogc.next")))
+        following = page(offset + limit, fmt, last_id)
+        links.append(link(following, "next", own_type, translate("ogc.next")))
     if offset > 0:
         links.append(
             link(page(max(0, offset - limit), fmt), "prev", own_type, translate("ogc.prev"))

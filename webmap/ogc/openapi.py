@@ -104,6 +104,11 @@ def _query_parameters(crs_all: list[str], max_limit: int) -> dict[str, Any]:
         "offset": _query(
             "offset", "Features to skip", {"type": "integer", "minimum": 0, "default": 0}
         ),
+        "after": _query(
+            "after",
+            "Start after this feature id (keyset paging, as next links do)",
+            {"type": "string", "maxLength": 200},
+        ),
         "bbox": _query(
             "bbox",
             "minx,miny,maxx,maxy in bbox-crs (CRS84 lon/lat by default)",
@@ -286,7 +291,7 @@ def _bound(value: float, ftype: str) -> float | int:
 
 def _items_get(op_id: str, spec: LayerSpec | None) -> dict[str, Any]:
     params: list[dict[str, Any]] = [] if spec else [_ref("parameters", "collectionId")]
-    names = ["limit", "offset", "bbox", "bbox-crs", "crs", "datetime", "f", "lang"]
+    names = ["limit", "offset", "after", "bbox", "bbox-crs", "crs", "datetime", "f", "lang"]
     if spec is not None and not spec.date_field:
         names.remove("datetime")  # 400: the layer has no date to filter on
     params += [_ref("parameters", p) for p in names]

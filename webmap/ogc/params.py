@@ -27,7 +27,7 @@ from webmap.ogc import crs as ogc_crs
 DEFAULT_LIMIT = 100
 #: Parameters every OGC API resource accepts besides its own.
 COMMON_PARAMS = ("f", "lang")
-ITEMS_PARAMS = ("limit", "offset", "bbox", "bbox-crs", "crs", "datetime")
+ITEMS_PARAMS = ("limit", "offset", "after", "bbox", "bbox-crs", "crs", "datetime")
 DATE_PARAMS = ("date_from", "date_to")
 #: Values of ``f``: a JSON document (``geojson`` for features) or a page.
 FORMATS = ("json", "html", "geojson")
@@ -62,9 +62,14 @@ class ItemsQuery:
     limit: int
     offset: int
     crs: str
+    #: Keyset paging (``after=<id>``, what the next links carry): the page starts after
+    #: that id, and ``offset`` only says where that is (for the links).
+    after: str | None = None
 
     def store_query(self) -> Query:
         """The :class:`~layers.query.Query` of this page, for the store."""
+        if self.after is not None:
+            return self.filters.page(limit=self.limit, after=self.after)
         return self.filters.page(limit=self.limit, offset=self.offset)
 
 
@@ -268,4 +273,7 @@ def parse_items_query(
     limit = min(_integer(args.get("limit"), "limit", DEFAULT_LIMIT, 1), max_limit)
     offset = _integer(args.get("offset"), "offset", 0, 0)
     response_crs = ogc_crs.choose(args.get("crs"), crs_allowed, "crs")
-    return ItemsQuery(filters, limit, offset, response_crs)
+    after = args.get("after") or None
+    if after is not None and ("\x00" in after or len(after) > 200):
+        raise BadRequest(value="after must be a feature id")
+    return ItemsQuery(filters, limit, offset, response_crs, after)

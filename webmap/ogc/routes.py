@@ -144,7 +144,9 @@ def items(collection_id: str) -> Response:
     """A page of features, filtered by bbox, datetime and field values."""
     store = get_store()
     spec = layer_spec(collection_id)
-    meta = docs.collection_meta(store, spec)
+    # The CRSs offered as last computed (no version lookup of its own); checked again
+    # below against the version the query itself read.
+    meta = docs.collection_meta(store, spec, latest=True)
     query = parse_items_query(
         spec,
         request.args,
@@ -152,15 +154,24 @@ def items(collection_id: str) -> Response:
         max_limit=int(current_app.config["OGC_MAX_LIMIT"]),
     )
     as_html = wants_html(docs.GEOJSON)
-    tag = data_etag(spec.name, store.version(spec.name))  # 304 while the layer stands still
-    if not as_html and client_holds(tag):
-        return not_modified(tag, cache_control="")
+    if not as_html and request.if_none_match:  # only a conditional GET reads the version first
+        tag = data_etag(spec.name, store.version(spec.name))  # 304 while the layer stands still
+        if client_holds(tag):
+            return not_modified(tag, cache_control="")
     result = store.query(spec.name, query.store_query())
+    fresh = docs.collection_meta(store, spec, result.version)
+    if fresh != meta:  # the layer moved since: the CRS is checked against its new extent
+        ogc_crs.choose(request.args.get("crs"), fresh.crs, "crs")
+    version = store.version(spec.name) if result.version is None else result.version
+    tag = data_etag(spec.name, version)  # the version the page was read at
     found, matched = result.features, result.number_matched
     shown = [f for f in found if not row_hidden(spec, f.get("properties"))]
     found, matched = shown, matched - (len(found) - len(shown))  # a new report: planners only
     features = ogc_crs.features_to_crs(docs.with_every_field(spec, found), query.crs)
-    links = docs.page_links(spec.name, query.offset, query.limit, len(features), matched, as_html)
+    last_id = str(result.features[-1]["id"]) if result.features else None
+    links = docs.page_links(
+        spec.name, query.offset, query.limit, len(features), matched, as_html, last_id
+    )
     doc = docs.feature_collection(features, matched, links)
     if as_html:
         return html_response("items.html", doc=doc, spec=spec, rows=_rows(spec, features))
