@@ -95,9 +95,11 @@ ASSET_URLS: Mapping[str, VendoredAsset] = MappingProxyType(
             f"{_CDNJS}/Leaflet.awesome-markers/2.0.2/leaflet.awesome-markers.css",
             "drmonty-leaflet-awesome-markers@2.0.2/css/leaflet.awesome-markers.css",
         ),
+        # Only the icons our pages use (the locate control's), with their font inline:
+        # 3 KB instead of 250 KB; scripts/subset_icons.py writes it from all.min.css.
         "awesome_markers_font_css": _asset(
             f"{_JSDELIVR}/npm/@fortawesome/fontawesome-free@6.2.0/css/all.min.css",
-            "@fortawesome/fontawesome-free@6.2.0/css/all.min.css",
+            "@fortawesome/fontawesome-free@6.2.0/css/vw-icons.css",
         ),
         "awesome_rotate_css": _asset(
             f"{_JSDELIVR}/gh/python-visualization/folium/folium/templates/"

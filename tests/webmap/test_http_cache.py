@@ -149,3 +149,17 @@ def test_a_geometry_change_also_moves_the_items_etag(demo_app, client):
     moved = shapely.Point(*[c + 0.0001 for c in village["geometry"]["coordinates"][:2]])
     store.update("villages", village["id"], geometry=moved, user="test")
     assert client.get(url, headers={"If-None-Match": tag}).status_code == 200
+
+
+def test_the_map_loads_only_the_icons_it_uses(client):
+    html = client.get("/").get_data(as_text=True)
+    assert "all.min.css" not in html
+    assert "fa-solid-900" not in html
+    (subset,) = [u for u in STATIC_URL.findall(html) if "vw-icons.css" in u]
+    css = client.get(subset).get_data(as_text=True)
+    # The locate control's icons (leaflet.locatecontrol's defaults) with their font inline.
+    for rule in (".fa-map-marker:before", ".fa-spinner:before", "@keyframes fa-spin"):
+        assert rule in css
+    assert "url(data:font/woff;base64," in css
+    assert "../webfonts/" not in css
+    assert len(css) < 8000
