@@ -13,7 +13,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register the read and write blueprints."""
-    from webmap.ogc import routes, transactions
+    from webmap.ogc import routes, tiles, transactions  # noqa: F401 (tiles: routes on bp)
 
     app.register_blueprint(routes.bp)
     app.register_blueprint(transactions.bp)

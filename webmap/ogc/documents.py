@@ -26,6 +26,10 @@ OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
 SCHEMA = "application/schema+json"
 GREGORIAN = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"
 
+#: OGC API - Tiles Part 1 classes of the vector tiles (webmap/ogc/tiles.py).
+REL_OGC = "http://www.opengis.net/def/rel/ogc/1.0"
+TILESETS_VECTOR = f"{REL_OGC}/tilesets-vector"
+TILES_CLASSES = ("core", "tileset", "tilesets-list", "geodata-tilesets", "mvt", "oas30")
 CONFORMANCE = (
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
@@ -35,6 +39,9 @@ CONFORMANCE = (
     "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
     "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
     "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/features",
+    *(f"http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/{c}" for c in TILES_CLASSES),
+    "http://www.opengis.net/spec/tms/2.0/conf/tilematrixset",
+    "http://www.opengis.net/spec/tms/2.0/conf/json-tilematrixset",
 )
 
 
@@ -148,6 +155,7 @@ def landing_page() -> dict[str, Any]:
             JSON,
             translate("ogc.collections"),
         ),
+        link(ogc_url("tile_matrix_sets"), f"{REL_OGC}/tiling-schemes", JSON, "tileMatrixSets"),
     ]
     return {
         "title": translate("app.name"),
@@ -180,6 +188,8 @@ def collection(store: BaseStore, spec: LayerSpec) -> dict[str, Any]:
         link(ogc_url("items", collection_id=cid), "items", GEOJSON, spec.label_in(lang)),
         link(ogc_url("items", collection_id=cid, f="html"), "items", HTML),
     ]
+    if spec.spatial:  # vector tiles (OGC API - Tiles)
+        links.append(link(ogc_url("tilesets", collection_id=cid), TILESETS_VECTOR, JSON))
     for key, fmt in (("geojson", GEOJSON), ("gpkg", "application/geopackage+sqlite3")):
         links.append(
             link(

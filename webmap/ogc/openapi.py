@@ -17,6 +17,7 @@ from layers.store_base import BaseStore
 from webmap.i18n import translate
 from webmap.ogc import documents as docs
 from webmap.ogc.params import BBOX_PATTERN, DATETIME_PATTERN, DEFAULT_LIMIT, FORMATS, filter_bounds
+from webmap.ogc.tiles_docs import openapi_paths as tiles_paths
 
 OPENAPI_VERSION = "3.0.3"
 MERGE_PATCH = "application/merge-patch+json"
@@ -465,7 +466,7 @@ def document(store: BaseStore, max_limit: int) -> dict[str, Any]:
         },
         "servers": [{"url": url_for("ogc.landing", _external=True).rstrip("/")}],
         "paths": _with_transport_errors(
-            {**_fixed_paths(post, item_ops), **_layer_paths(specs, post)}
+            {**_fixed_paths(post, item_ops), **_layer_paths(specs, post), **tiles_paths()}
         ),
         "components": {
             "parameters": _parameters([s.name for s in specs], crs_all, max_limit),
