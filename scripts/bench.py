@@ -594,6 +594,7 @@ class PeerRun:
         self.count = {"bbox": 20 if self.smoke else 60, "deep": 3 if self.smoke else 10}
         self.count |= {"item": 10 if self.smoke else 40, "rps": 64 if self.smoke else 640}
         self.offset = min(50_000, self.size // 2)
+        self.unmet: list[tuple[Target, str]] = []
 
     def run(self) -> None:
         county = self.bench.data.copy(self.size, f"peers-{self.size}")
@@ -618,6 +619,7 @@ class PeerRun:
                     log(f"peers: repeat {r + 1}, {target.label}")
                     self.measure(target)
             self.report()
+            self.profile()
         finally:
             for target in self.targets:
                 target.server.stop()
@@ -718,7 +720,7 @@ class PeerRun:
             for future in [pool.submit(work) for _ in range(clients)]:
                 future.result()
         wall = time.perf_counter() - start
-        bad = [s for s in statuses if s != 200]
+        bad = [s for s in statuses if s not in (200, 204)]
         assert not bad, f"{target.label}: {len(bad)} answers {sorted(set(bad))}"
         return wall, times
 
@@ -781,6 +783,50 @@ class PeerRun:
         target.put(key, percentile(times, 50))
         target.seen[key] = f"{statistics.median(sizes):.1f} KB"
 
+    # ----------------------------------------------------------------- profiles
+    def load_for(self, target: Target, key: str) -> tuple[str, list[str]] | None:
+        """The requests that load ``target`` as measure ``key`` does (None: a size)."""
+        api = target.api
+        if key in ("bbox", "bbox99", "rps", "rps99"):
+            return "bbox pages", [api.page(f"bbox={b}&limit=100") for b in self.boxes]
+        if key == "deep":
+            return "deep paging", [api.page(f"limit=100&offset={self.offset}")] * 8
+        if key == "item":
+            return "single items", [api.one(i) for i in self.ids]
+        if key.startswith("z"):
+            return f"{key} tiles", [
+                api.tile_path(int(key[1:]), x, y) for x, y in self.tiles[int(key[1:])]
+            ]
+        return None
+
+    def profile(self, seconds: int = 8) -> None:
+        """py-spy on our server (master and both workers) under the load of each target it
+        did not meet, for ``seconds``; what it says goes into the notes."""
+        if self.smoke or self.args.no_profile or not self.unmet:
+            return
+        profiler = bench_peers.Profiler(self.bench.work)
+        if not profiler.available():
+            self.bench.notes.append("peers: no profile (py-spy could not be installed)")
+            return
+        done: set[tuple[str, str]] = set()
+        for target, key in self.unmet:
+            load = self.load_for(target, key)
+            if load is None or (target.label, load[0]) in done:
+                continue
+            done.add((target.label, load[0]))
+            raw = self.bench.work / "run" / f"profile-{target.backend}-{key}.txt"
+            raw.unlink(missing_ok=True)
+            proc = profiler.record(target.server.proc.pid, seconds, raw)
+            deadline = time.perf_counter() + seconds + 1
+            while time.perf_counter() < deadline:
+                self.burst(target, load[1], 8)
+            proc.wait(120)
+            said = bench_peers.summary(raw) if raw.exists() else "py-spy wrote nothing"
+            self.bench.notes.append(
+                f"profile of {target.label}, {load[0]} (py-spy {seconds} s, 8 clients, "
+                f"master and 2 workers, idle threads included): {said}"
+            )
+
     # ----------------------------------------------------------------- the table
     @staticmethod
     def value_text(target: Target, key: str, unit: str) -> str:
@@ -808,7 +854,7 @@ class PeerRun:
                     continue
                 limit = statistics.median(best.values[key]) if best else None
                 goal = f"{'>=' if higher else '<='} best peer"
-                if backend == "GeoJSON" and pg_median is not None:
+                if backend == "GeoJSON" and pg_median is not None and unit != "KB":
                     goal += " and ours on PostGIS"
                     limit = pg_median if limit is None else pick(limit, pg_median)
                 note = "; ".join(
@@ -820,21 +866,22 @@ class PeerRun:
                     )
                     if n
                 )
-                self.bench.add(
-                    Figure(
-                        "peers",
-                        f"{what}, ours on the {backend} store",
-                        size,
-                        unit,
-                        target.values.get(key, []),
-                        goal if limit is not None else "",
-                        limit,
-                        best.values[key] if best else [],
-                        best.label if best else "",
-                        note,
-                        higher,
-                    )
+                figure = Figure(
+                    "peers",
+                    f"{what}, ours on the {backend} store",
+                    size,
+                    unit,
+                    target.values.get(key, []),
+                    goal if limit is not None else "",
+                    limit,
+                    best.values[key] if best else [],
+                    best.label if best else "",
+                    note,
+                    higher,
                 )
+                self.bench.add(figure)
+                if figure.met == "**no**":
+                    self.unmet.append((target, key))
         seen = "; ".join(
             f"{t.label}: " + ", ".join(f"{k} {v}" for k, v in t.seen.items()) for t in self.targets
         )
@@ -1864,6 +1911,9 @@ def main(argv: list[str] | None = None) -> int:
         default="",
         help="peers row: a PostgreSQL server to create its database on (default: "
         "$VILLAGEWORKS_TEST_DATABASE_URL, else a throwaway one from scripts/pg)",
+    )
+    parser.add_argument(
+        "--no-profile", action="store_true", help="peers row: no py-spy where a target is missed"
     )
     parser.add_argument(
         "--peer-size", type=int, default=100_000, help="peers row: streetlights (100000)"

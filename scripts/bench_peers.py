@@ -351,3 +351,78 @@ class PygeoapiPg(VenvPeer):
                 }
             },
         }  # fmt: skip
+
+
+# --------------------------------------------------------------------------- profiling
+
+
+class Profiler:
+    """py-spy (in ``work/profile-venv``, installed on first use) on a server and its
+    workers while the bench loads it; :func:`summary` says where the time went."""
+
+    def __init__(self, work: Path) -> None:
+        self.venv = work / "profile-venv"
+        self.exe = self.venv / "bin" / "py-spy"
+
+    def available(self) -> bool:
+        if not self.exe.exists():
+            log(f"installing py-spy into {self.venv}")
+            subprocess.run([sys.executable, "-m", "venv", str(self.venv)], check=True)
+            pip = [str(self.venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
+            subprocess.run([*pip, "py-spy"], check=False)
+        return self.exe.exists()
+
+    def record(self, pid: int, seconds: int, out: Path) -> subprocess.Popen[bytes]:
+        """Start sampling ``pid`` and its children (idle threads too: a wait on
+        PostgreSQL is time spent) for ``seconds``, raw collapsed stacks into ``out``."""
+        argv = [str(self.exe), "record", "--pid", str(pid), "--subprocesses", "--idle"]
+        argv += ["--nolineno", "--rate", "200", "--format", "raw", "--duration", str(seconds)]
+        argv += ["--output", str(out), "--nonblocking"]
+        return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+FRAME = re.compile(r"^(?P<name>.*?) \((?P<file>[^()]*)\)$")
+OUR_CODE = ("webmap/", "layers/", "geo/")  # py-spy names them relative to sys.path
+
+
+def summary(raw: Path, top: int = 5) -> str:
+    """Where request threads spent their samples: the share waiting on PostgreSQL, the
+    heaviest frames of our code (inclusive) and the heaviest leaves (self)."""
+    inclusive: dict[str, int] = {}
+    leaves: dict[str, int] = {}
+    total = db = 0
+    for line in raw.read_text(errors="replace").splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not count_text.isdigit() or "full_dispatch_request" not in stack:
+            continue
+        count = int(count_text)
+        frames = [FRAME.match(f.strip()) for f in stack.split(";")]
+        named = [(m["name"], m["file"]) for m in frames if m]
+        if not named:
+            continue
+        total += count
+        leaf_name, leaf_file = named[-1]
+        if "psycopg" in leaf_file or any("psycopg" in f for _, f in named[-3:]):
+            db += count
+        leaf = f"{leaf_name} ({Path(leaf_file).name})"
+        leaves[leaf] = leaves.get(leaf, 0) + count
+        seen = set()
+        for name, file in named:
+            key = f"{name} ({file.split('/main/')[-1]})"
+            if file.startswith(OUR_CODE) and key not in seen:
+                seen.add(key)
+                inclusive[key] = inclusive.get(key, 0) + count
+    if not total:
+        return "no request samples"
+
+    def pct(n: int) -> str:
+        return f"{100 * n / total:.0f}%"
+
+    ours = sorted(inclusive.items(), key=lambda kv: -kv[1])
+    ours = [kv for kv in ours if kv[1] < total * 0.95][:top]  # not the route's own frame
+    heavy = sorted(leaves.items(), key=lambda kv: -kv[1])[:top]
+    return (
+        f"{total:,} samples in request threads; {pct(db)} inside psycopg (waiting on "
+        f"PostgreSQL); heaviest of our frames: {', '.join(f'{k} {pct(v)}' for k, v in ours)}; "
+        f"heaviest leaves: {', '.join(f'{k} {pct(v)}' for k, v in heavy)}"
+    )
