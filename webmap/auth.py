@@ -41,7 +41,7 @@ from werkzeug.wrappers import Response
 from layers.errors import BadRequest, Forbidden, Unauthorized
 from layers.login_throttle import LoginThrottle
 from layers.users import User, UserStore
-from webmap import extensions
+from webmap import basic_auth, extensions
 from webmap.extensions import get_users
 from webmap.i18n import translate
 
@@ -60,6 +60,9 @@ def current_user() -> User | None:
     if header.startswith("Bearer "):
         user = get_users().user_for_token(header[7:].strip())
         g.via_token = True
+    elif header.startswith("Basic "):  # the API token as the password (webmap/basic_auth.py)
+        g.via_token = True
+        user = basic_auth.basic_user(header, get_users())
     elif session.get("user"):
         # The cookie names a server-side session; one that has ended (logout, password
         # change, account disabled or re-enabled) is no session.
@@ -191,6 +194,7 @@ def init_app(app: Flask) -> None:
     files = app.extensions[extensions.STORE].files  # the database's, with one
     app.extensions[extensions.USERS] = UserStore(files)
     app.extensions[THROTTLE] = LoginThrottle(files)
+    basic_auth.init_app(app)
 
     @app.before_request
     def _guard() -> None:

@@ -239,7 +239,9 @@ def _responses() -> dict[str, Any]:
     return {
         "BadRequest": _response("Invalid parameter or body", error),
         "NotFound": _response("No such collection or feature", error),
-        "Unauthorized": _response("Log in or send a Bearer token", error),
+        "Unauthorized": _response(
+            "Log in, or send the API token (Bearer, or as the Basic password)", error
+        ),
         "Forbidden": _response("The account's role may not do this", error),
         "PreconditionFailed": _response("If-Match did not match the feature's version", error),
         "Invalid": _response("The feature breaks the layer's rules; nothing was saved", error),
@@ -323,7 +325,8 @@ def _feature_body() -> dict[str, Any]:
 
 
 def _write_ops() -> tuple[dict[str, Any], dict[str, Any]]:
-    secured = [{"bearerAuth": []}]
+    # Either scheme: Basic takes the API token as the password (webmap/basic_auth.py).
+    secured: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"basicAuth": []}]
     etag_header = {"ETag": {"schema": {"type": "string"}}}
     feature_content = {docs.GEOJSON: {"schema": _ref("schemas", "featureGeoJSON")}}
     post = {
@@ -472,6 +475,14 @@ def document(store: BaseStore, max_limit: int) -> dict[str, Any]:
             "parameters": _parameters([s.name for s in specs], crs_all, max_limit),
             "schemas": _schemas(),
             "responses": _responses(),
-            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer"},
+                "basicAuth": {
+                    "type": "http",
+                    "scheme": "basic",
+                    "description": "any user name (or the account's own), the API token "
+                    "as the password",
+                },
+            },
         },
     }
