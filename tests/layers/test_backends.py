@@ -68,7 +68,8 @@ def dumps(store):
     return {name: store.export_layer(name) for name in store.layer_names()}
 
 
-def test_round_trip_geojson_postgis_geojson_loses_nothing(tmp_path, database):
+def test_round_trip_geojson_postgis_geojson_loses_nothing(tmp_path, database, monkeypatch):
+    monkeypatch.delenv("VILLAGEWORKS_DATABASE_URL")  # the source's accounts are files
     source = busy_county(tmp_path / "a")
     assert cli(["migrate", "--data", str(tmp_path / "a"), "--to", "postgis", database]) == 0
     middle = PostGISStore(tmp_path / "a", database)
@@ -91,7 +92,8 @@ def test_round_trip_geojson_postgis_geojson_loses_nothing(tmp_path, database):
     middle.close()
 
 
-def test_migrate_refuses_a_target_holding_data(tmp_path, database):
+def test_migrate_refuses_a_target_holding_data(tmp_path, database, monkeypatch):
+    monkeypatch.delenv("VILLAGEWORKS_DATABASE_URL")  # the source's accounts are files
     source = busy_county(tmp_path / "a")
     migrate(source, tmp_path / "a", database)
     with pytest.raises(Exception, match="holds data"):

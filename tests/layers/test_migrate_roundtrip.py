@@ -175,7 +175,8 @@ def test_geojson_postgis_geojson_compares_equal(tmp_path, database, geojson_env,
     assert first == between == after
     assert {"roadside_shops", "benches"} <= set(first) and len(first["roadside_shops"].live) == 53
     assert first["benches"].deleted and first["benches"].idempotency["b1"]
-    assert len(first["streetlights"].records) == 5  # 3 edits, the upload, the capture
+    assert len(first["streetlights"].records) == 4  # 3 edits and the capture
+    assert [r["source"] for r in first["wells"].records] == [f"upload:{site['upload_id']}"]
     files = site_bytes(DirFiles(tmp_path / "a"))
     assert {"users.json", "specs/benches.toml", "throttle/logins.json"} <= set(files)
     assert f"uploads/{site['upload_id']}/original.bin" in files
