@@ -8,9 +8,11 @@ The network is throttled with CDP ``Network.emulateNetworkConditions`` (1.6 Mbit
 200,000 bytes/s down, 150 ms latency), like a phone on rural 4G. The page is opened
 twice in one browser context: the first visit starts with an empty cache, the repeat
 visit keeps it. Bytes are the sum of CDP ``Network.loadingFinished.encodedDataLength``
-(headers and body as received, 0 for an answer from the browser's cache); "interactive"
+(headers and body as received); "requests" counts those that reached the network (an
+answer from the browser's cache has 0 bytes, a ``data:`` URL is not counted); "interactive"
 is the time from navigation until the map script marks the page ready
-(``<html data-vw-ready="1">``).
+(``<html data-vw-ready="1">``). The server answers the page once before the browser
+opens it, so its one-off start (building the county snapshot) is not counted.
 
 ``measure_wire(base_url)`` returns the figures as a dict (``scripts/bench.py`` calls it).
 """
@@ -24,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -70,12 +73,16 @@ class _WireLog:
     def on_finished(self, event: dict[str, Any]) -> None:
         size = int(event.get("encodedDataLength") or 0)
         url = self._urls.get(event["requestId"], "?")
+        if not size or url.startswith("data:"):
+            return  # from the browser's cache, or never on the network
         self.requests += 1
         self.bytes += size
         self.by_url[url] = self.by_url.get(url, 0) + size
 
 
 def _visit(page: Any, cdp: Any, url: str) -> dict[str, Any]:
+    from playwright.sync_api import Error as PlaywrightError
+
     log = _WireLog()
     cdp.on("Network.requestWillBeSent", log.on_request)
     cdp.on("Network.loadingFinished", log.on_finished)
@@ -83,7 +90,10 @@ def _visit(page: Any, cdp: Any, url: str) -> dict[str, Any]:
     page.goto(url, wait_until="commit")
     interactive = None
     while time.perf_counter() - start < READY_TIMEOUT_S:
-        ready = page.evaluate("document.documentElement.getAttribute('data-vw-ready')")
+        try:
+            ready = page.evaluate("document.documentElement.getAttribute('data-vw-ready')")
+        except PlaywrightError:  # the document is still being replaced
+            ready = None
         if ready == "1":
             interactive = time.perf_counter() - start
             break
@@ -108,6 +118,9 @@ def measure_wire(base_url: str, path: str = MAP_PATH, throttle: bool = True) -> 
     from playwright.sync_api import sync_playwright
 
     url = base_url.rstrip("/") + path
+    # The visitor's first visit, not the server's: its county snapshot is built already.
+    with urllib.request.urlopen(url, timeout=120) as warm:
+        warm.read()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=_chromium(), headless=True, args=CHROMIUM_ARGS
