@@ -312,3 +312,42 @@ def test_the_cli_names_the_refusal(tmp_path, database, geojson_env, capsys):
     assert "数据目录中有 migrate 不认识的内容：notes.txt" in capsys.readouterr().err
     assert cli([*args, "--force", "--lang", "en"]) == 0
     assert "left behind (--force): notes.txt" in capsys.readouterr().out
+
+
+@pytest.fixture
+def second_database(database):
+    """Another fresh schema of the test database, beside ``database``'s."""
+    import os
+    import uuid
+
+    import psycopg
+    from psycopg.conninfo import make_conninfo
+
+    base = os.environ["VILLAGEWORKS_TEST_DATABASE_URL"]
+    schema = f"t2_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(base, autocommit=True) as admin:
+        admin.execute(f'CREATE SCHEMA "{schema}"')
+    yield make_conninfo(base, options=f"-c search_path={schema},public", application_name=schema)
+    with psycopg.connect(base, autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name = %s AND pid <> pg_backend_pid()",
+            (schema,),
+        )
+        admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def test_postgis_to_postgis(tmp_path, database, second_database, geojson_env, capsys):
+    source = small_site(tmp_path / "a")
+    (tmp_path / "a.secrets").mkdir()
+    (tmp_path / "a.secrets" / "secret_key").write_text("k" * 64)
+    migrate(source, tmp_path / "b", database, source_key_file=tmp_path / "a.secrets" / "secret_key")
+    args = ["migrate", "--data", str(tmp_path / "m"), "--from", database, "--lang", "en"]
+    assert cli([*args, "--to", "postgis", second_database]) == 0
+    assert "signing key: carried" in capsys.readouterr().out
+    one, two = open_store(tmp_path / "m", database), open_store(tmp_path / "n", second_database)
+    assert dumps(one) == dumps(two) and len(dumps(two)["roadside_shops"].live) == 53
+    assert site_bytes(one.files) == site_bytes(two.files)
+    assert two.files.read(SIGNING_KEY) == b"k" * 64
+    one.close()
+    two.close()
