@@ -272,7 +272,7 @@ def capture_feature(
     problems = _photo_problems(capture.photos, capture.max_photo_pixels)
     if any(p.severity == "error" for p in problems):
         raise ValidationFailed(problems)
-    photo_store = PhotoStore(store.data_dir)
+    photo_store = PhotoStore(store.files)
     # Parse EXIF without keeping anything yet: a refused capture stores no photo.
     parsed = [_peek(name, data) for name, data in capture.photos]
     point, source, found = _locate(capture, parsed)

@@ -1,7 +1,8 @@
 """Photos taken with features: checked, stored under generated ids, linked in a sidecar.
 
 Design: layer specs stay untouched. A photo is not a property of the feature; the link
-between a feature and its photos lives in a sidecar index, ``<data>/photos/index.json``::
+between a feature and its photos lives in a sidecar index, ``photos/index.json`` (a site
+file, :mod:`layers.site_files`: in the data directory, or in PostgreSQL's ``vw_files``)::
 
     {"features": {"streetlights/SL-000123": ["P-3f2a...", ...]},
      "photos":   {"P-3f2a...": {"kind": "jpeg", "sha256": ..., "size": ...,
@@ -38,6 +39,7 @@ import io
 import re
 import warnings
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,7 +52,7 @@ from geo.messages import register
 from geo.problems import Problem, short_value
 from layers.changes import utc_now
 from layers.errors import ValidationFailed
-from layers.journal import InterProcessLock, atomic_write
+from layers.site_files import DirFiles, SiteFiles
 
 MAX_PHOTO_BYTES = 15 * 1024 * 1024
 #: Default of the setting ``VILLAGEWORKS_MAX_PHOTO_PIXELS`` (width x height).
@@ -62,6 +64,8 @@ THUMB_QUALITY = 80
 MAX_PHOTOS_PER_FEATURE = 12
 PHOTO_ID_RE = re.compile(r"^P-[0-9a-f]{24}$")
 _SUFFIX = {"jpeg": ".jpg", "png": ".png"}
+#: The site file of the feature -> photos index.
+INDEX = "photos/index.json"
 MIME_TYPES = {"jpeg": "image/jpeg", "png": "image/png"}
 
 for _code, _zh, _en in (
@@ -239,60 +243,89 @@ def photo_id_for(data: bytes) -> str:
 
 
 class PhotoStore:
-    """Photo files and the feature -> photos index of one data directory."""
+    """Photo files and the feature -> photos index of one site, in its files
+    (:mod:`layers.site_files`: ``photos/`` of the data directory, or PostgreSQL's
+    ``vw_files``, where every server sees what any of them stored)."""
 
-    def __init__(self, data_dir: Path | str):
-        self.root = Path(data_dir) / "photos"
+    def __init__(self, files: SiteFiles | Path | str):
+        self.files = files if isinstance(files, SiteFiles) else DirFiles(files)
+        local = self.files.root if isinstance(self.files, DirFiles) else None
+        self.root = (local or Path(".")) / "photos"
         self.index_path = self.root / "index.json"
         self.thumbs = self.root / "thumbs"
-        self._lock = InterProcessLock(Path(data_dir) / "locks" / "photos.lock")
+
+    def _lock(self) -> AbstractContextManager[Any]:
+        return self.files.lock("photos")
 
     # ------------------------------------------------------------------------ reads
     def _index(self) -> dict[str, Any]:
-        if not self.index_path.exists():
+        raw = self.files.read(INDEX)
+        if raw is None:
             return {"features": {}, "photos": {}}
-        doc: dict[str, Any] = orjson.loads(self.index_path.read_bytes())
+        doc: dict[str, Any] = orjson.loads(raw)
         doc.setdefault("features", {})
         doc.setdefault("photos", {})
         return doc
 
-    def path(self, photo_id: str) -> Path | None:
-        """The file of ``photo_id``, or None when the id is malformed or unknown."""
+    def name(self, photo_id: str) -> str | None:
+        """The site file (``photos/<id>.jpg`` or ``.png``) of ``photo_id``, or None when
+        the id is malformed or unknown."""
         if not PHOTO_ID_RE.match(photo_id or ""):
             return None
         for suffix in _SUFFIX.values():
-            candidate = self.root / f"{photo_id}{suffix}"
-            if candidate.is_file():
+            candidate = f"photos/{photo_id}{suffix}"
+            if self.files.exists(candidate):
                 return candidate
         return None
 
-    def thumb_path(self, photo_id: str, *, make: bool = True) -> Path | None:
-        """The thumbnail (JPEG) of ``photo_id``; None when malformed or unknown.
+    def path(self, photo_id: str) -> Path | None:
+        """The file of ``photo_id`` on this machine's disk (photos in a data directory),
+        or None when the id is malformed, unknown, or the photo lives in the database."""
+        name = self.name(photo_id)
+        return None if name is None else self.files.local_path(name)
+
+    def thumb_name(self, photo_id: str, *, make: bool = True) -> str | None:
+        """The site file of the thumbnail (JPEG) of ``photo_id``; None when malformed or
+        unknown.
 
         A photo stored before thumbnails were made gets its thumbnail now (``make``),
-        written beside the others; None when that cannot be done (a read-only data
-        directory, a file that no longer decodes): then the photo itself is the answer.
+        stored beside the others for every server; None when that cannot be done (a
+        read-only data directory, a file that no longer decodes): then the photo itself
+        is the answer.
         """
         if not PHOTO_ID_RE.match(photo_id or ""):
             return None
-        candidate = self.thumbs / f"{photo_id}.jpg"
-        if candidate.is_file():
+        candidate = f"photos/thumbs/{photo_id}.jpg"
+        if self.files.exists(candidate):
             return candidate
-        return self.make_thumb(photo_id) if make else None
+        return self._make_thumb(photo_id) if make else None
 
-    def make_thumb(self, photo_id: str) -> Path | None:
-        """Write the missing thumbnail of a stored photo; its path, or None when the photo
-        is unknown, does not decode, or the folder cannot be written."""
-        source = self.path(photo_id)
+    def thumb_path(self, photo_id: str, *, make: bool = True) -> Path | None:
+        """:meth:`thumb_name` as a file on this machine's disk (None in the database)."""
+        name = self.thumb_name(photo_id, make=make)
+        return None if name is None else self.files.local_path(name)
+
+    def read(self, name: str) -> bytes | None:
+        """The bytes of a photo or thumbnail file named by :meth:`name` / :meth:`thumb_name`."""
+        return self.files.read(name)
+
+    def make_thumb(self, photo_id: str) -> Path | str | None:
+        """Write the missing thumbnail of a stored photo; its local path (its site file
+        name in the database), or None when the photo is unknown, does not decode, or
+        the folder cannot be written."""
+        name = self._make_thumb(photo_id)
+        return None if name is None else (self.files.local_path(name) or name)
+
+    def _make_thumb(self, photo_id: str) -> str | None:
+        source = self.name(photo_id)
         if source is None:
             return None
-        target = self.thumbs / f"{photo_id}.jpg"
+        target = f"photos/thumbs/{photo_id}.jpg"
         try:
-            data = thumbnail_of(source.read_bytes())
-            with self._lock:
-                if not target.is_file():
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    atomic_write(target, data)
+            data = thumbnail_of(self.files.read(source) or b"")
+            with self._lock():
+                if not self.files.exists(target):
+                    self.files.write(target, data)
         except (ValidationFailed, OSError):
             return None
         return target
@@ -302,7 +335,7 @@ class PhotoStore:
         return [
             pid
             for pid in sorted(self._index()["photos"])
-            if self.thumb_path(pid, make=False) is None and self.path(pid) is not None
+            if self.thumb_name(pid, make=False) is None and self.name(pid) is not None
         ]
 
     def make_missing_thumbs(self) -> int:
@@ -340,7 +373,7 @@ class PhotoStore:
         photo_id = photo_id_for(data)
         exif = read_exif(data)  # from the original: the stored file has no EXIF
         known = self.meta(photo_id)
-        if known is not None and self.path(photo_id) is not None:
+        if known is not None and self.name(photo_id) is not None:
             return StoredPhoto(
                 photo_id, known["kind"], known["sha256"], known["size"], filename, exif
             )
@@ -353,15 +386,13 @@ class PhotoStore:
             filename=filename,
             exif=exif,
         )
-        with self._lock:
-            self.root.mkdir(parents=True, exist_ok=True)
-            target = self.root / f"{photo.id}{_SUFFIX[photo.kind]}"
-            if not target.exists():
-                atomic_write(target, encoded.data)
-            thumb = self.thumbs / f"{photo.id}.jpg"
-            if not thumb.exists():
-                thumb.parent.mkdir(exist_ok=True)
-                atomic_write(thumb, encoded.thumb)
+        with self._lock():
+            target = f"photos/{photo.id}{_SUFFIX[photo.kind]}"
+            if not self.files.exists(target):
+                self.files.write(target, encoded.data)
+            thumb = f"photos/thumbs/{photo.id}.jpg"
+            if not self.files.exists(thumb):
+                self.files.write(thumb, encoded.thumb)
             doc = self._index()
             if photo.id not in doc["photos"]:
                 doc["photos"][photo.id] = {
@@ -380,7 +411,7 @@ class PhotoStore:
 
     def link(self, layer: str, fid: str, photo_ids: Iterable[str]) -> list[str]:
         """Link photos to a feature (each at most once); returns the feature's photo ids."""
-        with self._lock:
+        with self._lock():
             doc = self._index()
             key = f"{layer}/{fid}"
             linked = list(doc["features"].get(key, []))
@@ -392,10 +423,10 @@ class PhotoStore:
             return linked
 
     def _write(self, doc: dict[str, Any]) -> None:
-        atomic_write(self.index_path, orjson.dumps(doc, option=orjson.OPT_INDENT_2))
+        self.files.write(INDEX, orjson.dumps(doc, option=orjson.OPT_INDENT_2))
 
 
-def photos_for(store_dir: Path | str, layer: str, fid: str) -> list[dict[str, Any]]:
+def photos_for(store_dir: SiteFiles | Path | str, layer: str, fid: str) -> list[dict[str, Any]]:
     """Photos of one feature, for popups: ``[{"id", "kind", "filename", "exif", ...}]``.
 
     The web layer serves each at ``/photos/<id>``, its thumbnail at

@@ -71,6 +71,7 @@ from layers.review import (
     review_system,
 )
 from layers.scopes import TOWNSHIP_FIELD, OutsideAreas, outside_problems
+from layers.site_files import SiteFiles
 from layers.specs import SYSTEM_FIELDS, CodedColumn, LayerSpec, check_rows, checked_columns
 
 _WRITES = ("create", "update", "replace")
@@ -79,7 +80,10 @@ _WRITES = ("create", "update", "replace")
 class PlannedStore(LocatedStore, Protocol):
     """What the planner reads from a store besides the changes' own features."""
 
-    data_dir: Path  # photos (evidence rules) live there on both backends
+    data_dir: Path
+
+    @property
+    def files(self) -> SiteFiles: ...  # photos (evidence rules), layers.site_files
 
     def spec(self, layer: str) -> LayerSpec: ...
 
@@ -237,9 +241,7 @@ class _Planner:
         if review_of(current["properties"]) == APPROVED or write.review.get(REVIEW_OVERRIDE_FIELD):
             return []  # not a decision on a submission, or one with its reason
         props = {**current["properties"], **(write.change.properties or {})}
-        photos = len(
-            PhotoStore(self.store.data_dir).for_feature(self.spec.name, str(current["id"]))
-        )
+        photos = len(PhotoStore(self.store.files).for_feature(self.spec.name, str(current["id"])))
         lacking = evidence_problems(rules, props, photos)
         if not lacking:
             return []

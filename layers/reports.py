@@ -262,7 +262,7 @@ def submit_report(
     _located(store, lon, lat, margin_m)
     props = report_properties(report, places, (lon, lat), today or dt.date.today())
     props["code"] = _unused_code(store)
-    photos = PhotoStore(store.data_dir)
+    photos = PhotoStore(store.files)
     saved = [photos.save(data, name, user=RESIDENT.name, max_pixels=max_pixels)
              for name, data in report.photos]  # fmt: skip
     change = Change("create", geometry={"type": "Point", "coordinates": [lon, lat]},
@@ -310,7 +310,7 @@ def public_report(store: BaseStore, feature: Mapping[str, Any]) -> dict[str, Any
     """What the resident (and only what anyone) may see of a report: never the phone
     or the code. Photos are ids (the web layer links ``/photos/<id>``)."""
     props = feature.get("properties") or {}
-    photos = PhotoStore(store.data_dir).for_feature(LAYER, str(feature["id"]))
+    photos = PhotoStore(store.files).for_feature(LAYER, str(feature["id"]))
     return {
         "id": feature["id"],
         "status": props.get("status"),

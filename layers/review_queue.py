@@ -164,7 +164,7 @@ def _submission(
     history = store.history(spec.name, fid)
     lacking: list[Problem] = []
     if spec.evidence.any:
-        photos = len(PhotoStore(store.data_dir).for_feature(spec.name, fid))
+        photos = len(PhotoStore(store.files).for_feature(spec.name, fid))
         lacking = evidence_problems(spec.evidence, props, photos)
     approved = approved_version(history)
     unrecorded = approved is None and bool(history) and history[0].get("op") != "create"

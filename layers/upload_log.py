@@ -1,7 +1,8 @@
 """The audit log of uploads: each upload's record and its original file, and undo.
 
-``<data>/uploads/<id>/meta.json`` holds what an upload did (the report of
-:func:`layers.uploads.run_upload`), ``original.bin`` the file as it came. A record is
+``uploads/<id>/meta.json`` (a site file, :mod:`layers.site_files`) holds what an upload
+did (the report of :func:`layers.uploads.run_upload`), ``original.bin`` the file as it
+came. A record is
 written ``pending`` before the commit and finished after it; a process that dies between
 leaves a pending record that the next upload (and the next start of the app) settles.
 A folder without a record (a process that died, or failed, before writing it) is stray:
@@ -12,12 +13,9 @@ removes them.
 from __future__ import annotations
 
 import builtins
-import contextlib
-import fcntl
-import os
 import re
-import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -27,12 +25,12 @@ from geo.messages import register
 from geo.problems import Problem, short_value
 from layers.changes import Change
 from layers.errors import BadRequest, NotFound
-from layers.journal import InterProcessLock, atomic_write, crashpoint
+from layers.journal import crashpoint
+from layers.site_files import DirFiles, SiteFiles
 from layers.store_base import BaseStore, utc_now
+from layers.upload_claims import claims_for, read_metas
 
 _ID_RE = re.compile(r"^U-\d{8}-[0-9a-f]{6}$")
-#: Held (flock) by the process writing an upload, in the upload's folder.
-_WRITING_LOCK = "writing.lock"
 
 register("upload_not_found", "找不到上传记录 {value}", "No upload {value}")
 register("upload_already_undone", "上传 {value} 已撤销", "Upload {value} was already undone")
@@ -59,59 +57,70 @@ class Report(Protocol):
 
 
 class UploadLog:
-    """Records of uploads: ``<data>/uploads/<id>/meta.json`` plus the original file.
+    """Records of uploads: ``uploads/<id>/meta.json`` plus the original file, in the
+    site's files (:mod:`layers.site_files`: the data directory, or ``vw_files``).
 
     The original is stored as ``original.bin`` (never under the user's file name, which
     is kept as metadata only, Chinese characters and all).
+
+    A record is ``pending`` from :meth:`begin` until :meth:`finish`: its writer holds a
+    claim on it meanwhile (:class:`layers.upload_claims.DirClaims`: an ``flock`` on
+    ``writing.lock`` in the folder; :class:`layers.upload_claims.PgClaims`: a PostgreSQL
+    session advisory lock, held on a connection of its own). On PostGIS the record and
+    the layer commit are in one database but not in one transaction: "pending" there
+    means the record was written and the commit may or may not have landed; when the
+    writer's session is gone (its process died, the server dropped its connection) the
+    claim is free and :meth:`recover_pending` settles it by looking for the upload's
+    features, as on the data directory. ``find_by_key`` reads the shared records, so a
+    key written by another server is found.
     """
 
-    def __init__(self, data_dir: Path | str):
-        self.root = Path(data_dir) / "uploads"
-        self._lock = InterProcessLock(Path(data_dir) / "locks" / "uploads.lock")
-        self._writing: dict[str, int] = {}
+    def __init__(self, files: SiteFiles | Path | str):
+        self.files = files if isinstance(files, SiteFiles) else DirFiles(files)
+        local = self.files.root if isinstance(self.files, DirFiles) else None
+        self.root = (local or Path(".")) / "uploads"
+        self.claims = claims_for(self.files)
 
-    def _dir(self, upload_id: str) -> Path:
+    @staticmethod
+    def _check(upload_id: str) -> str:
         if not _ID_RE.match(upload_id or ""):
             raise NotFound("upload_not_found", value=short_value(upload_id, 40))
-        return self.root / upload_id
+        return upload_id
+
+    def _path(self, upload_id: str, name: str = "meta.json") -> str:
+        return f"uploads/{self._check(upload_id)}/{name}"
+
+    def _lock(self) -> AbstractContextManager[Any]:
+        return self.files.lock("uploads")
 
     def begin(self, report: Report, data: bytes) -> None:
         """Keep the original and a pending record before the features are committed.
 
-        The record's ``writing.lock`` stays locked (``flock``) until :meth:`release`: a
-        pending record whose lock is free belongs to a process that died (the kernel drops
-        its locks), and :meth:`recover_pending` settles it.
+        The record's claim stays held until :meth:`release`: a pending record whose
+        claim is free belongs to a process that died, and :meth:`recover_pending`
+        settles it.
         """
         assert report.upload_id is not None
-        folder = self._dir(report.upload_id)
-        # Under the log's lock from mkdir until the flock: whoever looks for stray folders
-        # (under that lock too) never sees this one without its lock held.
-        with self._lock:
-            folder.mkdir(parents=True, exist_ok=False)
-            try:
-                fd = os.open(folder / _WRITING_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-            except BaseException:
-                shutil.rmtree(folder, ignore_errors=True)
-                raise
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            self._writing[report.upload_id] = fd
+        upload_id = self._check(report.upload_id)
+        # Under the log's lock from the folder's start until the claim: whoever looks
+        # for stray folders (under that lock too) never sees this one unclaimed.
+        with self._lock():
+            if self.files.list(f"uploads/{upload_id}"):
+                raise FileExistsError(self._path(upload_id, ""))
+            self.claims.claim(upload_id)
         try:
             crashpoint("upload_begin")
-            atomic_write(folder / "original.bin", data)
+            self.files.write(self._path(upload_id, "original.bin"), data)
             self._write(report, "pending")
         except BaseException:
             # Nothing was committed: leave no folder behind (not even the lock file).
-            self.release(report.upload_id)
-            shutil.rmtree(folder, ignore_errors=True)
+            self.release(upload_id)
+            self.files.delete_tree(f"uploads/{upload_id}")
             raise
 
     def release(self, upload_id: str) -> None:
         """End :meth:`begin`'s claim on a record (finished, discarded or failed)."""
-        fd = self._writing.pop(upload_id, None)
-        if fd is not None:
-            with contextlib.suppress(FileNotFoundError):
-                (self.root / upload_id / _WRITING_LOCK).unlink()
-            os.close(fd)  # drops the lock
+        self.claims.release(upload_id)
 
     def finish(self, report: Report) -> None:
         """Mark the upload committed, with the ids it created."""
@@ -119,7 +128,7 @@ class UploadLog:
 
     def discard(self, upload_id: str) -> None:
         """Forget a record begun for nothing (the commit was a replay)."""
-        shutil.rmtree(self._dir(upload_id), ignore_errors=True)
+        self.files.delete_tree(f"uploads/{self._check(upload_id)}")
 
     def _write(self, report: Report, status: str) -> None:
         assert report.upload_id is not None
@@ -128,38 +137,39 @@ class UploadLog:
         meta["problem_count"] = len(report.problems)
         meta["problems"] = [p.as_dict("zh") for p in report.problems[:500]]
         meta["problems_en"] = [p.message("en") for p in report.problems[:500]]
-        with self._lock:
-            atomic_write(
-                self._dir(report.upload_id) / "meta.json",
-                orjson.dumps(meta, option=orjson.OPT_INDENT_2),
+        with self._lock():
+            self.files.write(
+                self._path(report.upload_id), orjson.dumps(meta, option=orjson.OPT_INDENT_2)
             )
 
     def get(self, upload_id: str) -> dict[str, Any]:
         """One upload's record."""
-        path = self._dir(upload_id) / "meta.json"
-        if not path.exists():
+        raw = self.files.read(self._path(upload_id))
+        if raw is None:
             raise NotFound("upload_not_found", value=upload_id)
-        meta: dict[str, Any] = orjson.loads(path.read_bytes())
+        meta: dict[str, Any] = orjson.loads(raw)
         return meta
 
     def original(self, upload_id: str) -> bytes:
         """The file as it was uploaded."""
-        return (self._dir(upload_id) / "original.bin").read_bytes()
+        raw = self.files.read(self._path(upload_id, "original.bin"))
+        if raw is None:
+            raise FileNotFoundError(self._path(upload_id, "original.bin"))
+        return raw
 
     def list(self) -> list[dict[str, Any]]:
         """Every upload's record, newest first."""
-        if not self.root.is_dir():
-            return []
         metas = []
-        for path in self.root.glob("U-*/meta.json"):
+        for raw in read_metas(self.files):
             try:
-                metas.append(orjson.loads(path.read_bytes()))
+                metas.append(orjson.loads(raw))
             except orjson.JSONDecodeError:
                 continue
         return sorted(metas, key=lambda m: m.get("at", ""), reverse=True)
 
     def find_by_key(self, key: str, *, user: str) -> dict[str, Any] | None:
-        """The committed upload ``user`` made with idempotency key ``key``, if any.
+        """The committed upload ``user`` made with idempotency key ``key``, if any
+        (made through any server of the site).
 
         Keys are scoped per user (as in the OGC API and capture): the same key sent by
         another user names a different request.
@@ -179,13 +189,28 @@ class UploadLog:
 
     def mark(self, upload_id: str, **changes: Any) -> dict[str, Any]:
         """Update fields of an upload's record (e.g. after an undo)."""
-        with self._lock:
+        with self._lock():
             meta = self.get(upload_id)
             meta.update(changes)
-            atomic_write(
-                self._dir(upload_id) / "meta.json", orjson.dumps(meta, option=orjson.OPT_INDENT_2)
-            )
+            self.files.write(self._path(upload_id), orjson.dumps(meta, option=orjson.OPT_INDENT_2))
         return meta
+
+    def _source_ids(self, store: BaseStore, meta: Mapping[str, Any]) -> builtins.list[str]:
+        source = f"upload:{meta['upload_id']}"
+        layer = meta.get("layer", "")
+        return [
+            f["id"]
+            for f in (store.features(layer) if layer in store.specs else [])
+            if (f.get("properties") or {}).get("source") == source
+        ]
+
+    def _settle_pending(self, store: BaseStore, meta: Mapping[str, Any]) -> str:
+        ids = self._source_ids(store, meta)
+        if ids:
+            self.mark(meta["upload_id"], status="committed", ids=ids, accepted=len(ids))
+            return "committed"
+        self.files.delete_tree(f"uploads/{self._check(meta['upload_id'])}")
+        return "removed"
 
     def settle(self, store: BaseStore, upload_id: str) -> str:
         """Mark a pending upload committed if its features exist, else remove its record.
@@ -199,52 +224,49 @@ class UploadLog:
             return "removed"
         if meta.get("status") != "pending":
             return "kept"
-        source = f"upload:{upload_id}"
-        layer = meta.get("layer", "")
-        ids = [
-            f["id"]
-            for f in (store.features(layer) if layer in store.specs else [])
-            if (f.get("properties") or {}).get("source") == source
-        ]
-        if ids:
-            self.mark(upload_id, status="committed", ids=ids, accepted=len(ids))
-            return "committed"
-        shutil.rmtree(self._dir(upload_id), ignore_errors=True)
-        return "removed"
+        return self._settle_pending(store, meta)
 
     def stray(self) -> builtins.list[str]:
         """Upload folders without a record whose writer is gone (it died or failed before
         writing the record), oldest id first. Changes nothing."""
         return [
-            folder.name
-            for folder in self._folders()
-            if not (folder / "meta.json").exists() and self._is_abandoned(folder.name)
+            name
+            for name in self._folders()
+            if not self.files.exists(self._path(name)) and self._is_abandoned(name)
         ]
 
-    def _folders(self) -> builtins.list[Path]:
-        if not self.root.is_dir():
-            return []
-        return sorted(p for p in self.root.glob("U-*") if _ID_RE.match(p.name) and p.is_dir())
+    def _folders(self) -> builtins.list[str]:
+        if isinstance(self.files, DirFiles):  # empty folders too
+            if not self.root.is_dir():
+                return []
+            return sorted(
+                p.name for p in self.root.glob("U-*") if _ID_RE.match(p.name) and p.is_dir()
+            )
+        names = {path.split("/")[1] for path in self.files.list("uploads")}
+        return sorted(n for n in names if _ID_RE.match(n))
 
     def _is_abandoned(self, upload_id: str) -> bool:
-        with self._abandoned(upload_id) as abandoned:
+        with self.claims.abandoned(upload_id) as abandoned:
             return abandoned
 
     def _remove_strays(self, upload_ids: builtins.list[str] | None = None) -> int:
         """Remove stray folders (of ``upload_ids``, default all); returns how many."""
-        names = upload_ids if upload_ids is not None else [f.name for f in self._folders()]
-        names = [n for n in names if not (self.root / n / "meta.json").exists()]
+        names = upload_ids if upload_ids is not None else self._folders()
+        names = [n for n in names if not self.files.exists(self._path(n))]
         if not names:
             return 0  # the usual case: take no lock, write nothing
         removed = 0
-        with self._lock:  # begin() holds it from mkdir to flock: no half-made folder here
+        with self._lock():  # begin() holds it from mkdir to claim: no half-made folder here
             for name in names:
-                folder = self._dir(name)
-                with self._abandoned(name) as abandoned:
-                    if abandoned and folder.is_dir() and not (folder / "meta.json").exists():
-                        shutil.rmtree(folder, ignore_errors=True)
-                        removed += 1
+                with self.claims.abandoned(name) as abandoned:
+                    if abandoned and not self.files.exists(self._path(name)):
+                        if self.files.delete_tree(f"uploads/{name}") or self._dir_gone(name):
+                            removed += 1
         return removed
+
+    def _dir_gone(self, name: str) -> bool:
+        """Whether an (empty) local folder was there: counted as removed."""
+        return isinstance(self.files, DirFiles) and not (self.root / name).exists()
 
     def recover(self, store: BaseStore) -> dict[str, int]:
         """At start: settle pending records and remove stray folders (see the module)."""
@@ -262,7 +284,7 @@ class UploadLog:
         for meta in self.list():
             if meta.get("status") != "pending":
                 continue
-            with self._abandoned(str(meta["upload_id"])) as abandoned:
+            with self.claims.abandoned(str(meta["upload_id"])) as abandoned:
                 if not abandoned:
                     continue  # its upload is still running in another process
                 try:
@@ -271,39 +293,8 @@ class UploadLog:
                     continue  # settled meanwhile
                 if meta.get("status") != "pending":
                     continue
-                source = f"upload:{meta['upload_id']}"
-                layer = meta.get("layer", "")
-                ids = [
-                    f["id"]
-                    for f in (store.features(layer) if layer in store.specs else [])
-                    if (f.get("properties") or {}).get("source") == source
-                ]
-                if ids:
-                    self.mark(meta["upload_id"], status="committed", ids=ids, accepted=len(ids))
-                    settled["committed"] += 1
-                else:
-                    shutil.rmtree(self._dir(meta["upload_id"]), ignore_errors=True)
-                    settled["removed"] += 1
+                settled[self._settle_pending(store, meta)] += 1
         return settled
-
-    @contextlib.contextmanager
-    def _abandoned(self, upload_id: str) -> Iterator[bool]:
-        """Whether no live process is writing ``upload_id`` (its lock is held while
-        inside the block, so that no two processes settle one record)."""
-        try:
-            fd = os.open(self._dir(upload_id) / _WRITING_LOCK, os.O_RDONLY)
-        except FileNotFoundError:
-            yield True  # released: the writer finished or failed
-            return
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                yield False
-                return
-            yield True
-        finally:
-            os.close(fd)
 
 
 def undo_upload(store: BaseStore, upload_id: str, *, user: str) -> dict[str, Any]:
@@ -312,7 +303,7 @@ def undo_upload(store: BaseStore, upload_id: str, *, user: str) -> dict[str, Any
     The record keeps the ids the undo deleted (``undone_ids``): :func:`redo_upload`
     brings back exactly those.
     """
-    log = UploadLog(store.data_dir)
+    log = UploadLog(store.files)
     meta = log.get(upload_id)
     if meta.get("status") == "undone":
         raise BadRequest("upload_already_undone", value=upload_id)
@@ -361,7 +352,7 @@ def redo_upload(store: BaseStore, upload_id: str, *, user: str) -> dict[str, Any
     """Bring back what the undo of an upload deleted, as it was, through the store's
     restore (one commit, source ``redo:upload:<id>``, each feature's history kept); the
     record is ``committed`` again (and can be undone again). 400 when it is not undone."""
-    log = UploadLog(store.data_dir)
+    log = UploadLog(store.files)
     meta = log.get(upload_id)
     if meta.get("status") != "undone":
         raise BadRequest("upload_not_undone", value=upload_id)
@@ -374,7 +365,7 @@ def redo_upload(store: BaseStore, upload_id: str, *, user: str) -> dict[str, Any
     )
 
 
-def stray_upload_dirs(data_dir: Path | str) -> list[str]:
+def stray_upload_dirs(data_dir: SiteFiles | Path | str) -> list[str]:
     """The ``uploads/U-*`` folders holding no record (left by failed uploads), for
     ``villageworks check``; removed by :meth:`UploadLog.recover` at the next start.
 
@@ -385,7 +376,7 @@ def stray_upload_dirs(data_dir: Path | str) -> list[str]:
     return UploadLog(data_dir).stray()
 
 
-def stray_upload_problems(data_dir: Path | str) -> list[Problem]:
+def stray_upload_problems(data_dir: SiteFiles | Path | str) -> list[Problem]:
     """One warning per stray upload folder (:func:`stray_upload_dirs`)."""
     return [
         Problem("upload_stray_dir", value=f"uploads/{name}", severity="warning")

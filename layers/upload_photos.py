@@ -30,6 +30,7 @@ from layers.photos import (
     PhotoStore,
     check_photo,
 )
+from layers.site_files import SiteFiles
 
 for _code, _zh, _en in (
     (
@@ -145,7 +146,7 @@ def change_rows(changes: Sequence[Any]) -> list[int]:
 
 
 def attach_kmz_photos(
-    data_dir: Path | str,
+    data_dir: SiteFiles | Path | str,
     photos: KmzPhotos | None,
     changes: Sequence[Any],
     ids: Sequence[str],

@@ -48,6 +48,7 @@ from layers.locations import (
     working_area_name,
 )
 from layers.scopes import OutsideAreas
+from layers.site_files import SiteFiles
 from layers.specs import (
     SYSTEM_FIELDS,
     CodedColumn,
@@ -613,9 +614,9 @@ def run_upload(
     )
     if not options.dry_run:
         # Settle records an upload killed mid-way left (a retry of it may be this one).
-        UploadLog(store.data_dir).recover(store)
+        UploadLog(store.files).recover(store)
     if options.idempotency_key and not options.dry_run:
-        earlier = UploadLog(store.data_dir).find_by_key(options.idempotency_key, user=user)
+        earlier = UploadLog(store.files).find_by_key(options.idempotency_key, user=user)
         if earlier is not None:  # a client retrying a request that already landed
             return _replayed(report, earlier)
     batch = _read_batch(store, spec, data, filename, options, max_bytes, report, say)
@@ -643,7 +644,7 @@ def run_upload(
         return report
     done = _commit(store, batch, options, report, upload_id, data, say)
     at = {"layer": options.layer, "user": user}
-    done.problems += attach_kmz_photos(store.data_dir, kmz_photos, batch.changes, done.ids, **at)
+    done.problems += attach_kmz_photos(store.files, kmz_photos, batch.changes, done.ids, **at)
     return done
 
 
@@ -705,7 +706,7 @@ def _commit(
     say: Callable[[str], None],
 ) -> UploadReport:
     """Keep the original, commit every accepted row at once, then finish the record."""
-    log = UploadLog(store.data_dir)
+    log = UploadLog(store.files)
     report.upload_id = upload_id
     log.begin(report, data)
     try:
@@ -747,9 +748,11 @@ def _commit(
 # --------------------------------------------------------------------------- staging
 class Staging(StagedFiles):
     """Uploaded files between preview and commit (:class:`layers.staging.Staging` under
-    ``<data>/uploads/staging/``), each with the options last chosen for it."""
+    ``uploads/staging/`` of the site's files), each with the options last chosen for it."""
 
-    def __init__(self, data_dir: Path | str, ttl_s: float = STAGING_TTL_S, **kwargs: Any):
+    def __init__(
+        self, data_dir: SiteFiles | Path | str, ttl_s: float = STAGING_TTL_S, **kwargs: Any
+    ):
         super().__init__(data_dir, "uploads/staging", ttl_s, **kwargs)
 
     def put(  # type: ignore[override]

@@ -129,10 +129,10 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(f"  - {problem.message(args.lang)}")
         bad += bool(result.problems)
         damaged += result.damaged
-    if not args.layer and store.backend == "geojson":
+    if not args.layer:
         from layers.upload_log import stray_upload_problems
 
-        for problem in stray_upload_problems(_data_dir(args)):
+        for problem in stray_upload_problems(store.files):
             print(f"uploads: {problem.message(args.lang)}")
     if damaged:
         print(render("check_run_repair", args.lang))

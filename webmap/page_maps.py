@@ -60,6 +60,9 @@ def page_urls() -> MapUrls:
         village=template("maps.village", village_id="id"),
         township=template("maps.township", township_id="id"),
         api=template("api_features.features", layer="layer"),
+        tiles=template("ogc.tile", collection_id="layer", tms="m", z="z", x="x", y="y").replace(
+            "{m}", "WebMercatorQuad"
+        ),
         static=url_for("static", filename="").rstrip("/"),
     )
 
@@ -119,7 +122,7 @@ def feature_photos(
     """The photos of a feature page: those captured with it (a thumbnail linking to the
     photo, both served by the app), then the links of its ``photos`` property."""
     out: list[dict[str, Any]] = []
-    for photo in PhotoStore(get_store().data_dir).for_feature(layer, str(feature["id"])):
+    for photo in PhotoStore(get_store().files).for_feature(layer, str(feature["id"])):
         if "kind" not in photo:
             continue  # a link to a record that is gone
         n = len(out) + 1

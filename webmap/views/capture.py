@@ -46,6 +46,7 @@ from webmap.extensions import get_settings, get_store
 from webmap.forms import input_kind, map_setup, ref_choices
 from webmap.i18n import current_lang, translate
 from webmap.page_maps import feature_photos, snapshot
+from webmap.photo_response import photo_response
 from webmap.responses import json_response
 from webmap.scriptjson import script_json
 from webmap.write_rights import require_write, writable
@@ -216,19 +217,15 @@ def api_place() -> Response:
 def photo(photo_id: str) -> BaseResponse:
     """A stored photo, served with its checked type and no sniffing; ``?size=thumb``
     serves its thumbnail, as ``/photos/<id>/thumb`` does."""
-    photos = PhotoStore(get_store().data_dir)
-    path = photos.path(photo_id)
+    photos = PhotoStore(get_store().files)
+    name = photos.name(photo_id)
     meta = photos.meta(photo_id)
-    if path is None or meta is None:
+    if name is None or meta is None:
         raise NotFound("not_found", what="photo", value=photo_id[:40])
-    thumb = photos.thumb_path(photo_id) if request.args.get("size") == "thumb" else None
+    thumb = photos.thumb_name(photo_id) if request.args.get("size") == "thumb" else None
     if thumb is not None:
-        response = send_file(thumb, mimetype="image/jpeg", max_age=86400)
-    else:
-        response = send_file(path, mimetype=MIME_TYPES[meta["kind"]], max_age=86400)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "default-src 'none'"
-    return response
+        return photo_response(photos, thumb, "image/jpeg", f"{photo_id}-thumb")
+    return photo_response(photos, name, MIME_TYPES[meta["kind"]], photo_id)
 
 
 @bp.get("/features/<layer>/<fid>/photos.json")

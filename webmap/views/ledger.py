@@ -486,7 +486,7 @@ def delete_entry(item_id: str, entry_id: str) -> BaseResponse:
 
 def _staging() -> Staging:
     """Previewed ledger files, each its importer's, until committed or a day old."""
-    return Staging(get_store().data_dir, "ledger_imports/staging")
+    return Staging(get_store().files, "ledger_imports/staging")
 
 
 def _preview(plan: ImportPlan, token: str | None, ext: str, status: int = 200) -> Any:

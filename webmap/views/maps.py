@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import replace
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from layers.county_view import (
@@ -36,6 +36,7 @@ from webmap.http_cache import cached_page
 from webmap.i18n import current_lang, format_date, translate
 from webmap.maps import SearchEntry
 from webmap.page_maps import feature_photos, map_assets, map_page, map_view, snapshot
+from webmap.photo_response import photo_response
 from webmap.private_view import reader_spec
 from webmap.write_rights import may_write
 from webmap.year_select import map_replay
@@ -330,13 +331,10 @@ def _deleted_page(layer: str, fid: str) -> tuple[str, int]:
 @bp.get("/photos/<photo_id>/thumb")
 def photo_thumb(photo_id: str) -> BaseResponse:
     """A photo's thumbnail; the photo itself when it has none (stored before thumbnails)."""
-    photos = PhotoStore(get_store().data_dir)
-    path = photos.thumb_path(photo_id)
-    if path is None:
-        if photos.path(photo_id) is None:
+    photos = PhotoStore(get_store().files)
+    thumb = photos.thumb_name(photo_id)
+    if thumb is None:
+        if photos.name(photo_id) is None:
             raise NotFound("not_found", what="photo", value=photo_id[:40])
         return redirect(url_for("capture.photo", photo_id=photo_id))
-    response = send_file(path, mimetype="image/jpeg", max_age=86400)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "default-src 'none'"
-    return response
+    return photo_response(photos, thumb, "image/jpeg", f"{photo_id}-thumb")

@@ -54,19 +54,19 @@ def create_upload() -> Response:
 @require_role("viewer")
 def list_uploads() -> Response:
     """Every upload, newest first."""
-    return json_response({"uploads": UploadLog(get_store().data_dir).list()})
+    return json_response({"uploads": UploadLog(get_store().files).list()})
 
 
 @bp.get("/<upload_id>")
 @require_role("viewer")
 def get_upload(upload_id: str) -> Response:
     """One upload's record."""
-    return json_response(UploadLog(get_store().data_dir).get(upload_id))
+    return json_response(UploadLog(get_store().files).get(upload_id))
 
 
 @bp.post("/<upload_id>/undo")
 @require_role("planner")
 def undo(upload_id: str) -> Response:
     """Soft-delete every feature the upload created (planners only)."""
-    require_write(str(UploadLog(get_store().data_dir).get(upload_id).get("layer", "")))
+    require_write(str(UploadLog(get_store().files).get(upload_id).get("layer", "")))
     return json_response(undo_upload(get_store(), upload_id, user=user_name()))

@@ -92,7 +92,7 @@ def _import_layers() -> list[LayerSpec]:
 
 
 def _staging() -> Staging:
-    return Staging(get_store().data_dir)
+    return Staging(get_store().files)
 
 
 @bp.get("")
@@ -104,7 +104,7 @@ def index() -> str:
     state."""
     user = current_user()
     store = get_store()
-    uploads = UploadLog(store.data_dir).list()
+    uploads = UploadLog(store.files).list()
     mine = [u for u in uploads if user is not None and u.get("user") == user.name]
     found, total = captures(store)
     return render_template(
@@ -335,7 +335,7 @@ def _suggested(spec: LayerSpec) -> dict[str, tuple[str, ...]]:
 @require_role("viewer")
 def detail(upload_id: str) -> str:
     """One upload's record with its problems."""
-    meta = UploadLog(get_store().data_dir).get(upload_id)
+    meta = UploadLog(get_store().files).get(upload_id)
     user = current_user()
     return render_template(
         "upload_detail.html",
@@ -357,7 +357,7 @@ def undo_confirm(upload_id: str) -> tuple[str, int]:
 @require_role("planner")
 def undo(upload_id: str) -> Response:
     """Soft-delete what the upload added (history kept); back to the list."""
-    require_write(str(UploadLog(get_store().data_dir).get(upload_id).get("layer", "")))
+    require_write(str(UploadLog(get_store().files).get(upload_id).get("layer", "")))
     meta = undo_upload(get_store(), upload_id, user=user_name())
     flash(translate("uploads.undone", id=upload_id, count=meta.get("removed", 0)))
     return redirect(url_for("uploads_pages.index"))
@@ -374,7 +374,7 @@ def redo_confirm(upload_id: str) -> tuple[str, int]:
 @require_role("planner")
 def redo(upload_id: str) -> Response:
     """Restore what the undo of the upload deleted (history kept); back to the list."""
-    require_write(str(UploadLog(get_store().data_dir).get(upload_id).get("layer", "")))
+    require_write(str(UploadLog(get_store().files).get(upload_id).get("layer", "")))
     meta = redo_upload(get_store(), upload_id, user=user_name())
     flash(translate("uploads.redone", id=upload_id, count=meta.get("restored", 0)))
     return redirect(url_for("uploads_pages.index"))
@@ -384,7 +384,7 @@ def _confirm(upload_id: str, action: str) -> tuple[str, int]:
     """The confirmation page of an undo or a redo; 409 when the upload's state does not
     allow it (already undone, or not undone), saying so."""
     store = get_store()
-    meta = UploadLog(store.data_dir).get(upload_id)
+    meta = UploadLog(store.files).get(upload_id)
     require_write(str(meta.get("layer", "")))
     if action == "undo":
         allowed, count = meta.get("status") == "committed", undo_count(store, meta)
