@@ -141,6 +141,15 @@ def copy_data_dir(
     return paths
 
 
+def _lines(path: Path) -> int:
+    """Lines of a layer file (one feature a line) or a journal, read a piece at a time."""
+    count = 0
+    with open(path, "rb") as handle:
+        for piece in iter(lambda: handle.read(1 << 20), b""):
+            count += piece.count(b"\n")
+    return max(count, 1)
+
+
 def held_layers(store: BaseStore) -> dict[str, int]:
     """Every layer that holds data in ``store``, declared or not -> its rows (features,
     deleted ones and history records), so that no layer is left out unseen."""
@@ -165,8 +174,7 @@ def held_layers(store: BaseStore) -> dict[str, int]:
                 ("journal", "geojsons"),
             )
         ):
-            data = (store.data_dir / path).read_bytes()
-            held[stem] = held.get(stem, 0) + max(data.count(b"\n"), 1)
+            held[stem] = held.get(stem, 0) + _lines(store.data_dir / path)
     return held
 
 
@@ -200,8 +208,10 @@ def check_migration(
     return [name for name in source.layer_names() if name in held], declared
 
 
-def _refuse_a_full_target(data_dir: Path, database_url: str) -> None:
-    probe = open_store(data_dir, database_url)
+def _refuse_a_full_target(data_dir: Path, database_url: str, specs: SpecRegistry) -> None:
+    # Given its specs, the probe reads none: a PostGIS store would otherwise adopt the
+    # spec files of its data directory into the database before they are copied.
+    probe = open_store(data_dir, database_url, specs)
     try:
         if not probe.is_empty():
             raise VillageWorksError("migrate_target_not_empty", value="layers")
@@ -257,7 +267,7 @@ def migrate(
     target_files = site_files(data_dir, database_url)
     try:
         names, declared = check_migration(source, target_files, force=force)
-        _refuse_a_full_target(data_dir, database_url)
+        _refuse_a_full_target(data_dir, database_url, declared)
         taken = target_key_taken(target_files, target_key_file)
         if taken:
             raise VillageWorksError("migrate_target_not_empty", value=taken)
