@@ -66,11 +66,30 @@ class _WireLog:
         self.requests = 0
         self.by_url: dict[str, int] = {}
         self._urls: dict[str, str] = {}
+        self.pending: set[str] = set()
+        self.last_event = time.monotonic()
 
     def on_request(self, event: dict[str, Any]) -> None:
         self._urls[event["requestId"]] = event["request"]["url"]
+        self.pending.add(event["requestId"])
+        self.last_event = time.monotonic()
+
+    def on_failed(self, event: dict[str, Any]) -> None:
+        self.pending.discard(event["requestId"])
+        self.last_event = time.monotonic()
+
+    def settle(self, quiet_s: float = 1.0, timeout_s: float = 30.0) -> None:
+        """Wait until nothing is in flight and nothing happened for ``quiet_s`` (what
+        Playwright's networkidle means, which a CDP session's listeners can stall)."""
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end:
+            if not self.pending and time.monotonic() - self.last_event > quiet_s:
+                return
+            time.sleep(0.05)
 
     def on_finished(self, event: dict[str, Any]) -> None:
+        self.pending.discard(event["requestId"])
+        self.last_event = time.monotonic()
         size = int(event.get("encodedDataLength") or 0)
         url = self._urls.get(event["requestId"], "?")
         if not size or url.startswith("data:"):
@@ -86,6 +105,7 @@ def _visit(page: Any, cdp: Any, url: str) -> dict[str, Any]:
     log = _WireLog()
     cdp.on("Network.requestWillBeSent", log.on_request)
     cdp.on("Network.loadingFinished", log.on_finished)
+    cdp.on("Network.loadingFailed", log.on_failed)
     start = time.perf_counter()
     page.goto(url, wait_until="commit")
     interactive = None
@@ -99,9 +119,10 @@ def _visit(page: Any, cdp: Any, url: str) -> dict[str, Any]:
             break
         time.sleep(0.02)
     page.wait_for_load_state("load")
-    page.wait_for_load_state("networkidle")
+    log.settle()
     cdp.remove_listener("Network.requestWillBeSent", log.on_request)
     cdp.remove_listener("Network.loadingFinished", log.on_finished)
+    cdp.remove_listener("Network.loadingFailed", log.on_failed)
     return {
         "bytes": log.bytes,
         "requests": log.requests,
