@@ -56,6 +56,7 @@ from layers.pg_db import (
 from layers.pg_read import CountCache, query_page
 from layers.pg_read import date_range as pg_date_range
 from layers.query import Query
+from layers.spec_files import site_specs
 from layers.specs import SYSTEM_FIELDS, LayerSpec, SpecRegistry
 from layers.store_base import (
     BaseStore,
@@ -158,7 +159,7 @@ class PostGISStore(BaseStore):
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.database_url = database_url
         self.clock = clock
-        self.specs = specs if specs is not None else SpecRegistry.load(self.data_dir / "specs")
+        self.specs = specs if specs is not None else site_specs(self)
         self._pool = ConnectionPool(database_url)
         self._local = threading.local()
         self._snapshots: dict[str, _Snapshot] = {}

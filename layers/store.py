@@ -59,6 +59,7 @@ from layers.layer_file import LayerFileDamaged, layer_file_chunks, peek_seq, rea
 from layers.memtable import RELEASE_AFTER_ROWS, FeatureTable, release_memory, tune_memory
 from layers.query import Query
 from layers.snapshot import SNAPSHOT_MIN_FEATURES, remove_snapshot, write_snapshot
+from layers.spec_files import site_specs
 from layers.specs import SYSTEM_FIELDS, LayerSpec, SpecRegistry
 from layers.store_base import (
     COORD_DECIMALS,
@@ -158,7 +159,7 @@ class GeoJSONStore(BaseStore):
             except OSError as exc:  # a read-only data directory: reads still work
                 if exc.errno not in UNWRITABLE_ERRNOS:
                     raise
-        self.specs = specs if specs is not None else SpecRegistry.load(self.data_dir / "specs")
+        self.specs = specs if specs is not None else site_specs(self)
         self._states: dict[str, _LayerState] = {}
         self._histories: dict[str, HistoryIndex] = {}
         tune_memory()

@@ -27,6 +27,7 @@ from webmap import (
 from webmap.extensions import get_settings, get_store
 from webmap.settings import DEMO_DIR, Settings
 from webmap.views import (
+    admin_layers,
     admin_users,
     api_features,
     capture,
@@ -60,6 +61,7 @@ BLUEPRINTS = (
     capture_offline.bp,
     uploads_pages.bp,
     admin_users.bp,
+    admin_layers.bp,
     dashboard.bp,
     ledger.bp,
     feature_edit.bp,

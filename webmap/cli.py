@@ -103,7 +103,35 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_layers_add(args: argparse.Namespace) -> int:
+    """``layers add FILE.toml``: declare a county layer (or fields of one) for every
+    server of the site, after checking the file whole (nothing is written if wrong)."""
+    from layers.errors import VillageWorksError
+    from layers.spec_files import add_spec_file
+    from layers.specs import SpecError
+
+    if _settings().read_only:
+        _error(render("cli_read_only", args.lang, value="layers add"))
+        return 1
+    path = Path(args.file)
+    try:
+        spec = add_spec_file(_files(args), path.name, path.read_bytes())
+    except OSError as exc:
+        _error(f"{path}: {exc.strerror or exc}")
+        return 1
+    except SpecError as exc:
+        _error(render("spec_invalid", args.lang, file=path.name, value=str(exc)))
+        return 1
+    except VillageWorksError as exc:
+        _error(exc.user_message(args.lang))
+        return 1
+    print(f"{spec.name}\t{spec.kind}\t{spec.label_in(args.lang)}\tspecs/{path.name}")
+    return 0
+
+
 def cmd_layers(args: argparse.Namespace) -> int:
+    if getattr(args, "action", None) == "add":
+        return cmd_layers_add(args)
     store = _store(args)
     width = max(len(n) for n in store.layer_names())
     for spec in store.specs:
@@ -490,7 +518,12 @@ def _small_parsers(sub: Sub) -> None:
     p = _add(sub, "demo", cmd_demo, help="write the Shanyin demo county into a data directory")
     _common_args(p)
     p.add_argument("--force", action="store_true", help="replace data already there")
-    _common_args(_add(sub, "layers", cmd_layers, help="list layers with their feature counts"))
+    p = _add(sub, "layers", cmd_layers, help="list layers with their feature counts; add FILE.toml")
+    _common_args(p)
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    a = actions.add_parser("add", help="declare a county layer from a .toml (checked first)")
+    a.add_argument("file", metavar="FILE.toml")
+    _common_args(a)
     p = _add(sub, "check", cmd_check, help="validate every layer file and journal")
     _common_args(p)
     p.add_argument("--layer", help="check only this layer")
