@@ -26,7 +26,7 @@ DDL = (
         next_id bigint NOT NULL DEFAULT 1)""",
     """CREATE TABLE IF NOT EXISTS vw_features (
         layer text NOT NULL,
-        id text NOT NULL,
+        id text COLLATE "C" NOT NULL,
         seq bigint NOT NULL,
         deleted boolean NOT NULL DEFAULT false,
         geom geometry(Geometry, 4326),
@@ -53,10 +53,16 @@ DDL = (
         seq bigint NOT NULL,
         ids text[] NOT NULL,
         PRIMARY KEY (layer, key))""",
-    # Version 2. Pages in id order ('ORDER BY id COLLATE "C"', code point order whatever
-    # the database's collation) walk this index instead of sorting the layer.
-    """CREATE INDEX IF NOT EXISTS vw_features_live_id ON vw_features (layer, id COLLATE "C")
-        WHERE NOT deleted""",
+    # Version 2. Ids in code point order (COLLATE "C", what every read orders by, whatever
+    # the database's collation): the primary key then serves 'ORDER BY id COLLATE "C"'
+    # and deep pages walk it instead of sorting the layer. Indexes are rebuilt, once.
+    """DO $$ BEGIN
+        IF (SELECT c.collname FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation
+            WHERE a.attrelid = 'vw_features'::regclass AND a.attname = 'id') <> 'C' THEN
+            ALTER TABLE vw_features ALTER COLUMN id TYPE text COLLATE "C";
+        END IF;
+    END $$""",
+    """DROP INDEX IF EXISTS vw_features_live_id""",
     # A big upload's record is tens of megabytes: lz4 compresses it several times faster
     # than the default pglz (where the server has lz4; else the default stays).
     """DO $$ BEGIN

@@ -1,8 +1,8 @@
 """Reads of the PostGIS store answered in SQL, without loading a layer into the process.
 
 A page of :meth:`~layers.store_base.BaseStore.query` is one statement: the layer's seq
-and the page's rows, in id order (``COLLATE "C"``, served by the partial index
-``vw_features_live_id``), from an ``offset`` or after a given id (keyset paging). How many
+and the page's rows, in id order (``COLLATE "C"``, the id column's own collation: the
+primary key serves it), from an ``offset`` or after a given id (keyset paging). How many
 features match in all is counted once per layer seq and selection and kept in this
 process (:class:`CountCache`): deep pages do not count every row again. The date range of
 a layer is one aggregate.

@@ -31,7 +31,6 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +44,7 @@ from layers.errors import VillageWorksError
 from layers.history import history_entries
 from layers.memtable import FeatureTable
 from layers.pg_bulk import write_block
+from layers.pg_cache import Snapshot, refresh, table_columns
 from layers.pg_db import (
     DDL,
     PUT_FEATURE,
@@ -75,22 +75,6 @@ log = logging.getLogger(__name__)
 DEADLOCK_RETRIES = 4
 
 _NUMBER = re.compile(r"-?\d+(\.\d+)?([eE][-+]?\d+)?", re.ASCII)
-
-
-def _columns(spec: LayerSpec) -> list[str]:
-    """The property columns of a layer's table: declared fields, then system fields."""
-    return [*spec.field_names, *SYSTEM_FIELDS]
-
-
-@dataclass
-class _Snapshot:
-    """This process's copy of one layer's live features as of ``seq``: the columnar
-    :class:`~layers.memtable.FeatureTable` the GeoJSON store reads from too, by id."""
-
-    table: FeatureTable
-    seq: int = -1
-    last_id: str = ""  # the greatest id in the table (new ids usually come after it)
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class _Lookup(Mapping[str, dict[str, Any]]):
@@ -162,7 +146,7 @@ class PostGISStore(BaseStore):
         self.specs = specs if specs is not None else site_specs(self)
         self._pool = ConnectionPool(database_url)
         self._local = threading.local()
-        self._snapshots: dict[str, _Snapshot] = {}
+        self._snapshots: dict[str, Snapshot] = {}
         self._guard = threading.Lock()
         self._orders: dict[str, tuple[str, ...]] = {}
         self._counts = CountCache()
@@ -281,48 +265,18 @@ class PostGISStore(BaseStore):
         found = {name: int(n) for name, n in rows}
         return {name: found.get(name, 0) for name in self.layer_names()}
 
-    def _snapshot(self, layer: str) -> _Snapshot:
-        """The layer's table, refreshed by the rows changed since its seq (one query)."""
+    def _snapshot(self, layer: str) -> Snapshot:
+        """The layer's table, refreshed by the rows changed since its seq."""
         spec = self.spec(layer)
         with self._guard:
             snap = self._snapshots.get(layer)
             if snap is None:
-                snap = self._snapshots[layer] = _Snapshot(FeatureTable(_columns(spec)))
+                snap = self._snapshots[layer] = Snapshot(FeatureTable(table_columns(spec)))
         with snap.lock:
-            if self.version(layer) == snap.seq:
-                return snap
-            with self._conn() as conn:
-                # One statement, one snapshot: the seq and the rows changed up to it.
-                rows = conn.execute(
-                    "SELECT l.seq, f.id, f.deleted, f.geometry, f.properties FROM vw_layers l "
-                    "LEFT JOIN vw_features f ON f.layer = l.name AND f.seq > %s "
-                    'WHERE l.name = %s ORDER BY f.id COLLATE "C"',
-                    (snap.seq, layer),
-                ).fetchall()
-            puts = []
-            for _seq, fid, deleted, geometry, props in rows:
-                if fid is not None and deleted:
-                    snap.table.delete(fid)
-                elif fid is not None:
-                    puts.append(self._feature(spec, fid, geometry, props))
-            self._put_in_id_order(spec, snap, puts)
-            snap.seq = int(rows[0][0]) if rows else 0
+            if self.version(layer) != snap.seq:
+                with self._conn() as conn:
+                    refresh(conn, spec, snap, self._feature)
             return snap
-
-    @staticmethod
-    def _put_in_id_order(spec: LayerSpec, snap: _Snapshot, puts: list[dict[str, Any]]) -> None:
-        """Put ``puts`` (sorted by id) so that the table stays in id order."""
-        table = snap.table
-        new = [f for f in puts if f["id"] not in table]
-        if new and new[0]["id"] < snap.last_id:
-            # An id before the last one (a restore): the table is laid out again by id.
-            merged = {f["id"]: f for f in table.values_list()}
-            merged.update((f["id"], f) for f in puts)
-            snap.table = table = FeatureTable(_columns(spec))
-            puts = [merged[k] for k in sorted(merged)]
-        table.put_many(puts)
-        if puts:
-            snap.last_id = max(snap.last_id, puts[-1]["id"])
 
     def features(self, layer: str) -> list[dict[str, Any]]:
         """Every live feature of ``layer``, by id (GeoJSON dicts; treat them as read-only)."""
@@ -353,7 +307,7 @@ class PostGISStore(BaseStore):
         snap = self._snapshot(layer)
         numbers = [f.name for f in spec.fields if f.type == "number"]
         with snap.lock:
-            return snap.table.frame(_columns(spec), numbers)
+            return snap.table.frame(table_columns(spec), numbers)
 
     def _where(self, spec: LayerSpec, query: Query) -> tuple[str, list[Any]]:
         """SQL conditions of a :class:`~layers.query.Query` (``within`` and ``spread``

@@ -24,6 +24,7 @@ import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -92,6 +93,23 @@ def _timed(fn: Callable[[], Any]) -> float:
     return time.perf_counter() - start
 
 
+def server_cpu_s(url: str) -> float:
+    """CPU seconds used so far by the database server's backends (on this machine):
+    with the client's own CPU time, a figure that a busy machine inflates far less than
+    wall time."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        pids = [r[0] for r in conn.execute("SELECT pid FROM pg_stat_activity").fetchall()]
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
 def bench_upload(url: str, work: Path, size: int = 100_000, repeat: int = 3) -> dict[str, Any]:
     """Seconds of a ``size``-row CSV upload into streetlights, per backend, alternated
     run by run (GeoJSON, then PostGIS) so that both see the same machine load."""
@@ -101,6 +119,7 @@ def bench_upload(url: str, work: Path, size: int = 100_000, repeat: int = 3) -> 
     benchdata.write_csv(csv_path, DEMO, size)
     data = csv_path.read_bytes()
     times: dict[str, list[float]] = {"geojson": [], "postgis": []}
+    cpu: dict[str, list[float]] = {"geojson": [], "postgis": []}
     for i in range(repeat):
         for backend in times:
             with fresh_schema(url) if backend == "postgis" else contextlib.nullcontext("") as db:
@@ -113,11 +132,118 @@ def bench_upload(url: str, work: Path, size: int = 100_000, repeat: int = 3) -> 
                                         max_bytes=200 * 1024 * 1024)  # fmt: skip
                     assert report.status == "committed", str(report.as_dict("en"))[:500]
 
+                server = server_cpu_s(url) if db else 0.0
+                own = time.process_time()
                 times[backend].append(_timed(upload))
+                server = server_cpu_s(url) - server if db else 0.0
+                cpu[backend].append(time.process_time() - own + server)
                 store.close()
     result: dict[str, Any] = {k: median(v) for k, v in times.items()}
     result["ratio"] = round(result["postgis"]["p50_ms"] / result["geojson"]["p50_ms"], 2)
+    result["cpu"] = {k: median(v) for k, v in cpu.items()}
+    result["cpu_ratio"] = round(
+        result["cpu"]["postgis"]["p50_ms"] / result["cpu"]["geojson"]["p50_ms"], 2
+    )
     return {"size": size, **result}
+
+
+def big_county(work: Path, size: int) -> Path:
+    """The demo county with ``size`` generated streetlights (and their roads), as files."""
+    folder = demo_folder(work / f"county-{size}")
+    benchdata.write_streetlights(folder, size)
+    return folder
+
+
+def load_pg(folder: Path, url: str, big: str = "streetlights") -> None:
+    """The layers of ``folder`` into the database ``url``: the small ones through the
+    store's seed, ``big`` by COPY (the staging table of the bulk path), as seq 0."""
+    import orjson
+
+    from layers.backends import demo_dumps
+    from layers.pg_bulk import COPY_STAGE, STAGE
+    from layers.postgis import PostGISStore
+
+    store = PostGISStore(folder, url)
+    store.seed(d for d in demo_dumps(folder / "layers") if d.layer != big)
+    lines = (folder / "layers" / f"{big}.geojson").read_bytes().split(b"\n")
+    head = orjson.loads(lines[0].split(b',"features":[')[0] + b"}")
+    with store._conn() as conn, conn.transaction():
+        conn.execute(STAGE)
+        with conn.cursor().copy(COPY_STAGE) as copy:
+            for line in lines[1:]:
+                text = line.rstrip(b",")
+                if not text.startswith(b"{"):
+                    continue
+                x, y = orjson.loads(text)["geometry"]["coordinates"][:2]
+                fid = text.split(b'"id":"', 1)[1].split(b'"', 1)[0]
+                copy.write(b"%s\t%r\t%r\t%s\n" % (fid, x, y, text.replace(b"\\", b"\\\\")))
+        conn.execute(
+            "INSERT INTO vw_features (layer, id, seq, deleted, geom, geometry, properties) "
+            "SELECT %s, id, 0, false, ST_SetSRID(ST_MakePoint(x, y), 4326), "
+            "feature->'geometry', feature->'properties' FROM vw_stage_points",
+            (big,),
+        )
+        conn.execute(
+            "INSERT INTO vw_layers (name, seq, next_id) VALUES (%s, 0, %s) "
+            "ON CONFLICT (name) DO UPDATE SET next_id = EXCLUDED.next_id",
+            (big, int(head.get("vw:next_id", 1))),
+        )
+        conn.execute("ANALYZE vw_features")
+    store.close()
+
+
+#: What a fresh worker answers first: an items page, then the county map page.
+FIRST_REQUESTS = (
+    "/ogc/collections/streetlights/items?limit=100",
+    "/ogc/collections/streetlights/items?limit=100&offset=50000",
+    "/?basemap=none&lang=zh",
+)
+
+
+def first_requests(folder: str, url: str) -> dict[str, Any]:
+    """In this (fresh) process: an app over ``folder`` (PostGIS when ``url``), the
+    seconds of each of :data:`FIRST_REQUESTS` and the RSS after them (MB; peak too)."""
+    if url:
+        os.environ["VILLAGEWORKS_DATABASE_URL"] = url
+    from webmap.app import create_app
+
+    app = create_app({"DATA_DIR": folder})
+    client = app.test_client()
+    out: dict[str, Any] = {}
+    for path in FIRST_REQUESTS:
+        start = time.perf_counter()
+        response = client.get(path)
+        assert response.status_code == 200, (path, response.status_code, response.data[:300])
+        out[path] = round((time.perf_counter() - start) * 1000, 1)
+    status = Path("/proc/self/status").read_text()
+    for key, name in (("VmRSS:", "rss_mb"), ("VmHWM:", "peak_rss_mb")):
+        out[name] = round(int(status.split(key)[1].split()[0]) / 1024, 1)
+    return out
+
+
+CHILD = """import json, sys
+sys.path.insert(0, {scripts!r})
+import bench_pg
+print(json.dumps(bench_pg.first_requests(sys.argv[1], sys.argv[2])))
+"""
+
+
+def bench_first(url: str, work: Path, size: int, repeat: int = 1) -> dict[str, Any]:
+    """:func:`first_requests` in fresh processes, per backend, over ``size`` streetlights."""
+    folder = big_county(work, size)
+    result: dict[str, Any] = {"size": size}
+    with fresh_schema(url) as db:
+        load_pg(folder, db)
+        for backend, target in (("geojson", ""), ("postgis", db)):
+            runs = []
+            for _ in range(repeat):
+                code = CHILD.format(scripts=str(ROOT / "scripts"))
+                done = subprocess.run([sys.executable, "-c", code, str(folder), target],
+                                      capture_output=True, text=True, check=True)  # fmt: skip
+                runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+            result[backend] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    shutil.rmtree(folder, ignore_errors=True)
+    return result
 
 
 def main() -> None:
@@ -138,6 +264,9 @@ def main() -> None:
 
 ROW_FUNCTIONS: dict[str, Callable[[argparse.Namespace, Path], dict[str, Any]]] = {
     "upload": lambda a, w: bench_upload(a.database, w, repeat=a.repeat),
+    "first": lambda a, w: {
+        "sizes": [bench_first(a.database, w, int(n)) for n in a.sizes.split(",")]
+    },
 }
 
 if __name__ == "__main__":
