@@ -73,7 +73,8 @@ class Settings:
         "SECRET_KEY",
         "",
         "Key signing session cookies. Empty: a random key is generated once and kept in "
-        "the key file (`VILLAGEWORKS_SECRET_KEY_FILE`), never in the data directory.",
+        "the key file (`VILLAGEWORKS_SECRET_KEY_FILE`), never in the data directory; with "
+        "`VILLAGEWORKS_DATABASE_URL` and no key file, in the database, for every server.",
     )
     secret_key_file: str = _setting(
         "VILLAGEWORKS_SECRET_KEY_FILE",
@@ -81,7 +82,8 @@ class Settings:
         "",
         "Where the generated signing key is kept (mode 0600) when `VILLAGEWORKS_SECRET_KEY` "
         "is empty. Empty: `<data>.secrets/secret_key`, beside the data directory and "
-        "outside it, so a copy of the data directory holds no usable credential.",
+        "outside it, so a copy of the data directory holds no usable credential (with a "
+        "database: the database's key, `secrets/signing_key`).",
     )
     lang: str = _setting(
         "VILLAGEWORKS_LANG",
