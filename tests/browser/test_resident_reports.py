@@ -127,7 +127,7 @@ def test_a_report_with_a_photo_gets_a_code_and_is_followed(app, live_server_fact
     props = feature["properties"]
     assert props["category"] == "streetlight" and props["description"] == XSS.strip()
     assert props["phone"] == PHONE and props["status"] == "new"
-    assert len(PhotoStore(store_of(app).data_dir).for_feature("reports", feature["id"])) == 1
+    assert len(PhotoStore(store_of(app).files).for_feature("reports", feature["id"])) == 1
     mine = page.evaluate("JSON.parse(localStorage.getItem('vw-my-reports'))")
     assert [m["code"] for m in mine] == [code]
     assert page.locator("#rp-mine-list a", has_text=code).count() == 1
@@ -166,7 +166,7 @@ def test_a_report_without_photos_from_a_tap_on_the_map_in_english(app, live_serv
     assert "Sent, thank you!" in page.inner_text("#rp-done")
     feature = the_report(app, code)
     assert feature["properties"]["category"] == "road" and not feature["properties"].get("phone")
-    assert PhotoStore(store_of(app).data_dir).for_feature("reports", feature["id"]) == []
+    assert PhotoStore(store_of(app).files).for_feature("reports", feature["id"]) == []
     lon, lat = feature["geometry"]["coordinates"][:2]
     assert 112.0 < lon < 113.5 and 39.0 < lat < 40.0
 

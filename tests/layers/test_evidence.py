@@ -79,8 +79,8 @@ def test_a_submission_without_evidence_needs_an_override_to_be_approved(store):
 
 def test_a_submission_with_its_evidence_is_approved_without_an_override(store):
     fid = submitted(store, accuracy=6.0)
-    PhotoStore(store.data_dir).link("streetlights", fid, [
-        PhotoStore(store.data_dir).save(PHOTO.read_bytes(), "p.jpg", user="field1").id
+    PhotoStore(store.files).link("streetlights", fid, [
+        PhotoStore(store.files).save(PHOTO.read_bytes(), "p.jpg", user="field1").id
     ])  # fmt: skip
     decide(store, "streetlights", [fid], "approved", None, PLANNER)
     props = store.get("streetlights", fid)["properties"]

@@ -139,18 +139,18 @@ def test_an_upload_attaches_the_photos_and_warns_about_missing_and_refused(store
     assert ("kmz_photo_missing", 2, "files/gone.jpg") in warnings
     assert ("kmz_photo_refused", 3, "files/not-a-photo.jpg") in warnings
     assert preview.accepted == 5 and preview.rejected == 0
-    assert not (store.data_dir / "photos").exists()  # a preview keeps no photo
+    assert not store.files.list("photos")  # a preview keeps no photo
 
     report = upload(store, ovital_kmz())
     assert report.status == "committed" and len(report.ids) == 5
-    photos = PhotoStore(store.data_dir)
+    photos = PhotoStore(store.files)
     first = photos.for_feature("streetlights", report.ids[0])
     assert [p["filename"] for p in first] == ["lamp1.jpg", "lamp1-night.png"]
     assert [p["kind"] for p in first] == ["jpeg", "png"]
-    with Image.open(photos.path(first[0]["id"])) as stored:
+    with Image.open(io.BytesIO(photos.read(photos.name(first[0]["id"]) or ""))) as stored:
         assert stored.size == (200, 400)  # upright: orientation 6 applied
         assert not stored.getexif()  # re-encoded without metadata
-    assert photos.thumb_path(first[0]["id"], make=False) is not None
+    assert photos.thumb_name(first[0]["id"], make=False) is not None
     # Each row's photos go to the feature made from that row.
     assert [p["filename"] for p in photos.for_feature("streetlights", report.ids[3])] == [
         "four.jpg"
@@ -176,7 +176,7 @@ def test_a_retried_upload_links_each_photo_once(store):
     first = upload(store, ovital_kmz(), idempotency_key="kmz-photos-0001")
     again = upload(store, ovital_kmz(), idempotency_key="kmz-photos-0001")
     assert again.ids == first.ids
-    assert len(PhotoStore(store.data_dir).for_feature("streetlights", first.ids[0])) == 2
+    assert len(PhotoStore(store.files).for_feature("streetlights", first.ids[0])) == 2
 
 
 def test_a_kmz_without_photos_and_other_formats_are_unchanged(store):
@@ -184,4 +184,4 @@ def test_a_kmz_without_photos_and_other_formats_are_unchanged(store):
     report = upload(store, data, defaults={"power_source": "solar"})
     assert report.status == "committed"
     assert not [p for p in report.problems if p.code.startswith("kmz_photo")]
-    assert all(PhotoStore(store.data_dir).for_feature("streetlights", i) == [] for i in report.ids)
+    assert all(PhotoStore(store.files).for_feature("streetlights", i) == [] for i in report.ids)

@@ -233,9 +233,9 @@ def test_every_format_commits_in_one_go(store, name, layer, options, count, poin
         first = committed.features[0]["geometry"]["coordinates"]
         first = first[0] if isinstance(first[0], list) else first
         assert metres(tuple(first), point) < 0.05
-    record = UploadLog(store.data_dir).get(committed.upload_id)
+    record = UploadLog(store.files).get(committed.upload_id)
     assert record["filename"] == name and record["status"] == "committed"
-    assert UploadLog(store.data_dir).original(committed.upload_id) == data
+    assert UploadLog(store.files).original(committed.upload_id) == data
     assert record["sha256"] == hashlib.sha256(data).hexdigest()
 
 
@@ -246,9 +246,9 @@ def test_gbk_csv_from_excel_keeps_chinese_and_converts_values(store):
     assert [p["power_source"] for p in props] == ["solar", "solar", "grid"]
     assert [p["status"] for p in props] == ["working", "working", "faulty"]
     assert [p["installed_date"] for p in props] == ["2021-08-15", "2021-08-15", "2021-08-16"]
-    assert UploadLog(store.data_dir).get(report.upload_id)["filename"] == "路灯台账.csv"
-    stored = list((store.data_dir / "uploads" / report.upload_id).iterdir())
-    assert sorted(p.name for p in stored) == ["meta.json", "original.bin"]
+    assert UploadLog(store.files).get(report.upload_id)["filename"] == "路灯台账.csv"
+    stored = store.files.list(f"uploads/{report.upload_id}")
+    assert [p.rsplit("/", 1)[1] for p in stored] == ["meta.json", "original.bin"]
 
 
 def test_shapefile_crs_comes_from_its_prj_and_polygons_land_in_place(store):
@@ -471,26 +471,26 @@ def test_same_idempotency_key_lands_once(store):
     assert second.status == "replayed" and second.upload_id == first.upload_id
     assert second.ids == first.ids
     assert store.count("wells") == before + 2
-    assert len(UploadLog(store.data_dir).list()) == 1
+    assert len(UploadLog(store.files).list()) == 1
 
 
 def test_a_pending_record_is_settled_after_a_crash(store):
     report = upload(store, (SHANYIN / "wells.geojson").read_bytes(), "w.geojson", "wells")
-    log = UploadLog(store.data_dir)
+    log = UploadLog(store.files)
     log.mark(report.upload_id, status="pending")  # as if the process died after the commit
-    orphan = log.root / "U-20240101-abcdef"
-    orphan.mkdir()
-    (orphan / "meta.json").write_bytes(
-        b'{"upload_id": "U-20240101-abcdef", "status": "pending", "layer": "wells", "at": "2024"}'
+    orphan = "uploads/U-20240101-abcdef/meta.json"
+    store.files.write(
+        orphan,
+        b'{"upload_id": "U-20240101-abcdef", "status": "pending", "layer": "wells", "at": "2024"}',
     )
     assert log.recover_pending(store) == {"committed": 1, "removed": 1}
     assert log.get(report.upload_id)["status"] == "committed"
-    assert not orphan.exists()
+    assert not store.files.exists(orphan)
 
 
 # ---------------------------------------------------------------------------- staging
 def test_staging_keeps_files_by_random_token_for_their_owner_only(store):
-    staging = Staging(store.data_dir)
+    staging = Staging(store.files)
     token = staging.put(b"lon,lat\n1,2\n", "路灯.csv", UploadOptions(layer="wells"), user="a")
     assert len(token) == 32
     assert staging.data(token, user="a") == b"lon,lat\n1,2\n"
@@ -502,7 +502,7 @@ def test_staging_keeps_files_by_random_token_for_their_owner_only(store):
 
 
 def test_staged_files_expire(store):
-    staging = Staging(store.data_dir, ttl_s=60)
+    staging = Staging(store.files, ttl_s=60)
     old = staging.put(b"a", "a.csv", UploadOptions(layer="wells"), user="a")
     assert staging.expire(now=time.time() + 30) == 0
     assert staging.expire(now=time.time() + 120) == 1

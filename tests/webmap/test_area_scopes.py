@@ -315,11 +315,11 @@ def test_capture_inside_and_outside(site):
     ok = capture(site, "fieldhome", site.home)
     assert ok.status_code == 201, ok.data
     assert orjson.loads(ok.data)["feature"]["properties"]["review"] == "submitted"
-    photos = PhotoStore(site.store.data_dir)
-    kept = sorted(p.name for p in Path(photos.root).rglob("*") if p.is_file())
+    photos = PhotoStore(site.store.files)
+    kept = photos.files.list("photos")
     refused = capture(site, "fieldhome", site.away, photo=jpeg())
     assert_outside(refused, HOME, AWAY)
-    assert sorted(p.name for p in Path(photos.root).rglob("*") if p.is_file()) == kept
+    assert photos.files.list("photos") == kept
 
 
 def upload_csv(site, name, rows, **fields):

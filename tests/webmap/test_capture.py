@@ -168,7 +168,7 @@ def test_refused_captures_name_the_problem_and_write_nothing(app, store, change,
     if code == "capture_outside_area":
         assert "山阴县" in problems[0]["message"]
     assert store.count("streetlights") == before
-    assert not (Path(app.config["DATA_DIR"]) / "photos").exists()
+    assert not app.extensions["villageworks.store"].files.list("photos")
 
 
 def test_capture_needs_a_field_account_and_a_point_layer(app):
@@ -212,10 +212,9 @@ def test_photo_is_stored_linked_and_served(app, store):
     response = capture_multipart(app, light(), [("我的照片.jpg", jpeg)], key="photo-0001-a")
     assert response.status_code == 201, response.json
     fid, [photo_id] = response.json["id"], response.json["photos"]
-    data_dir = Path(app.config["DATA_DIR"])
-    stored = (data_dir / "photos" / f"{photo_id}.jpg").read_bytes()  # re-encoded, no EXIF
+    stored = store.files.read(f"photos/{photo_id}.jpg") or b""  # re-encoded, no EXIF
     assert stored[:3] == b"\xff\xd8\xff" and b"Exif\x00\x00" not in stored
-    linked = photos_for(data_dir, "streetlights", fid)
+    linked = photos_for(store.files, "streetlights", fid)
     assert [p["id"] for p in linked] == [photo_id]
     assert linked[0]["filename"] == "我的照片.jpg" and linked[0]["kind"] == "jpeg"
     assert linked[0]["sha256"] == hashlib.sha256(jpeg).hexdigest()
@@ -247,7 +246,7 @@ def test_photo_without_gps_cannot_place_a_feature(app):
     response = capture_multipart(app, body, [("a.jpg", (PHOTOS / "Canon_40D.jpg").read_bytes())])
     assert response.status_code == 422
     assert response.json["error"]["problems"][0]["code"] == "capture_no_location"
-    assert not (Path(app.config["DATA_DIR"]) / "photos").exists()
+    assert not app.extensions["villageworks.store"].files.list("photos")
 
 
 @pytest.mark.parametrize(
@@ -265,7 +264,7 @@ def test_files_that_are_not_jpeg_or_png_are_refused(app, store, content):
     assert response.status_code == 422
     assert response.json["error"]["problems"][0]["code"] == "photo_not_image"
     assert store.count("streetlights") == before
-    assert not (Path(app.config["DATA_DIR"]) / "photos").exists()
+    assert not app.extensions["villageworks.store"].files.list("photos")
 
 
 def test_photo_size_is_capped(app, monkeypatch):
@@ -283,9 +282,9 @@ def test_retried_capture_with_photo_keeps_one_file_and_one_link(app):
     again = capture_multipart(app, light(), [("a.jpg", jpeg)], key="photo-retry-001")
     assert (first.status_code, again.status_code) == (201, 200)
     assert first.json["photos"] == again.json["photos"]
-    data_dir = Path(app.config["DATA_DIR"])
-    assert len(list((data_dir / "photos").glob("P-*.jpg"))) == 1
-    assert len(PhotoStore(data_dir).for_feature("streetlights", first.json["id"])) == 1
+    files = app.extensions["villageworks.store"].files
+    assert len([p for p in files.list("photos") if p.startswith("photos/P-")]) == 1
+    assert len(PhotoStore(files).for_feature("streetlights", first.json["id"])) == 1
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,6 @@ writes all or nothing."""
 
 import io
 import re
-from pathlib import Path
 
 import openpyxl
 import orjson
@@ -284,10 +283,10 @@ def test_a_previewed_import_is_its_importers_only(app):
 def test_a_previewed_import_expires_after_a_day(app):
     client = signed_in(app)
     token = _staged_import(app, client)
-    meta_path = Path(app.config["DATA_DIR"]) / "ledger_imports" / "staging" / token / "meta.json"
-    meta = orjson.loads(meta_path.read_bytes())
+    files, meta_path = get_store(app).files, f"ledger_imports/staging/{token}/meta.json"
+    meta = orjson.loads(files.read(meta_path))
     meta["created"] -= 25 * 3600
-    meta_path.write_bytes(orjson.dumps(meta))
+    files.write(meta_path, orjson.dumps(meta))
     assert post(client, "/ledger/import/confirm", token=token, ext="xlsx").status_code == 404
     assert get_store(app).count("ledger") == 18
 

@@ -158,7 +158,7 @@ def test_an_unknown_photo_crs_is_refused_saying_so(app, store, lang, words):
     text = orjson.dumps(response.json).decode()
     assert words in text and "bd09" in text and "gcj02" in text
     assert store.count("streetlights") == before
-    assert not (store.data_dir / "photos" / f"{photo_id_for(photo)}.jpg").exists()
+    assert not store.files.exists(f"photos/{photo_id_for(photo)}.jpg")
 
 
 @pytest.mark.parametrize(
@@ -188,12 +188,10 @@ def test_thumbnail_route_serves_a_jpeg_made_on_first_request(app, store):
     out = io.BytesIO()
     image.save(out, "JPEG")
     data = out.getvalue()
-    root = store.data_dir / "photos"
-    root.mkdir(parents=True, exist_ok=True)
     photo_id = photo_id_for(data)
-    (root / f"{photo_id}.jpg").write_bytes(data)  # stored before thumbnails were made
+    store.files.write(f"photos/{photo_id}.jpg", data)  # stored before thumbnails were made
     index = {"features": {}, "photos": {photo_id: {"kind": "jpeg", "size": len(data)}}}
-    (root / "index.json").write_bytes(orjson.dumps(index))
+    store.files.write("photos/index.json", orjson.dumps(index))
     client = app.test_client()
     response = client.get(f"/photos/{photo_id}/thumb")
     assert response.status_code == 200, response.status_code
@@ -201,7 +199,7 @@ def test_thumbnail_route_serves_a_jpeg_made_on_first_request(app, store):
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     with Image.open(io.BytesIO(response.data)) as thumb:
         assert thumb.size == (320, 160)
-    assert PhotoStore(store.data_dir).thumb_path(photo_id, make=False) is not None
+    assert PhotoStore(store.files).thumb_name(photo_id, make=False) is not None
     assert client.get("/photos/P-000000000000000000000000/thumb").status_code == 404
 
 

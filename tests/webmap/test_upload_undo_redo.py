@@ -154,10 +154,10 @@ def test_an_upload_undone_before_redo_existed_is_redone_from_its_history(app):
     )
     html = planner.get(f"/uploads/{upload_id}/undo").get_data(as_text=True)
     planner.post(f"/uploads/{upload_id}/undo", data={"csrf_token": csrf(html)})
-    meta_path = Path(app.config["DATA_DIR"]) / "uploads" / upload_id / "meta.json"
-    meta = orjson.loads(meta_path.read_bytes())
+    files, meta_path = app.extensions["villageworks.store"].files, f"uploads/{upload_id}/meta.json"
+    meta = orjson.loads(files.read(meta_path))
     del meta["undone_ids"]
-    meta_path.write_bytes(orjson.dumps(meta))
+    files.write(meta_path, orjson.dumps(meta))
     html = planner.get(f"/uploads/{upload_id}/redo").get_data(as_text=True)
     assert re.search(r'data-count="(\d+)"', html).group(1) == "2"
     planner.post(f"/uploads/{upload_id}/redo", data={"csrf_token": csrf(html)})
