@@ -241,7 +241,8 @@ def cached_only(folder: Path) -> list[str]:
         p.relative_to(folder).as_posix()
         for p in folder.rglob("*")
         if p.is_file()
-        and p.relative_to(folder).parts[0] in ("users.json", "uploads", "photos", "specs")
+        and p.relative_to(folder).parts[0]
+        in ("users.json", "uploads", "photos", "specs", "throttle", "ledger_imports", "secret_key")
     )
 
 
@@ -256,6 +257,7 @@ def test_uploads_and_photos_are_shared_and_not_in_the_directories(hosts):
     photo_captured_on_a_is_served_by_b(hosts)
     for folder in hosts["dirs"]:
         assert cached_only(folder) == [], folder
+        assert not Path(f"{folder}.secrets").exists()  # the signing key is in the database
 
 
 def test_revoked_tokens_and_login_failures_count_on_both(hosts):
