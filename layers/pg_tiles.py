@@ -1,10 +1,11 @@
 """Vector tiles of the PostGIS store, built by PostgreSQL itself (``ST_AsMVT``).
 
 The rows of a tile are found with the GIST index on ``geom`` (SRID 4326): the tile's
-envelope is transformed once to lon/lat (``geom && ST_Transform(ST_TileEnvelope(...),
-4326)``), never every row to Web Mercator. Only the rows found are transformed and
-clipped (``ST_AsMVTGeom``). The caller (:func:`layers.tiles.layer_tile`) decides what a
-reader may see: the properties to leave out and the statuses a feature must have.
+envelope, grown by the buffer, is transformed once to lon/lat
+(``geom && ST_Transform(ST_TileEnvelope(...), 4326)``), never every row to Web
+Mercator. Only the rows found are transformed and clipped (``ST_AsMVTGeom``). The
+caller (:func:`layers.tiles.layer_tile`) decides what a reader may see: the properties
+to leave out and the statuses a feature must have.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 TILE_SQL = """
 WITH bounds AS (
     SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS tile,
-           ST_Transform(ST_TileEnvelope(%(z)s, %(x)s, %(y)s), 4326) AS box
+           ST_Transform(ST_TileEnvelope(%(z)s, %(x)s, %(y)s, margin => %(margin)s), 4326) AS box
 ), found AS (
     SELECT f.id, f.geom, f.properties
     FROM vw_features f, bounds b
@@ -71,6 +72,7 @@ def layer_tile(
         "extent": extent,
         "buffer": buffer,
         "cap": cap,
+        "margin": buffer / extent,
     }
     with store._conn() as conn:
         row = conn.execute(TILE_SQL, params).fetchone()

@@ -4,10 +4,11 @@ One entry point for both stores: :func:`layer_tile` ``(store, spec, z, x, y) -> 
 PostGIS builds the tile in SQL (:mod:`layers.pg_tiles`, ``ST_AsMVT``); the GeoJSON store
 finds the features with its bbox index (``bbox_ids``) and encodes them with the PyPI
 package ``mapbox-vector-tile``. Both serve the same features: those whose geometry
-intersects the tile, by id, at most :data:`MAX_FEATURES` (10,000, as tipg caps a tile),
-each with its ``id`` and the properties a reader of ``spec`` may see (a
-:func:`layers.private_fields.public_spec` leaves the private fields out, and rows a
-public reader may not see, a resident's report not yet accepted, are not served).
+intersects the tile grown by its buffer (:func:`tile_query_box`), by id, at most
+:data:`MAX_FEATURES` (10,000, as tipg caps a tile), each with its ``id`` and the
+properties a reader of ``spec`` may see (a :func:`layers.private_fields.public_spec`
+leaves the private fields out, and rows a public reader may not see, a resident's
+report not yet accepted, are not served).
 Geometry is in tile units (extent 4096, y down), clipped to the tile plus a 64-unit
 buffer, and simplified to one unit.
 
@@ -72,14 +73,26 @@ def tile_bounds_m(z: int, x: int, y: int) -> tuple[float, float, float, float]:
     return (minx, maxy - size, minx + size, maxy)
 
 
-def tile_bounds_lonlat(z: int, x: int, y: int) -> tuple[float, float, float, float]:
-    """The tile's envelope in lon/lat (the corners of :func:`tile_bounds_m`)."""
+def tile_bounds_lonlat(
+    z: int, x: int, y: int, margin: float = 0.0
+) -> tuple[float, float, float, float]:
+    """The tile's envelope in lon/lat (the corners of :func:`tile_bounds_m`), grown by
+    ``margin`` tile widths on each side (``ST_TileEnvelope``'s ``margin``)."""
     minx, miny, maxx, maxy = tile_bounds_m(z, x, y)
+    grow = (maxx - minx) * margin
+    minx, miny = max(minx - grow, -HALF_WORLD_M), max(miny - grow, -HALF_WORLD_M)
+    maxx, maxy = min(maxx + grow, HALF_WORLD_M), min(maxy + grow, HALF_WORLD_M)
 
     def lat(y_m: float) -> float:
         return math.degrees(math.atan(math.sinh(y_m / _EARTH_RADIUS_M)))
 
     return (minx / HALF_WORLD_M * 180, lat(miny), maxx / HALF_WORLD_M * 180, lat(maxy))
+
+
+def tile_query_box(z: int, x: int, y: int) -> tuple[float, float, float, float]:
+    """The lon/lat box whose features a tile holds: the tile and its buffer, so that a
+    point near an edge is drawn whole by both tiles it touches."""
+    return tile_bounds_lonlat(z, x, y, BUFFER / EXTENT)
 
 
 def shown_statuses(spec: LayerSpec) -> tuple[str | None, tuple[str, ...]]:
@@ -121,7 +134,7 @@ def layer_tile(
             buffer=BUFFER,
             cap=cap,
         )
-    features = _tile_features(store, spec, tile_bounds_lonlat(z, x, y), cap)
+    features = _tile_features(store, spec, tile_query_box(z, x, y), cap)
     return encode_tile(spec.name, features, tile_bounds_m(z, x, y))
 
 
@@ -246,4 +259,5 @@ __all__ = [
     "tile_bounds_m",
     "tile_error",
     "tile_properties",
+    "tile_query_box",
 ]

@@ -18,7 +18,7 @@ import pytest
 import shapely
 from shapely.geometry import shape
 
-from layers.tiles import MAX_FEATURES, tile_bounds_lonlat
+from layers.tiles import MAX_FEATURES, tile_query_box
 from layers.users import UserStore
 from webmap.app import create_app, get_store
 
@@ -57,8 +57,8 @@ def county_tile(app, z: int, layer: str = "streetlights") -> tuple[int, int, int
 
 
 def expected_ids(app, layer: str, zxy, shown=lambda props: True) -> set[str]:
-    """Ids of the layer's features whose geometry intersects the tile (by shapely)."""
-    box = shapely.box(*tile_bounds_lonlat(*zxy))
+    """Ids of the layer's features whose geometry intersects the tile and its buffer."""
+    box = shapely.box(*tile_query_box(*zxy))
     return {
         f["id"]
         for f in get_store(app).features(layer)
@@ -233,7 +233,8 @@ def ogr_ids(path: Path, zxy, layer: str) -> tuple[list[str], dict]:
     out = path.with_suffix(".geojson")
     subprocess.run(
         ["ogr2ogr", "-f", "GeoJSON", str(out), str(path), layer,
-         "-oo", f"Z={z}", "-oo", f"X={x}", "-oo", f"Y={y}", "-t_srs", "EPSG:4326"],
+         "-oo", "CLIP=NO", "-oo", f"Z={z}", "-oo", f"X={x}", "-oo", f"Y={y}",
+         "-t_srs", "EPSG:4326"],
         check=True, capture_output=True, timeout=60,
     )  # fmt: skip
     doc = json.loads(out.read_text())
@@ -248,7 +249,7 @@ def test_gdal_reads_a_tile_with_the_stores_ids_and_places(client, tmp_path, laye
     path = tmp_path / f"{layer}.mvt"
     path.write_bytes(get_tile(client, layer, zxy).data)
     info = subprocess.run(
-        ["ogrinfo", "-ro", "-al", "-so", str(path), "-oo", f"Z={zxy[0]}",
+        ["ogrinfo", "-ro", "-al", "-so", str(path), "-oo", "CLIP=NO", "-oo", f"Z={zxy[0]}",
          "-oo", f"X={zxy[1]}", "-oo", f"Y={zxy[2]}"],
         check=True, capture_output=True, text=True, timeout=60,
     ).stdout  # fmt: skip
