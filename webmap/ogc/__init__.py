@@ -13,7 +13,8 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register the read and write blueprints."""
-    from webmap.ogc import routes, tiles, transactions  # noqa: F401 (tiles: routes on bp)
+    from webmap.ogc import part_routes, routes, tiles, transactions  # noqa: F401 (tiles: routes on bp)
 
     app.register_blueprint(routes.bp)
     app.register_blueprint(transactions.bp)
+    part_routes.init_app(app)  # greenhouses-points etc. (webmap/ogc/parts.py)

@@ -16,6 +16,7 @@ from layers.specs import WRITE_ROLES, FieldSpec, LayerSpec
 from layers.store_base import BaseStore
 from webmap.i18n import translate
 from webmap.ogc import documents as docs
+from webmap.ogc import parts
 from webmap.ogc.params import BBOX_PATTERN, DATETIME_PATTERN, DEFAULT_LIMIT, FORMATS, filter_bounds
 from webmap.ogc.tiles_docs import openapi_paths as tiles_paths
 
@@ -324,6 +325,11 @@ def _feature_body() -> dict[str, Any]:
     }
 
 
+def _collection_ids(specs: list[LayerSpec]) -> list[str]:
+    """Every collection id: each layer, and after a mixed one its parts (``parts``)."""
+    return [cid for s in specs for cid in (s.name, *(p.id for p in parts.parts_of(s)))]
+
+
 def _write_ops() -> tuple[dict[str, Any], dict[str, Any]]:
     # Either scheme: Basic takes the API token as the password (webmap/basic_auth.py).
     secured: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"basicAuth": []}]
@@ -472,7 +478,7 @@ def document(store: BaseStore, max_limit: int) -> dict[str, Any]:
             {**_fixed_paths(post, item_ops), **_layer_paths(specs, post), **tiles_paths()}
         ),
         "components": {
-            "parameters": _parameters([s.name for s in specs], crs_all, max_limit),
+            "parameters": _parameters(_collection_ids(specs), crs_all, max_limit),
             "schemas": _schemas(),
             "responses": _responses(),
             "securitySchemes": {

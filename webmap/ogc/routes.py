@@ -22,7 +22,7 @@ from webmap.http_cache import client_holds, data_etag, not_modified
 from webmap.i18n import current_lang
 from webmap.ogc import crs as ogc_crs
 from webmap.ogc import documents as docs
-from webmap.ogc import openapi
+from webmap.ogc import openapi, parts
 from webmap.ogc.params import check_query, parse_items_query
 from webmap.private_view import reader_spec
 
@@ -112,7 +112,7 @@ def collections() -> Response:
     in ``vw:damaged`` with its message."""
     check_query(request.args, ("f", "lang"))
     store = get_store()
-    doc = docs.collections(store)
+    doc = parts.collections(store)  # each mixed layer followed by one collection per kind
     damaged = damaged_notes(store, current_lang())
     if damaged:
         doc["vw:damaged"] = damaged
@@ -126,7 +126,7 @@ def collection(collection_id: str) -> Response:
     """One collection."""
     check_query(request.args, ("f", "lang"))
     spec = layer_spec(collection_id)
-    doc = docs.collection(get_store(), spec)
+    doc = parts.linked(spec, docs.collection(get_store(), spec))
     if wants_html():
         return html_response("collection.html", doc=doc, spec=spec)
     return json_response(doc)
