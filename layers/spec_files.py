@@ -121,6 +121,8 @@ class SiteSpecs(SpecRegistry):
         self._loaded: dict[str, LayerSpec] | None = None
         self._version: tuple[Any, ...] | None = None
         self._reload = threading.Lock()
+        #: Layers whose spec the last :meth:`refresh` changed (not new ones).
+        self.changed: list[str] = []
 
     @property
     def _specs(self) -> dict[str, LayerSpec]:
@@ -137,7 +139,8 @@ class SiteSpecs(SpecRegistry):
 
     def refresh(self) -> bool:
         """Reload when the declarations moved (or were never loaded); whether it did.
-        The new registry replaces the old one in one assignment: readers see either."""
+        The new registry replaces the old one in one assignment: readers see either.
+        :attr:`changed` then names the layers declared anew or differently."""
         files = self._files()
         version = specs_version(files)
         if self._loaded is not None and version == self._version:
@@ -148,7 +151,9 @@ class SiteSpecs(SpecRegistry):
             if self._data_dir is not None and self._loaded is None:
                 adopt_local_specs(files, self._data_dir)
                 version = specs_version(files)
+            old = self._loaded or {}
             fresh = {spec.name: spec for spec in load_specs(files)}
+            self.changed = [n for n, spec in fresh.items() if n in old and old[n] != spec]
             self._loaded, self._version = fresh, version
         return True
 
@@ -164,9 +169,19 @@ def site_specs(store: Any) -> SiteSpecs:
 
 
 def refresh_specs(store: Any) -> bool:
-    """Reload ``store``'s specs if another process declared a layer; whether it did."""
+    """Reload ``store``'s specs if another process declared a layer; whether it did.
+    What the store holds of a layer whose spec changed (its columns) is dropped."""
     specs = getattr(store, "specs", None)
-    return specs.refresh() if isinstance(specs, SiteSpecs) else False
+    if not isinstance(specs, SiteSpecs) or not specs.refresh():
+        return False
+    for layer in specs.changed:
+        if hasattr(store, "forget"):
+            store.forget(layer)  # the GeoJSON store: loaded anew with the new columns
+        for cache in ("_snapshots", "_orders"):  # the PostGIS store's read caches
+            held = getattr(store, cache, None)
+            if isinstance(held, dict):
+                held.pop(layer, None)
+    return True
 
 
 def add_spec_file(files: SiteFiles, name: str, body: bytes) -> LayerSpec:

@@ -92,6 +92,23 @@ def test_only_admins_declare_layers_and_every_server_serves_them(empty_app, acco
     assert made.status_code == 201, made.get_data(as_text=True)
     items = admin.get("/ogc/collections/bus_stops/items").get_json()
     assert [f["properties"]["stop_name"] for f in items["features"]] == ["东关站"]
+    # A field added to the layer later reaches the other server too, with the layer's
+    # features it already holds.
+    extra = b'name = "bus_stops"\n\n[[fields]]\nname = "shelter"\ntype = "boolean"\n'
+    extra += 'label = { zh = "候车亭", en = "Shelter" }\n'.encode()
+    assert _upload(admin, csrf, extra, name="bus_stops_shelter.toml").status_code == 302
+    feature["properties"] = {"stop_name": "西关站", "shelter": True}
+    made = other.test_client().post(
+        "/ogc/collections/bus_stops/items",
+        json=feature,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/geo+json"},
+    )
+    assert made.status_code == 201, made.get_data(as_text=True)
+    items = other.test_client().get("/ogc/collections/bus_stops/items").get_json()
+    shelters = {
+        f["properties"]["stop_name"]: f["properties"].get("shelter") for f in items["features"]
+    }
+    assert shelters == {"东关站": None, "西关站": True}
 
 
 def accounts_token(app):
