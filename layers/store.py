@@ -371,10 +371,19 @@ class GeoJSONStore(BaseStore):
         with state.lock:
             rows = matched = self._matching_rows(state, query)
             if query.after is not None:  # keyset paging: the matches after that id
-                ids = state.features.ids_at(rows)
-                rows = rows[np.array([fid > query.after for fid in ids], dtype=bool)]
+                rows = self._after(state, rows, query.after)
             end = None if query.limit is None else query.offset + query.limit
             return QueryResult(state.features.decode(rows[query.offset : end]), len(matched))
+
+    @staticmethod
+    def _after(state: _LayerState, rows: np.ndarray, after: str) -> np.ndarray:
+        """The ``rows`` (ascending, the table's id order) after the feature ``after``:
+        found by its row when it is live, else by comparing ids."""
+        found = state.features.rows_of([after])
+        if len(found) and (len(rows) < 2 or bool(np.all(rows[:-1] <= rows[1:]))):
+            return rows[int(np.searchsorted(rows, found[0], side="right")) :]
+        ids = state.features.ids_at(rows)
+        return rows[np.asarray(ids, dtype=str) > after] if ids else rows
 
     @staticmethod
     def _matching_rows(state: _LayerState, query: Query) -> np.ndarray:

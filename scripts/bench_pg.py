@@ -6,14 +6,15 @@
     .venv/bin/python scripts/bench_pg.py --database postgresql://...
 
 Rows (``--only``): ``upload`` (a 100k-row CSV through :func:`layers.uploads.run_upload`,
-the generator of ``scripts/bench.py``'s ``import`` row), ``first`` (the first
-``collection_meta`` + items page of a fresh store, and its RSS, at 100k and 1M points, in
-a fresh process), ``paging`` (``limit=100&offset=50000`` and its keyset equivalent) and
-``items`` (a bbox page of 100, p50). Figures are medians of ``--repeat`` runs (with the
-lowest and highest). The database comes from ``--database`` or
+the generator of ``scripts/bench.py``'s ``import`` row; wall time and CPU time, the
+database server's included) and ``first`` (per ``--sizes``: in a fresh process per
+backend, the first items page, the first deep page and the county map page, the RSS after
+them, then warm p50s of ``limit=100&offset=50000``, the same page by keyset
+``after=<id>`` and bbox pages of 100). Upload figures are medians of ``--repeat`` runs
+(with the lowest and highest). The database comes from ``--database`` or
 ``$VILLAGEWORKS_TEST_DATABASE_URL`` (what ``scripts/pg`` sets); every run gets a fresh
-schema, dropped afterwards. The functions ``bench_upload``, ``bench_first``,
-``bench_paging`` and ``bench_items`` return the figures as dicts for other scripts.
+schema, dropped afterwards. ``bench_upload`` and ``bench_first`` return the figures as
+dicts for other scripts (``scripts/bench.py``).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 import benchdata  # noqa: E402
 
 DEMO = ROOT / "data" / "demo"
-ROWS = ("upload", "first", "paging", "items")
+ROWS = ("upload", "first")
 
 
 def median(values: list[float]) -> dict[str, float]:
@@ -193,11 +194,11 @@ def load_pg(folder: Path, url: str, big: str = "streetlights") -> None:
 
 
 #: What a fresh worker answers first: an items page, then the county map page.
-FIRST_REQUESTS = (
-    "/ogc/collections/streetlights/items?limit=100",
-    "/ogc/collections/streetlights/items?limit=100&offset=50000",
-    "/?basemap=none&lang=zh",
-)
+FIRST_REQUESTS = {
+    "first_items_ms": "/ogc/collections/streetlights/items?limit=100",
+    "first_deep_page_ms": "/ogc/collections/streetlights/items?limit=100&offset=50000",
+    "first_map_page_ms": "/?basemap=none&lang=zh",
+}
 
 
 def first_requests(folder: str, url: str) -> dict[str, Any]:
@@ -210,14 +211,43 @@ def first_requests(folder: str, url: str) -> dict[str, Any]:
     app = create_app({"DATA_DIR": folder})
     client = app.test_client()
     out: dict[str, Any] = {}
-    for path in FIRST_REQUESTS:
+    for name, path in FIRST_REQUESTS.items():
         start = time.perf_counter()
         response = client.get(path)
         assert response.status_code == 200, (path, response.status_code, response.data[:300])
-        out[path] = round((time.perf_counter() - start) * 1000, 1)
+        out[name] = round((time.perf_counter() - start) * 1000, 1)
     status = Path("/proc/self/status").read_text()
     for key, name in (("VmRSS:", "rss_mb"), ("VmHWM:", "peak_rss_mb")):
         out[name] = round(int(status.split(key)[1].split()[0]) / 1024, 1)
+    out.update(steady_requests(client))
+    return out
+
+
+def steady_requests(client: Any, count: int = 30) -> dict[str, float]:
+    """p50 (ms) of a deep page by offset, the same page by keyset, and bbox pages of 100
+    (different boxes over the county), once the worker is warm."""
+    import orjson
+
+    base = "/ogc/collections/streetlights/items?limit=100"
+    one = client.get("/ogc/collections/streetlights/items?limit=1&offset=49999")
+    ids = orjson.loads(one.data)["features"]
+    paths = {
+        "deep_offset_p50_ms": [f"{base}&offset=50000"] * count,
+        "deep_keyset_p50_ms": [f"{base}&offset=50000&after={ids[0]['id']}"] * count,
+        "bbox_p50_ms": [
+            f"{base}&bbox={x:.3f},39.40,{x + 0.02:.3f},39.42"
+            for x in (112.5 + 0.015 * i for i in range(count))
+        ],  # fmt: skip
+    }
+    out = {}
+    for name, urls in paths.items():
+        times = []
+        for url in urls:
+            start = time.perf_counter()
+            response = client.get(url)
+            times.append(time.perf_counter() - start)
+            assert response.status_code == 200, (url, response.data[:300])
+        out[name] = round(statistics.median(times) * 1000, 2)
     return out
 
 
@@ -239,7 +269,9 @@ def bench_first(url: str, work: Path, size: int, repeat: int = 1) -> dict[str, A
             for _ in range(repeat):
                 code = CHILD.format(scripts=str(ROOT / "scripts"))
                 done = subprocess.run([sys.executable, "-c", code, str(folder), target],
-                                      capture_output=True, text=True, check=True)  # fmt: skip
+                                      capture_output=True, text=True)  # fmt: skip
+                if done.returncode:
+                    raise RuntimeError(f"{backend}: {done.stderr[-2000:]}")
                 runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
             result[backend] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
     shutil.rmtree(folder, ignore_errors=True)
