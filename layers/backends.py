@@ -10,7 +10,6 @@ to another, either way; a round trip gives back equal dumps and equal files.
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -70,8 +69,8 @@ def demo_dumps(layers_dir: Path) -> Iterator[LayerDump]:
 def seed_if_empty(data_dir: Path, demo_dir: Path, database_url: str = "") -> list[str]:
     """Seed an empty store from the demo county; the layers written (none if not empty).
 
-    The demo's spec declarations are copied into ``data_dir/specs`` either way, since the
-    demo's own layers are declared there.
+    The demo's spec declarations are copied too (into ``data_dir/specs``, or the
+    database's site files), since the demo's own layers are declared there.
     """
     if not database_url:
         # Under a lock: gunicorn workers start together; the others wait until the first
@@ -90,13 +89,9 @@ def seed_if_empty(data_dir: Path, demo_dir: Path, database_url: str = "") -> lis
         if not probe.is_empty():
             return []
         for path in sorted((demo_dir / "specs").glob("*.toml")):
-            # In the database, for every server; and (for a store that reads its specs
-            # from the folder) in the data directory.
+            # In the database, for every server (the data directory stays empty).
             if not probe.files.exists(f"specs/{path.name}"):
                 probe.files.write(f"specs/{path.name}", path.read_bytes())
-            if not (data_dir / "specs" / path.name).exists():
-                (data_dir / "specs").mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(path, data_dir / "specs" / path.name)
     finally:
         probe.close()
     store = PostGISStore(data_dir, database_url)
