@@ -170,3 +170,23 @@ def test_items_next_links_carry_a_keyset_and_walk_every_feature(tmp_path, backen
                                         "&status=working&offset=7").data)  # fmt: skip
     assert [f["id"] for f in by_offset["features"]] == seen[7:14]
     assert client.get("/ogc/collections/streetlights/items?after=%00").status_code == 400
+
+
+def test_the_read_cache_fills_chunk_by_chunk_and_follows_deletes(store, reopen, monkeypatch):
+    """A first load streams the layer in chunks (3 rows here) into the table, in id
+    order, without the rows deleted before it; a later refresh applies the changes."""
+    if store.backend != "postgis":
+        pytest.skip("the PostGIS read cache")
+    import layers.pg_cache
+
+    monkeypatch.setattr(layers.pg_cache, "CHUNK_ROWS", 3)
+    ids = _fill(store)
+    fresh = reopen(store)
+    live = [f["id"] for f in fresh.features("streetlights")]
+    assert live == [i for i in ids if i != ids[4]] and len(live) == 22
+    assert fresh.frame("streetlights")["id"].tolist() == live
+    store.delete("streetlights", ids[7], user="u")
+    store.restore("streetlights", ids[4], user="u")
+    again = [f["id"] for f in fresh.features("streetlights")]
+    assert again == [i for i in ids if i != ids[7]]
+    assert fresh.features("streetlights") == store.features("streetlights")
