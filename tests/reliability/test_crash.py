@@ -25,6 +25,7 @@ import pytest
 
 from layers.backends import open_store
 from layers.journal import read_records
+from layers.site_files import site_files
 from layers.uploads import UploadLog
 
 pytestmark = pytest.mark.slow
@@ -63,7 +64,7 @@ def assert_files_parse(rel, data: Path) -> bool:
 def assert_uploads_settled(rel, data: Path) -> int:
     """No upload record is left pending; each committed one names exactly the live features
     it created, and every feature an upload created has its record. Returns the records."""
-    log = UploadLog(data)
+    log = UploadLog(site_files(data, rel.database_url()))
     metas = {m["upload_id"]: m for m in log.list()}
     store = open_store(data, rel.database_url())
     try:

@@ -18,6 +18,7 @@ import orjson
 import pytest
 
 from layers.backends import open_store
+from layers.site_files import site_files
 from layers.users import UserStore
 
 pytestmark = pytest.mark.slow
@@ -124,26 +125,30 @@ def test_an_upload_killed_before_its_record_leaves_no_folder_after_a_restart(
     with pytest.raises(OSError):  # the worker dies (like kill -9) inside the upload
         upload(rel, crashing.url, tokens["field"], collection(points, "c"), "crash-key-0001")
     crashing.kill9()
+    files = site_files(data, rel.database_url())
+    on_disk = files.kind == "dir"  # in PostgreSQL the claim died with the session
     folders = [p for p in (data / "uploads").glob("U-*")]
-    assert len(folders) == 1 and not (folders[0] / "meta.json").exists()
+    assert len(folders) == on_disk and not any((f / "meta.json").exists() for f in folders)
     # What a failed upload of an earlier version left: a folder holding only its lock file.
-    older = data / "uploads" / "U-20260101-abcdef"
-    older.mkdir()
-    (older / "writing.lock").write_bytes(b"")
+    older = "U-20260101-abcdef"
+    files.write(f"uploads/{older}/{'writing.lock' if on_disk else 'original.bin'}", b"")
     # `villageworks check` material: both are reported, in both languages.
-    assert stray_upload_dirs(data) == sorted([folders[0].name, older.name])
-    problems = stray_upload_problems(data)
-    assert len(problems) == 2
-    assert folders[0].name in problems[1].message("en") and "上传" in problems[1].message("zh")
+    strays = sorted([f.name for f in folders] + [older])
+    assert stray_upload_dirs(files) == strays
+    problems = stray_upload_problems(files)
+    assert len(problems) == len(strays)
+    assert strays[-1] in problems[-1].message("en") and "上传" in problems[-1].message("zh")
     # A restart cleans them up; a retry with the key then lands once.
     server = gunicorn(data, workers=1)
-    assert not folders[0].exists() and not older.exists()
-    assert stray_upload_dirs(data) == []
+    assert not any(f.exists() for f in folders) and not files.list(f"uploads/{older}")
+    assert stray_upload_dirs(files) == []
     status, body = upload(
         rel, server.url, tokens["field"], collection(points, "c"), "crash-key-0001"
     )
     assert status == 201, body
-    assert [p.name for p in (data / "uploads").glob("U-*")] == [body["upload_id"]]
+    ids = {p.split("/")[1] for p in files.list("uploads") if p.startswith("uploads/U-")}
+    assert ids == {body["upload_id"]}
+    files.close()
 
 
 # ----------------------------------------------------------------- 14: photos
@@ -228,7 +233,7 @@ def test_a_photo_with_too_many_pixels_is_refused_from_its_header(site: Any, rel:
         assert problem["code"] == "photo_too_many_pixels"
         assert "20000×20000" in problem["message"] and "400.0" in problem["message"]
         assert ("像素" in problem["message"]) == (lang == "zh"), problem
-    assert not (site.data_dir / "photos").exists()
+    assert not site_files(site.data_dir, rel.database_url()).list("photos")
     from geo.problems import Problem
 
     refused = Problem(
@@ -272,7 +277,8 @@ def test_accepted_photos_are_reencoded_upright_without_metadata(site: Any, rel: 
     assert image.size == (100, 200)  # turned upright
     assert not image.getexif() and b"SERIAL-12345" not in served and b"Exif" not in served
     assert image.getpixel((95, 5))[2] > 150 and image.getpixel((5, 5))[0] > 150
-    meta = json.loads((site.data_dir / "photos" / "index.json").read_bytes())["photos"][photo_id]
+    index = site_files(site.data_dir, rel.database_url()).read("photos/index.json") or b""
+    meta = json.loads(index)["photos"][photo_id]
     assert meta["exif"]["lon"] == pytest.approx(112.8123) and meta["exif"]["orientation"] == 6
     assert (meta["width"], meta["height"]) == (100, 200) and meta["size"] == len(served)
 
