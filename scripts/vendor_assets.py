@@ -204,6 +204,15 @@ PACKAGES: tuple[Package, ...] = (
         ("LICENSE", "dist/leaflet.featuregroup.subgroup.js"),
     ),
     Package("chart.js", "4.6.1", "MIT", ("LICENSE.md", "dist/chart.umd.min.js")),
+    Package(
+        "leaflet.vectorgrid",
+        "1.3.0",
+        "Beerware",
+        ("dist/Leaflet.VectorGrid.bundled.min.js",),
+        note="Not a folium asset: the county map draws big layers from our vector tiles "
+        "with it (static/js/vtiles.js). No licence file inside (Beerware per its "
+        "package.json); the bundled build includes pbf and @mapbox/vector-tile (BSD-3-Clause).",
+    ),
 )
 
 FOLIUM_VERSION = "0.20.0"

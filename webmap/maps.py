@@ -74,6 +74,8 @@ COORD_DECIMALS = DISPLAY_DECIMALS  # about 0.1 m: plenty for a screen
 #: Bytes of features a layer may embed in a page before it is fetched instead, and the
 #: estimate: per feature (id, properties) and per coordinate.
 EMBED_MAX_BYTES = 80_000
+#: Leaflet.VectorGrid, which draws the layers served as vector tiles.
+VECTORGRID_JS = "vendor/leaflet.vectorgrid@1.3.0/dist/Leaflet.VectorGrid.bundled.min.js"
 EMBED_FEATURE_BYTES = 60
 EMBED_COORD_BYTES = 22
 #: How each level of the boundaries layer is drawn (the county bold, villages faint).
@@ -95,6 +97,8 @@ class MapUrls:
     village: str = "/villages/{id}"
     township: str = "/townships/{id}"
     api: str = "/api/layers/{layer}/features"
+    #: Vector tiles of a layer (OGC API - Tiles); empty: big layers use the bbox API.
+    tiles: str = ""
     static: str = "/static"
 
 
@@ -283,6 +287,9 @@ def layer_payload(layer: MapLayer, view: MapView) -> dict[str, Any]:
     }
     if embedded:
         payload["data"] = layer_data(layer, view)
+    elif uses_tiles(layer, view):  # static/js/vtiles.js draws it from vector tiles
+        payload.update(mode="tiles", cluster=False)
+        payload["tiles"] = view.urls.tiles.replace("{layer}", quote(spec.name, safe=""))
     else:
         payload["api"] = view.urls.api.replace("{layer}", quote(spec.name, safe=""))
         payload["query"] = view.filters.args(with_layers=False)
@@ -296,6 +303,14 @@ def is_embedded(layer: MapLayer, view: MapView) -> bool:
     if len(layer.frame) > view.embed_max_features:
         return False
     return embedded_bytes(layer.frame) <= view.embed_max_bytes
+
+
+def uses_tiles(layer: MapLayer, view: MapView) -> bool:
+    """Whether a big layer is drawn from vector tiles rather than the bbox API: a layer
+    of the store (not a gap overlay), drawn in WGS84, on a map without filters (the tiles
+    serve every feature a reader may see; filters, GCJ-02 and overlays need the API)."""
+    own = not layer.gap_kind and layer.link_id == "id"
+    return bool(view.urls.tiles) and own and not view.gcj02 and not view.filters.narrows
 
 
 def embedded_bytes(frame: pd.DataFrame) -> int:
@@ -482,13 +497,18 @@ class MapFinish(JSCSSMixin, MacroElement):
         """
     )
 
-    def __init__(self, urls: MapUrls) -> None:
+    def __init__(self, urls: MapUrls, tiles: bool = False) -> None:
         super().__init__()
         self._name = "MapFinish"
         self.default_js = [
             _asset("markerclusterjs"),
             ("vwmap", static_link(urls, "js/vwmap.js")),
         ]
+        if tiles:  # only pages that draw a layer from vector tiles load the plugin
+            self.default_js += [
+                ("vectorgrid", static_link(urls, VECTORGRID_JS)),
+                ("vtiles", static_link(urls, "js/vtiles.js")),
+            ]
         self.default_css = [
             _asset("markerclustercss"),
             _asset("markerclusterdefaultcss"),
@@ -598,11 +618,12 @@ def build_map(layers: Sequence[MapLayer], view: MapView) -> folium.Map:
     )
     add_basemap_tiles(m, view.basemap, view.lang, view.tianditu_key)
     MapSetup({**_setup_config(view), "fit": latlng_bounds(bounds) if bounds else None}).add_to(m)
-    for layer in layers:
-        FeatureLayer(layer_payload(layer, view)).add_to(m)
+    payloads = [layer_payload(layer, view) for layer in layers]
+    for payload in payloads:
+        FeatureLayer(payload).add_to(m)
     if view.controls:
         _add_controls(m, view.lang)
-    MapFinish(view.urls).add_to(m)
+    MapFinish(view.urls, any(p["mode"] == "tiles" for p in payloads)).add_to(m)
     if view.ranked is not None:
         RankedGaps(view.ranked, view.urls.static).add_to(m)
     localise(m, f"{view.urls.static.rstrip('/')}/vendor")

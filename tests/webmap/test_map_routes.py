@@ -290,8 +290,9 @@ def test_100k_streetlights_are_fetched_not_embedded(client, app):
     html = response.get_data(as_text=True)
     assert len(response.data) < 1_000_000
     lights = payloads(html)["streetlights"]
-    assert lights["mode"] == "fetch" and lights["count"] == store.count("streetlights")
-    assert lights["api"] == "/api/layers/streetlights/features" and lights["limit"] == 3000
+    # Drawn from vector tiles (#19); the bbox API still serves filtered views.
+    assert lights["mode"] == "tiles" and lights["count"] == store.count("streetlights")
+    assert lights["tiles"] == "/ogc/collections/streetlights/tiles/WebMercatorQuad/{z}/{x}/{y}"
     body = client.get(
         "/api/layers/streetlights/features?bbox=112.4,39.1,113.1,39.8&limit=3000&sample=even"
     ).get_json()

@@ -433,6 +433,9 @@
     return state;
   };
 
+  // What static/js/vtiles.js draws its features with (the same popups, tooltips, styles).
+  vw.parts = { popupContent: popupContent, title: title, pointStyle: pointStyle, pathStyle: pathStyle, inReplay: inReplay, note: note };
+
   vw.layer = function (map, p) {
     var state = map._vw;
     var layer = {
@@ -464,6 +467,7 @@
   }
 
   function fetchLayer(layer) {
+    if (layer.refresh) return layer.refresh(); // drawn from vector tiles (vtiles.js)
     if (layer.p.mode !== "fetch" || !layer.shown) return;
     var state = layer.state, s = state.strings;
     var b = state.map.getBounds().pad(0.1);
