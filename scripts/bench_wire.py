@@ -120,6 +120,12 @@ def _visit(page: Any, cdp: Any, url: str) -> dict[str, Any]:
         time.sleep(0.02)
     page.wait_for_load_state("load")
     log.settle()
+    # Web fonts are asked for only when text needs them: wait for those too.
+    for _ in range(200):
+        if page.evaluate("document.fonts.status") == "loaded":
+            break
+        time.sleep(0.05)
+    log.settle()
     cdp.remove_listener("Network.requestWillBeSent", log.on_request)
     cdp.remove_listener("Network.loadingFinished", log.on_finished)
     cdp.remove_listener("Network.loadingFailed", log.on_failed)
