@@ -22,7 +22,7 @@ from argon2 import PasswordHasher, extract_parameters
 from flask import Flask
 
 import layers.users as users_module
-from layers.users import UserStore, hash_password, verify_password
+from layers.users import UserStore, files_of, hash_password, verify_password
 from webmap.app import create_app
 
 pytestmark = pytest.mark.slow
@@ -224,21 +224,21 @@ def _old_scrypt_hash(password: str) -> str:
 def test_passwords_are_argon2id_and_scrypt_hashes_are_upgraded_at_login(
     site: Any, rel: Any
 ) -> None:
-    path = site.data_dir / "users.json"
-    doc = orjson.loads(path.read_bytes())
+    files = files_of(site.data_dir)  # the data directory's file, or the database's
+    doc = orjson.loads(files.read("users.json"))
     for name, entry in doc["users"].items():
         params = extract_parameters(entry["password"])
         assert entry["password"].startswith("$argon2id$"), name
         assert params.memory_cost >= 19456 and params.time_cost >= 2, name
         assert params.parallelism >= 1, name
     doc["users"]["field1"]["password"] = _old_scrypt_hash(rel.PASSWORD)
-    path.write_bytes(orjson.dumps(doc))
+    files.write("users.json", orjson.dumps(doc))
     browser = Browser(site.url)
     assert browser.login("field1", "wrong-password-1")[0] == 401
-    stored = orjson.loads(path.read_bytes())["users"]["field1"]["password"]
+    stored = orjson.loads(files.read("users.json"))["users"]["field1"]["password"]
     assert stored.startswith("scrypt$"), "a wrong password changes nothing"
     assert browser.login("field1", rel.PASSWORD)[0] == 302
-    stored = orjson.loads(path.read_bytes())["users"]["field1"]["password"]
+    stored = orjson.loads(files.read("users.json"))["users"]["field1"]["password"]
     assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
     assert verify_password(rel.PASSWORD, stored)
     assert Browser(site.url).login("field1", rel.PASSWORD)[0] == 302
@@ -312,6 +312,7 @@ def _forged_cookie(key: str, payload: dict[str, str]) -> str:
     return str(serializer.dumps(payload))
 
 
+@pytest.mark.geojson_only  # with a database the key is there (tests/layers/test_users_shared.py)
 def test_a_copy_of_the_data_directory_cannot_forge_a_session(
     tmp_path: Path, rel: Any, gunicorn: Any
 ) -> None:
@@ -343,6 +344,7 @@ def test_a_copy_of_the_data_directory_cannot_forge_a_session(
         assert all(re.fullmatch(r"[0-9a-f]{64}", t["hash"]) for t in entry["tokens"])
 
 
+@pytest.mark.geojson_only  # with a database the key is there (tests/layers/test_users_shared.py)
 def test_an_old_key_in_the_data_directory_is_moved_out(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -393,7 +395,7 @@ def test_two_workers_let_five_guesses_through_then_back_off(site: Any, rel: Any)
     assert status == 429, "the right password waits too"
     assert headers["Retry-After"] in body
     assert Browser(site.url).login("planner1", rel.PASSWORD)[0] == 302  # another account
-    counts = (site.data_dir / "throttle" / "logins.json").read_text()
+    counts = files_of(site.data_dir).read("throttle/logins.json").decode()
     assert "admin1" not in counts and "127.0.0.1" not in counts  # hashed keys only
 
 

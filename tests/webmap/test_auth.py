@@ -45,8 +45,7 @@ def test_passwords_are_hashed_with_argon2id_and_verify():
 
 
 def test_users_file_holds_no_password_or_token_in_clear(app):
-    text = app.config["DATA_DIR"] + "/users.json"
-    content = open(text, encoding="utf-8").read()
+    content = app.extensions["villageworks.users"].files.read("users.json").decode()
     assert PASSWORD not in content
     assert app.tokens["field"] not in content
 
