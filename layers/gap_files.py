@@ -197,5 +197,7 @@ def _gpkg(gdf: gpd.GeoDataFrame, lang: str, layer_labels: Mapping[str, str]) -> 
     )
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "gaps.gpkg"
-        pyogrio.write_dataframe(frame, path, layer="gaps", driver="GPKG", geometry_type="Unknown")
+        options = {"VERSION": "1.2"}  # GeoPackage 1.2: GDAL 3.6 reads it without a warning
+        pyogrio.write_dataframe(frame, path, layer="gaps", driver="GPKG",
+                                geometry_type="Unknown", dataset_options=options)  # fmt: skip
         return path.read_bytes()

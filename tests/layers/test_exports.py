@@ -12,6 +12,7 @@ from xml.etree import ElementTree as ET
 
 import openpyxl
 import orjson
+import pandas as pd
 import pyogrio
 import pytest
 import shapely
@@ -174,6 +175,9 @@ def check_attributes(frame, store: BaseStore, layer: str, names=None) -> None:
             got = "" if got is None or got != got else got  # None / NaN
             if isinstance(got, bool):
                 got = "true" if got else "false"
+            if isinstance(got, pd.Timestamp):  # a GeoPackage's DATE or DATETIME column
+                assert got.timestamp() == pd.Timestamp(want).timestamp(), (layer, column)
+                continue
             assert as_text(got) == want, (layer, column)
         if record.get("geometry") is not None:
             assert same_geometry(record["geometry"], feature["geometry"])
