@@ -375,6 +375,9 @@ def _migrate_sides(args: argparse.Namespace) -> tuple[Any, Path, str, dict[str, 
     if backend == "geojson" and not source_url:
         _error("give --from URL or set VILLAGEWORKS_DATABASE_URL")
         return None
+    if not source_url and not data_dir.is_dir():
+        _error(f"--data {data_dir}: no such data directory")
+        return None
     keys: dict[str, Any] = {"source_key_file": None, "target_key_file": None}
     if not source_url:
         keys["source_key_file"] = key_path(data_dir, settings.secret_key_file)

@@ -351,3 +351,10 @@ def test_postgis_to_postgis(tmp_path, database, second_database, geojson_env, ca
     assert two.files.read(SIGNING_KEY) == b"k" * 64
     one.close()
     two.close()
+
+
+def test_a_missing_source_directory_is_named_not_made(tmp_path, database, capsys):
+    missing = tmp_path / "typo"
+    assert cli(["migrate", "--data", str(missing), "--to", "postgis", database]) == 2
+    assert f"--data {missing}: no such data directory" in capsys.readouterr().err
+    assert not missing.exists()
