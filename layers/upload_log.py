@@ -229,21 +229,17 @@ class UploadLog:
     def stray(self) -> builtins.list[str]:
         """Upload folders without a record whose writer is gone (it died or failed before
         writing the record), oldest id first. Changes nothing."""
-        return [
-            name
-            for name in self._folders()
-            if not self.files.exists(self._path(name)) and self._is_abandoned(name)
-        ]
+        return [name for name in self._unrecorded() if self._is_abandoned(name)]
 
-    def _folders(self) -> builtins.list[str]:
+    def _unrecorded(self) -> builtins.list[str]:
+        """Upload folders without a record, from one listing (one query on PostgreSQL)."""
+        paths = self.files.list("uploads")
+        recorded = {p.split("/")[1] for p in paths if p.endswith("/meta.json")}
         if isinstance(self.files, DirFiles):  # empty folders too
-            if not self.root.is_dir():
-                return []
-            return sorted(
-                p.name for p in self.root.glob("U-*") if _ID_RE.match(p.name) and p.is_dir()
-            )
-        names = {path.split("/")[1] for path in self.files.list("uploads")}
-        return sorted(n for n in names if _ID_RE.match(n))
+            found = {p.name for p in self.root.glob("U-*") if p.is_dir()}
+        else:
+            found = {path.split("/")[1] for path in paths}
+        return sorted(n for n in found - recorded if _ID_RE.match(n))
 
     def _is_abandoned(self, upload_id: str) -> bool:
         with self.claims.abandoned(upload_id) as abandoned:
@@ -251,8 +247,10 @@ class UploadLog:
 
     def _remove_strays(self, upload_ids: builtins.list[str] | None = None) -> int:
         """Remove stray folders (of ``upload_ids``, default all); returns how many."""
-        names = upload_ids if upload_ids is not None else self._folders()
-        names = [n for n in names if not self.files.exists(self._path(n))]
+        if upload_ids is None:
+            names = self._unrecorded()
+        else:
+            names = [n for n in upload_ids if not self.files.exists(self._path(n))]
         if not names:
             return 0  # the usual case: take no lock, write nothing
         removed = 0
