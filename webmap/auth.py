@@ -54,7 +54,7 @@ THROTTLE = "villageworks.throttle"
 def current_user() -> User | None:
     """The account making this request (session or bearer token), or None."""
     if "user" in g:
-        return g.user  # type: ignore[no-any-return]
+        return g.user
     user: User | None = None
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
