@@ -141,3 +141,15 @@ def test_qgis_332_editing_sequence(app, scheme, collection):
         assert status == 204
         status, _, _ = qgis.send("GET", f"{items}/{created_id}")
         assert status == 404
+
+
+def test_the_landing_page_says_which_qgis_versions_read_and_edit(app):
+    client = app.test_client()
+    zh = client.get("/ogc/?f=html&lang=zh").get_data(as_text=True)
+    assert "QGIS 3.22 及以上版本可读取" in zh and "QGIS 3.32 及以上版本支持" in zh
+    assert "greenhouses-points" in zh and "API 令牌" in zh
+    en = client.get("/ogc/?f=html&lang=en").get_data(as_text=True)
+    assert "QGIS 3.32 and later" in en and "Versions before 3.32 can only read" in en
+    assert "GDAL_HTTP_AUTH=BASIC" in en
+    doc = client.get("/ogc/?f=json&lang=en").json
+    assert "3.32" in doc["description"] and "read and edit them directly" not in doc["description"]
