@@ -182,3 +182,24 @@ def test_the_html_pages_of_a_part(app):
     items = client.get("/ogc/collections/greenhouses-points/items?f=html&limit=100")
     assert items.status_code == 200 and "点29" in items.get_data(as_text=True)
     assert "面1<" not in items.get_data(as_text=True)
+
+
+def test_gdal_copies_the_demo_greenhouses_points_whole(demo_app, tmp_path):
+    """The demo county's greenhouses: 30 points and 30 polygons."""
+    need_gdal()
+    with serving(demo_app) as base:
+        counts = {}
+        for cid in ("greenhouses-points", "greenhouses", "plantings-points", "plantings"):
+            out = tmp_path / f"{cid}.geojson"
+            done = run_gdal("ogr2ogr", "-f", "GeoJSON", str(out), f"OAPIF:{base}/ogc", cid)
+            assert done.returncode == 0, done.stderr
+            features = json.loads(out.read_text(encoding="utf-8"))["features"]
+            counts[cid] = (len(features), types(features))
+    assert counts["greenhouses-points"] == (30, {"Point"})
+    assert counts["greenhouses"][0] == 60
+    store = get_store(demo_app)
+    points = [
+        f for f in store.features("plantings") if f["geometry"]["type"] in ("Point", "MultiPoint")
+    ]
+    assert counts["plantings-points"][0] == len(points) > 0
+    assert counts["plantings"][0] == store.count("plantings")

@@ -76,7 +76,7 @@ def parts_of(spec: LayerSpec) -> list[Part]:
 def find_part(store: BaseStore, collection_id: str) -> Part | None:
     """The part a collection id names, or None (a layer's own id, or unknown)."""
     layer, _, kind = collection_id.rpartition("-")
-    if kind not in PARTS or layer not in store.specs:
+    if kind not in PARTS or layer not in store.specs or collection_id in store.specs:
         return None
     return Part(layer, kind) if kind in kinds_of(store.spec(layer)) else None
 
