@@ -55,7 +55,7 @@ def test_dashboard_tells_a_leader_what_is_behind_and_where(client):
 
 def test_dashboard_is_offline_and_localised(client):
     html = page(client)
-    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assets = [a.split("?v=")[0] for a in re.findall(r'(?:src|href)="([^"]+)"', html)]
     assert not [a for a in assets if a.startswith(("http:", "https:", "//"))]
     assert "/static/vendor/chart.js@4.6.1/dist/chart.umd.min.js" in assets
     assert "/static/vendor/leaflet@1.9.3/dist/leaflet.js" in assets
