@@ -143,6 +143,7 @@ def _tile_features(
 ) -> list[dict[str, Any]]:
     """The first ``cap`` features by id in ``box`` a reader of ``spec`` may see."""
     status, statuses = shown_statuses(spec)
+    hidden = hidden_names(spec)
     out: list[dict[str, Any]] = []
     for fid in sorted(store.bbox_ids(spec.name, box)):
         feature = store.get(spec.name, fid)
@@ -151,7 +152,8 @@ def _tile_features(
         props = feature.get("properties") or {}
         if status is not None and props.get(status) not in statuses:
             continue
-        out.append({"geometry": feature["geometry"], "properties": tile_properties(spec, feature)})
+        shown = tile_properties(feature, hidden)
+        out.append({"geometry": feature["geometry"], "properties": shown})
         if len(out) >= cap:
             break
     return out
@@ -176,10 +178,10 @@ def _to_tile_units(bounds_m: tuple[float, float, float, float]) -> Callable[[Any
     return convert
 
 
-def tile_properties(spec: LayerSpec, feature: Mapping[str, Any]) -> dict[str, Any]:
-    """A feature's MVT attributes: its ``id`` and the values a reader of ``spec`` may see
-    (nulls left out, lists and objects as JSON text, as PostGIS writes jsonb)."""
-    hidden = hidden_names(spec)
+def tile_properties(feature: Mapping[str, Any], hidden: frozenset[str]) -> dict[str, Any]:
+    """A feature's MVT attributes: its ``id`` and its values but the ``hidden`` ones
+    (:func:`layers.private_fields.hidden_names`; nulls left out, lists and objects as
+    JSON text, as PostGIS writes jsonb)."""
     out: dict[str, Any] = {}
     for key, value in (feature.get("properties") or {}).items():
         if value is None or key in hidden:

@@ -100,6 +100,10 @@ def _ordered_datetime(text: str) -> str:
 
 def _respect_what_json_schema_cannot_say(context: Any, case: Any) -> Any:
     meta = getattr(case, "meta", None)
+    tile = case.path_parameters or {}
+    if meta is not None and meta.generation.mode.is_positive and "tileCol" in tile:
+        top = 1 << int(tile["tileMatrix"])  # a column and row exist below 2^zoom only
+        tile.update(tileCol=int(tile["tileCol"]) % top, tileRow=int(tile["tileRow"]) % top)
     if meta is None or not meta.generation.mode.is_positive or not case.query:
         return case
     query = dict(case.query)

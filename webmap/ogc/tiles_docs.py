@@ -91,8 +91,8 @@ def tileset(spec: LayerSpec, *, limits: bool = True) -> dict[str, Any]:
     return doc
 
 
-def _int_param(name: str, description: str) -> dict[str, Any]:
-    schema = {"type": "integer", "minimum": 0}
+def _int_param(name: str, description: str, maximum: int) -> dict[str, Any]:
+    schema = {"type": "integer", "minimum": 0, "maximum": maximum}
     return {"name": name, "in": "path", "required": True, "description": description,
             "schema": schema}  # fmt: skip
 
@@ -119,9 +119,9 @@ def openapi_paths() -> dict[str, Any]:
     tms = {"name": "tileMatrixSetId", "in": "path", "required": True,
            "schema": {"type": "string", "enum": [TMS_ID]}}  # fmt: skip
     zxy = [
-        _int_param("tileMatrix", f"Zoom level (0 to {MAX_ZOOM})"),
-        _int_param("tileCol", "Tile column (x)"),
-        _int_param("tileRow", "Tile row (y)"),
+        _int_param("tileMatrix", f"Zoom level (0 to {MAX_ZOOM})", MAX_ZOOM),
+        _int_param("tileCol", "Tile column (x), below 2^tileMatrix", (1 << MAX_ZOOM) - 1),
+        _int_param("tileRow", "Tile row (y), below 2^tileMatrix", (1 << MAX_ZOOM) - 1),
     ]
     json_ok = {"description": "A JSON document", "content": {docs.JSON: {"schema": {}}}}
     tile_ok = {"description": "A Mapbox Vector Tile (empty body: no features)",
