@@ -111,6 +111,17 @@ def test_collection_links_its_vector_tilesets_and_the_tileset_its_tiles(client):
     assert decoded(client.get(url).data, "streetlights")
 
 
+def test_only_whole_layers_link_tiles_not_their_part_collections(client):
+    rel = "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector"
+    whole = client.get("/ogc/collections/greenhouses").get_json()["links"]
+    assert [link["rel"] for link in whole].count(rel) == 1
+    part = client.get("/ogc/collections/greenhouses-points").get_json()["links"]
+    assert rel not in [link["rel"] for link in part]
+    tile = get_tile(client, "greenhouses", county_tile(client.application, 8, "greenhouses"))
+    kinds = {f["geometry"]["type"] for f in decoded(tile.data, "greenhouses")}
+    assert kinds == {"Point", "Polygon"}  # a mixed layer's tiles hold both kinds
+
+
 def test_conformance_and_openapi_name_the_tiles(client):
     conforms = client.get("/ogc/conformance").get_json()["conformsTo"]
     for c in ("core", "tileset", "tilesets-list", "geodata-tilesets", "mvt"):

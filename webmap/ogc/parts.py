@@ -155,7 +155,8 @@ def part_collection(store: BaseStore, spec: LayerSpec, part: Part) -> dict[str, 
     links = [
         {**link, "href": _moved(link["href"], spec.name, part.id)}
         for link in doc["links"]
-        if link["rel"] != "enclosure"  # the downloads are of the whole layer
+        # The downloads and the vector tiles (mixed, as MVT allows) are of the whole layer.
+        if link["rel"] not in ("enclosure", docs.TILESETS_VECTOR)
     ]
     links.append(
         docs.link(
