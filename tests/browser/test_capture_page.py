@@ -116,7 +116,8 @@ def test_offline_capture_waits_on_the_phone_and_lands_once(app, live_server_fact
     assert feature["geometry"]["coordinates"] == pytest.approx([112.8233, 39.5151], abs=1e-7)
     from layers.photos import photos_for
 
-    assert len(photos_for(app.config["DATA_DIR"], "streetlights", feature["id"])) == 1
+    files = app.extensions["villageworks.store"].files
+    assert len(photos_for(files, "streetlights", feature["id"])) == 1
     done = page.inner_text("#cap-done-list li")
     assert feature["id"] in done
     forget_expected_failures(page_checked)
