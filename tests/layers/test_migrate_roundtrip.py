@@ -16,6 +16,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from county_specs import BENCHES_TOML
 from geometries import point
 
 from layers.backends import migrate, open_store
@@ -32,18 +33,7 @@ PHOTO = ROOT / "tests" / "data" / "photos" / "Canon_40D.jpg"
 WELLS = ROOT / "tests" / "data" / "import" / "shanyin" / "wells.geojson"
 PASSWORD = "correct-horse-9"
 LIGHT = {"power_source": "solar", "pole_height_m": 8, "status": "working"}
-BENCHES = """name = "benches"
-kind = "work"
-geometry = ["Point"]
-id_prefix = "BN"
-label = { zh = "村口长椅", en = "Village benches" }
-
-[[fields]]
-name = "seats"
-type = "integer"
-required = true
-label = { zh = "座位数", en = "Seats" }
-"""
+BENCHES = BENCHES_TOML
 
 
 @pytest.fixture

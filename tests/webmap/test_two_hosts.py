@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from county_specs import BENCHES_TOML
 from live_servers import gunicorn_server
 
 from layers.backends import seed_if_empty
@@ -28,18 +29,7 @@ DEMO = ROOT / "data" / "demo"
 PHOTO = ROOT / "tests" / "data" / "photos" / "Canon_40D.jpg"
 WELLS = ROOT / "tests" / "data" / "import" / "shanyin" / "wells.geojson"
 PASSWORD = "correct-horse-9"
-BENCHES = """name = "benches"
-kind = "work"
-geometry = ["Point"]
-id_prefix = "BN"
-label = { zh = "村口长椅", en = "Village benches" }
-
-[[fields]]
-name = "seats"
-type = "integer"
-required = true
-label = { zh = "座位数", en = "Seats" }
-""".encode()
+BENCHES = BENCHES_TOML.encode()
 
 
 @pytest.fixture
