@@ -19,6 +19,7 @@ import pytest
 
 from layers.backends import open_store
 from layers.specs import SpecError, SpecRegistry
+from layers.users import files_of
 
 pytestmark = pytest.mark.slow
 
@@ -250,11 +251,12 @@ def strict_site(tmp_path: Path, rel: Any, gunicorn: Any) -> Any:
     """The demo county where the county's TOML files raise the roles: only admins write
     the roadside shops and the ledger items (``write_role = "admin"``)."""
     data = rel.demo_data_dir(tmp_path / "data")
-    shops = data / "specs" / "shops.toml"
-    shops.write_text('write_role = "admin"\n' + shops.read_text(encoding="utf-8"), "utf-8")
-    (data / "specs" / "ledger_rights.toml").write_text(
-        'name = "ledger"\nwrite_role = "admin"\n', "utf-8"
-    )
+    # Through the site's files: on PostGIS the county's specs live in the database.
+    files = files_of(data)
+    shops = files.read("specs/shops.toml")
+    assert shops is not None
+    files.write("specs/shops.toml", b'write_role = "admin"\n' + shops)
+    files.write("specs/ledger_rights.toml", b'name = "ledger"\nwrite_role = "admin"\n')
     tokens = rel.make_accounts(data)
     server = gunicorn(data, workers=2)
     server.tokens = tokens

@@ -92,6 +92,10 @@ def site(tmp_path, rel):
         "name": "viewer1",
         "action": "disable",
         "code": "ABCDEFGHJK",
+        "tms": "WebMercatorQuad",
+        "z": "10",
+        "x": "822",
+        "y": "389",
     }
 
     class Site:

@@ -91,6 +91,11 @@ _STRING: dict[str, Any] = {"type": "string"}
 _STRINGS: dict[str, Any] = {"type": "array", "items": {"type": "string"}}
 
 
+#: ``limit=``, ``offset=``, ``after=``, ``bbox=`` and ``datetime=`` with nothing after
+#: the ``=`` are taken as absent (as HTML forms send them), and the document says so.
+_EMPTY_IS_ABSENT: dict[str, Any] = {"allowEmptyValue": True}
+
+
 def _query_parameters(crs_all: list[str], max_limit: int) -> dict[str, Any]:
     crs_schema = {"type": "string", "format": "uri", "enum": crs_all}
     # OGC API - Features Part 1 (/req/core/fc-limit-definition): the maximum is declared,
@@ -102,19 +107,26 @@ def _query_parameters(crs_all: list[str], max_limit: int) -> dict[str, Any]:
             f"Features per page (default {DEFAULT_LIMIT}; larger values are lowered to "
             f"{max_limit})",
             limit_schema,
+            **_EMPTY_IS_ABSENT,
         ),
         "offset": _query(
-            "offset", "Features to skip", {"type": "integer", "minimum": 0, "default": 0}
+            "offset",
+            "Features to skip",
+            {"type": "integer", "minimum": 0, "default": 0},
+            **_EMPTY_IS_ABSENT,
         ),
         "after": _query(
             "after",
             "Start after this feature id (keyset paging, as next links do)",
-            {"type": "string", "maxLength": 200},
+            # A NUL is in no feature id (PostgreSQL text cannot hold one): answered 400.
+            {"type": "string", "maxLength": 200, "pattern": "^[^\\u0000]*$"},
+            **_EMPTY_IS_ABSENT,
         ),
         "bbox": _query(
             "bbox",
             "minx,miny,maxx,maxy in bbox-crs (CRS84 lon/lat by default)",
             {"type": "string", "pattern": BBOX_PATTERN},
+            **_EMPTY_IS_ABSENT,
         ),
         "bbox-crs": _query("bbox-crs", "CRS of bbox", crs_schema),
         "crs": _query("crs", "CRS of the response geometries", crs_schema),
@@ -124,6 +136,7 @@ def _query_parameters(crs_all: list[str], max_limit: int) -> dict[str, Any]:
             "nothing) for an open end; the start must not be after the end. A collection "
             "without dates answers 400 (its own items path does not list the parameter)",
             {"type": "string", "pattern": DATETIME_PATTERN},
+            **_EMPTY_IS_ABSENT,
         ),
         "f": _query("f", "Response format", {"type": "string", "enum": list(FORMATS)}),
         "lang": _query("lang", "Interface language", {"type": "string", "enum": ["zh", "en"]}),
