@@ -12,7 +12,8 @@ relative path (``uploads/U-1/original``). :class:`SiteFiles` reads and writes th
   modified), so that app servers over one database share everything and their data
   directories are only caches that may be empty. A write is one autocommit statement
   (committed means durable); :meth:`SiteFiles.lock` is a PostgreSQL advisory lock, so a
-  read-modify-write under it is serialised across every worker of every host.
+  read-modify-write under it is serialised across every worker of every host. Triggers
+  of the table announce every change of a ``specs/`` file (:data:`FILES_NOTIFY_DDL`).
 
 :func:`site_files` picks one: PostgreSQL when a database URL is set. Paths are relative,
 ``/``-separated, without ``..``; anything else is refused.
@@ -48,6 +49,62 @@ FILES_DDL = """CREATE TABLE IF NOT EXISTS vw_files (
     path text COLLATE "C" PRIMARY KEY,
     body bytea NOT NULL,
     modified double precision NOT NULL)"""
+
+#: The channel on which PostgreSQL announces a change of a ``specs/`` file (the payload:
+#: the schema of that ``vw_files``), whatever wrote it: :mod:`layers.spec_listen`.
+SPECS_CHANNEL = "vw_specs"
+#: The triggers of ``vw_files`` that send it (row triggers filtered on the path, so other
+#: files cost nothing; TRUNCATE per statement).
+SPECS_TRIGGERS = (
+    "vw_files_specs_ins",
+    "vw_files_specs_upd",
+    "vw_files_specs_del",
+    "vw_files_specs_t",
+)
+#: Creates the function and :data:`SPECS_TRIGGERS` when one is missing (a database from
+#: before them included), once, under an advisory lock; a role that may not create them
+#: is warned about and left with the per-request query (:mod:`layers.spec_listen`).
+FILES_NOTIFY_DDL = """DO $ddl$ BEGIN
+    IF (SELECT count(*) FROM pg_trigger WHERE tgrelid = 'vw_files'::regclass AND tgname IN
+        ('vw_files_specs_ins', 'vw_files_specs_upd', 'vw_files_specs_del', 'vw_files_specs_t'))
+        < 4 THEN
+        PERFORM pg_advisory_xact_lock(hashtext('villageworks:vw_files_specs'));
+        CREATE OR REPLACE FUNCTION vw_files_specs_notify() RETURNS trigger
+            LANGUAGE plpgsql AS $fn$
+            BEGIN PERFORM pg_notify('vw_specs', TG_TABLE_SCHEMA); RETURN NULL; END $fn$;
+        DROP TRIGGER IF EXISTS vw_files_specs_ins ON vw_files;
+        DROP TRIGGER IF EXISTS vw_files_specs_upd ON vw_files;
+        DROP TRIGGER IF EXISTS vw_files_specs_del ON vw_files;
+        DROP TRIGGER IF EXISTS vw_files_specs_t ON vw_files;
+        CREATE TRIGGER vw_files_specs_ins AFTER INSERT ON vw_files FOR EACH ROW
+            WHEN (starts_with(NEW.path, 'specs/')) EXECUTE FUNCTION vw_files_specs_notify();
+        CREATE TRIGGER vw_files_specs_upd AFTER UPDATE ON vw_files FOR EACH ROW
+            WHEN (starts_with(NEW.path, 'specs/') OR starts_with(OLD.path, 'specs/'))
+            EXECUTE FUNCTION vw_files_specs_notify();
+        CREATE TRIGGER vw_files_specs_del AFTER DELETE ON vw_files FOR EACH ROW
+            WHEN (starts_with(OLD.path, 'specs/')) EXECUTE FUNCTION vw_files_specs_notify();
+        CREATE TRIGGER vw_files_specs_t AFTER TRUNCATE ON vw_files FOR EACH STATEMENT
+            EXECUTE FUNCTION vw_files_specs_notify();
+    END IF;
+EXCEPTION WHEN insufficient_privilege OR read_only_sql_transaction THEN
+    RAISE WARNING 'vw_files: no spec triggers (%): every request asks for the specs', SQLERRM;
+END $ddl$"""
+
+_spec_writes = [0]
+_spec_writes_guard = threading.Lock()
+
+
+def spec_writes() -> int:
+    """How many writes of ``specs/`` files this process made in PostgreSQL: a change
+    its own requests must see at once, before the notification comes back."""
+    return _spec_writes[0]
+
+
+def _wrote(prefix: str) -> None:
+    """Count a write of ``prefix`` (a path, or a tree's prefix) if it may touch specs/."""
+    if prefix.startswith("specs/") or "specs/".startswith(prefix):
+        with _spec_writes_guard:
+            _spec_writes[0] += 1
 
 
 def clean_path(path: str) -> str:
@@ -214,6 +271,7 @@ class PgFiles(SiteFiles):
         self._held = threading.local()
         with pool.connection() as conn:
             conn.execute(FILES_DDL)
+            conn.execute(FILES_NOTIFY_DDL)
 
     def read(self, path: str) -> bytes | None:
         with self.pool.connection() as conn:
@@ -230,10 +288,12 @@ class PgFiles(SiteFiles):
                 "modified = EXCLUDED.modified",
                 (clean_path(path), bytes(data), time.time()),
             )
+        _wrote(clean_path(path))
 
     def delete(self, path: str) -> bool:
         with self.pool.connection() as conn:
             cur = conn.execute("DELETE FROM vw_files WHERE path = %s", (clean_path(path),))
+        _wrote(clean_path(path))
         return bool(cur.rowcount)
 
     def delete_tree(self, prefix: str) -> int:
@@ -241,6 +301,7 @@ class PgFiles(SiteFiles):
             cur = conn.execute(
                 "DELETE FROM vw_files WHERE starts_with(path, %s)", (_prefix(prefix),)
             )
+        _wrote(_prefix(prefix))
         return int(cur.rowcount)
 
     def list(self, prefix: str = "") -> list[str]:

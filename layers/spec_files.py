@@ -7,10 +7,19 @@ database declares the same layers. :func:`load_specs` builds the registry from t
 
 A store's registry is a :class:`SiteSpecs`: the same object for the store's lifetime, whose
 content :meth:`SiteSpecs.refresh` replaces (whole, in one assignment) when the spec files
-moved, measured by :func:`specs_version` (one query on a database, a directory listing
-otherwise). The web app refreshes it before each request, so a layer declared through
-one server (``villageworks layers add``, ``POST /admin/layers``) is served by every
-other at its next request. A request already running keeps the specs it started with.
+moved. The web app refreshes it before each request, so a layer declared through one
+server (``villageworks layers add``, ``POST /admin/layers``) is served by every other at
+its next request; a request already running keeps the specs it started with. What a
+refresh costs while nothing moved:
+
+- on a database, no round trip: the process's LISTEN connection is drained without
+  blocking (:mod:`layers.spec_listen`; triggers of ``vw_files`` notify every change of
+  ``specs/``), and this process's own spec writes are counted
+  (:func:`layers.site_files.spec_writes`), so its next request sees them even before the
+  notification is back. Without a listener (lost, database restarted, no triggers) each
+  refresh asks the database, :func:`specs_version`'s one query, until it listens again;
+- in a data directory, one ``scandir`` of ``specs/`` with a ``stat`` per declaration
+  (:func:`specs_version`).
 
 :func:`add_spec_file` checks a declaration with the registry's own checks (and against
 the specs already declared) before writing it, so a bad file never reaches the site.
@@ -19,7 +28,9 @@ the specs already declared) before writing it, so a bad file never reaches the s
 from __future__ import annotations
 
 import logging
+import os
 import re
+import stat
 import tempfile
 import threading
 from collections.abc import Callable
@@ -28,7 +39,8 @@ from typing import Any
 
 from geo.messages import register
 from layers.errors import BadRequest
-from layers.site_files import DirFiles, PgFiles, SiteFiles
+from layers.site_files import DirFiles, PgFiles, SiteFiles, spec_writes
+from layers.spec_listen import SpecListener, listener_for
 from layers.specs import LayerSpec, SpecError, SpecRegistry
 
 log = logging.getLogger(__name__)
@@ -81,8 +93,9 @@ def load_specs(files: SiteFiles) -> SpecRegistry:
 
 def specs_version(files: SiteFiles) -> tuple[Any, ...]:
     """What changes whenever a declaration is added, replaced or removed: one query on
-    a database (count, newest change, total size), file names with sizes and times in
-    a data directory."""
+    a database (count, newest change, total size); in a data directory one listing of
+    ``specs/`` with each declaration's inode, size and time in nanoseconds (an atomic
+    replace is a new inode, whatever the clock's grain)."""
     if isinstance(files, PgFiles):
         with files.pool.connection() as conn:
             row = conn.execute(
@@ -90,7 +103,29 @@ def specs_version(files: SiteFiles) -> tuple[Any, ...]:
                 "FROM vw_files WHERE starts_with(path, 'specs/') AND path LIKE '%%.toml'"
             ).fetchone()
         return tuple(row or ())
+    if isinstance(files, DirFiles):
+        return _listing(os.path.join(files.root, SPECS))
     return tuple((p, files.stat(p)) for p in spec_paths(files))
+
+
+def _listing(folder: str) -> tuple[tuple[str, int, int, int], ...]:
+    """``(name, inode, size, mtime_ns)`` of each ``*.toml`` file of ``folder``, sorted:
+    one ``scandir`` and a ``stat`` per declaration (no walk)."""
+    found = []
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if not entry.name.endswith(".toml"):
+                    continue
+                try:
+                    info = entry.stat()
+                except FileNotFoundError:
+                    continue  # removed since the listing
+                if stat.S_ISREG(info.st_mode):
+                    found.append((entry.name, info.st_ino, info.st_size, info.st_mtime_ns))
+    except (FileNotFoundError, NotADirectoryError):
+        return ()
+    return tuple(sorted(found))
 
 
 def adopt_local_specs(files: SiteFiles, data_dir: Path) -> list[str]:
@@ -113,13 +148,14 @@ def adopt_local_specs(files: SiteFiles, data_dir: Path) -> list[str]:
 
 class SiteSpecs(SpecRegistry):
     """A store's registry over its site files (``files()`` gives them), loaded on first use
-    and reloaded by :meth:`refresh` when :func:`specs_version` moved."""
+    and reloaded by :meth:`refresh` when the declarations moved."""
 
     def __init__(self, files: Callable[[], SiteFiles], data_dir: Path | None = None):
         self._files = files
         self._data_dir = data_dir
         self._loaded: dict[str, LayerSpec] | None = None
-        self._version: tuple[Any, ...] | None = None
+        self._at: tuple[Any, ...] | None = None
+        self._listener: SpecListener | None = None
         self._reload = threading.Lock()
         #: Layers whose spec the last :meth:`refresh` changed (not new ones).
         self.changed: list[str] = []
@@ -137,25 +173,43 @@ class SiteSpecs(SpecRegistry):
     def _specs(self, value: dict[str, LayerSpec]) -> None:
         self._loaded = value
 
+    def _state(self, files: SiteFiles) -> tuple[Any, ...]:
+        """What moves with the declarations, measured before they are read. On a
+        database: the listener's generation and this process's own spec writes, no
+        round trip (:mod:`layers.spec_listen`); without a listener, the query of
+        :func:`specs_version`. In a data directory: its listing."""
+        if not isinstance(files, PgFiles):
+            return ("listing", specs_version(files))
+        if self._listener is None:
+            self._listener = listener_for(files.pool.url)
+        generation = self._listener.poll()
+        if generation is None:
+            return ("asked", specs_version(files), spec_writes())
+        return ("listened", generation, spec_writes())
+
     def refresh(self) -> bool:
         """Reload when the declarations moved (or were never loaded); whether it did.
         The new registry replaces the old one in one assignment: readers see either.
         :attr:`changed` then names the layers declared anew or differently."""
         files = self._files()
-        version = specs_version(files)
-        if self._loaded is not None and version == self._version:
+        state = self._state(files)
+        if self._loaded is not None and state == self._at:
             return False
         with self._reload:
-            if self._loaded is not None and version == self._version:
-                return False
+            if self._loaded is not None and state == self._at:
+                return False  # another thread reloaded meanwhile
             if self._data_dir is not None and self._loaded is None:
-                adopt_local_specs(files, self._data_dir)
-                version = specs_version(files)
+                if adopt_local_specs(files, self._data_dir):
+                    state = self._state(files)
             old = self._loaded or {}
             fresh = {spec.name: spec for spec in load_specs(files)}
             self.changed = [n for n, spec in fresh.items() if n in old and old[n] != spec]
-            self._loaded, self._version = fresh, version
+            self._loaded, self._at = fresh, state
         return True
+
+    def listener(self) -> SpecListener | None:
+        """The database listener these specs follow, once they asked it."""
+        return self._listener
 
 
 def site_specs(store: Any) -> SiteSpecs:

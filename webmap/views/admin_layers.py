@@ -7,8 +7,9 @@ The file is checked whole with the registry's own checks before anything is writ
 (``layers.spec_files.add_spec_file``); a bad one gets 400 naming the file and the key.
 A declaration is one of the site's files, so with a database every server serves the new
 layer from its next request on: before each request the store's specs are reloaded when
-their version moved (``layers.spec_files.refresh_specs``: one query, or a directory
-listing).
+they moved (``layers.spec_files.refresh_specs``: on a database a non-blocking look at the
+process's LISTEN connection, no round trip; in a data directory one listing of
+``specs/``).
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ register(
 
 @bp.before_app_request
 def _fresh_specs() -> None:
-    """Take up a layer another server (or the CLI) declared since the last request."""
+    """Take up a layer another server (or the CLI) declared since the last request: in
+    this thread, before the request, so a notification already received is never left
+    for later."""
     from flask import current_app
 
     store = current_app.extensions.get(STORE)
