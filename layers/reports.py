@@ -76,6 +76,11 @@ for _code, _zh, _en in (
         "照片太多（最多 {limit} 张）",
         "Too many photos (at most {limit})",
     ),
+    (
+        "resident_report_removed",
+        "用这个幂等键（Idempotency-Key）提交的报事已被删除",
+        "The report first sent with this Idempotency-Key has been removed",
+    ),
 ):
     register(_code, _zh, _en)
 
@@ -249,17 +254,28 @@ def submit_report(
     margin_m: float = DEFAULT_MARGIN_M,
     max_pixels: int = 40_000_000,
     today: dt.date | None = None,
+    idempotency_key: str | None = None,
 ) -> dict[str, Any]:
-    """Check and store one resident's report with its photos; ``{"code", "id"}``.
+    """Check and store one resident's report with its photos; ``{"code", "id",
+    "replayed"}``.
 
     Raises :class:`BadRequest` naming a malformed field, :class:`ValidationFailed` for a
     location outside the county, a photo that is not a JPEG or PNG (or too large) or a
     field the layer refuses. Nothing is stored then. Photos are re-encoded
     (:meth:`layers.photos.PhotoStore.save`), so their EXIF never reaches the public copy.
+
+    With an ``idempotency_key`` (:func:`layers.capture.check_key`) that came before, the
+    request is checked as usual and then answered as the first one was, with its code and
+    id, storing nothing (no report, no photo, no link), as a capture is: the key is kept
+    by the store (``vw_idempotency`` on PostGIS), so every worker and server agrees.
     """
     lon, lat = check_input(store, report)
     _check_photos(report.photos, max_pixels)
     _located(store, lon, lat, margin_m)
+    key = f"{SOURCE}:{idempotency_key}" if idempotency_key else None
+    earlier = _earlier(store, key) if key else None
+    if earlier is not None:
+        return earlier
     props = report_properties(report, places, (lon, lat), today or dt.date.today())
     props["code"] = _unused_code(store)
     photos = PhotoStore(store.files)
@@ -267,11 +283,29 @@ def submit_report(
              for name, data in report.photos]  # fmt: skip
     change = Change("create", geometry={"type": "Point", "coordinates": [lon, lat]},
                     properties=props, margin_m=margin_m)  # fmt: skip
-    result = store.commit(LAYER, [change], user=RESIDENT, source=SOURCE)
+    result = store.commit(LAYER, [change], user=RESIDENT, source=SOURCE, idempotency_key=key)
+    if result.replayed:  # the same request, sent at the same moment, landed first
+        return _answer(result.features)
     fid = result.ids[0]
     if saved:
         photos.link(LAYER, fid, [p.id for p in saved])
-    return {"code": props["code"], "id": fid}
+    return {"code": props["code"], "id": fid, "replayed": False}
+
+
+def _earlier(store: BaseStore, key: str) -> dict[str, Any] | None:
+    """The answer of the report first stored under idempotency ``key``, if any: the one
+    commit template looks the key up (a dry run of no change writes nothing)."""
+    found = store.commit(LAYER, [], user=RESIDENT, source=SOURCE, idempotency_key=key,
+                         dry_run=True)  # fmt: skip
+    return _answer(found.features) if found.replayed else None
+
+
+def _answer(features: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """``{"code", "id", "replayed"}`` of a replayed report; 404 once it was deleted."""
+    if not features:
+        raise NotFound("resident_report_removed")
+    props, fid = features[0]["properties"], str(features[0]["id"])
+    return {"code": str(props.get("code") or ""), "id": fid, "replayed": True}
 
 
 def find_by_code(store: BaseStore, code: Any) -> dict[str, Any]:

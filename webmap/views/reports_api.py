@@ -1,7 +1,12 @@
 """The residents' channel API (群众报事): no account needed.
 
 - ``POST /api/reports``: JSON ``{lon, lat, category, description, phone?}`` or multipart
-  with the same fields and files ``photos`` -> 201 ``{"code", "id", "url"}``.
+  with the same fields and files ``photos`` -> 201 ``{"code", "id", "url"}``. With an
+  ``Idempotency-Key`` header (8-100 of ``A-Z a-z 0-9 _ . : -``, as for captures; else
+  400), a request whose key came before is checked as usual and then answered with the
+  first report's 201 body again (header ``Idempotent-Replayed: true``), storing nothing:
+  no report, no photo. The key is kept by the store, so every worker and server knows
+  it. The page sends one per report, and a queued report keeps its key.
 - ``GET /api/reports/<code>``: the report as its resident follows it (never the phone).
 - ``POST /api/reports/<code>/rating``: ``{rating: 1-5, comment?}``; 409 before it is
   solved or a second time; 1-2 reopens it.
@@ -30,6 +35,7 @@ import orjson
 from flask import Blueprint, Response, current_app, request, url_for
 from werkzeug.exceptions import TooManyRequests
 
+from layers.capture import check_key
 from layers.errors import BadRequest, Forbidden, NotFound
 from layers.rate_limit import RateLimit
 from layers.reports import (
@@ -129,10 +135,14 @@ def resident_report_stats(year: int | None = None) -> ReportStats:
 @bp.post("")
 @public_write
 def create_report() -> Response:
-    """Store one resident's report; 201 with its tracking code."""
+    """Store one resident's report; 201 with its tracking code. A request with an
+    ``Idempotency-Key`` that came before gets the first answer again (201, the same code,
+    id and url; header ``Idempotent-Replayed: true``) and stores nothing."""
     settings = get_settings()
+    key = check_key(request.headers.get("Idempotency-Key"))
     fields, photos = _body()
     if str(fields.get("website") or "").strip():  # the honeypot: a bot filled it in
+        # Before any look-up of the key: a bot learns nothing about a key it sends.
         code = new_code()
         body = {"code": code, "id": "RP-000000", "url": f"/reports/{code}"}
         return _no_store(json_response(body, 201))
@@ -145,6 +155,8 @@ def create_report() -> Response:
         photos=photos,
     )
     check_input(get_store(), report)  # a malformed request is not counted
+    # Counted before the key is looked up, a retry like a new report: past the limit both
+    # get 429, so the limit says nothing about whether a key was used.
     _admit("resident_reports", settings.reports_per_hour, HOUR_S, _client(),
            "reports.api.too_many")  # fmt: skip
     made = submit_report(
@@ -153,9 +165,14 @@ def create_report() -> Response:
         places=snapshot().places,
         margin_m=float(current_app.config["AREA_MARGIN_M"]),
         max_pixels=settings.max_photo_pixels,
+        idempotency_key=key,
     )
+    replayed = made.pop("replayed", False)
     made["url"] = f"/reports/{made['code']}"
-    return _no_store(json_response(made, 201))
+    response = _no_store(json_response(made, 201))
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
 
 
 def _with_photo_urls(body: dict[str, Any]) -> dict[str, Any]:
