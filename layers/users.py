@@ -5,7 +5,9 @@
   account's next successful login. An unknown name is checked against a dummy hash of the
   same parameters, so a login costs the same whether the name exists or not.
 - API tokens are random, shown once, and stored only as SHA-256 hashes, so a copy of the
-  file holds no usable token.
+  file holds no usable token. A revoked token's hash is kept (the latest
+  :data:`REVOKED_TOKENS_KEPT` per account, ``revoked_tokens``): it opens nothing, but a
+  client still sending it is known as no guesser (:meth:`UserStore.issued_token`).
 - An account may be scoped to townships (``areas``: boundary ids of ``level=township``
   features, for field and planner accounts; none: the whole county). The change planner
   gets them with the account's role through :meth:`User.author` and refuses writes and
@@ -57,6 +59,8 @@ ARGON2_MEMORY_KIB, ARGON2_TIME, ARGON2_LANES = 19456, 2, 1
 SESSION_MAX_AGE_S = 31 * 24 * 3600
 #: Sessions kept per account; a new login beyond this ends the oldest.
 MAX_SESSIONS = 20
+#: Hashes of revoked tokens an account keeps, to know a client still sending one.
+REVOKED_TOKENS_KEPT = 20
 _HASHER = PasswordHasher(
     time_cost=ARGON2_TIME,
     memory_cost=ARGON2_MEMORY_KIB,
@@ -411,15 +415,30 @@ class UserStore:
         return token
 
     def revoke_tokens(self, name: str) -> int:
-        """Revoke every token of ``name``; returns how many were revoked."""
+        """Revoke every token of ``name``; returns how many were revoked. Their hashes
+        move to ``revoked_tokens`` (the latest :data:`REVOKED_TOKENS_KEPT`)."""
         with self._lock:
             doc = self._read()
             if name not in doc["users"]:
                 raise NotFound(what="user", value=name)
-            count = len(doc["users"][name]["tokens"])
-            doc["users"][name]["tokens"] = []
+            entry = doc["users"][name]
+            count = len(entry["tokens"])
+            revoked = [*entry.get("revoked_tokens", []), *(t["hash"] for t in entry["tokens"])]
+            entry["tokens"] = []
+            entry["revoked_tokens"] = revoked[-REVOKED_TOKENS_KEPT:]
             self._write(doc)
         return count
+
+    def issued_token(self, token: str) -> bool:
+        """Whether ``token`` is or was a token of an account here: live, of a disabled
+        account, or revoked. Such a token opens nothing once it is not live, but whoever
+        sends it guesses nothing (the token throttle does not count it)."""
+        wanted = token_hash(token)
+        for entry in self._read()["users"].values():
+            hashes = [t["hash"] for t in entry["tokens"]] + list(entry.get("revoked_tokens", []))
+            if any(hmac.compare_digest(h, wanted) for h in hashes):
+                return True
+        return False
 
     def user_for_token(self, token: str) -> User | None:
         """The active account owning ``token``, or None."""

@@ -10,7 +10,9 @@
   ends with logout, a password change, disabling or enabling the account.
 - Failed logins back off exponentially per account and per address, counted for every
   worker (and, with a database, every server) in one site file
-  (``layers.login_throttle``): 429 with ``Retry-After``.
+  (``layers.login_throttle``): 429 with ``Retry-After``. Wrong API tokens (Bearer, or
+  Basic with the token as the password) back off the same way per address, under their
+  own count (:func:`_token_user`).
 - After logging in, ``?next=`` is followed only to a path of this site.
 """
 
@@ -36,14 +38,16 @@ from flask import (
     session,
     url_for,
 )
+from werkzeug.exceptions import TooManyRequests
 from werkzeug.wrappers import Response
 
+from geo.messages import render
 from layers.errors import BadRequest, Forbidden, Unauthorized
 from layers.login_throttle import LoginThrottle
 from layers.users import User, UserStore
 from webmap import basic_auth, extensions
 from webmap.extensions import get_users
-from webmap.i18n import translate
+from webmap.i18n import current_lang, translate
 
 bp = Blueprint("auth", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -57,12 +61,9 @@ def current_user() -> User | None:
         return g.user
     user: User | None = None
     header = request.headers.get("Authorization", "")
-    if header.startswith("Bearer "):
-        user = get_users().user_for_token(header[7:].strip())
+    if header.startswith(("Bearer ", "Basic ")):
         g.via_token = True
-    elif header.startswith("Basic "):  # the API token as the password (webmap/basic_auth.py)
-        g.via_token = True
-        user = basic_auth.basic_user(header, get_users())
+        user = _token_user(header)
     elif session.get("user"):
         # The cookie names a server-side session; one that has ended (logout, password
         # change, account disabled or re-enabled) is no session.
@@ -72,6 +73,41 @@ def current_user() -> User | None:
             session.pop("sid", None)
     g.user = user
     return user
+
+
+def _token_user(header: str) -> User | None:
+    """The account of a Bearer token (None for a wrong one) or of Basic credentials with
+    the token as the password (401 when refused: :mod:`webmap.basic_auth`). Wrong tokens
+    are counted per client address (:meth:`LoginThrottle.token_failed`); an address over
+    its share gets 429 with ``Retry-After`` before its token is even looked at."""
+    throttle: LoginThrottle = current_app.extensions[THROTTLE]
+    address = request.remote_addr or ""
+    wait = throttle.token_wait(address)
+    if wait > 0:
+        g.user = None  # the error page asks who is asking: nobody, and nothing is counted
+        seconds = max(1, math.ceil(wait))
+        message = render("token_too_many", current_lang(), seconds=seconds)
+        raise TooManyRequests(description=message, retry_after=seconds)
+    if header.startswith("Bearer "):
+        token = header[7:].strip()
+        user = get_users().user_for_token(token)
+        if user is None:
+            _token_refused(throttle, address, header, token)
+        return user
+    try:
+        return basic_auth.basic_user(header, get_users())
+    except basic_auth.BasicAuthRefused as refused:
+        if refused.code != "basic_malformed":  # a token was tried, and was refused
+            _token_refused(throttle, address, header, basic_auth.credentials(header)[1])
+        raise
+
+
+def _token_refused(throttle: LoginThrottle, address: str, header: str, token: str) -> None:
+    """Count a refused token unless it is one this site issued (revoked, of a disabled
+    account, or another account's): whoever sends it guesses nothing, and a client left
+    with an old token must not hold up its address."""
+    if not get_users().issued_token(token):
+        throttle.token_failed(address, header)
 
 
 def csrf_token() -> str:

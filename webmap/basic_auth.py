@@ -12,9 +12,14 @@ Bearer header (QGIS before 3.32, whose built-in authentication is Basic; GDAL wi
   name of the token's own account; a name of *another* account is refused (401), so a
   mix-up of two people's credentials is never silently accepted as one of them.
 - Refused credentials (malformed header, wrong or revoked token, another account's name)
-  answer 401 with a message saying which, in the request's language. A wrong token is
-  not throttled, exactly as a wrong Bearer token is not: tokens are 256-bit random
-  values, and no password is ever checked here.
+  answer 401 with a message saying which, in the request's language. A token the site
+  never issued counts as a failed token attempt of the client address, as a wrong
+  Bearer token does (:func:`webmap.auth.current_user`,
+  :meth:`layers.login_throttle.LoginThrottle.token_failed`): past
+  ``FREE_TOKENS_PER_ADDRESS`` different wrong tokens the address gets 429 with
+  ``Retry-After``, before any token is checked, backing off as failed logins do.
+  Tokens are 256-bit random values and no password is ever checked here; the throttle
+  bounds guessing anyway.
 - A browser may remember Basic credentials and send them with a forged cross-site form:
   a write that a browser marks as coming from another site is refused (403).
 - Every 401 of an API route (``/api/``, ``/ogc``) advertises both schemes:
@@ -70,7 +75,9 @@ def credentials(header: str) -> tuple[str, str]:
 
 
 def _refuse(key: str) -> BasicAuthRefused:
-    g.pop("user", None)  # error pages may ask who is logged in: nobody
+    # Error pages ask who is logged in: nobody, without checking the header again (which
+    # would raise inside the error page and count the wrong token twice).
+    g.user = None
     return BasicAuthRefused(key)
 
 
@@ -87,7 +94,7 @@ def basic_user(header: str, users: UserStore) -> User:
     if name and name != user.name and users.get(name) is not None:
         raise _refuse("basic_other_account")
     if request.method not in _SAFE_METHODS and _cross_site():
-        g.pop("user", None)
+        g.user = None
         raise Forbidden()
     return user
 
