@@ -130,7 +130,9 @@ def fits_block(spec: LayerSpec, changes: Sequence[Any]) -> bool:
 @dataclass(eq=False)
 class Block:
     """Checked creates, ready to journal: ids, rounded coordinates, clean columns, the
-    system properties every feature shares and each feature's JSON text."""
+    system properties every feature shares and each feature's JSON text. ``reused``
+    names the new ids a deleted feature still holds (a store that keeps deleted
+    features' rows overwrites them)."""
 
     ids: list[str]
     x: np.ndarray
@@ -139,6 +141,7 @@ class Block:
     system: dict[str, Any]
     texts: list[bytes]
     id_texts: list[bytes] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
 
     def record_text(self, head: dict[str, Any], tail: dict[str, Any]) -> list[bytes]:
         """The journal text of the record ``{**head, "changes": ..., **tail}`` in pieces,

@@ -83,6 +83,7 @@ class _Lookup(Mapping[str, dict[str, Any]]):
     def __init__(self, store: PostGISStore, conn: psycopg.Connection[Any], spec: LayerSpec):
         self.store, self.conn, self.spec = store, conn, spec
         self.found: dict[str, dict[str, Any] | None] = {}
+        self.reused: list[str] = []
 
     def prefetch(self, ids: Iterable[str]) -> None:
         wanted = [i for i in dict.fromkeys(ids) if i not in self.found]
@@ -98,12 +99,25 @@ class _Lookup(Mapping[str, dict[str, Any]]):
             self.found[fid] = self.store._feature(self.spec, fid, geometry, props)
 
     def taken(self, ids: list[str]) -> set[str]:
-        """Which of ``ids`` are live features (one query; a block's clash check)."""
+        """Which of ``ids`` are live features (a block's clash check). Those a deleted
+        feature holds are kept in :attr:`reused` (its row is overwritten).
+
+        A block's ids are numbered in a row: the rows between the least and the greatest
+        id of each length (one range of the primary key, empty for new numbers) are read
+        and kept when wanted, instead of sending every id to look up one by one."""
+        wanted = set(ids)
+        lengths = set(map(len, wanted))
+        groups = [wanted] if len(lengths) == 1 else [
+            {i for i in wanted if len(i) == n} for n in lengths
+        ]  # fmt: skip
         rows = self.conn.execute(
-            "SELECT id FROM vw_features WHERE layer = %s AND id = ANY(%s) AND NOT deleted",
-            (self.spec.name, ids),
-        ).fetchall()
-        return {r[0] for r in rows}
+            "SELECT f.id, f.deleted FROM unnest(%s::text[], %s::text[]) AS b (low, high) "
+            "JOIN vw_features f ON f.layer = %s AND f.id BETWEEN b.low AND b.high",
+            ([min(g) for g in groups], [max(g) for g in groups], self.spec.name),
+        ).fetchall() if wanted else []  # fmt: skip
+        found = [(fid, deleted) for fid, deleted in rows if fid in wanted]
+        self.reused = [fid for fid, deleted in found if deleted]
+        return {fid for fid, deleted in found if not deleted}
 
     def __getitem__(self, fid: str) -> dict[str, Any]:
         self.prefetch([fid])
@@ -656,6 +670,8 @@ class _DbWrite:
             now=now,
             extra=extra,
         )
+        if isinstance(entries, Block):
+            entries.reused = lookup.reused
         return Prepared(changes, now, entries, warnings)
 
     def versions(self) -> tuple[int, ...]:
@@ -667,6 +683,7 @@ class _DbWrite:
         ids = prepared.ids
         if isinstance(entries, Block):
             write_block(conn, layer, seq, entries, head, key)
+            ids = ids[-1:]  # a block's ids are numbered upwards: the last is the highest
         else:
             self._persist_entries(head, entries, key)
         conn.execute(

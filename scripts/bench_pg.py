@@ -155,13 +155,18 @@ def big_county(work: Path, size: int) -> Path:
     return folder
 
 
+STAGE = """CREATE TEMP TABLE IF NOT EXISTS vw_stage_points (
+    id text NOT NULL, x float8 NOT NULL, y float8 NOT NULL, feature jsonb NOT NULL)
+    ON COMMIT DELETE ROWS"""
+COPY_STAGE = "COPY vw_stage_points (id, x, y, feature) FROM STDIN"
+
+
 def load_pg(folder: Path, url: str, big: str = "streetlights") -> None:
     """The layers of ``folder`` into the database ``url``: the small ones through the
-    store's seed, ``big`` by COPY (the staging table of the bulk path), as seq 0."""
+    store's seed, ``big`` by COPY into a staging table, as seq 0."""
     import orjson
 
     from layers.backends import demo_dumps
-    from layers.pg_bulk import COPY_STAGE, STAGE
     from layers.postgis import PostGISStore
 
     store = PostGISStore(folder, url)

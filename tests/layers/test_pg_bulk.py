@@ -12,6 +12,7 @@ import pytest
 from psycopg.conninfo import make_conninfo
 
 from layers.bulk import Creates, LazyFeatures, fits_block
+from layers.errors import ValidationFailed
 from layers.postgis import PostGISStore
 
 NOW = "2026-11-27T08:00:00+00:00"
@@ -89,13 +90,6 @@ def _plain(value):
     return bytes(value) if isinstance(value, memoryview) else value
 
 
-def _staged(store: PostGISStore) -> bool:
-    """Whether the store's connection holds the COPY path's staging table."""
-    with store._conn() as conn:
-        row = conn.execute("SELECT to_regclass('pg_temp.vw_stage_points') IS NOT NULL").fetchone()
-    return bool(row and row[0])
-
-
 def test_the_copy_path_leaves_what_the_per_feature_path_leaves(two_stores):
     a, b = two_stores
     creates = _creates(70)
@@ -104,8 +98,8 @@ def test_the_copy_path_leaves_what_the_per_feature_path_leaves(two_stores):
     want = b.commit(
         "streetlights", creates.changes(), user="u", source="upload:U-1", idempotency_key="k"
     )
-    assert _staged(a) and not _staged(b)  # each took its own path
-    assert isinstance(got.features, LazyFeatures)
+    assert isinstance(got.features, LazyFeatures)  # a block, written by COPY
+    assert not isinstance(want.features, LazyFeatures)
     assert got.ids == want.ids and len(got.ids) == 70 and got.seq == want.seq
     assert list(got.features) == want.features
     assert _state(a, "streetlights") == _state(b, "streetlights")
@@ -151,3 +145,34 @@ def test_a_bad_row_writes_nothing_on_the_copy_path(two_stores):
     assert "status" in str(getattr(failed.value, "problems", failed.value))
     assert a.count("streetlights") == 0 and a.version("streetlights") == 0
     assert a.records("streetlights") == []
+
+
+@pytest.mark.parametrize(
+    ("first", "live", "row"), [(1, "SL-000003", 4), (999_998, "SL-1000001", 5)]
+)
+def test_a_live_feature_at_a_new_id_is_refused_by_row(two_stores, first, live, row):
+    """A layer's next id set back by hand below a live feature: the block's clash check
+    names that row (ids of one width, and across widths: SL-999999 then SL-1000000) and
+    writes nothing; a longer id between the new ones (SL-0000025) is no clash."""
+    a, b = two_stores
+    point = {"type": "Point", "coordinates": [112.8, 39.4]}
+    for store in two_stores:
+        store.create("streetlights", point, {"power_source": "solar", "status": "working"},
+                     user="u")  # fmt: skip
+        with store._conn() as conn:
+            conn.execute("UPDATE vw_features SET id = %s WHERE layer = 'streetlights'", (live,))
+            conn.execute(
+                "INSERT INTO vw_features (layer, id, seq, deleted, geom, geometry, properties) "
+                "SELECT layer, 'SL-0000025', seq, deleted, geom, geometry, properties "
+                "FROM vw_features WHERE layer = 'streetlights'"
+            )
+            conn.execute("UPDATE vw_layers SET next_id = %s WHERE name = 'streetlights'", (first,))
+    creates = _creates(5)
+    with pytest.raises(ValidationFailed) as failed:
+        a.commit("streetlights", [creates], user="u", source="upload:U-4")
+    clashes = [(p.row, p.value) for p in failed.value.problems if p.code == "id_taken"]
+    assert clashes == [(row, live)]
+    assert a.count("streetlights") == 2 and a.version("streetlights") == 1
+    with pytest.raises(ValidationFailed) as per_feature:
+        b.commit("streetlights", creates.changes(), user="u", source="upload:U-4")
+    assert [p.row for p in per_feature.value.problems if p.code == "id_taken"] == [row]
