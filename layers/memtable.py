@@ -212,6 +212,19 @@ class FeatureTable(Mapping[str, dict[str, Any]]):
             out.append({"type": "Feature", "id": ids[r], "geometry": geometry, "properties": props})
         return out
 
+    def columns_at(self, rows: np.ndarray) -> tuple[dict[str, np.ndarray], dict[int, Any]]:
+        """The features at ``rows`` column-wise, no dict built per feature: each column's
+        values (NaN: absent) and ``{i: properties}`` of each ``rows[i]`` kept as JSON
+        text, whose properties the columns may not hold exactly (other keys, order)."""
+        raw = self._raw
+        texts = {i: raw[r] for i, r in enumerate(rows.tolist()) if raw[r] is not None}
+        whole = {i: orjson.loads(t).get("properties") or {} for i, t in texts.items()}
+        return {c: self._cols[c].data[rows] for c in self.columns}, whole
+
+    def values_at(self, rows: np.ndarray, key: str) -> np.ndarray:
+        """The values of property ``key`` of the features at ``rows`` (NaN: absent)."""
+        return self._values(rows, key)
+
     def ids_at(self, rows: Iterable[int]) -> list[str]:
         """The ids at ``rows``."""
         ids = self._ids

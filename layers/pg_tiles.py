@@ -17,7 +17,11 @@ if TYPE_CHECKING:
     from layers.postgis import PostGISStore
 
 #: One statement: the rows of the tile, by id, capped; their geometry in tile units and
-#: their properties without nulls and hidden keys; the whole tile as MVT bytes.
+#: their properties without hidden keys, the id as a column of its own; the whole tile as
+#: MVT bytes. ``ST_AsMVT`` leaves out jsonb nulls (and nested arrays and objects) itself,
+#: so the properties are handed over as stored: no ``jsonb_strip_nulls`` and no
+#: ``|| jsonb_build_object('id', ...)``, which built a new jsonb per row (a third of a
+#: z10 tile of 10,000 points). A stored ``id`` property gives way to the feature's id.
 TILE_SQL = """
 WITH bounds AS (
     SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS tile,
@@ -31,8 +35,10 @@ WITH bounds AS (
     ORDER BY f.id COLLATE "C"
     LIMIT %(cap)s
 ), shaped AS (
-    SELECT jsonb_strip_nulls(f.properties - %(hidden)s::text[])
-               || jsonb_build_object('id', f.id) AS props,
+    SELECT CASE WHEN f.properties ? 'id' THEN f.properties - (%(hidden)s::text[] || '{id}')
+                WHEN cardinality(%(hidden)s::text[]) > 0 THEN f.properties - %(hidden)s::text[]
+                ELSE f.properties END AS props,
+           f.id,
            ST_AsMVTGeom(ST_Transform(f.geom, 3857), b.tile, %(extent)s, %(buffer)s, true)
                AS geom
     FROM found f, bounds b

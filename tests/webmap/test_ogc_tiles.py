@@ -234,6 +234,11 @@ def test_a_tile_is_capped_at_ten_thousand_features_by_id(app):
     ids = [f["properties"]["id"] for f in decoded(body, "visits")]
     assert sorted(ids) == sorted(every)[:50]
     assert MAX_FEATURES == 10_000
+    client = app.test_client()
+    (layer,) = client.get(f"{TILES.format('visits')}?lang=en").get_json()["layers"]
+    assert layer["description"] == "At most 10,000 features per tile: the first 10,000 by id"
+    (layer,) = app.test_client().get(TILES.format("visits")).get_json()["layers"]
+    assert "10,000" in layer["description"] and "要素" in layer["description"]
 
 
 # ---------------------------------------------------------------------------- GDAL
@@ -304,3 +309,97 @@ def test_both_backends_give_the_same_features_for_the_same_tile(tmp_path, pg_url
     finally:
         for s in stores:
             s.close()
+
+
+# ------------------------------------------------------- the column-wise MVT writer
+
+
+def mapbox_tile(every: list[dict], spec, zxy) -> bytes:
+    """The tile as the PyPI encoder ``mapbox-vector-tile`` writes the same features of
+    ``every`` feature of the layer, one dict each (what the GeoJSON store did before
+    :mod:`layers.mvt`)."""
+    from layers.private_fields import hidden_names
+    from layers.tiles import shown_statuses, tile_bounds_m, tile_geometries
+
+    status, statuses = shown_statuses(spec)
+    box = shapely.box(*tile_query_box(*zxy))
+    features = sorted(
+        (
+            f
+            for f in every
+            if f.get("geometry") and box.intersects(shape(f["geometry"]))
+            and (status is None or f["properties"].get(status) in statuses)
+        ),
+        key=lambda f: f["id"],
+    )[:MAX_FEATURES]  # fmt: skip
+    if not features:
+        return b""
+    hidden = hidden_names(spec)
+    geoms = shapely.from_geojson([json.dumps(f["geometry"]) for f in features])
+    tiled = tile_geometries(geoms, tile_bounds_m(*zxy))
+    kept = []
+    for feature, geom in zip(features, tiled, strict=True):
+        props = {
+            k: json.dumps(v, ensure_ascii=False, separators=(",", ":"))
+            if isinstance(v, (list, dict)) else v
+            for k, v in feature["properties"].items()
+            if v is not None and k not in hidden
+        }  # fmt: skip
+        props["id"] = feature["id"]
+        if geom is not None and not geom.is_empty:
+            kept.append({"geometry": geom, "properties": props})
+    if not kept:
+        return b""
+    options = {"extents": 4096, "y_coord_down": True}
+    return mapbox_vector_tile.encode({"name": spec.name, "features": kept}, default_options=options)
+
+
+@pytest.mark.geojson_only
+def test_the_geojson_store_writes_the_bytes_mapbox_vector_tile_writes(tmp_path):
+    from layers import tiles
+    from layers.backends import open_store, seed_if_empty
+    from layers.private_fields import public_spec
+
+    demo = Path(__file__).resolve().parents[2] / "data" / "demo"
+    seed_if_empty(tmp_path, demo)
+    store = open_store(tmp_path)
+    compared = 0
+    try:
+        for layer in ("streetlights", "roads", "boundaries", "reports", "greenhouses", "visits"):
+            every = store.features(layer)
+            anchor = shape(every[0]["geometry"]).representative_point()
+            for spec in (store.spec(layer), public_spec(store.spec(layer))):
+                for z in (6, 8, 10, 12, 14):
+                    zxy = tile_of(anchor.x, anchor.y, z)
+                    ours = tiles.layer_tile(store, spec, *zxy)
+                    assert ours == mapbox_tile(every, spec, zxy), (layer, zxy)
+                    compared += bool(ours)
+    finally:
+        store.close()
+    assert compared > 40
+
+
+def test_the_writer_keeps_each_value_its_type_and_leaves_out_what_is_absent():
+    import numpy as np
+
+    from layers import mvt
+
+    points = shapely.points([[1.2, 2.5], [3.5, 4.4], [5.0, 6.0], [7.0, 8.0]])
+    columns = [
+        ("n", [1, 1.0, True, None]),
+        ("s", ["1", float("nan"), "x", ["a", 1]]),
+        ("id", ["A", "B", "C", "D"]),
+    ]
+    whole = {2: {"extra": "yes", "n": False, "id": "C"}}
+    body = mvt.encode_layer("t", points, columns, whole, 4096)
+    options = {"y_coord_down": True}
+    got = mapbox_vector_tile.decode(body, default_options=options)["t"]["features"]
+    props = [f["properties"] for f in got]
+    assert props[0] == {"n": 1, "s": "1", "id": "A"} and type(props[0]["n"]) is int
+    assert props[1] == {"n": 1.0, "id": "B"} and type(props[1]["n"]) is float
+    assert props[2] == {"extra": "yes", "n": False, "id": "C"}
+    assert props[3] == {"s": '["a",1]', "id": "D"}
+    assert [f["geometry"]["coordinates"] for f in got] == [[1, 2], [4, 4], [5, 6], [7, 8]]
+    assert mvt.encode_layer("t", points[:0], [], {}, 4096) == b""
+    empty = np.array([shapely.Point()], dtype=object)
+    assert mvt.encode_layer("t", empty, [("id", ["A"])], {}, 4096) == b""

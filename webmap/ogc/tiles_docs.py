@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from layers.specs import LayerSpec
-from layers.tiles import MAX_ZOOM
-from webmap.i18n import current_lang
+from layers.tiles import MAX_FEATURES, MAX_ZOOM
+from webmap.i18n import current_lang, translate
 from webmap.ogc import documents as docs
 
 MVT = "application/vnd.mapbox-vector-tile"
@@ -82,7 +82,10 @@ def tileset(spec: LayerSpec, *, limits: bool = True) -> dict[str, Any]:
         ],
     }
     if limits:
-        doc["layers"] = [{"id": cid, "dataType": "vector", "geometryType": spec.geometry}]
+        cap = translate("tiles.cap", cap=f"{MAX_FEATURES:,}")
+        doc["layers"] = [
+            {"id": cid, "dataType": "vector", "geometryType": spec.geometry, "description": cap}
+        ]
         doc["tileMatrixSetLimits"] = [
             {"tileMatrix": str(z), "minTileRow": 0, "maxTileRow": (1 << z) - 1,
              "minTileCol": 0, "maxTileCol": (1 << z) - 1}
