@@ -71,7 +71,7 @@ def encode_layer(
     values = _Values()
     keys: dict[str, int] = {}
     tags = _tags(kept, columns, whole, keys, values)
-    key_order, value_order = _first_use(tags, len(keys), len(values.items))
+    key_order, value_order = _first_use(tags, len(keys), len(values))
     layer = bytearray(_varint(_NAME) + _text(name))
     if len(kept):
         layer += _features(tags, key_order, value_order, types, (gcounts, gflat))
@@ -92,11 +92,16 @@ def _used_in_order(order: np.ndarray) -> list[int]:
 
 
 class _Values:
-    """The distinct attribute values of a layer, numbered as first registered."""
+    """The distinct attribute values of a layer, numbered as first registered (one
+    table per kind: no tuple made per value)."""
 
     def __init__(self) -> None:
-        self.index: dict[tuple[type, Any], int] = {}
-        self.items: list[tuple[type, Any]] = []
+        self.index: dict[type, dict[Any, int]] = {bool: {}, str: {}, int: {}, float: {}}
+        self.kinds: list[type] = []
+        self.values: list[Any] = []
+
+    def __len__(self) -> int:
+        return len(self.values)
 
     def number(self, value: Any) -> int:
         """The value's number, or -1 for a value left out."""
@@ -106,11 +111,12 @@ class _Values:
                 value, kind = orjson.dumps(value).decode(), str
             else:
                 return _ABSENT
-        key = (kind, value)
-        found = self.index.get(key)
+        table = self.index[kind]
+        found = table.get(value)
         if found is None:
-            found = self.index[key] = len(self.items)
-            self.items.append(key)
+            found = table[value] = len(self.values)
+            self.kinds.append(kind)
+            self.values.append(value)
         return found
 
     def numbers(self, column: Sequence[Any]) -> np.ndarray:
@@ -134,17 +140,18 @@ class _Values:
 
     def _strings(self, distinct: list[str]) -> np.ndarray:
         """The numbers of distinct strings, the new ones registered in order."""
-        keys = [(str, u) for u in distinct]
-        get = self.index.get
-        new = [k for k in keys if get(k) is None]
-        start = len(self.items)
-        self.items.extend(new)
-        self.index.update(zip(new, range(start, start + len(new)), strict=True))
-        return np.fromiter((get(k) for k in keys), np.int64, len(keys))
+        table = self.index[str]
+        new = [u for u in distinct if u not in table]
+        start = len(self.values)
+        table.update(zip(new, range(start, start + len(new)), strict=True))
+        self.values.extend(new)
+        self.kinds.extend([str] * len(new))
+        get = table.__getitem__
+        return np.fromiter(map(get, distinct), np.int64, len(distinct))
 
     def wire(self, number: int) -> bytes:
         """The protobuf ``Value`` message of one value."""
-        kind, value = self.items[number]
+        kind, value = self.kinds[number], self.values[number]
         if kind is bool:
             return bytes([0x38, 1 if value else 0])
         if kind is str:
