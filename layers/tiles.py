@@ -4,8 +4,7 @@ One entry point for both stores: :func:`layer_tile` ``(store, spec, z, x, y) -> 
 PostGIS builds the tile in SQL (:mod:`layers.pg_tiles`, ``ST_AsMVT``); the GeoJSON store
 reads the tile's features in one go from its in-memory table (bbox index, column-wise:
 :meth:`layers.store.GeoJSONStore.bbox_columns`, never a feature dict each) and writes
-them with :mod:`layers.mvt` (the bytes the PyPI package ``mapbox-vector-tile`` writes,
-written column-wise, several times faster). Both serve the same features: those whose
+them with the PyPI package ``mapbox-vector-tile``. Both serve the same features: those whose
 geometry intersects the tile grown by its buffer (:func:`tile_query_box`), by id, at most
 :data:`MAX_FEATURES` (10,000, as tipg caps a tile), each with its ``id`` and the
 properties a reader of ``spec`` may see (a :func:`layers.private_fields.public_spec`
@@ -33,10 +32,11 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
+import mapbox_vector_tile
 import numpy as np
+import orjson
 import shapely
 
-from layers import mvt
 from layers.private_fields import hidden_names, row_hidden
 from layers.specs import LayerSpec
 from layers.store import GeoJSONStore
@@ -142,7 +142,7 @@ def layer_tile(
 def _store_tile(store: GeoJSONStore, spec: LayerSpec, zxy: tuple[int, int, int], cap: int) -> bytes:
     """The GeoJSON store's tile: the first ``cap`` features by id in the tile's box that a
     reader of ``spec`` may see, read column-wise from the store's table (no dict per
-    feature), the hidden fields left out once per tile, encoded by :mod:`layers.mvt`."""
+    feature), the hidden fields left out once per tile, encoded by ``mapbox-vector-tile``."""
     status, statuses = shown_statuses(spec)
     shown = (status, statuses) if status is not None else None
     read = store.bbox_columns(spec.name, tile_query_box(*zxy), shown=shown, limit=cap)
@@ -153,7 +153,53 @@ def _store_tile(store: GeoJSONStore, spec: LayerSpec, zxy: tuple[int, int, int],
     columns.append(("id", read.ids))
     whole = {i: _shown(props, hidden, read.ids[i]) for i, props in read.whole.items()}
     tiled = tile_geometries(read.geometries, tile_bounds_m(*zxy))
-    return mvt.encode_layer(spec.name, tiled, columns, whole, EXTENT)
+    return encode_features(spec.name, tiled, columns, whole)
+
+
+def encode_features(
+    name: str,
+    geometries: np.ndarray,
+    columns: list[tuple[str, Any]],
+    whole: Mapping[int, Mapping[str, Any]],
+) -> bytes:
+    """MVT bytes (``mapbox-vector-tile``) of one layer ``name``: the features of
+    ``geometries`` (shapely, tile units, y down; empty ones left out), whose attributes
+    are the ``columns`` ``(key, values)``, or ``whole[i]`` for a feature ``i`` held
+    whole. None and NaN (absent) are left out; lists and objects go as JSON text."""
+    keep = np.flatnonzero(~shapely.is_missing(geometries) & ~shapely.is_empty(geometries))
+    if not len(keep):
+        return b""
+    keys = [key for key, _ in columns]
+    cells = [[_mvt_value(v) for v in np.asarray(c, dtype=object)[keep]] for _, c in columns]
+    rows = list(zip(*cells, strict=True)) if cells else [()] * len(keep)
+    features = []
+    for i, row in zip(keep.tolist(), rows, strict=True):
+        held = whole.get(i)
+        if held is not None:
+            pairs = [(k, _mvt_value(v)) for k, v in held.items()]
+        else:
+            pairs = list(zip(keys, row, strict=True))
+        props = {k: v for k, v in pairs if v is not _ABSENT}
+        features.append({"geometry": geometries[i], "properties": props})
+    options = {"extents": EXTENT, "y_coord_down": True}
+    layer = {"name": name, "features": features}
+    return bytes(mapbox_vector_tile.encode(layer, default_options=options))
+
+
+#: A value an MVT feature leaves out (None, NaN).
+_ABSENT = object()
+
+
+def _mvt_value(value: Any) -> Any:
+    """``value`` as an MVT attribute: lists and objects as JSON text, numpy scalars as
+    Python ones; :data:`_ABSENT` for None and NaN."""
+    if value is None or (isinstance(value, float) and value != value):
+        return _ABSENT
+    if isinstance(value, (list, dict)):
+        return orjson.dumps(value).decode()
+    if isinstance(value, np.generic):
+        return _mvt_value(value.item())
+    return value
 
 
 def _shown(props: Mapping[str, Any], hidden: frozenset[str], fid: str) -> dict[str, Any]:
