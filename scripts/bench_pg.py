@@ -94,21 +94,29 @@ def _timed(fn: Callable[[], Any]) -> float:
     return time.perf_counter() - start
 
 
-def server_cpu_s(url: str) -> float:
-    """CPU seconds used so far by the database server's backends (on this machine):
-    with the client's own CPU time, a figure that a busy machine inflates far less than
-    wall time."""
+def server_cpu_s(url: str) -> dict[int, float]:
+    """CPU seconds used so far by each of the database server's backends (on this
+    machine), by process id: with the client's own CPU time, a figure that a busy
+    machine inflates far less than wall time. :func:`server_cpu_used` takes the
+    difference of two of these."""
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as conn:
         pids = [r[0] for r in conn.execute("SELECT pid FROM pg_stat_activity").fetchall()]
     ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
+    used: dict[int, float] = {}
     for pid in pids:
         with contextlib.suppress(OSError):
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
+            used[pid] = (int(fields[11]) + int(fields[12])) / ticks
+    return used
+
+
+def server_cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds the backends used between two :func:`server_cpu_s` readings: a backend
+    that ended in between is not counted (its time is no longer readable), one that
+    started counts whole; never negative."""
+    return sum(max(0.0, cpu - before.get(pid, 0.0)) for pid, cpu in after.items())
 
 
 def bench_upload(url: str, work: Path, size: int = 100_000, repeat: int = 3) -> dict[str, Any]:
@@ -133,10 +141,10 @@ def bench_upload(url: str, work: Path, size: int = 100_000, repeat: int = 3) -> 
                                         max_bytes=200 * 1024 * 1024)  # fmt: skip
                     assert report.status == "committed", str(report.as_dict("en"))[:500]
 
-                server = server_cpu_s(url) if db else 0.0
+                before = server_cpu_s(url) if db else {}
                 own = time.process_time()
                 times[backend].append(_timed(upload))
-                server = server_cpu_s(url) - server if db else 0.0
+                server = server_cpu_used(before, server_cpu_s(url)) if db else 0.0
                 cpu[backend].append(time.process_time() - own + server)
                 store.close()
     result: dict[str, Any] = {k: median(v) for k, v in times.items()}
